@@ -1,0 +1,430 @@
+//! archive.db, the Source: the files the scanner found, the scan runs, the sync runs and the
+//! history of applied Target changes. Migrations are append-only and tracked in `user_version`.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::error::{Error, Result, SqlContext};
+use crate::names::{self, Kind};
+
+/// Append-only: never edit a released step; add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema
+    r#"
+    CREATE TABLE scans (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        files_seen INTEGER NOT NULL,
+        dirs_seen INTEGER NOT NULL,
+        added INTEGER NOT NULL,
+        removed INTEGER NOT NULL,
+        modified INTEGER NOT NULL,
+        moved INTEGER NOT NULL,
+        warnings INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL
+    );
+    CREATE TABLE scan_issues (
+        scan_id INTEGER NOT NULL REFERENCES scans(id),
+        path TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        catalog TEXT NOT NULL,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        ext TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL REFERENCES scans(id),
+        fingerprint INTEGER,
+        target_id INTEGER
+    );
+    CREATE INDEX files_name_key ON files(name_key);
+    CREATE INDEX files_catalog ON files(catalog);
+    CREATE INDEX files_target_id ON files(target_id) WHERE target_id IS NOT NULL;
+    CREATE TABLE sync_runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        forced INTEGER NOT NULL,
+        added INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        moved INTEGER NOT NULL,
+        restored INTEGER NOT NULL,
+        deleted INTEGER NOT NULL,
+        skipped INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        message TEXT
+    );
+    CREATE TABLE file_history (
+        id INTEGER PRIMARY KEY,
+        sync_id INTEGER,
+        event TEXT NOT NULL CHECK (event IN ('added','updated','moved','restored','deleted')),
+        path TEXT NOT NULL,
+        old_path TEXT,
+        catalog TEXT NOT NULL,
+        time TEXT NOT NULL,
+        target_id INTEGER,
+        file_id INTEGER
+    );
+    CREATE INDEX file_history_time ON file_history(time);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// One Source file as stored. Catalog, name, extension and kind derive from `path`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRecord {
+    pub id: i64,
+    /// Relative path with `/` separators, exactly as on disk.
+    pub path: String,
+    pub size: i64,
+    /// Modification time, whole seconds since the Unix epoch (UTC).
+    pub mtime: i64,
+    /// The scan that first recorded this file.
+    pub first_seen: i64,
+    /// Hash of the first and last 64 KiB (video files, computed after the scan).
+    pub fingerprint: Option<i64>,
+    /// The Target row this file is synced to (kept across moves).
+    pub target_id: Option<i64>,
+}
+
+impl FileRecord {
+    pub fn name(&self) -> &str {
+        names::file_name(&self.path)
+    }
+    pub fn catalog(&self) -> &str {
+        names::catalog(&self.path)
+    }
+    pub fn ext(&self) -> String {
+        names::extension(self.name())
+    }
+    pub fn kind(&self) -> Kind {
+        Kind::from_ext(&self.ext())
+    }
+}
+
+/// A history event as written by the sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    pub event: &'static str,
+    pub path: String,
+    pub old_path: Option<String>,
+    pub catalog: String,
+    pub target_id: Option<i64>,
+    pub file_id: Option<i64>,
+}
+
+/// Totals of one sync run, as recorded in `sync_runs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncTotals {
+    pub added: u64,
+    pub updated: u64,
+    pub moved: u64,
+    pub restored: u64,
+    pub deleted: u64,
+    pub skipped: u64,
+    pub errors: u64,
+}
+
+pub struct Archive {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Archive {
+    /// Open (creating if needed) archive.db, in WAL mode, migrated to the current schema.
+    pub fn open(path: &Path) -> Result<Archive> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let conn = Connection::open(path).ctx(&format!("open {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .ctx("archive.db busy_timeout")?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .ctx("archive.db journal_mode")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .ctx("archive.db synchronous")?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .ctx("archive.db foreign_keys")?;
+        let mut a = Archive {
+            conn,
+            path: path.to_path_buf(),
+        };
+        a.migrate()?;
+        Ok(a)
+    }
+
+    /// Open an existing archive.db read-only (reconcile, dry runs). A missing file reads as empty.
+    pub fn open_read_only(path: &Path) -> Result<Option<Archive>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ctx(&format!("open {} read-only", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .ctx("archive.db busy_timeout")?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .ctx("archive.db user_version")?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                path: path.to_path_buf(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version < SCHEMA_VERSION {
+            // Not yet migrated (or empty): a read-only caller sees no data.
+            return Ok(None);
+        }
+        Ok(Some(Archive {
+            conn,
+            path: path.to_path_buf(),
+        }))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .ctx("archive.db user_version")?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().ctx("archive.db migrate")?;
+            tx.execute_batch(sql)
+                .ctx(&format!("archive.db migration {}", i + 1))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .ctx("archive.db user_version")?;
+            tx.commit().ctx("archive.db migrate commit")?;
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The underlying connection, for read-only queries elsewhere in the engine.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Every stored file, ordered by path (byte order).
+    pub fn load_files(&self) -> Result<Vec<FileRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, path, size, mtime, first_seen, fingerprint, target_id FROM files ORDER BY path",
+            )
+            .ctx("load files")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(FileRecord {
+                    id: r.get(0)?,
+                    path: r.get(1)?,
+                    size: r.get(2)?,
+                    mtime: r.get(3)?,
+                    first_seen: r.get(4)?,
+                    fingerprint: r.get(5)?,
+                    target_id: r.get(6)?,
+                })
+            })
+            .ctx("load files")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("load files")
+    }
+
+    pub fn file_count(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM files", [], |r| r.get(0))
+            .ctx("count files")
+    }
+
+    /// The id the next scan will get (scans are numbered in order).
+    pub fn next_scan_id(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM scans", [], |r| r.get(0))
+            .ctx("next scan id")
+    }
+
+    /// Store fingerprints computed after a scan. A file changed since (size/mtime) is left alone.
+    pub fn store_fingerprints(&mut self, items: &[(i64, i64, i64, i64)]) -> Result<usize> {
+        let tx = self.conn.transaction().ctx("fingerprints")?;
+        let mut n = 0;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE files SET fingerprint = ?2 WHERE id = ?1 AND size = ?3 AND mtime = ?4",
+                )
+                .ctx("fingerprints")?;
+            for (id, fp, size, mtime) in items {
+                n += stmt.execute(params![id, fp, size, mtime]).ctx("fingerprints")?;
+            }
+        }
+        tx.commit().ctx("fingerprints commit")?;
+        Ok(n)
+    }
+
+    /// Remember that `file_id` is synced to Target row `target_id`; no other file keeps that link.
+    pub(crate) fn link(tx: &rusqlite::Transaction<'_>, file_id: i64, target_id: i64) -> Result<()> {
+        tx.prepare_cached("UPDATE files SET target_id = NULL WHERE target_id = ?1 AND id <> ?2")
+            .ctx("unlink")?
+            .execute(params![target_id, file_id])
+            .ctx("unlink")?;
+        tx.prepare_cached(
+            "UPDATE files SET target_id = ?2 WHERE id = ?1 AND target_id IS NOT ?2",
+        )
+        .ctx("link")?
+        .execute(params![file_id, target_id])
+        .ctx("link")?;
+        Ok(())
+    }
+
+    pub(crate) fn insert_history(
+        tx: &rusqlite::Transaction<'_>,
+        sync_id: Option<i64>,
+        time: &str,
+        h: &HistoryEntry,
+    ) -> Result<()> {
+        tx.prepare_cached(
+            "INSERT INTO file_history (sync_id, event, path, old_path, catalog, time, target_id, file_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .ctx("history")?
+        .execute(params![
+            sync_id, h.event, h.path, h.old_path, h.catalog, time, h.target_id, h.file_id
+        ])
+        .ctx("history")?;
+        Ok(())
+    }
+
+    /// Record a sync run; returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn insert_sync_run(
+        &mut self,
+        started_at: &str,
+        finished_at: &str,
+        status: &str,
+        forced: bool,
+        totals: &SyncTotals,
+        duration_ms: u64,
+        message: Option<&str>,
+    ) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO sync_runs (started_at, finished_at, status, forced, added, updated, moved,
+                 restored, deleted, skipped, errors, duration_ms, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    started_at,
+                    finished_at,
+                    status,
+                    forced,
+                    totals.added as i64,
+                    totals.updated as i64,
+                    totals.moved as i64,
+                    totals.restored as i64,
+                    totals.deleted as i64,
+                    totals.skipped as i64,
+                    totals.errors as i64,
+                    duration_ms as i64,
+                    message
+                ],
+            )
+            .ctx("record sync run")?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The most recent sync run, if any: (finished_at, status, totals).
+    pub fn last_sync(&self) -> Result<Option<(String, String, SyncTotals)>> {
+        self.conn
+            .query_row(
+                "SELECT finished_at, status, added, updated, moved, restored, deleted, skipped, errors
+                 FROM sync_runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        SyncTotals {
+                            added: r.get::<_, i64>(2)? as u64,
+                            updated: r.get::<_, i64>(3)? as u64,
+                            moved: r.get::<_, i64>(4)? as u64,
+                            restored: r.get::<_, i64>(5)? as u64,
+                            deleted: r.get::<_, i64>(6)? as u64,
+                            skipped: r.get::<_, i64>(7)? as u64,
+                            errors: r.get::<_, i64>(8)? as u64,
+                        },
+                    ))
+                },
+            )
+            .optional()
+            .ctx("last sync")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_migrates_and_reopens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("sub/archive.db");
+        {
+            let a = Archive::open(&p).expect("create");
+            assert_eq!(a.file_count().expect("count"), 0);
+        }
+        let a = Archive::open(&p).expect("reopen");
+        let v: i64 = a
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, SCHEMA_VERSION);
+        let mode: String = a
+            .conn()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("archive.db");
+        {
+            let c = Connection::open(&p).expect("open");
+            c.pragma_update(None, "user_version", 999).expect("set");
+        }
+        match Archive::open(&p) {
+            Err(Error::SchemaTooNew { found: 999, .. }) => {}
+            Err(other) => panic!("expected SchemaTooNew, got {other:?}"),
+            Ok(_) => panic!("expected SchemaTooNew, got Ok"),
+        }
+    }
+}

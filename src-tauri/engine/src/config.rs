@@ -1,0 +1,348 @@
+//! Settings: the TOML config file, its defaults and validation.
+//!
+//! A missing *default* config file means defaults; an explicitly named file that does not exist is
+//! an error; an empty file means defaults; an unknown key is an error naming the key. Relative paths
+//! inside a config file are resolved against the file's directory, so a generated demo config works
+//! from any working directory.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// File name of the config file inside the OS config directory.
+pub const CONFIG_FILE_NAME: &str = "nas-sync.toml";
+/// Directory name used under the OS config / data directories.
+pub const APP_DIR_NAME: &str = "nas-sync-monitor";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The archive root: a local directory, a mounted share or a UNC path.
+    pub root: Option<PathBuf>,
+    /// Our own Source database. Defaults to the OS data directory.
+    pub archive_db: Option<PathBuf>,
+    /// The OTT catalog (pokervod.db). Required for `sync`.
+    pub target_db: Option<PathBuf>,
+    /// Automatic sync interval in minutes (PRD 4.4).
+    pub interval_minutes: u32,
+    /// Sync only files whose extension is in `hls_extensions` (PRD 4.4 "HLS 필터").
+    pub hls_only: bool,
+    /// Extensions that HLS can stream without transcoding, lowercase, without dot.
+    pub hls_extensions: Vec<String>,
+    /// Extra ignore globs, matched against the relative path (`/` separators) and the file name.
+    pub ignore: Vec<String>,
+    /// Mass-delete guard: refuse when more than this percent of active Target rows would go...
+    pub max_delete_percent: f64,
+    /// ...and more than this many rows.
+    pub max_delete_count: u64,
+    /// Optional file name (relative to the root) that must exist for the share to count as online.
+    pub marker_file: Option<String>,
+    /// How long to wait for a busy Target before giving up, in seconds.
+    pub busy_timeout_secs: u64,
+    /// Parallel workers for walking top-level directories (SMB listing is latency-bound).
+    pub scan_workers: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            root: None,
+            archive_db: None,
+            target_db: None,
+            interval_minutes: 30,
+            hls_only: true,
+            hls_extensions: vec!["mp4".into(), "mov".into(), "ts".into()],
+            ignore: Vec::new(),
+            max_delete_percent: 10.0,
+            max_delete_count: 20,
+            marker_file: None,
+            busy_timeout_secs: 30,
+            scan_workers: 8,
+        }
+    }
+}
+
+/// Where the loaded configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigOrigin {
+    pub path: PathBuf,
+    /// False when the default file did not exist and defaults were used.
+    pub exists: bool,
+}
+
+/// The default config file path in the OS config directory, if the OS has one.
+pub fn default_config_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join(APP_DIR_NAME).join(CONFIG_FILE_NAME))
+}
+
+/// The default archive.db path in the OS data directory.
+pub fn default_archive_db() -> Option<PathBuf> {
+    dirs::data_local_dir().map(|d| d.join(APP_DIR_NAME).join("archive.db"))
+}
+
+impl Config {
+    /// Load `explicit` (must exist) or the default config file (may be absent).
+    pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<ConfigOrigin>)> {
+        let (path, must_exist) = match explicit {
+            Some(p) => (p.to_path_buf(), true),
+            None => match default_config_path() {
+                Some(p) => (p, false),
+                None => return Ok((Config::default(), None)),
+            },
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let cfg = Config::from_toml(&text, path.parent())
+                    .map_err(|e| prefix_config_error(&path, e))?;
+                Ok((
+                    cfg,
+                    Some(ConfigOrigin {
+                        path,
+                        exists: true,
+                    }),
+                ))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok((
+                Config::default(),
+                Some(ConfigOrigin {
+                    path,
+                    exists: false,
+                }),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::config(
+                "config",
+                format!(
+                    "config file {} does not exist; check the --config path",
+                    path.display()
+                ),
+            )),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// Parse TOML text. Relative paths are resolved against `base_dir` when given.
+    pub fn from_toml(text: &str, base_dir: Option<&Path>) -> Result<Config> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            let msg = e.message().to_string();
+            let field = unknown_field(&msg).unwrap_or_else(|| "config".to_string());
+            Error::config(&field, msg)
+        })?;
+        if let Some(base) = base_dir {
+            for p in [&mut cfg.root, &mut cfg.archive_db, &mut cfg.target_db]
+                .into_iter()
+                .flatten()
+            {
+                if p.is_relative() && !looks_like_unc(p) {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        cfg.normalize();
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Lowercase extensions and strip leading dots, so `".MP4"` means `mp4`.
+    pub fn normalize(&mut self) {
+        for e in &mut self.hls_extensions {
+            *e = e.trim().trim_start_matches('.').to_lowercase();
+        }
+    }
+
+    /// Check ranges and formats. Paths are checked when they are used (the share may be offline now).
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=1440).contains(&self.interval_minutes) {
+            return Err(Error::config(
+                "interval_minutes",
+                format!(
+                    "interval_minutes must be between 1 and 1440 (got {})",
+                    self.interval_minutes
+                ),
+            ));
+        }
+        if !(0.0..=100.0).contains(&self.max_delete_percent) || self.max_delete_percent.is_nan() {
+            return Err(Error::config(
+                "max_delete_percent",
+                format!(
+                    "max_delete_percent must be between 0 and 100 (got {})",
+                    self.max_delete_percent
+                ),
+            ));
+        }
+        if !(1..=3600).contains(&self.busy_timeout_secs) {
+            return Err(Error::config(
+                "busy_timeout_secs",
+                format!(
+                    "busy_timeout_secs must be between 1 and 3600 (got {})",
+                    self.busy_timeout_secs
+                ),
+            ));
+        }
+        if !(1..=64).contains(&self.scan_workers) {
+            return Err(Error::config(
+                "scan_workers",
+                format!(
+                    "scan_workers must be between 1 and 64 (got {})",
+                    self.scan_workers
+                ),
+            ));
+        }
+        if self.hls_extensions.is_empty() {
+            return Err(Error::config(
+                "hls_extensions",
+                "hls_extensions must name at least one extension, e.g. [\"mp4\", \"mov\", \"ts\"]",
+            ));
+        }
+        for e in &self.hls_extensions {
+            if e.is_empty() || e.contains(['/', '\\', '.', ' ']) {
+                return Err(Error::config(
+                    "hls_extensions",
+                    format!("hls_extensions: `{e}` is not a file extension"),
+                ));
+            }
+        }
+        crate::names::IgnoreSet::new(&self.ignore)?;
+        if let Some(m) = &self.marker_file {
+            if m.trim().is_empty() || Path::new(m).is_absolute() || m.contains("..") {
+                return Err(Error::config(
+                    "marker_file",
+                    format!("marker_file must be a file name relative to the root (got `{m}`)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The root, or an actionable error.
+    pub fn require_root(&self) -> Result<&Path> {
+        self.root.as_deref().ok_or_else(|| {
+            Error::config(
+                "root",
+                "no archive root configured: set `root` in the config file or pass --root DIR",
+            )
+        })
+    }
+
+    /// The Target path, or an actionable error.
+    pub fn require_target_db(&self) -> Result<&Path> {
+        self.target_db.as_deref().ok_or_else(|| {
+            Error::config(
+                "target_db",
+                "no Target database configured: set `target_db` (pokervod.db) in the config file or pass --target-db FILE",
+            )
+        })
+    }
+
+    /// The archive.db path (configured, or the OS default).
+    pub fn archive_db_path(&self) -> Result<PathBuf> {
+        self.archive_db
+            .clone()
+            .or_else(default_archive_db)
+            .ok_or_else(|| {
+                Error::config(
+                    "archive_db",
+                    "no archive_db configured and the OS has no data directory: set `archive_db`",
+                )
+            })
+    }
+
+    /// Whether `ext` (lowercase) is in the HLS list.
+    pub fn is_hls_extension(&self, ext: &str) -> bool {
+        self.hls_extensions.iter().any(|e| e == ext)
+    }
+}
+
+fn looks_like_unc(p: &Path) -> bool {
+    let s = p.to_string_lossy();
+    s.starts_with("\\\\") || s.starts_with("//")
+}
+
+fn unknown_field(msg: &str) -> Option<String> {
+    // toml/serde: "unknown field `foo`, expected one of ..."
+    let rest = msg.strip_prefix("unknown field `")?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+fn prefix_config_error(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Config { field, message } => Error::Config {
+            message: format!("{}: {message}", path.display()),
+            field,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_means_defaults() {
+        let cfg = Config::from_toml("", None).expect("empty config parses");
+        assert_eq!(cfg, Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_the_key() {
+        let err = Config::from_toml("roots = \"/x\"\n", None).expect_err("unknown key must fail");
+        match err {
+            Error::Config { field, message } => {
+                assert_eq!(field, "roots");
+                assert!(message.contains("roots"), "{message}");
+            }
+            other => panic!("expected config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_dir() {
+        let cfg = Config::from_toml(
+            "root = \"archive\"\ntarget_db = \"pokervod.db\"\n",
+            Some(Path::new("/demo")),
+        )
+        .expect("parses");
+        assert_eq!(cfg.root.as_deref(), Some(Path::new("/demo/archive")));
+        assert_eq!(cfg.target_db.as_deref(), Some(Path::new("/demo/pokervod.db")));
+    }
+
+    #[test]
+    fn unc_root_is_kept_as_is() {
+        let cfg = Config::from_toml(
+            r#"root = '\\10.10.100.122\docker\GGPNAs\ARCHIVE'"#,
+            Some(Path::new("/demo")),
+        )
+        .expect("parses");
+        assert_eq!(
+            cfg.root.as_deref(),
+            Some(Path::new(r"\\10.10.100.122\docker\GGPNAs\ARCHIVE"))
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_field() {
+        for (text, field) in [
+            ("interval_minutes = 0", "interval_minutes"),
+            ("max_delete_percent = 150.0", "max_delete_percent"),
+            ("busy_timeout_secs = 0", "busy_timeout_secs"),
+            ("hls_extensions = []", "hls_extensions"),
+            ("ignore = [\"[\"]", "ignore"),
+            ("marker_file = \"/abs\"", "marker_file"),
+        ] {
+            match Config::from_toml(text, None) {
+                Err(Error::Config { field: f, .. }) => assert_eq!(f, field, "{text}"),
+                other => panic!("{text}: expected config error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn extensions_are_normalized() {
+        let cfg = Config::from_toml("hls_extensions = [\".MP4\", \"Mov\"]", None).expect("parses");
+        assert_eq!(cfg.hls_extensions, vec!["mp4", "mov"]);
+        assert!(cfg.is_hls_extension("mp4"));
+        assert!(!cfg.is_hls_extension("ts"));
+    }
+}

@@ -1,0 +1,120 @@
+//! The engine's error type. Every variant has a stable `code()` that adapters (CLI, HTTP, Tauri)
+//! pass on as `{code, message}` so a consumer can branch on it without matching message text.
+
+use std::path::PathBuf;
+
+/// Result alias used across the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which safety guard refused to apply changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Guard {
+    /// The share looked offline or empty; nothing was written anywhere.
+    Offline,
+    /// The sync would soft-delete too many Target rows; nothing was written to the Target.
+    MassDelete,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration value is missing or invalid. `field` names the setting.
+    #[error("{message}")]
+    Config { field: String, message: String },
+
+    /// A safety guard refused the operation (exit code 3 in the CLI).
+    #[error("{message}")]
+    Refused { guard: Guard, message: String },
+
+    /// The Target table exists but lacks columns the sync needs.
+    #[error(
+        "pokervod.db: table `files` is missing required column(s): {}. Add them (or point target_db at the right database); nothing was changed.",
+        missing.join(", ")
+    )]
+    TargetSchema { missing: Vec<String> },
+
+    /// The Target stayed locked by another writer for longer than `busy_timeout_secs`.
+    #[error(
+        "pokervod.db is busy (locked by another program) for more than {secs} s; nothing was changed. Try again later or raise busy_timeout_secs."
+    )]
+    TargetBusy { secs: u64 },
+
+    /// The operation was cancelled; nothing from the cancelled step was committed.
+    #[error("cancelled; nothing from the cancelled step was committed")]
+    Cancelled,
+
+    /// archive.db was written by a newer version of this program.
+    #[error(
+        "{path}: schema version {found} is newer than this program understands ({supported}); update NAS Sync Monitor"
+    )]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    #[error("{context}: {source}")]
+    Sqlite {
+        context: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// A stable, machine-readable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Config { .. } => "config_invalid",
+            Error::Refused {
+                guard: Guard::Offline,
+                ..
+            } => "guard_offline",
+            Error::Refused {
+                guard: Guard::MassDelete,
+                ..
+            } => "guard_mass_delete",
+            Error::TargetSchema { .. } => "target_schema",
+            Error::TargetBusy { .. } => "target_busy",
+            Error::Cancelled => "cancelled",
+            Error::SchemaTooNew { .. } => "schema_too_new",
+            Error::Sqlite { .. } => "database",
+            Error::Io { .. } => "io",
+        }
+    }
+
+    pub(crate) fn config(field: &str, message: impl Into<String>) -> Self {
+        Error::Config {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Attach a human context to rusqlite errors: `conn.execute(..).ctx("insert file")?`.
+pub(crate) trait SqlContext<T> {
+    fn ctx(self, context: &str) -> Result<T>;
+}
+
+impl<T> SqlContext<T> for std::result::Result<T, rusqlite::Error> {
+    fn ctx(self, context: &str) -> Result<T> {
+        self.map_err(|source| Error::Sqlite {
+            context: context.to_string(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,22 @@
+//! NAS Sync Monitor's engine: scan a NAS archive into archive.db (the Source) and sync it into the
+//! OTT catalog pokervod.db (the Target), safely.
+//!
+//! Data flows one way: share → [`scan`] → [`archive`] → [`rules`] + [`sync`] → [`target`].
+//! [`reconcile`] compares all three without writing. This crate has no GUI, web or CLI
+//! dependencies; the `nas-sync` CLI, the HTTP server and the Tauri shell are thin adapters over it.
+
+pub mod archive;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod fingerprint;
+pub mod names;
+pub mod reconcile;
+pub mod rules;
+pub mod scan;
+pub mod sync;
+pub mod target;
+
+pub use config::Config;
+pub use error::{Error, Guard, Result};

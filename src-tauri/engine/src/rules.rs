@@ -1,0 +1,341 @@
+//! The sync rules (PRD 2.2 and 6.1, made exact): which Source files are eligible, which member of a
+//! duplicate-name group is the primary, and which Target row each primary takes. Pure functions
+//! over in-memory snapshots: no I/O, so the same plan serves `sync`, `--dry-run` and `reconcile`.
+//!
+//! Invariants of a plan:
+//! - every Target row is claimed by at most one primary, and every primary gets exactly one row
+//!   (an existing one, or an insert);
+//! - a row is re-pathed only to a path that no other row holds (a row at a primary's path is
+//!   always claimed by that primary in phase (a)), so `nas_path UNIQUE` is never violated;
+//! - the plan depends only on the two snapshots, never on iteration order of hash maps.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::archive::FileRecord;
+use crate::config::Config;
+use crate::names::{self, Kind};
+use crate::target::TargetRow;
+
+/// Which files may go to the Target.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub hls_only: bool,
+    pub hls_extensions: Vec<String>,
+}
+
+impl Rules {
+    pub fn from_config(cfg: &Config) -> Rules {
+        Rules {
+            hls_only: cfg.hls_only,
+            hls_extensions: cfg.hls_extensions.clone(),
+        }
+    }
+
+    pub fn is_hls(&self, ext: &str) -> bool {
+        self.hls_extensions.iter().any(|e| e == ext)
+    }
+
+    /// `None` when eligible, else the reason (Korean, for the matching table) and its code.
+    pub fn ineligible_reason(&self, f: &FileRecord) -> Option<(String, &'static str)> {
+        let ext = f.ext();
+        match f.kind() {
+            Kind::Video if !self.hls_only || self.is_hls(&ext) => None,
+            Kind::Video => Some((format!("HLS 비호환 ({ext})"), "not_hls")),
+            Kind::Subtitle => Some(("자막 파일 (동기화 대상 아님)".into(), "subtitle")),
+            Kind::Other if ext.is_empty() => {
+                Some(("확장자 없음 (동기화 대상 아님)".into(), "not_video"))
+            }
+            Kind::Other => Some((format!("동영상 아님 ({ext})"), "not_video")),
+        }
+    }
+}
+
+/// The Target change a plan makes to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Added,
+    Updated,
+    Moved,
+    Restored,
+    Deleted,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Added => "added",
+            Event::Updated => "updated",
+            Event::Moved => "moved",
+            Event::Restored => "restored",
+            Event::Deleted => "deleted",
+        }
+    }
+}
+
+/// One write to the Target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// INSERT a row for `files[file]`.
+    Insert { file: usize },
+    /// Rewrite row `row` to describe `files[file]` (and make it active).
+    Update {
+        row: i64,
+        file: usize,
+        event: Event,
+        old_path: String,
+    },
+    /// `status = 'deleted'` for row `row`.
+    Delete {
+        row: i64,
+        path: String,
+        catalog: String,
+    },
+}
+
+/// What the plan decided for one Source file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Role {
+    /// Not eligible: reason and reason code.
+    NotEligible { reason: String, code: &'static str },
+    /// Eligible, but another member of its name group is the primary.
+    Duplicate { primary: usize },
+    /// The primary of its group; `row` is the Target row it keeps (None = to be inserted).
+    Primary { row: Option<i64> },
+}
+
+/// The full decision for one sync.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Writes in apply order: updates by row id, deletes by row id, inserts by path.
+    pub actions: Vec<Action>,
+    /// Per Source file (same index as the input), its role.
+    pub roles: Vec<Role>,
+    /// Primaries whose row is already exactly right.
+    pub skipped: u64,
+    /// Active Target rows before the sync.
+    pub active_before: u64,
+}
+
+impl Plan {
+    pub fn count(&self, event: Event) -> u64 {
+        self.actions
+            .iter()
+            .filter(|a| match a {
+                Action::Insert { .. } => event == Event::Added,
+                Action::Update { event: e, .. } => *e == event,
+                Action::Delete { .. } => event == Event::Deleted,
+            })
+            .count() as u64
+    }
+
+    pub fn deletes(&self) -> u64 {
+        self.count(Event::Deleted)
+    }
+}
+
+/// Values a primary's Target row must hold.
+pub struct Desired<'a> {
+    pub nas_path: &'a str,
+    pub filename: &'a str,
+    pub catalog: &'a str,
+    pub format: String,
+    pub size_bytes: i64,
+    pub hls_compatible: bool,
+}
+
+pub fn desired<'a>(f: &'a FileRecord, rules: &Rules) -> Desired<'a> {
+    let format = f.ext();
+    Desired {
+        nas_path: &f.path,
+        filename: f.name(),
+        catalog: f.catalog(),
+        hls_compatible: rules.is_hls(&format),
+        format,
+        size_bytes: f.size,
+    }
+}
+
+fn row_matches(row: &TargetRow, d: &Desired<'_>) -> bool {
+    row.active
+        && row.nas_path == d.nas_path
+        && row.filename == d.filename
+        && row.catalog == d.catalog
+        && row.format == d.format
+        && row.size_bytes == d.size_bytes
+        && row.hls_compatible == d.hls_compatible
+}
+
+/// Compute the plan. `files` is the Source after the scan; `rows` the Target as it is now.
+pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
+    // Target indexes. With a legacy table lacking UNIQUE(nas_path), the smallest id at a path wins.
+    let mut by_path: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+    let mut by_id: HashMap<i64, usize> = HashMap::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        by_id.insert(r.id, i);
+        by_path
+            .entry(r.nas_path.as_str())
+            .and_modify(|j| {
+                if rows[*j].id > r.id {
+                    *j = i;
+                }
+            })
+            .or_insert(i);
+    }
+    let source_paths: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+
+    // Eligibility and duplicate groups.
+    let mut roles: Vec<Role> = Vec::with_capacity(files.len());
+    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, f) in files.iter().enumerate() {
+        match rules.ineligible_reason(f) {
+            Some((reason, code)) => roles.push(Role::NotEligible { reason, code }),
+            None => {
+                roles.push(Role::Primary { row: None });
+                groups.entry(names::name_key(f.name())).or_default().push(i);
+            }
+        }
+    }
+
+    // A member "holds" an active row at its path or an active row it is linked to.
+    let holds = |i: usize| -> bool {
+        let f = &files[i];
+        let at_path = by_path.get(f.path.as_str()).is_some_and(|&r| rows[r].active);
+        let linked = f
+            .target_id
+            .and_then(|id| by_id.get(&id))
+            .is_some_and(|&r| rows[r].active);
+        at_path || linked
+    };
+    let order = |i: usize| (files[i].first_seen, files[i].path.as_bytes());
+    let mut group_keys: Vec<&String> = groups.keys().collect();
+    group_keys.sort();
+    let mut primaries: Vec<usize> = Vec::with_capacity(groups.len());
+    let mut group_of_primary: HashMap<usize, &str> = HashMap::new();
+    for key in group_keys {
+        let members = &groups[key];
+        let holders: Vec<usize> = members.iter().copied().filter(|&i| holds(i)).collect();
+        let pool = if holders.is_empty() { members } else { &holders };
+        let Some(&primary) = pool.iter().min_by(|&&a, &&b| order(a).cmp(&order(b))) else {
+            continue;
+        };
+        for &m in members {
+            if m != primary {
+                roles[m] = Role::Duplicate { primary };
+            }
+        }
+        primaries.push(primary);
+        group_of_primary.insert(primary, key.as_str());
+    }
+    primaries.sort_by(|&a, &b| files[a].path.cmp(&files[b].path));
+
+    // Claims: row index -> primary. Phases (a), (b), (c) over all primaries, so no primary's
+    // claim depends on the order in which primaries are visited.
+    let mut claimed: HashMap<usize, usize> = HashMap::new();
+    let mut row_of: HashMap<usize, (usize, char)> = HashMap::new();
+    // (a) the row at the primary's own path.
+    for &p in &primaries {
+        if let Some(&r) = by_path.get(files[p].path.as_str()) {
+            claimed.insert(r, p);
+            row_of.insert(p, (r, 'a'));
+        }
+    }
+    // (b) the row the primary is linked to (it moved: the row still holds the old path).
+    for &p in &primaries {
+        if row_of.contains_key(&p) {
+            continue;
+        }
+        if let Some(&r) = files[p].target_id.and_then(|id| by_id.get(&id)) {
+            if let std::collections::hash_map::Entry::Vacant(e) = claimed.entry(r) {
+                e.insert(p);
+                row_of.insert(p, (r, 'b'));
+            }
+        }
+    }
+    // (c) an active row of the primary's group whose file disappeared: re-point it (smallest id).
+    let mut orphans_by_group: HashMap<String, Vec<usize>> = HashMap::new();
+    for (ri, r) in rows.iter().enumerate() {
+        if r.active && !claimed.contains_key(&ri) && !source_paths.contains(r.nas_path.as_str()) {
+            orphans_by_group
+                .entry(names::name_key(names::file_name(&r.nas_path)))
+                .or_default()
+                .push(ri);
+        }
+    }
+    for &p in &primaries {
+        if row_of.contains_key(&p) {
+            continue;
+        }
+        let Some(cands) = orphans_by_group.get_mut(group_of_primary[&p]) else {
+            continue;
+        };
+        cands.retain(|ri| !claimed.contains_key(ri));
+        if let Some(&r) = cands.iter().min_by_key(|&&ri| rows[ri].id) {
+            claimed.insert(r, p);
+            row_of.insert(p, (r, 'c'));
+        }
+    }
+
+    // Actions.
+    let mut updates: Vec<Action> = Vec::new();
+    let mut inserts: Vec<Action> = Vec::new();
+    let mut skipped = 0u64;
+    for &p in &primaries {
+        let f = &files[p];
+        match row_of.get(&p) {
+            Some(&(ri, phase)) => {
+                let row = &rows[ri];
+                roles[p] = Role::Primary { row: Some(row.id) };
+                let d = desired(f, rules);
+                let event = if !row.active {
+                    Event::Restored
+                } else if phase == 'a' {
+                    if row_matches(row, &d) {
+                        skipped += 1;
+                        continue;
+                    }
+                    Event::Updated
+                } else {
+                    Event::Moved
+                };
+                updates.push(Action::Update {
+                    row: row.id,
+                    file: p,
+                    event,
+                    old_path: row.nas_path.clone(),
+                });
+            }
+            None => inserts.push(Action::Insert { file: p }),
+        }
+    }
+    updates.sort_by_key(|a| match a {
+        Action::Update { row, .. } => *row,
+        _ => 0,
+    });
+    // Every active row no primary took is soft-deleted.
+    let mut deletes: Vec<Action> = rows
+        .iter()
+        .enumerate()
+        .filter(|(ri, r)| r.active && !claimed.contains_key(ri))
+        .map(|(_, r)| Action::Delete {
+            row: r.id,
+            path: r.nas_path.clone(),
+            catalog: r.catalog.clone(),
+        })
+        .collect();
+    deletes.sort_by_key(|a| match a {
+        Action::Delete { row, .. } => *row,
+        _ => 0,
+    });
+    let mut actions = updates;
+    actions.extend(deletes);
+    actions.extend(inserts);
+    Plan {
+        actions,
+        roles,
+        skipped,
+        active_before: rows.iter().filter(|r| r.active).count() as u64,
+    }
+}

@@ -1,0 +1,940 @@
+//! The scanner: walks the share into archive.db.
+//!
+//! Phases: **walk** (top-level directories in parallel, metadata from the listing, symlinks never
+//! followed) → **guards** (offline share, marker file, empty scan) → **diff** against archive.db
+//! (added / removed / modified / moved) → **commit** in one transaction at the end. A scan that is
+//! killed or cancelled before the commit leaves archive.db exactly as it was; a scan that finds no
+//! change writes no file rows.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::{Component, Path};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rusqlite::params;
+use serde::Serialize;
+use walkdir::WalkDir;
+
+use crate::archive::{Archive, FileRecord};
+use crate::clock::{Clock, iso};
+use crate::config::Config;
+use crate::error::{Error, Guard, Result, SqlContext};
+use crate::fingerprint::fingerprint;
+use crate::names::{self, IgnoreSet, Kind};
+
+/// A regular file as listed on the share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WalkedFile {
+    pub path: String,
+    pub size: i64,
+    pub mtime: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueKind {
+    /// A directory could not be listed; its known files are kept.
+    UnreadableDir,
+    /// A file's metadata could not be read; it is skipped (a known file is kept).
+    UnreadableFile,
+    /// A name that is not valid UTF-8; skipped (with everything below it, for a directory).
+    InvalidName,
+}
+
+/// A warning from a scan: the scan went on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanIssue {
+    pub path: String,
+    pub kind: IssueKind,
+    pub message: String,
+}
+
+/// Progress of a running walk.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanProgress {
+    pub dirs: u64,
+    pub files: u64,
+    pub current_dir: String,
+    pub elapsed_ms: u64,
+    pub files_per_sec: f64,
+}
+
+/// How to run a scan. `Default` = commit, no progress, not cancellable.
+#[derive(Default, Clone, Copy)]
+pub struct ScanOptions<'a> {
+    /// Compute the diff but write nothing.
+    pub dry_run: bool,
+    /// Called about five times a second from the calling thread while the walk runs.
+    pub progress: Option<&'a (dyn Fn(&ScanProgress) + Sync)>,
+    /// Set to true to stop the scan; nothing is committed.
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// What a walk of the share found.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Sorted by path (byte order).
+    pub files: Vec<WalkedFile>,
+    pub dirs_seen: u64,
+    pub issues: Vec<ScanIssue>,
+    /// Relative paths of directories that could not be listed.
+    pub unreadable_dirs: HashSet<String>,
+    pub top_level_dirs: usize,
+    pub top_level_unreadable: usize,
+}
+
+/// The difference between archive.db and the share.
+#[derive(Debug, Default)]
+pub struct ScanDiff {
+    pub added: Vec<WalkedFile>,
+    pub removed: Vec<FileRecord>,
+    /// (stored record, file as it is now)
+    pub modified: Vec<(FileRecord, WalkedFile)>,
+    /// (stored record at its old path, file at its new path)
+    pub moved: Vec<(FileRecord, WalkedFile)>,
+    pub unchanged: usize,
+    /// Known files not seen because their directory could not be read: kept as they were.
+    pub kept_unreadable: usize,
+}
+
+impl ScanDiff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.modified.is_empty()
+            && self.moved.is_empty()
+    }
+}
+
+/// A moved file, for reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Move {
+    pub from: String,
+    pub to: String,
+}
+
+/// The outcome of a scan.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScanReport {
+    /// The scan's id in archive.db (`None` for a dry run or when nothing was committed).
+    pub scan_id: Option<i64>,
+    pub dry_run: bool,
+    pub files_seen: u64,
+    pub dirs_seen: u64,
+    pub added: u64,
+    pub removed: u64,
+    pub modified: u64,
+    pub moved: u64,
+    pub unchanged: u64,
+    pub kept_unreadable: u64,
+    pub warnings: Vec<ScanIssue>,
+    pub duration_ms: u64,
+}
+
+/// Walk + guards + diff, without writing anything.
+pub struct ScanOutcome {
+    pub walk: Walk,
+    pub diff: ScanDiff,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub timer: Instant,
+}
+
+fn offline(message: String) -> Error {
+    Error::Refused {
+        guard: Guard::Offline,
+        message,
+    }
+}
+
+/// Walk the share and diff it against `known`. Applies the offline guards; writes nothing.
+pub fn scan_diff(
+    cfg: &Config,
+    known: &[FileRecord],
+    clock: &dyn Clock,
+    opts: ScanOptions<'_>,
+) -> Result<ScanOutcome> {
+    let started = clock.now();
+    let timer = Instant::now();
+    let root = cfg.require_root()?;
+    let ignore = IgnoreSet::new(&cfg.ignore)?;
+    let never = AtomicBool::new(false);
+    let cancel = opts.cancel.unwrap_or(&never);
+
+    match fs::metadata(root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(offline(format!(
+                "NAS 경로가 폴더가 아닙니다 / the archive root is not a directory: {}. Nothing was changed; check `root`.",
+                root.display()
+            )));
+        }
+        Err(e) => {
+            return Err(offline(format!(
+                "NAS 공유 폴더에 접근할 수 없습니다 / the archive root is not reachable: {}: {e}. Nothing was changed; check that the share is mounted and online.",
+                root.display()
+            )));
+        }
+    }
+    if let Some(marker) = &cfg.marker_file {
+        if !root.join(marker).is_file() {
+            return Err(offline(format!(
+                "NAS 확인 파일이 없습니다 / the marker file `{marker}` is missing in {}: the share may be offline or a different folder is mounted. Nothing was changed.",
+                root.display()
+            )));
+        }
+    }
+
+    let walk = walk(root, &ignore, cfg.scan_workers, cancel, opts.progress)?;
+
+    if walk.top_level_dirs > 0 && walk.top_level_unreadable == walk.top_level_dirs {
+        return Err(offline(format!(
+            "NAS의 모든 최상위 폴더를 읽을 수 없습니다 / none of the {} top-level directories of {} could be read: the share may be offline or access was revoked. Nothing was changed.",
+            walk.top_level_dirs,
+            root.display()
+        )));
+    }
+    if walk.files.is_empty() && !known.is_empty() {
+        return Err(offline(format!(
+            "NAS에서 파일을 하나도 찾지 못했습니다 / the scan found no files in {} but archive.db has {}: the share may be offline or unmounted. Nothing was changed.",
+            root.display(),
+            known.len()
+        )));
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Error::Cancelled);
+    }
+    let diff = diff(root, known, &walk, cancel)?;
+    Ok(ScanOutcome {
+        walk,
+        diff,
+        started,
+        timer,
+    })
+}
+
+/// Run a scan against archive.db: walk, guard, diff and (unless a dry run) commit atomically.
+/// Returns the report and the Source files as they are after the scan (in memory for a dry run).
+pub fn run_scan(
+    cfg: &Config,
+    archive: &mut Archive,
+    clock: &dyn Clock,
+    opts: ScanOptions<'_>,
+) -> Result<(ScanReport, Vec<FileRecord>)> {
+    let known = archive.load_files()?;
+    let outcome = scan_diff(cfg, &known, clock, opts)?;
+    if opts.dry_run {
+        let next_id = archive.next_scan_id()?;
+        let report = report(&outcome, None, true);
+        let files = apply_in_memory(known, &outcome.diff, next_id);
+        return Ok((report, files));
+    }
+    let scan_id = commit(archive, &outcome, clock)?;
+    let report = report(&outcome, Some(scan_id), false);
+    tracing::info!(
+        added = report.added,
+        removed = report.removed,
+        modified = report.modified,
+        moved = report.moved,
+        warnings = report.warnings.len(),
+        "scan committed"
+    );
+    Ok((report, archive.load_files()?))
+}
+
+fn report(o: &ScanOutcome, scan_id: Option<i64>, dry_run: bool) -> ScanReport {
+    ScanReport {
+        scan_id,
+        dry_run,
+        files_seen: o.walk.files.len() as u64,
+        dirs_seen: o.walk.dirs_seen,
+        added: o.diff.added.len() as u64,
+        removed: o.diff.removed.len() as u64,
+        modified: o.diff.modified.len() as u64,
+        moved: o.diff.moved.len() as u64,
+        unchanged: o.diff.unchanged as u64,
+        kept_unreadable: o.diff.kept_unreadable as u64,
+        warnings: o.walk.issues.clone(),
+        duration_ms: o.timer.elapsed().as_millis() as u64,
+    }
+}
+
+/// The Source as it would be after committing `diff`. New files get negative ids (not stored).
+pub fn apply_in_memory(known: Vec<FileRecord>, diff: &ScanDiff, scan_id: i64) -> Vec<FileRecord> {
+    let removed: HashSet<i64> = diff.removed.iter().map(|r| r.id).collect();
+    let modified: HashMap<i64, &WalkedFile> =
+        diff.modified.iter().map(|(r, w)| (r.id, w)).collect();
+    let moved: HashMap<i64, &WalkedFile> = diff.moved.iter().map(|(r, w)| (r.id, w)).collect();
+    let mut out: Vec<FileRecord> = known
+        .into_iter()
+        .filter(|r| !removed.contains(&r.id))
+        .map(|mut r| {
+            if let Some(w) = modified.get(&r.id) {
+                r.size = w.size;
+                r.mtime = w.mtime;
+                r.fingerprint = None;
+            }
+            if let Some(w) = moved.get(&r.id) {
+                r.path = w.path.clone();
+                r.mtime = w.mtime;
+            }
+            r
+        })
+        .collect();
+    out.extend(diff.added.iter().enumerate().map(|(i, w)| FileRecord {
+        id: -(i as i64) - 1,
+        path: w.path.clone(),
+        size: w.size,
+        mtime: w.mtime,
+        first_seen: scan_id,
+        fingerprint: None,
+        target_id: None,
+    }));
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn commit(archive: &mut Archive, o: &ScanOutcome, clock: &dyn Clock) -> Result<i64> {
+    let finished = clock.now();
+    let conn = archive.conn_mut();
+    let tx = conn.transaction().ctx("begin scan commit")?;
+    tx.execute(
+        "INSERT INTO scans (started_at, finished_at, files_seen, dirs_seen, added, removed, modified,
+         moved, warnings, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            iso(o.started),
+            iso(finished),
+            o.walk.files.len() as i64,
+            o.walk.dirs_seen as i64,
+            o.diff.added.len() as i64,
+            o.diff.removed.len() as i64,
+            o.diff.modified.len() as i64,
+            o.diff.moved.len() as i64,
+            o.walk.issues.len() as i64,
+            o.timer.elapsed().as_millis() as i64,
+        ],
+    )
+    .ctx("record scan")?;
+    let scan_id = tx.last_insert_rowid();
+    {
+        let mut del = tx
+            .prepare("DELETE FROM files WHERE id = ?1")
+            .ctx("prepare delete")?;
+        for r in &o.diff.removed {
+            del.execute([r.id]).ctx("delete removed file")?;
+        }
+        let mut upd = tx
+            .prepare("UPDATE files SET size = ?2, mtime = ?3, fingerprint = NULL WHERE id = ?1")
+            .ctx("prepare update")?;
+        for (r, w) in &o.diff.modified {
+            upd.execute(params![r.id, w.size, w.mtime])
+                .ctx("update modified file")?;
+        }
+        let mut mv = tx
+            .prepare(
+                "UPDATE files SET path = ?2, catalog = ?3, name = ?4, name_key = ?5, ext = ?6,
+                 kind = ?7, mtime = ?8 WHERE id = ?1",
+            )
+            .ctx("prepare move")?;
+        for (r, w) in &o.diff.moved {
+            let name = names::file_name(&w.path);
+            let ext = names::extension(name);
+            mv.execute(params![
+                r.id,
+                w.path,
+                names::catalog(&w.path),
+                name,
+                names::name_key(name),
+                ext,
+                Kind::from_ext(&ext).as_str(),
+                w.mtime
+            ])
+            .ctx("re-path moved file")?;
+        }
+        let mut ins = tx
+            .prepare(
+                "INSERT INTO files (path, catalog, name, name_key, ext, kind, size, mtime, first_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .ctx("prepare insert")?;
+        for w in &o.diff.added {
+            let name = names::file_name(&w.path);
+            let ext = names::extension(name);
+            ins.execute(params![
+                w.path,
+                names::catalog(&w.path),
+                name,
+                names::name_key(name),
+                ext,
+                Kind::from_ext(&ext).as_str(),
+                w.size,
+                w.mtime,
+                scan_id
+            ])
+            .ctx("insert new file")?;
+        }
+        let mut issue = tx
+            .prepare("INSERT INTO scan_issues (scan_id, path, kind, message) VALUES (?1, ?2, ?3, ?4)")
+            .ctx("prepare issue")?;
+        for i in &o.walk.issues {
+            let kind = serde_json::to_value(i.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            issue
+                .execute(params![scan_id, i.path, kind, i.message])
+                .ctx("record scan issue")?;
+        }
+    }
+    tx.commit().ctx("commit scan")?;
+    Ok(scan_id)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walk
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct Part {
+    files: Vec<WalkedFile>,
+    dirs: u64,
+    issues: Vec<ScanIssue>,
+    unreadable: Vec<String>,
+    top_unreadable: bool,
+}
+
+struct Shared<'a> {
+    root: &'a Path,
+    ignore: &'a IgnoreSet,
+    cancel: &'a AtomicBool,
+    /// Set when one worker failed, so the others stop early.
+    stop: AtomicBool,
+    files: AtomicU64,
+    dirs: AtomicU64,
+    current: Mutex<String>,
+}
+
+fn mtime_secs(m: &fs::Metadata) -> i64 {
+    match m.modified() {
+        Ok(t) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
+        },
+        Err(_) => 0,
+    }
+}
+
+/// Relative `/`-joined path of `p` under `root`, or `None` if a component is not UTF-8.
+fn rel_path(root: &Path, p: &Path) -> Option<String> {
+    let rel = p.strip_prefix(root).ok()?;
+    let mut out = String::new();
+    for c in rel.components() {
+        if let Component::Normal(s) = c {
+            if !out.is_empty() {
+                out.push('/');
+            }
+            out.push_str(s.to_str()?);
+        }
+    }
+    Some(out)
+}
+
+fn lossy_rel(root: &Path, p: &Path) -> String {
+    let rel = p.strip_prefix(root).unwrap_or(p);
+    rel.components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn io_message(e: &walkdir::Error) -> String {
+    match e.io_error() {
+        Some(io) => io.to_string(),
+        None => e.to_string(),
+    }
+}
+
+fn walk(
+    root: &Path,
+    ignore: &IgnoreSet,
+    workers: usize,
+    cancel: &AtomicBool,
+    progress: Option<&(dyn Fn(&ScanProgress) + Sync)>,
+) -> Result<Walk> {
+    let started = Instant::now();
+    let listing = fs::read_dir(root).map_err(|e| {
+        offline(format!(
+            "NAS 공유 폴더 목록을 읽을 수 없습니다 / cannot list the archive root {}: {e}. Nothing was changed.",
+            root.display()
+        ))
+    })?;
+    let mut out = Walk::default();
+    let mut top_dirs: Vec<String> = Vec::new();
+    for entry in listing {
+        let entry = entry.map_err(|e| {
+            offline(format!(
+                "NAS 공유 폴더 목록을 읽는 중 오류 / error while listing the archive root {}: {e}. Nothing was changed.",
+                root.display()
+            ))
+        })?;
+        let os_name = entry.file_name();
+        let Some(name) = os_name.to_str() else {
+            out.issues.push(ScanIssue {
+                path: os_name.to_string_lossy().into_owned(),
+                kind: IssueKind::InvalidName,
+                message: "name is not valid UTF-8; skipped".into(),
+            });
+            continue;
+        };
+        if ignore.is_ignored(name, name) {
+            continue;
+        }
+        let Ok(ft) = entry.file_type() else { continue };
+        if ft.is_dir() {
+            top_dirs.push(name.to_string());
+        } else if ft.is_file() {
+            match entry.metadata() {
+                Ok(m) => out.files.push(WalkedFile {
+                    path: name.to_string(),
+                    size: m.len() as i64,
+                    mtime: mtime_secs(&m),
+                }),
+                Err(e) => out.issues.push(ScanIssue {
+                    path: name.to_string(),
+                    kind: IssueKind::UnreadableFile,
+                    message: e.to_string(),
+                }),
+            }
+        }
+        // Symlinks, junctions, devices: neither followed nor recorded.
+    }
+    top_dirs.sort();
+    out.top_level_dirs = top_dirs.len();
+
+    let shared = Shared {
+        root,
+        ignore,
+        cancel,
+        stop: AtomicBool::new(false),
+        files: AtomicU64::new(out.files.len() as u64),
+        dirs: AtomicU64::new(0),
+        current: Mutex::new(String::new()),
+    };
+    let queue = Arc::new(Mutex::new(top_dirs.clone()));
+    let n_workers = workers.clamp(1, top_dirs.len().max(1));
+    let (tx, rx) = mpsc::channel::<Result<Part>>();
+    let mut parts: Vec<Part> = Vec::new();
+    std::thread::scope(|s| {
+        for _ in 0..n_workers {
+            let tx = tx.clone();
+            let queue = Arc::clone(&queue);
+            let shared = &shared;
+            s.spawn(move || {
+                loop {
+                    let next = match queue.lock() {
+                        Ok(mut q) => q.pop(),
+                        Err(_) => None,
+                    };
+                    let Some(dir) = next else { break };
+                    let res = walk_top(shared, &dir);
+                    let stop = res.is_err();
+                    if tx.send(res).is_err() || stop {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut first_err: Option<Error> = None;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(Ok(part)) => parts.push(part),
+                Ok(Err(e)) => {
+                    shared.stop.store(true, Ordering::Relaxed);
+                    first_err.get_or_insert(e);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(cb) = progress {
+                        cb(&snapshot(&shared, started));
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        if let Some(cb) = progress {
+            cb(&snapshot(&shared, started));
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })?;
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Error::Cancelled);
+    }
+    for p in parts {
+        out.files.extend(p.files);
+        out.dirs_seen += p.dirs;
+        out.issues.extend(p.issues);
+        out.unreadable_dirs.extend(p.unreadable);
+        if p.top_unreadable {
+            out.top_level_unreadable += 1;
+        }
+    }
+    // Workers finish in any order; sorting makes the result independent of scheduling.
+    out.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    out.issues.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+fn snapshot(shared: &Shared<'_>, started: Instant) -> ScanProgress {
+    let files = shared.files.load(Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    ScanProgress {
+        dirs: shared.dirs.load(Ordering::Relaxed),
+        files,
+        current_dir: shared
+            .current
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default(),
+        elapsed_ms: elapsed.as_millis() as u64,
+        files_per_sec: if elapsed.as_secs_f64() > 0.0 {
+            files as f64 / elapsed.as_secs_f64()
+        } else {
+            0.0
+        },
+    }
+}
+
+fn walk_top(shared: &Shared<'_>, top: &str) -> Result<Part> {
+    let mut part = Part::default();
+    let mut it = WalkDir::new(shared.root.join(top))
+        .follow_links(false)
+        .into_iter();
+    let mut n: u32 = 0;
+    while let Some(res) = it.next() {
+        n = n.wrapping_add(1);
+        if n % 256 == 0
+            && (shared.cancel.load(Ordering::Relaxed) || shared.stop.load(Ordering::Relaxed))
+        {
+            return Err(Error::Cancelled);
+        }
+        let entry = match res {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e
+                    .path()
+                    .map(|p| lossy_rel(shared.root, p))
+                    .unwrap_or_else(|| top.to_string());
+                if e.depth() == 0 {
+                    part.top_unreadable = true;
+                }
+                tracing::warn!(path = %path, error = %io_message(&e), "directory could not be read; its known files are kept");
+                part.unreadable.push(path.clone());
+                part.issues.push(ScanIssue {
+                    path,
+                    kind: IssueKind::UnreadableDir,
+                    message: io_message(&e),
+                });
+                continue;
+            }
+        };
+        let ft = entry.file_type();
+        let Some(rel) = rel_path(shared.root, entry.path()) else {
+            part.issues.push(ScanIssue {
+                path: lossy_rel(shared.root, entry.path()),
+                kind: IssueKind::InvalidName,
+                message: "name is not valid UTF-8; skipped".into(),
+            });
+            if ft.is_dir() {
+                it.skip_current_dir();
+            }
+            continue;
+        };
+        if entry.depth() > 0 && shared.ignore.is_ignored(&rel, names::file_name(&rel)) {
+            if ft.is_dir() {
+                it.skip_current_dir();
+            }
+            continue;
+        }
+        if ft.is_dir() {
+            part.dirs += 1;
+            shared.dirs.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut c) = shared.current.lock() {
+                c.clone_from(&rel);
+            }
+        } else if ft.is_file() {
+            match entry.metadata() {
+                Ok(m) => {
+                    part.files.push(WalkedFile {
+                        path: rel,
+                        size: m.len() as i64,
+                        mtime: mtime_secs(&m),
+                    });
+                    shared.files.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => part.issues.push(ScanIssue {
+                    path: rel,
+                    kind: IssueKind::UnreadableFile,
+                    message: io_message(&e),
+                }),
+            }
+        }
+    }
+    Ok(part)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diff and move detection
+// ---------------------------------------------------------------------------------------------
+
+fn under_unreadable(path: &str, dirs: &HashSet<String>) -> bool {
+    if dirs.is_empty() {
+        return false;
+    }
+    path.match_indices('/').any(|(i, _)| dirs.contains(&path[..i]))
+}
+
+fn diff(root: &Path, known: &[FileRecord], walk: &Walk, cancel: &AtomicBool) -> Result<ScanDiff> {
+    let mut d = ScanDiff::default();
+    let known_by_path: HashMap<&str, usize> = known
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.path.as_str(), i))
+        .collect();
+    let mut seen = vec![false; known.len()];
+    let mut added: Vec<&WalkedFile> = Vec::new();
+    // A file whose metadata could not be read is not "gone": keep its record.
+    let unreadable_files: HashSet<&str> = walk
+        .issues
+        .iter()
+        .filter(|i| i.kind == IssueKind::UnreadableFile)
+        .map(|i| i.path.as_str())
+        .collect();
+    for w in &walk.files {
+        match known_by_path.get(w.path.as_str()) {
+            Some(&i) => {
+                seen[i] = true;
+                let k = &known[i];
+                if k.size != w.size || k.mtime != w.mtime {
+                    d.modified.push((k.clone(), w.clone()));
+                } else {
+                    d.unchanged += 1;
+                }
+            }
+            None => added.push(w),
+        }
+    }
+    let mut removed: Vec<&FileRecord> = Vec::new();
+    for (i, k) in known.iter().enumerate() {
+        if seen[i] {
+            continue;
+        }
+        if under_unreadable(&k.path, &walk.unreadable_dirs)
+            || unreadable_files.contains(k.path.as_str())
+        {
+            d.kept_unreadable += 1;
+        } else {
+            removed.push(k);
+        }
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Error::Cancelled);
+    }
+
+    // Candidate moves: a removed and an added file with equal size and mtime (to the second).
+    let mut buckets: HashMap<(i64, i64), (Vec<usize>, Vec<usize>)> = HashMap::new();
+    for (ri, r) in removed.iter().enumerate() {
+        buckets.entry((r.size, r.mtime)).or_default().0.push(ri);
+    }
+    for (ai, a) in added.iter().enumerate() {
+        if let Some(b) = buckets.get_mut(&(a.size, a.mtime)) {
+            b.1.push(ai);
+        }
+    }
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    let mut keys: Vec<_> = buckets.keys().copied().collect();
+    keys.sort_unstable();
+    for key in keys {
+        let Some((rs, as_)) = buckets.remove(&key) else {
+            continue;
+        };
+        if rs.is_empty() || as_.is_empty() {
+            continue;
+        }
+        pairs.extend(match_bucket(root, &removed, &added, rs, as_));
+    }
+    let mut moved_r = vec![false; removed.len()];
+    let mut moved_a = vec![false; added.len()];
+    for (r, a) in pairs {
+        moved_r[r] = true;
+        moved_a[a] = true;
+        d.moved.push((removed[r].clone(), added[a].clone()));
+    }
+    d.moved.sort_by(|x, y| x.1.path.cmp(&y.1.path));
+    d.removed = removed
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !moved_r[*i])
+        .map(|(_, r)| (*r).clone())
+        .collect();
+    d.added = added
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !moved_a[*i])
+        .map(|(_, a)| (*a).clone())
+        .collect();
+    Ok(d)
+}
+
+/// Pair removed and added files of one (size, mtime) bucket. A pairing is accepted only when it is
+/// unique: first the whole bucket, then by equal file name, then by equal fingerprint. Whatever
+/// stays ambiguous is left as remove + add.
+fn match_bucket(
+    root: &Path,
+    removed: &[&FileRecord],
+    added: &[&WalkedFile],
+    mut rs: Vec<usize>,
+    mut as_: Vec<usize>,
+) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    let mut fp_cache: HashMap<usize, Option<i64>> = HashMap::new();
+    let mut added_fp = |a: usize| -> Option<i64> {
+        *fp_cache
+            .entry(a)
+            .or_insert_with(|| fingerprint(&root.join(&added[a].path)).ok())
+    };
+    for level in 0..3 {
+        if rs.is_empty() || as_.is_empty() {
+            break;
+        }
+        if rs.len() == 1 && as_.len() == 1 {
+            let (r, a) = (rs[0], as_[0]);
+            // Never pair two files whose known fingerprints say they differ.
+            let veto = match removed[r].fingerprint {
+                Some(fr) if level > 0 => added_fp(a).is_some_and(|fa| fa != fr),
+                _ => false,
+            };
+            if !veto {
+                pairs.push((r, a));
+            }
+            return pairs;
+        }
+        let new_pairs: Vec<(usize, usize)> = match level {
+            1 => unique_pairs(&rs, &as_, |r| Some(removed[r].name().to_string()), |a| {
+                Some(names::file_name(&added[a].path).to_string())
+            }),
+            2 => {
+                if rs.iter().all(|&r| removed[r].fingerprint.is_none()) {
+                    Vec::new()
+                } else {
+                    let fps: HashMap<usize, Option<i64>> =
+                        as_.iter().map(|&a| (a, added_fp(a))).collect();
+                    unique_pairs(&rs, &as_, |r| removed[r].fingerprint, |a| {
+                        fps.get(&a).copied().flatten()
+                    })
+                }
+            }
+            _ => Vec::new(),
+        };
+        for &(r, a) in &new_pairs {
+            rs.retain(|&x| x != r);
+            as_.retain(|&x| x != a);
+        }
+        pairs.extend(new_pairs);
+    }
+    pairs
+}
+
+/// Pairs (r, a) whose keys are equal and unique on both sides.
+fn unique_pairs<K: std::hash::Hash + Eq>(
+    rs: &[usize],
+    as_: &[usize],
+    rkey: impl Fn(usize) -> Option<K>,
+    akey: impl Fn(usize) -> Option<K>,
+) -> Vec<(usize, usize)> {
+    let mut groups: HashMap<K, (Vec<usize>, Vec<usize>)> = HashMap::new();
+    for &r in rs {
+        if let Some(k) = rkey(r) {
+            groups.entry(k).or_default().0.push(r);
+        }
+    }
+    for &a in as_ {
+        if let Some(k) = akey(a) {
+            if let Some(g) = groups.get_mut(&k) {
+                g.1.push(a);
+            }
+        }
+    }
+    let mut out: Vec<(usize, usize)> = groups
+        .into_values()
+        .filter(|(r, a)| r.len() == 1 && a.len() == 1)
+        .map(|(r, a)| (r[0], a[0]))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// Compute and store fingerprints of video files that lack one (new or modified since).
+/// Runs after a scan; `workers` bounds concurrent reads. Returns how many were stored.
+pub fn fingerprint_pending(
+    archive: &mut Archive,
+    root: &Path,
+    workers: usize,
+    cancel: Option<&AtomicBool>,
+) -> Result<usize> {
+    let pending: Vec<(i64, String, i64, i64)> = {
+        let mut stmt = archive
+            .conn()
+            .prepare(
+                "SELECT id, path, size, mtime FROM files WHERE fingerprint IS NULL AND kind = 'video' ORDER BY id",
+            )
+            .ctx("pending fingerprints")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .ctx("pending fingerprints")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .ctx("pending fingerprints")?
+    };
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let never = AtomicBool::new(false);
+    let cancel = cancel.unwrap_or(&never);
+    let next = AtomicU64::new(0);
+    let results: Mutex<Vec<(i64, i64, i64, i64)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..workers.clamp(1, 16) {
+            s.spawn(|| {
+                loop {
+                    if cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some((id, path, size, mtime)) = pending.get(i) else {
+                        break;
+                    };
+                    if let Ok(fp) = fingerprint(&root.join(path)) {
+                        if let Ok(mut r) = results.lock() {
+                            r.push((*id, fp, *size, *mtime));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_default();
+    archive.store_fingerprints(&results)
+}
+
+/// Seconds since the epoch of a `SystemTime` (for tests and the demo).
+pub fn unix_secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

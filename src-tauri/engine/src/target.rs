@@ -1,0 +1,268 @@
+//! pokervod.db, the Target: someone else's production catalog. We create its `files` table only
+//! when absent, check that an existing one has every column we write, and never drop, rename or
+//! physically delete anything.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use serde::Serialize;
+
+use crate::error::{Error, Result, SqlContext};
+
+/// The table we create when the Target has none (documented in the README).
+pub const CREATE_FILES_SQL: &str = "CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    nas_path TEXT NOT NULL UNIQUE,
+    filename TEXT NOT NULL,
+    catalog TEXT NOT NULL,
+    format TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    hls_compatible INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','deleted')),
+    codec TEXT,
+    width INTEGER,
+    height INTEGER,
+    duration_sec REAL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+)";
+
+/// Columns the sync reads or writes; an existing table must have all of them.
+pub const REQUIRED_COLUMNS: &[&str] = &[
+    "id",
+    "nas_path",
+    "filename",
+    "catalog",
+    "format",
+    "size_bytes",
+    "hls_compatible",
+    "status",
+    "codec",
+    "width",
+    "height",
+    "duration_sec",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+];
+
+/// One row of the Target's `files` table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetRow {
+    pub id: i64,
+    pub nas_path: String,
+    pub filename: String,
+    pub catalog: String,
+    pub format: String,
+    pub size_bytes: i64,
+    pub hls_compatible: bool,
+    /// `status = 'active'`; anything else counts as deleted.
+    pub active: bool,
+    pub codec: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub duration_sec: Option<f64>,
+}
+
+pub struct Target {
+    conn: Connection,
+    path: PathBuf,
+    busy_timeout: Duration,
+}
+
+impl Target {
+    /// Open the Target for writing, creating the file if it does not exist (its folder must).
+    pub fn open(path: &Path, busy_timeout_secs: u64) -> Result<Target> {
+        if !path.exists() {
+            match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                Some(dir) if !dir.is_dir() => {
+                    return Err(Error::config(
+                        "target_db",
+                        format!(
+                            "the folder of target_db does not exist: {}; check the path of pokervod.db",
+                            dir.display()
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let conn = Connection::open(path).ctx(&format!("open {}", path.display()))?;
+        let busy_timeout = Duration::from_secs(busy_timeout_secs);
+        conn.busy_timeout(busy_timeout).ctx("pokervod.db busy_timeout")?;
+        // WAL lets the OTT platform keep reading while we write. A file that cannot switch (a
+        // network file system, a locked database, a read-only folder) keeps its journal mode.
+        if let Err(e) = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| {
+            r.get::<_, String>(0)
+        }) {
+            tracing::debug!(error = %e, "pokervod.db stays in its current journal mode");
+        }
+        // Per connection only: in WAL mode a commit is durable at the next checkpoint and the file
+        // is never corrupted by a crash; a lost last transaction is redone by the next sync.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .ctx("pokervod.db synchronous")?;
+        Ok(Target {
+            conn,
+            path: path.to_path_buf(),
+            busy_timeout,
+        })
+    }
+
+    /// Open an existing Target read-only; `None` when the file does not exist.
+    pub fn open_read_only(path: &Path, busy_timeout_secs: u64) -> Result<Option<Target>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ctx(&format!("open {} read-only", path.display()))?;
+        let busy_timeout = Duration::from_secs(busy_timeout_secs);
+        conn.busy_timeout(busy_timeout).ctx("pokervod.db busy_timeout")?;
+        Ok(Some(Target {
+            conn,
+            path: path.to_path_buf(),
+            busy_timeout,
+        }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Whether the `files` table exists; if it does, every required column must be there.
+    pub fn check_schema(&self) -> Result<bool> {
+        let exists: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'files')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.busy_or(e, "read pokervod.db schema"))?;
+        if !exists {
+            return Ok(false);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM pragma_table_info('files')")
+            .ctx("read pokervod.db columns")?;
+        let cols: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .ctx("read pokervod.db columns")?
+            .collect::<rusqlite::Result<_>>()
+            .ctx("read pokervod.db columns")?;
+        let missing: Vec<String> = REQUIRED_COLUMNS
+            .iter()
+            .filter(|c| !cols.iter().any(|x| x.eq_ignore_ascii_case(c)))
+            .map(|c| c.to_string())
+            .collect();
+        if missing.is_empty() {
+            Ok(true)
+        } else {
+            Err(Error::TargetSchema { missing })
+        }
+    }
+
+    /// Create the `files` table when absent (then check it).
+    pub fn ensure_schema(&mut self) -> Result<()> {
+        if !self.check_schema()? {
+            let tx = self.begin_immediate()?;
+            tx.execute_batch(&format!("{CREATE_FILES_SQL};"))
+                .ctx("create pokervod.db files table")?;
+            tx.commit().ctx("create pokervod.db files table")?;
+            tracing::info!(path = %self.path.display(), "created the files table in pokervod.db");
+        }
+        Ok(())
+    }
+
+    /// Every row of `files`, by id. An absent table reads as empty.
+    pub fn load_rows(&self) -> Result<Vec<TargetRow>> {
+        if !self.check_schema()? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, nas_path, filename, catalog, format, size_bytes, hls_compatible, status,
+                        codec, width, height, duration_sec
+                 FROM files ORDER BY id",
+            )
+            .ctx("read pokervod.db files")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(TargetRow {
+                    id: r.get(0)?,
+                    nas_path: r.get(1)?,
+                    filename: r.get(2)?,
+                    catalog: r.get(3)?,
+                    format: r.get(4)?,
+                    size_bytes: r.get(5)?,
+                    hls_compatible: r.get::<_, Option<i64>>(6)?.unwrap_or(0) != 0,
+                    active: r.get::<_, Option<String>>(7)?.as_deref() == Some("active"),
+                    codec: r.get(8)?,
+                    width: r.get(9)?,
+                    height: r.get(10)?,
+                    duration_sec: r.get(11)?,
+                })
+            })
+            .map_err(|e| self.busy_or(e, "read pokervod.db files"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.busy_or(e, "read pokervod.db files"))
+    }
+
+    /// A counter that changes whenever another connection commits to the Target.
+    pub fn data_version(&self) -> Result<i64> {
+        self.conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))
+            .ctx("pokervod.db data_version")
+    }
+
+    /// `BEGIN IMMEDIATE`, waiting (SQLite's busy handler backs off) up to the busy timeout.
+    pub fn begin_immediate(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        let started = Instant::now();
+        let secs = self.busy_timeout.as_secs();
+        match self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+        {
+            Ok(tx) => Ok(tx),
+            Err(e) if is_busy(&e) => {
+                tracing::warn!(waited_ms = started.elapsed().as_millis() as u64, "pokervod.db stayed locked");
+                Err(Error::TargetBusy { secs })
+            }
+            Err(e) => Err(Error::Sqlite {
+                context: "begin pokervod.db transaction".into(),
+                source: e,
+            }),
+        }
+    }
+
+    pub(crate) fn busy_or(&self, e: rusqlite::Error, context: &str) -> Error {
+        if is_busy(&e) {
+            Error::TargetBusy {
+                secs: self.busy_timeout.as_secs(),
+            }
+        } else {
+            Error::Sqlite {
+                context: context.to_string(),
+                source: e,
+            }
+        }
+    }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED.
+pub fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
