@@ -1,1 +1,228 @@
-fn main(){}
+//! `nas-sync`: the command line over the engine. Each subcommand parses, calls the engine and
+//! prints; no sync logic lives here.
+//!
+//! Exit codes: 0 applied; 1 error; 2 usage; 3 a safety guard refused to apply changes.
+
+mod output;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use clap::{Parser, Subcommand};
+use nas_sync_engine::clock::SystemClock;
+use nas_sync_engine::scan::{self, ScanOptions};
+use nas_sync_engine::sync::{self, SyncOptions};
+use nas_sync_engine::{Config, Error, archive::Archive, demo, query, reconcile};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "nas-sync",
+    version,
+    about = "NAS Sync Monitor: scan the NAS archive into archive.db and sync it into the OTT catalog (pokervod.db).",
+    after_help = "Exit codes: 0 applied, 1 error, 2 usage, 3 a safety guard refused to apply changes."
+)]
+struct Cli {
+    /// Config file (TOML). Default: the OS config directory's nas-sync-monitor/nas-sync.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Archive root: a local directory, a mounted share or a UNC path (overrides `root`).
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Source database, archive.db (overrides `archive_db`).
+    #[arg(long = "archive-db", global = true, value_name = "FILE")]
+    archive_db: Option<PathBuf>,
+    /// Target database, pokervod.db (overrides `target_db`).
+    #[arg(long = "target-db", global = true, value_name = "FILE")]
+    target_db: Option<PathBuf>,
+    /// Print one JSON document on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Incremental scan of the share into archive.db.
+    Scan {
+        /// Report what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Scan, then apply the sync rules to pokervod.db.
+    Sync {
+        /// Report what would change; write to neither database.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply even when the mass-delete guard refuses.
+        #[arg(long)]
+        force: bool,
+        /// Sync archive.db as it is, without scanning the share first.
+        #[arg(long)]
+        no_scan: bool,
+    },
+    /// 정합성 검증: compare the share, archive.db and pokervod.db (read-only).
+    Reconcile,
+    /// Summary of the Source and the Target (PRD 7.2).
+    Dashboard,
+    /// Write a realistic demo archive and a config pointing at it.
+    Demo {
+        /// Directory to create the demo in (DIR/archive, DIR/nas-sync.toml).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Approximate number of files.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(15..=2_000_000))]
+        files: u32,
+    },
+}
+
+/// What a command produced: a JSON value, the human text, and the exit code.
+pub struct Outcome {
+    json: serde_json::Value,
+    human: String,
+    code: u8,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match run(&cli) {
+        Ok(o) => {
+            if cli.json {
+                println!("{}", o.json);
+            } else if !cli.quiet || o.code != 0 {
+                print!("{}", o.human);
+            }
+            ExitCode::from(o.code)
+        }
+        Err(e) => {
+            let code = match &e {
+                Error::Refused { .. } => 3,
+                _ => 1,
+            };
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}})
+                );
+            }
+            eprintln!("error: {e}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "off",
+        (_, 0) => "error",
+        (_, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NAS_SYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn load_config(cli: &Cli) -> Result<Config, Error> {
+    let (mut cfg, _origin) = Config::load(cli.config.as_deref())?;
+    if let Some(r) = &cli.root {
+        cfg.root = Some(r.clone());
+    }
+    if let Some(a) = &cli.archive_db {
+        cfg.archive_db = Some(a.clone());
+    }
+    if let Some(t) = &cli.target_db {
+        cfg.target_db = Some(t.clone());
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn run(cli: &Cli) -> Result<Outcome, Error> {
+    let clock = SystemClock;
+    let show_progress = !cli.json && !cli.quiet && std::io::stderr().is_terminal();
+    let progress = output::Progress::new(show_progress);
+    let cb = |p: &scan::ScanProgress| progress.update(p);
+    let cancel = AtomicBool::new(false);
+    match &cli.command {
+        Command::Demo { dir, files } => {
+            let r = demo::write_demo(dir, *files as usize)?;
+            Ok(output::demo(&r))
+        }
+        Command::Scan { dry_run } => {
+            let cfg = load_config(cli)?;
+            let opts = ScanOptions {
+                dry_run: *dry_run,
+                progress: Some(&cb),
+                cancel: Some(&cancel),
+            };
+            let res = if *dry_run {
+                let known = match Archive::open_read_only(&cfg.archive_db_path()?)? {
+                    Some(a) => a.load_files()?,
+                    None => Vec::new(),
+                };
+                scan::scan_diff(&cfg, &known, &clock, opts).map(|o| o.report(None, true))
+            } else {
+                let mut archive = Archive::open(&cfg.archive_db_path()?)?;
+                scan::run_scan(&cfg, &mut archive, &clock, opts).and_then(|(r, _)| {
+                    progress.finish();
+                    let root = cfg.require_root()?;
+                    scan::fingerprint_pending(&mut archive, root, cfg.scan_workers, None)?;
+                    Ok(r)
+                })
+            };
+            progress.finish();
+            Ok(output::scan(res?))
+        }
+        Command::Sync {
+            dry_run,
+            force,
+            no_scan,
+        } => {
+            let cfg = load_config(cli)?;
+            let opts = SyncOptions {
+                dry_run: *dry_run,
+                force: *force,
+                no_scan: *no_scan,
+                progress: Some(&cb),
+                cancel: Some(&cancel),
+            };
+            let report = sync::run_sync(&cfg, &clock, opts);
+            progress.finish();
+            let report = report?;
+            if !report.dry_run && report.refused.is_none() {
+                let mut archive = Archive::open(&cfg.archive_db_path()?)?;
+                scan::fingerprint_pending(
+                    &mut archive,
+                    cfg.require_root()?,
+                    cfg.scan_workers,
+                    None,
+                )?;
+            }
+            Ok(output::sync(&report))
+        }
+        Command::Reconcile => {
+            let cfg = load_config(cli)?;
+            let r = reconcile::reconcile(&cfg, &clock)?;
+            Ok(output::reconcile(&r))
+        }
+        Command::Dashboard => {
+            let cfg = load_config(cli)?;
+            let d = query::dashboard(&cfg)?;
+            Ok(output::dashboard(&d))
+        }
+    }
+}

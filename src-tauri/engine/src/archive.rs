@@ -255,8 +255,7 @@ impl Archive {
                 })
             })
             .ctx("load files")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .ctx("load files")
+        rows.collect::<rusqlite::Result<Vec<_>>>().ctx("load files")
     }
 
     pub fn file_count(&self) -> Result<i64> {
@@ -268,7 +267,9 @@ impl Archive {
     /// The id the next scan will get (scans are numbered in order).
     pub fn next_scan_id(&self) -> Result<i64> {
         self.conn
-            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM scans", [], |r| r.get(0))
+            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM scans", [], |r| {
+                r.get(0)
+            })
             .ctx("next scan id")
     }
 
@@ -283,7 +284,9 @@ impl Archive {
                 )
                 .ctx("fingerprints")?;
             for (id, fp, size, mtime) in items {
-                n += stmt.execute(params![id, fp, size, mtime]).ctx("fingerprints")?;
+                n += stmt
+                    .execute(params![id, fp, size, mtime])
+                    .ctx("fingerprints")?;
             }
         }
         tx.commit().ctx("fingerprints commit")?;
@@ -296,12 +299,10 @@ impl Archive {
             .ctx("unlink")?
             .execute(params![target_id, file_id])
             .ctx("unlink")?;
-        tx.prepare_cached(
-            "UPDATE files SET target_id = ?2 WHERE id = ?1 AND target_id IS NOT ?2",
-        )
-        .ctx("link")?
-        .execute(params![file_id, target_id])
-        .ctx("link")?;
+        tx.prepare_cached("UPDATE files SET target_id = ?2 WHERE id = ?1 AND target_id IS NOT ?2")
+            .ctx("link")?
+            .execute(params![file_id, target_id])
+            .ctx("link")?;
         Ok(())
     }
 

@@ -96,13 +96,7 @@ impl Config {
             Ok(text) => {
                 let cfg = Config::from_toml(&text, path.parent())
                     .map_err(|e| prefix_config_error(&path, e))?;
-                Ok((
-                    cfg,
-                    Some(ConfigOrigin {
-                        path,
-                        exists: true,
-                    }),
-                ))
+                Ok((cfg, Some(ConfigOrigin { path, exists: true })))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok((
                 Config::default(),
@@ -305,7 +299,10 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(cfg.root.as_deref(), Some(Path::new("/demo/archive")));
-        assert_eq!(cfg.target_db.as_deref(), Some(Path::new("/demo/pokervod.db")));
+        assert_eq!(
+            cfg.target_db.as_deref(),
+            Some(Path::new("/demo/pokervod.db"))
+        );
     }
 
     #[test]

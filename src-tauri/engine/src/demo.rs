@@ -66,7 +66,13 @@ pub fn demo_paths(n: usize) -> Vec<String> {
     ] {
         out.push(p.to_string());
     }
-    let events = ["Main Event", "High Roller", "Mystery Bounty", "Ladies Event", "Colossus"];
+    let events = [
+        "Main Event",
+        "High Roller",
+        "Mystery Bounty",
+        "Ladies Event",
+        "Colossus",
+    ];
     let hcl_kinds = ["highlight", "full", "cash game", "하이라이트", "풀영상"];
     let others = [
         ("Triton", "TRITON"),
@@ -94,9 +100,7 @@ pub fn demo_paths(n: usize) -> Vec<String> {
             let day = 1 + rng.below(7);
             let part = 1 + rng.below(4);
             let short: String = ev.split(' ').map(|w| &w[..1]).collect();
-            format!(
-                "WSOP/{year}/{ev}/Day{day}/WSOP_{year}_{short}_Day{day}_Part{part}_{i}.{ext}"
-            )
+            format!("WSOP/{year}/{ev}/Day{day}/WSOP_{year}_{short}_Day{day}_Part{part}_{i}.{ext}")
         } else if roll < 75 {
             let season = 1 + rng.below(9);
             let ep = 1 + rng.below(200);
@@ -215,7 +219,10 @@ mod tests {
         for ext in [".mp4", ".mov", ".mxf", ".mkv", ".ts", ".srt"] {
             assert!(has(&|p| p.ends_with(ext)), "extension {ext} missing");
         }
-        assert!(has(&|p| p.chars().any(|c| ('가'..='힣').contains(&c))), "no Korean names");
+        assert!(
+            has(&|p| p.chars().any(|c| ('가'..='힣').contains(&c))),
+            "no Korean names"
+        );
         let mut names: Vec<String> = paths
             .iter()
             .map(|p| crate::names::name_key(crate::names::file_name(p)))

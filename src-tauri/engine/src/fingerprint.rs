@@ -56,7 +56,11 @@ mod tests {
         std::fs::write(&c, &data).expect("write");
         let fa = fingerprint(&a).expect("fp");
         assert_eq!(fa, fingerprint(&b).expect("fp"));
-        assert_eq!(fa, fingerprint(&c).expect("fp"), "only the edges are hashed");
+        assert_eq!(
+            fa,
+            fingerprint(&c).expect("fp"),
+            "only the edges are hashed"
+        );
         data[10] = 2;
         std::fs::write(&c, &data).expect("write");
         assert_ne!(fa, fingerprint(&c).expect("fp"));

@@ -117,10 +117,10 @@ impl IgnoreSet {
 
     /// True when a file or directory with this relative path and name must be skipped.
     pub fn is_ignored(&self, rel_path: &str, name: &str) -> bool {
-        is_builtin_clutter(name) || (!self.empty && (self.set.is_match(rel_path) || self.set.is_match(name)))
+        is_builtin_clutter(name)
+            || (!self.empty && (self.set.is_match(rel_path) || self.set.is_match(name)))
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -146,8 +146,7 @@ pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
         _ => None,
     }));
     let would_update = Section::from_iter(updates(Event::Updated).map(|f| files[f].path.clone()));
-    let would_restore =
-        Section::from_iter(updates(Event::Restored).map(|f| files[f].path.clone()));
+    let would_restore = Section::from_iter(updates(Event::Restored).map(|f| files[f].path.clone()));
     let would_move = Section::from_iter(plan.actions.iter().filter_map(|a| match a {
         Action::Update {
             file,

@@ -202,7 +202,9 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     // A member "holds" an active row at its path or an active row it is linked to.
     let holds = |i: usize| -> bool {
         let f = &files[i];
-        let at_path = by_path.get(f.path.as_str()).is_some_and(|&r| rows[r].active);
+        let at_path = by_path
+            .get(f.path.as_str())
+            .is_some_and(|&r| rows[r].active);
         let linked = f
             .target_id
             .and_then(|id| by_id.get(&id))
@@ -217,7 +219,11 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     for key in group_keys {
         let members = &groups[key];
         let holders: Vec<usize> = members.iter().copied().filter(|&i| holds(i)).collect();
-        let pool = if holders.is_empty() { members } else { &holders };
+        let pool = if holders.is_empty() {
+            members
+        } else {
+            &holders
+        };
         let Some(&primary) = pool.iter().min_by(|&&a, &&b| order(a).cmp(&order(b))) else {
             continue;
         };

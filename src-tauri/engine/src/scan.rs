@@ -226,12 +226,12 @@ pub fn run_scan(
     let outcome = scan_diff(cfg, &known, clock, opts)?;
     if opts.dry_run {
         let next_id = archive.next_scan_id()?;
-        let report = report(&outcome, None, true);
+        let report = outcome.report(None, true);
         let files = apply_in_memory(known, &outcome.diff, next_id);
         return Ok((report, files));
     }
     let scan_id = commit(archive, &outcome, clock)?;
-    let report = report(&outcome, Some(scan_id), false);
+    let report = outcome.report(Some(scan_id), false);
     tracing::info!(
         added = report.added,
         removed = report.removed,
@@ -243,20 +243,24 @@ pub fn run_scan(
     Ok((report, archive.load_files()?))
 }
 
-fn report(o: &ScanOutcome, scan_id: Option<i64>, dry_run: bool) -> ScanReport {
-    ScanReport {
-        scan_id,
-        dry_run,
-        files_seen: o.walk.files.len() as u64,
-        dirs_seen: o.walk.dirs_seen,
-        added: o.diff.added.len() as u64,
-        removed: o.diff.removed.len() as u64,
-        modified: o.diff.modified.len() as u64,
-        moved: o.diff.moved.len() as u64,
-        unchanged: o.diff.unchanged as u64,
-        kept_unreadable: o.diff.kept_unreadable as u64,
-        warnings: o.walk.issues.clone(),
-        duration_ms: o.timer.elapsed().as_millis() as u64,
+impl ScanOutcome {
+    /// The report of this outcome (`scan_id` once committed).
+    pub fn report(&self, scan_id: Option<i64>, dry_run: bool) -> ScanReport {
+        let o = self;
+        ScanReport {
+            scan_id,
+            dry_run,
+            files_seen: o.walk.files.len() as u64,
+            dirs_seen: o.walk.dirs_seen,
+            added: o.diff.added.len() as u64,
+            removed: o.diff.removed.len() as u64,
+            modified: o.diff.modified.len() as u64,
+            moved: o.diff.moved.len() as u64,
+            unchanged: o.diff.unchanged as u64,
+            kept_unreadable: o.diff.kept_unreadable as u64,
+            warnings: o.walk.issues.clone(),
+            duration_ms: o.timer.elapsed().as_millis() as u64,
+        }
     }
 }
 
@@ -375,7 +379,9 @@ fn commit(archive: &mut Archive, o: &ScanOutcome, clock: &dyn Clock) -> Result<i
             .ctx("insert new file")?;
         }
         let mut issue = tx
-            .prepare("INSERT INTO scan_issues (scan_id, path, kind, message) VALUES (?1, ?2, ?3, ?4)")
+            .prepare(
+                "INSERT INTO scan_issues (scan_id, path, kind, message) VALUES (?1, ?2, ?3, ?4)",
+            )
             .ctx("prepare issue")?;
         for i in &o.walk.issues {
             let kind = serde_json::to_value(i.kind)
@@ -597,11 +603,7 @@ fn snapshot(shared: &Shared<'_>, started: Instant) -> ScanProgress {
     ScanProgress {
         dirs: shared.dirs.load(Ordering::Relaxed),
         files,
-        current_dir: shared
-            .current
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or_default(),
+        current_dir: shared.current.lock().map(|c| c.clone()).unwrap_or_default(),
         elapsed_ms: elapsed.as_millis() as u64,
         files_per_sec: if elapsed.as_secs_f64() > 0.0 {
             files as f64 / elapsed.as_secs_f64()
@@ -697,7 +699,8 @@ fn under_unreadable(path: &str, dirs: &HashSet<String>) -> bool {
     if dirs.is_empty() {
         return false;
     }
-    path.match_indices('/').any(|(i, _)| dirs.contains(&path[..i]))
+    path.match_indices('/')
+        .any(|(i, _)| dirs.contains(&path[..i]))
 }
 
 fn diff(root: &Path, known: &[FileRecord], walk: &Walk, cancel: &AtomicBool) -> Result<ScanDiff> {
@@ -826,18 +829,24 @@ fn match_bucket(
             return pairs;
         }
         let new_pairs: Vec<(usize, usize)> = match level {
-            1 => unique_pairs(&rs, &as_, |r| Some(removed[r].name().to_string()), |a| {
-                Some(names::file_name(&added[a].path).to_string())
-            }),
+            1 => unique_pairs(
+                &rs,
+                &as_,
+                |r| Some(removed[r].name().to_string()),
+                |a| Some(names::file_name(&added[a].path).to_string()),
+            ),
             2 => {
                 if rs.iter().all(|&r| removed[r].fingerprint.is_none()) {
                     Vec::new()
                 } else {
                     let fps: HashMap<usize, Option<i64>> =
                         as_.iter().map(|&a| (a, added_fp(a))).collect();
-                    unique_pairs(&rs, &as_, |r| removed[r].fingerprint, |a| {
-                        fps.get(&a).copied().flatten()
-                    })
+                    unique_pairs(
+                        &rs,
+                        &as_,
+                        |r| removed[r].fingerprint,
+                        |a| fps.get(&a).copied().flatten(),
+                    )
                 }
             }
             _ => Vec::new(),

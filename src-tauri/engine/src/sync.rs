@@ -160,7 +160,7 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
             match scan::scan_diff(cfg, &known, clock, scan_opts) {
                 Ok(outcome) => {
                     let files = scan::apply_in_memory(known, &outcome.diff, next_id);
-                    report.scan = Some(scan_report_of(&outcome, true));
+                    report.scan = Some(outcome.report(None, true));
                     files
                 }
                 Err(Error::Refused { guard, message }) => {
@@ -223,7 +223,10 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
                 report.duration_ms = timer.elapsed().as_millis() as u64;
                 return Ok(report);
             }
-            tracing::warn!(deleted = plan.deletes(), "mass-delete guard overridden with --force");
+            tracing::warn!(
+                deleted = plan.deletes(),
+                "mass-delete guard overridden with --force"
+            );
         }
         match apply_target(&mut target, &plan, &files, &rows, &rules, clock, version)? {
             Some((ids, errors)) => {
@@ -246,12 +249,23 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         let failed: std::collections::HashSet<&str> =
             report.errors.iter().map(|e| e.path.as_str()).collect();
         let mut applied = plan.clone();
-        applied.actions.retain(|a| !failed.contains(action_path(a, &files)));
+        applied
+            .actions
+            .retain(|a| !failed.contains(action_path(a, &files)));
         report.fill_counts(&applied);
     }
     report.changes = list_changes(&plan, &files, &ids);
 
-    record(&mut archive, &plan, &files, &ids, &report, started, clock, opts.force)?;
+    record(
+        &mut archive,
+        &plan,
+        &files,
+        &ids,
+        &report,
+        started,
+        clock,
+        opts.force,
+    )?;
     report.duration_ms = timer.elapsed().as_millis() as u64;
     tracing::info!(
         added = report.added,
@@ -263,23 +277,6 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         "sync applied"
     );
     Ok(report)
-}
-
-fn scan_report_of(o: &scan::ScanOutcome, dry_run: bool) -> ScanReport {
-    ScanReport {
-        scan_id: None,
-        dry_run,
-        files_seen: o.walk.files.len() as u64,
-        dirs_seen: o.walk.dirs_seen,
-        added: o.diff.added.len() as u64,
-        removed: o.diff.removed.len() as u64,
-        modified: o.diff.modified.len() as u64,
-        moved: o.diff.moved.len() as u64,
-        unchanged: o.diff.unchanged as u64,
-        kept_unreadable: o.diff.kept_unreadable as u64,
-        warnings: o.walk.issues.clone(),
-        duration_ms: o.timer.elapsed().as_millis() as u64,
-    }
 }
 
 fn action_path<'a>(a: &'a Action, files: &'a [FileRecord]) -> &'a str {
@@ -453,7 +450,11 @@ fn record(
     let sync_id = archive.insert_sync_run(
         &iso(started),
         &time,
-        if report.errors.is_empty() { "ok" } else { "partial" },
+        if report.errors.is_empty() {
+            "ok"
+        } else {
+            "partial"
+        },
         forced,
         &report.totals(),
         report.duration_ms,

@@ -91,12 +91,13 @@ impl Target {
         }
         let conn = Connection::open(path).ctx(&format!("open {}", path.display()))?;
         let busy_timeout = Duration::from_secs(busy_timeout_secs);
-        conn.busy_timeout(busy_timeout).ctx("pokervod.db busy_timeout")?;
+        conn.busy_timeout(busy_timeout)
+            .ctx("pokervod.db busy_timeout")?;
         // WAL lets the OTT platform keep reading while we write. A file that cannot switch (a
         // network file system, a locked database, a read-only folder) keeps its journal mode.
-        if let Err(e) = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| {
-            r.get::<_, String>(0)
-        }) {
+        if let Err(e) =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+        {
             tracing::debug!(error = %e, "pokervod.db stays in its current journal mode");
         }
         // Per connection only: in WAL mode a commit is durable at the next checkpoint and the file
@@ -121,7 +122,8 @@ impl Target {
         )
         .ctx(&format!("open {} read-only", path.display()))?;
         let busy_timeout = Duration::from_secs(busy_timeout_secs);
-        conn.busy_timeout(busy_timeout).ctx("pokervod.db busy_timeout")?;
+        conn.busy_timeout(busy_timeout)
+            .ctx("pokervod.db busy_timeout")?;
         Ok(Some(Target {
             conn,
             path: path.to_path_buf(),
@@ -235,7 +237,10 @@ impl Target {
         {
             Ok(tx) => Ok(tx),
             Err(e) if is_busy(&e) => {
-                tracing::warn!(waited_ms = started.elapsed().as_millis() as u64, "pokervod.db stayed locked");
+                tracing::warn!(
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "pokervod.db stayed locked"
+                );
                 Err(Error::TargetBusy { secs })
             }
             Err(e) => Err(Error::Sqlite {

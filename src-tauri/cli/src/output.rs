@@ -1,0 +1,367 @@
+//! Human and JSON output of the CLI, and the progress display.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use nas_sync_engine::demo::DemoReport;
+use nas_sync_engine::query::Dashboard;
+use nas_sync_engine::reconcile::{ReconcileReport, Section};
+use nas_sync_engine::scan::{ScanIssue, ScanProgress, ScanReport};
+use nas_sync_engine::sync::SyncReport;
+use serde::Serialize;
+
+use crate::Outcome;
+
+/// A spinner on stderr while a scan walks the share (terminals only).
+pub struct Progress {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Progress {
+    pub fn new(enabled: bool) -> Progress {
+        let bar = enabled.then(|| {
+            let b = ProgressBar::new_spinner();
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            b
+        });
+        Progress {
+            bar: Mutex::new(bar),
+        }
+    }
+
+    pub fn update(&self, p: &ScanProgress) {
+        if let Ok(guard) = self.bar.lock() {
+            if let Some(b) = guard.as_ref() {
+                b.set_message(format!(
+                    "스캔 중 / scanning: {} files, {} dirs, {:.0} files/s  {}",
+                    group(p.files),
+                    group(p.dirs),
+                    p.files_per_sec,
+                    p.current_dir
+                ));
+                b.tick();
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Ok(mut guard) = self.bar.lock() {
+            if let Some(b) = guard.take() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
+/// 1234567 → "1,234,567".
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn json<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+fn secs(ms: u64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+fn warnings(out: &mut String, ws: &[ScanIssue]) {
+    if ws.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "경고 / warnings ({}):", ws.len());
+    for w in ws.iter().take(20) {
+        let what = match w.kind {
+            nas_sync_engine::scan::IssueKind::UnreadableDir => {
+                "directory could not be read; its known files were kept"
+            }
+            nas_sync_engine::scan::IssueKind::UnreadableFile => "file could not be read; skipped",
+            nas_sync_engine::scan::IssueKind::InvalidName => "name is not valid UTF-8; skipped",
+        };
+        let _ = writeln!(out, "  {}: {what} ({})", w.path, w.message);
+    }
+    if ws.len() > 20 {
+        let _ = writeln!(out, "  … and {} more (see --json)", ws.len() - 20);
+    }
+}
+
+fn scan_lines(out: &mut String, r: &ScanReport) {
+    let _ = writeln!(
+        out,
+        "  {:<10}{} files in {} directories ({})",
+        "share",
+        group(r.files_seen),
+        group(r.dirs_seen),
+        secs(r.duration_ms)
+    );
+    let _ = writeln!(
+        out,
+        "  {:<10}added {} · removed {} · modified {} · moved {} · unchanged {}",
+        "archive",
+        group(r.added),
+        group(r.removed),
+        group(r.modified),
+        group(r.moved),
+        group(r.unchanged)
+    );
+    if r.kept_unreadable > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<10}{} files kept because their directory could not be read",
+            "",
+            group(r.kept_unreadable)
+        );
+    }
+}
+
+pub fn scan(r: ScanReport) -> Outcome {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        if r.dry_run {
+            "스캔 미리보기 / scan dry run — nothing written"
+        } else {
+            "스캔 완료 / scan committed"
+        }
+    );
+    scan_lines(&mut out, &r);
+    warnings(&mut out, &r.warnings);
+    Outcome {
+        json: json(&r),
+        human: out,
+        code: 0,
+    }
+}
+
+pub fn sync(r: &SyncReport) -> Outcome {
+    let mut out = String::new();
+    let code = if r.refused.is_some() {
+        3
+    } else if !r.errors.is_empty() {
+        1
+    } else {
+        0
+    };
+    let title = match (&r.refused, r.dry_run) {
+        (Some(_), _) => "동기화 거부됨 / sync refused",
+        (None, true) => "동기화 미리보기 / sync dry run — nothing written",
+        (None, false) if !r.errors.is_empty() => "동기화 일부 실패 / sync applied with errors",
+        (None, false) => "동기화 완료 / sync applied",
+    };
+    let _ = writeln!(out, "{title} ({})", secs(r.duration_ms));
+    if let Some(s) = &r.scan {
+        scan_lines(&mut out, s);
+    }
+    let _ = writeln!(
+        out,
+        "  {:<10}added {} · updated {} · moved {} · restored {} · deleted {} · unchanged {}",
+        "Target",
+        group(r.added),
+        group(r.updated),
+        group(r.moved),
+        group(r.restored),
+        group(r.deleted),
+        group(r.skipped)
+    );
+    if let Some(refusal) = &r.refused {
+        let _ = writeln!(out, "\n{}", refusal.message);
+    }
+    if r.dry_run || r.refused.is_some() {
+        let total = r.added + r.updated + r.moved + r.restored + r.deleted;
+        if total > 0 {
+            let _ = writeln!(out, "변경 예정 / would change:");
+            for c in r.changes.iter().take(20) {
+                match &c.old_path {
+                    Some(old) => {
+                        let _ = writeln!(out, "  {:<9}{old} → {}", c.event, c.path);
+                    }
+                    None => {
+                        let _ = writeln!(out, "  {:<9}{}", c.event, c.path);
+                    }
+                }
+            }
+            if total > 20 {
+                let _ = writeln!(out, "  … and {} more (see --json)", total - 20);
+            }
+        }
+    }
+    for e in r.errors.iter().take(20) {
+        let _ = writeln!(out, "  error: {}: {}", e.path, e.message);
+    }
+    if let Some(s) = &r.scan {
+        warnings(&mut out, &s.warnings);
+    }
+    Outcome {
+        json: json(r),
+        human: out,
+        code,
+    }
+}
+
+fn section<T>(out: &mut String, label: &str, s: &Section<T>, show: impl Fn(&T) -> String) {
+    let _ = writeln!(out, "  {:<34}{:>8}", label, group(s.count));
+    for x in s.items.iter().take(5) {
+        let _ = writeln!(out, "      {}", show(x));
+    }
+    if s.count > 5 {
+        let _ = writeln!(out, "      … {} more (see --json)", s.count - 5);
+    }
+}
+
+pub fn reconcile(r: &ReconcileReport) -> Outcome {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "정합성 검증 / reconcile ({}): {}",
+        secs(r.duration_ms),
+        if r.in_sync {
+            "✓ 일치 / in sync"
+        } else {
+            "차이 있음 / drift found"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  share {} files · archive.db {} files · pokervod.db {} active rows",
+        group(r.share_files),
+        group(r.archive_files),
+        group(r.target_active)
+    );
+    let p = |s: &String| s.clone();
+    let mv = |m: &nas_sync_engine::reconcile::PathMove| format!("{} → {}", m.from, m.to);
+    let tp = |t: &nas_sync_engine::reconcile::TargetPath| format!("#{} {}", t.id, t.nas_path);
+    section(
+        &mut out,
+        "on share, not in archive.db",
+        &r.on_share_not_in_archive,
+        p,
+    );
+    section(
+        &mut out,
+        "in archive.db, not on share",
+        &r.in_archive_not_on_share,
+        p,
+    );
+    section(&mut out, "modified on share", &r.modified_on_share, p);
+    section(&mut out, "moved on share", &r.moved_on_share, mv);
+    section(&mut out, "would insert into Target", &r.would_insert, p);
+    section(&mut out, "would update in Target", &r.would_update, p);
+    section(&mut out, "would move in Target", &r.would_move, mv);
+    section(&mut out, "would restore in Target", &r.would_restore, p);
+    section(
+        &mut out,
+        "would mark deleted in Target",
+        &r.would_delete,
+        tp,
+    );
+    section(
+        &mut out,
+        "Target paths missing on share",
+        &r.target_paths_missing,
+        tp,
+    );
+    warnings(&mut out, &r.warnings);
+    Outcome {
+        json: json(r),
+        human: out,
+        code: 0,
+    }
+}
+
+pub fn dashboard(d: &Dashboard) -> Outcome {
+    let mut out = String::new();
+    let _ = writeln!(out, "NAS 동기화 모니터 / NAS Sync Monitor");
+    let _ = writeln!(
+        out,
+        "  {} (Source)  {:>10} files   {}",
+        d.source.name,
+        group(d.source.total_files),
+        d.source.db_path
+    );
+    let _ = writeln!(
+        out,
+        "  {} (Target)  {:>10} HLS     {}",
+        d.target.name,
+        group(d.target.total_files),
+        d.target.db_path
+    );
+    let _ = writeln!(
+        out,
+        "  제외됨 / excluded: 비호환 {} · 중복 {}",
+        group(d.target.excluded.non_hls),
+        group(d.target.excluded.duplicates)
+    );
+    match (&d.sync_status.last_sync_time, &d.sync_status.last_result) {
+        (Some(t), Some(r)) => {
+            let _ = writeln!(
+                out,
+                "  마지막 동기화 / last sync: {t} — added {} · updated {} · moved {} · restored {} · deleted {} · errors {}",
+                r.added, r.updated, r.moved, r.restored, r.deleted, r.errors
+            );
+        }
+        _ => {
+            let _ = writeln!(out, "  마지막 동기화 / last sync: 없음 / never");
+        }
+    }
+    let _ = writeln!(out, "  카탈로그 / catalogs:");
+    let max = d.catalogs.first().map(|c| c.count).unwrap_or(0).max(1);
+    for c in d.catalogs.iter().take(8) {
+        let width = ((c.count as f64 / max as f64) * 30.0).round() as usize;
+        let _ = writeln!(
+            out,
+            "    {:<14}{:>8}  {}",
+            c.id,
+            group(c.count),
+            "█".repeat(width.max(1))
+        );
+    }
+    Outcome {
+        json: json(d),
+        human: out,
+        code: 0,
+    }
+}
+
+pub fn demo(r: &DemoReport) -> Outcome {
+    let mut out = String::new();
+    if r.created {
+        let _ = writeln!(
+            out,
+            "데모 아카이브 생성 / demo archive written: {} files in {}",
+            group(r.files),
+            r.root.display()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "기존 데모 사용 / reusing the demo archive in {} ({} files)",
+            r.root.display(),
+            group(r.files)
+        );
+    }
+    let _ = writeln!(out, "  config: {}", r.config.display());
+    let _ = writeln!(
+        out,
+        "  next:   nas-sync --config {} sync",
+        r.config.display()
+    );
+    Outcome {
+        json: json(r),
+        human: out,
+        code: 0,
+    }
+}
