@@ -57,6 +57,12 @@ impl Progress {
     }
 }
 
+/// `s` padded with spaces to `width` terminal columns (Hangul counts as two).
+pub fn pad(s: &str, width: usize) -> String {
+    let w = unicode_width::UnicodeWidthStr::width(s);
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
 /// 1234567 → "1,234,567".
 pub fn group(n: u64) -> String {
     let s = n.to_string();
@@ -287,15 +293,15 @@ pub fn dashboard(d: &Dashboard) -> Outcome {
     let _ = writeln!(out, "NAS 동기화 모니터 / NAS Sync Monitor");
     let _ = writeln!(
         out,
-        "  {} (Source)  {:>10} files   {}",
-        d.source.name,
+        "  {}{:>10} files   {}",
+        pad(&format!("{} (Source)", d.source.name), 24),
         group(d.source.total_files),
         d.source.db_path
     );
     let _ = writeln!(
         out,
-        "  {} (Target)  {:>10} HLS     {}",
-        d.target.name,
+        "  {}{:>10} HLS     {}",
+        pad(&format!("{} (Target)", d.target.name), 24),
         group(d.target.total_files),
         d.target.db_path
     );
@@ -323,8 +329,8 @@ pub fn dashboard(d: &Dashboard) -> Outcome {
         let width = ((c.count as f64 / max as f64) * 30.0).round() as usize;
         let _ = writeln!(
             out,
-            "    {:<14}{:>8}  {}",
-            c.id,
+            "    {}{:>8}  {}",
+            pad(&c.id, 14),
             group(c.count),
             "█".repeat(width.max(1))
         );

@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX files_name_key ON files(name_key);
     CREATE INDEX files_catalog ON files(catalog);
     CREATE INDEX files_target_id ON files(target_id) WHERE target_id IS NOT NULL;
+    CREATE INDEX files_pending_fingerprint ON files(id) WHERE fingerprint IS NULL AND kind = 'video';
     CREATE TABLE sync_runs (
         id INTEGER PRIMARY KEY,
         started_at TEXT NOT NULL,
