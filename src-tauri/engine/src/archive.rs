@@ -32,8 +32,10 @@ const MIGRATIONS: &[&str] = &[
         kind TEXT NOT NULL,
         message TEXT NOT NULL
     );
+    -- AUTOINCREMENT: a removed file's id is never handed to a later file, so history and links
+    -- that name an id keep meaning the same file.
     CREATE TABLE files (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         path TEXT NOT NULL UNIQUE,
         catalog TEXT NOT NULL,
         name TEXT NOT NULL,

@@ -1,0 +1,1100 @@
+//! Integration tests of the scanner: real directory trees in temp dirs, a real archive.db, a fixed
+//! clock. Each test states in its name what it proves.
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, UNIX_EPOCH};
+
+use nas_sync_engine::archive::{Archive, FileRecord};
+use nas_sync_engine::clock::FixedClock;
+use nas_sync_engine::scan::{self, IssueKind, ScanOptions, ScanReport};
+use nas_sync_engine::{Config, Error, Guard};
+use tempfile::TempDir;
+use unicode_normalization::UnicodeNormalization;
+
+/// A base mtime (2023-11-14T22:13:20Z); tests add offsets so unrelated files never share one.
+const T0: i64 = 1_700_000_000;
+
+/// A temp dir holding the share (`share/`) and, outside it, archive.db (`state/archive.db`).
+struct Fixture {
+    _tmp: TempDir,
+    base: PathBuf,
+    root: PathBuf,
+    db: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let base = tmp.path().to_path_buf();
+        let root = base.join("share");
+        fs::create_dir_all(&root).expect("create share root");
+        let db = base.join("state").join("archive.db");
+        Fixture {
+            _tmp: tmp,
+            base,
+            root,
+            db,
+        }
+    }
+
+    fn cfg(&self) -> Config {
+        Config {
+            root: Some(self.root.clone()),
+            archive_db: Some(self.db.clone()),
+            ..Config::default()
+        }
+    }
+
+    fn archive(&self) -> Archive {
+        Archive::open(&self.db).expect("open archive.db")
+    }
+
+    /// Write `content` at `rel` under the root (creating directories) with mtime `T0 + dt`.
+    fn put(&self, rel: &str, content: &[u8], dt: i64) -> PathBuf {
+        let p = self.root.join(rel);
+        write_file(&p, content, T0 + dt);
+        p
+    }
+
+    fn abs(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Move `from` to `to` (both relative to the root), creating the target directory.
+    fn mv(&self, from: &str, to: &str) {
+        let dst = self.root.join(to);
+        if let Some(parent) = dst.parent() {
+            fs::create_dir_all(parent).expect("create move target dir");
+        }
+        fs::rename(self.root.join(from), dst).expect("rename");
+    }
+}
+
+fn write_file(p: &Path, content: &[u8], mtime: i64) {
+    if let Some(parent) = p.parent() {
+        fs::create_dir_all(parent).expect("create parent dirs");
+    }
+    fs::write(p, content).expect("write file");
+    set_mtime(p, mtime);
+}
+
+fn set_mtime(p: &Path, secs: i64) {
+    let t = UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).expect("positive mtime"));
+    File::options()
+        .write(true)
+        .open(p)
+        .expect("open file to set mtime")
+        .set_modified(t)
+        .expect("set mtime");
+}
+
+fn clock() -> FixedClock {
+    FixedClock(chrono::DateTime::from_timestamp(1_714_564_800, 0).expect("valid timestamp"))
+}
+
+fn scan_ok(cfg: &Config, archive: &mut Archive) -> (ScanReport, Vec<FileRecord>) {
+    scan::run_scan(cfg, archive, &clock(), ScanOptions::default()).expect("scan succeeds")
+}
+
+fn scan_err(cfg: &Config, archive: &mut Archive, opts: ScanOptions<'_>) -> Error {
+    match scan::run_scan(cfg, archive, &clock(), opts) {
+        Ok((report, _)) => panic!("expected the scan to fail, it succeeded: {report:?}"),
+        Err(e) => e,
+    }
+}
+
+fn paths(files: &[FileRecord]) -> Vec<&str> {
+    files.iter().map(|f| f.path.as_str()).collect()
+}
+
+fn find<'a>(files: &'a [FileRecord], path: &str) -> &'a FileRecord {
+    files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("{path} not in archive.db; have {:?}", paths(files)))
+}
+
+fn scans_count(a: &Archive) -> i64 {
+    a.conn()
+        .query_row("SELECT COUNT(*) FROM scans", [], |r| r.get(0))
+        .expect("count scans")
+}
+
+/// The stored derived columns of one file: (catalog, name, ext, kind).
+fn derived(a: &Archive, path: &str) -> (String, String, String, String) {
+    a.conn()
+        .query_row(
+            "SELECT catalog, name, ext, kind FROM files WHERE path = ?1",
+            [path],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .expect("derived columns")
+}
+
+fn set_target_id(a: &Archive, path: &str, target_id: i64) {
+    let n = a
+        .conn()
+        .execute(
+            "UPDATE files SET target_id = ?2 WHERE path = ?1",
+            rusqlite::params![path, target_id],
+        )
+        .expect("set target_id");
+    assert_eq!(n, 1, "exactly one row at {path}");
+}
+
+fn assert_offline(e: &Error) {
+    assert!(
+        matches!(
+            e,
+            Error::Refused {
+                guard: Guard::Offline,
+                ..
+            }
+        ),
+        "expected the offline guard, got {e:?}"
+    );
+    assert_eq!(e.code(), "guard_offline");
+}
+
+/// The bytes of archive.db and its WAL (the `-shm` index is touched by readers, so it is left out).
+fn db_bytes(db: &Path) -> (Vec<u8>, Option<Vec<u8>>) {
+    let main = fs::read(db).expect("read archive.db");
+    let mut wal = db.as_os_str().to_os_string();
+    wal.push("-wal");
+    (main, fs::read(PathBuf::from(wal)).ok())
+}
+
+/// A small tree with a few catalogs; returns nothing, the paths are fixed.
+fn seed_basic(fx: &Fixture) {
+    fx.put("WSOP/2024/main event.mp4", b"wsop main event", 1);
+    fx.put("WSOP/2024/day2.MOV", b"day two, longer content", 2);
+    fx.put("HCL/ep01.mp4", b"hcl episode one!", 3);
+    fx.put("HCL/subs/ep01.srt", b"1\n00:00:01 --> 00:00:02\nhi\n", 4);
+    fx.put("loose.mxf", b"a loose file in the root", 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What gets recorded
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_regular_file_is_recorded_with_path_catalog_size_and_mtime() {
+    let fx = Fixture::new();
+    seed_basic(&fx);
+    fx.put("PAD/a/b/c/deep.ts", &[9u8; 4096], 6);
+    fx.put("README", b"", 7);
+    fs::create_dir_all(fx.abs("EMPTY/dir")).expect("empty dirs");
+
+    let mut a = fx.archive();
+    let (report, files) = scan_ok(&fx.cfg(), &mut a);
+
+    let expected: Vec<(&str, i64, i64)> = vec![
+        ("HCL/ep01.mp4", 16, T0 + 3),
+        ("HCL/subs/ep01.srt", 27, T0 + 4),
+        ("PAD/a/b/c/deep.ts", 4096, T0 + 6),
+        ("README", 0, T0 + 7),
+        ("WSOP/2024/day2.MOV", 23, T0 + 2),
+        ("WSOP/2024/main event.mp4", 15, T0 + 1),
+        ("loose.mxf", 24, T0 + 5),
+    ];
+    let got: Vec<(&str, i64, i64)> = files
+        .iter()
+        .map(|f| (f.path.as_str(), f.size, f.mtime))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(a.load_files().expect("load"), files, "returned = stored");
+    assert_eq!(report.files_seen, 7);
+    assert_eq!(report.added, 7);
+    assert_eq!(report.removed + report.modified + report.moved, 0);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+
+    assert_eq!(
+        derived(&a, "WSOP/2024/day2.MOV"),
+        (
+            "WSOP".into(),
+            "day2.MOV".into(),
+            "mov".into(),
+            "video".into()
+        )
+    );
+    assert_eq!(
+        derived(&a, "HCL/subs/ep01.srt"),
+        (
+            "HCL".into(),
+            "ep01.srt".into(),
+            "srt".into(),
+            "subtitle".into()
+        )
+    );
+    assert_eq!(
+        derived(&a, "loose.mxf"),
+        (
+            "ARCHIVE".into(),
+            "loose.mxf".into(),
+            "mxf".into(),
+            "video".into()
+        )
+    );
+    assert_eq!(
+        derived(&a, "README"),
+        (
+            "ARCHIVE".into(),
+            "README".into(),
+            String::new(),
+            "other".into()
+        )
+    );
+    assert_eq!(
+        derived(&a, "PAD/a/b/c/deep.ts"),
+        ("PAD".into(), "deep.ts".into(), "ts".into(), "video".into())
+    );
+}
+
+#[test]
+fn first_seen_is_shared_by_one_scan_and_kept_on_rescan() {
+    let fx = Fixture::new();
+    seed_basic(&fx);
+    let mut a = fx.archive();
+    let (r1, files1) = scan_ok(&fx.cfg(), &mut a);
+    let scan1 = r1.scan_id.expect("committed scan has an id");
+    assert!(files1.iter().all(|f| f.first_seen == scan1), "{files1:?}");
+
+    fx.put("HCL/ep02.mp4", b"hcl episode two!!", 10);
+    fx.put("NEW/x.mp4", b"new catalog", 11);
+    let (r2, files2) = scan_ok(&fx.cfg(), &mut a);
+    let scan2 = r2.scan_id.expect("committed scan has an id");
+    assert_ne!(scan1, scan2);
+    assert_eq!(r2.added, 2);
+    for f in &files2 {
+        let expected = if f.path == "HCL/ep02.mp4" || f.path == "NEW/x.mp4" {
+            scan2
+        } else {
+            scan1
+        };
+        assert_eq!(f.first_seen, expected, "first_seen of {}", f.path);
+    }
+    // Ids of files seen again are unchanged too.
+    for old in &files1 {
+        assert_eq!(find(&files2, &old.path).id, old.id);
+    }
+    let (started, finished): (String, String) = a
+        .conn()
+        .query_row(
+            "SELECT started_at, finished_at FROM scans WHERE id = ?1",
+            [scan2],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("scan row");
+    assert_eq!(started, "2024-05-01T12:00:00Z");
+    assert_eq!(finished, "2024-05-01T12:00:00Z");
+}
+
+#[test]
+fn clutter_and_ignore_globs_are_not_recorded() {
+    let fx = Fixture::new();
+    fx.put("WSOP/keep.mp4", b"keep", 1);
+    fx.put("keep-root.mp4", b"keep root", 2);
+    // Built-in clutter, in the root and nested.
+    fx.put(".hidden", b"x", 3);
+    fx.put(".hiddendir/inside.mp4", b"x", 3);
+    fx.put("WSOP/.DS_Store", b"x", 3);
+    fx.put("WSOP/.partial.mp4", b"x", 3);
+    fx.put("Thumbs.db", b"x", 3);
+    fx.put("WSOP/Thumbs.db", b"x", 3);
+    fx.put("desktop.ini", b"x", 3);
+    fx.put("WSOP/sub/desktop.ini", b"x", 3);
+    fx.put("@eaDir/keep.mp4@SynoEAStream", b"x", 3);
+    fx.put(
+        "WSOP/@eaDir/keep.mp4/SYNOVIDEO_VIDEO_SCREENSHOT.jpg",
+        b"x",
+        3,
+    );
+    fx.put("#recycle/old.mp4", b"x", 3);
+    fx.put("WSOP/#recycle/old.mp4", b"x", 3);
+    fx.put("$RECYCLE.BIN/S-1-5-21/old.mp4", b"x", 3);
+    fx.put("HCL/$RECYCLE.BIN/old.mp4", b"x", 3);
+    // Configured globs: by name anywhere, by relative path, and a whole top-level dir.
+    fx.put("HCL/upload.tmp", b"x", 4);
+    fx.put("part.TMP", b"x", 4);
+    fx.put("WSOP/raw/cam1.mp4", b"x", 4);
+    fx.put("WSOP/raw/deeper/cam2.mp4", b"x", 4);
+    fx.put("scratch/a.mp4", b"x", 4);
+    fx.put("HCL/final.mp4", b"final", 5);
+
+    let mut cfg = fx.cfg();
+    cfg.ignore = vec!["*.tmp".into(), "WSOP/raw/**".into(), "scratch".into()];
+    let mut a = fx.archive();
+    let (report, files) = scan_ok(&cfg, &mut a);
+    assert_eq!(
+        paths(&files),
+        vec!["HCL/final.mp4", "WSOP/keep.mp4", "keep-root.mp4"]
+    );
+    assert_eq!(report.files_seen, 3);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}
+
+#[test]
+fn symlinks_to_files_and_dirs_are_neither_followed_nor_recorded() {
+    let fx = Fixture::new();
+    fx.put("WSOP/real.mp4", b"real file", 1);
+    fx.put("HCL/ep.mp4", b"hcl ep", 2);
+    let outside = fx.base.join("outside");
+    write_file(&outside.join("secret.mp4"), b"outside the share", T0 + 3);
+    write_file(&outside.join("sub/more.mp4"), b"more outside", T0 + 4);
+
+    // In the root.
+    symlink(fx.abs("WSOP/real.mp4"), fx.abs("root-link.mp4")).expect("symlink");
+    symlink(&outside, fx.abs("LINKED_CATALOG")).expect("symlink");
+    // Nested: to a file, to a dir inside the share (would double-record), to a dir outside,
+    // and a dangling one.
+    symlink(fx.abs("WSOP/real.mp4"), fx.abs("WSOP/alias.mp4")).expect("symlink");
+    symlink(fx.abs("HCL"), fx.abs("WSOP/hcl-link")).expect("symlink");
+    symlink(&outside, fx.abs("HCL/outside-link")).expect("symlink");
+    symlink(fx.abs("nowhere.mp4"), fx.abs("HCL/dangling.mp4")).expect("symlink");
+
+    let mut a = fx.archive();
+    let (report, files) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(paths(&files), vec!["HCL/ep.mp4", "WSOP/real.mp4"]);
+    assert_eq!(report.files_seen, 2);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}
+
+#[test]
+fn invalid_utf8_names_are_reported_and_skipped_and_the_scan_goes_on() {
+    let fx = Fixture::new();
+    fx.put("WSOP/ok.mp4", b"ok", 1);
+    fx.put("HCL/fine.mp4", b"fine", 2);
+    fx.put("root-ok.mp4", b"root ok", 3);
+    let bad = |bytes: &[u8]| OsStr::from_bytes(bytes).to_os_string();
+    // A file with a bad name, nested.
+    write_file(&fx.abs("WSOP").join(bad(b"bad\xff.mp4")), b"x", T0 + 4);
+    // A nested directory with a bad name: everything below it is skipped.
+    write_file(
+        &fx.abs("WSOP").join(bad(b"dir\xfe")).join("good.mp4"),
+        b"x",
+        T0 + 5,
+    );
+    // A top-level directory with a bad name.
+    write_file(&fx.root.join(bad(b"\xffTOP")).join("x.mp4"), b"x", T0 + 6);
+    // A file with a bad name in the root.
+    write_file(&fx.root.join(bad(b"\xfe.mp4")), b"x", T0 + 7);
+
+    let mut a = fx.archive();
+    let (report, files) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(
+        paths(&files),
+        vec!["HCL/fine.mp4", "WSOP/ok.mp4", "root-ok.mp4"]
+    );
+    let invalid: Vec<&str> = report
+        .warnings
+        .iter()
+        .filter(|w| w.kind == IssueKind::InvalidName)
+        .map(|w| w.path.as_str())
+        .collect();
+    assert_eq!(invalid.len(), 4, "{:?}", report.warnings);
+    assert_eq!(report.warnings.len(), 4, "{:?}", report.warnings);
+    let expected: BTreeSet<String> = [
+        "WSOP/bad\u{FFFD}.mp4",
+        "WSOP/dir\u{FFFD}",
+        "\u{FFFD}TOP",
+        "\u{FFFD}.mp4",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    let got: BTreeSet<String> = invalid.iter().map(|s| (*s).to_string()).collect();
+    assert_eq!(got, expected, "warnings name the (lossy) path");
+
+    let stored: i64 = a
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM scan_issues WHERE scan_id = ?1 AND kind = 'invalid_name'",
+            [report.scan_id.expect("committed")],
+            |r| r.get(0),
+        )
+        .expect("count scan issues");
+    assert_eq!(stored, 4, "issues are recorded with the scan");
+    let warnings: i64 = a
+        .conn()
+        .query_row(
+            "SELECT warnings FROM scans WHERE id = ?1",
+            [report.scan_id.expect("committed")],
+            |r| r.get(0),
+        )
+        .expect("scan row");
+    assert_eq!(warnings, 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incremental classification
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn rescan_classifies_added_removed_and_modified() {
+    let fx = Fixture::new();
+    fx.put("WSOP/keep.mp4", b"unchanged file", 1);
+    fx.put("WSOP/grow.mp4", b"small", 2);
+    fx.put("WSOP/touch.mp4", b"same size", 3);
+    fx.put("HCL/gone.mp4", b"this one will be deleted", 4);
+    let mut a = fx.archive();
+    let (_, before) = scan_ok(&fx.cfg(), &mut a);
+    let scan1 = before[0].first_seen;
+    let a_id = |p: &str| find(&before, p).id;
+
+    fx.put("WSOP/grow.mp4", b"small, now bigger", 2); // size changes, mtime same
+    set_mtime(&fx.abs("WSOP/touch.mp4"), T0 + 300); // mtime changes, size same
+    fs::remove_file(fx.abs("HCL/gone.mp4")).expect("remove");
+    fx.put("HCL/new.mp4", b"a brand new file, 31 bytes long", 5);
+
+    // scan_diff shows the classification without writing.
+    let outcome =
+        scan::scan_diff(&fx.cfg(), &before, &clock(), ScanOptions::default()).expect("scan_diff");
+    let d = &outcome.diff;
+    assert_eq!(
+        d.added.iter().map(|w| w.path.as_str()).collect::<Vec<_>>(),
+        vec!["HCL/new.mp4"]
+    );
+    assert_eq!(
+        d.removed
+            .iter()
+            .map(|r| r.path.as_str())
+            .collect::<Vec<_>>(),
+        vec!["HCL/gone.mp4"]
+    );
+    let mut modified: Vec<&str> = d.modified.iter().map(|(r, _)| r.path.as_str()).collect();
+    modified.sort_unstable();
+    assert_eq!(modified, vec!["WSOP/grow.mp4", "WSOP/touch.mp4"]);
+    assert!(d.moved.is_empty(), "{:?}", d.moved);
+    assert_eq!(d.unchanged, 1);
+
+    let (report, after) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(
+        (
+            report.added,
+            report.removed,
+            report.modified,
+            report.moved,
+            report.unchanged
+        ),
+        (1, 1, 2, 0, 1)
+    );
+    assert_eq!(
+        paths(&after),
+        vec![
+            "HCL/new.mp4",
+            "WSOP/grow.mp4",
+            "WSOP/keep.mp4",
+            "WSOP/touch.mp4"
+        ]
+    );
+    let grow = find(&after, "WSOP/grow.mp4");
+    assert_eq!(
+        (grow.id, grow.size, grow.mtime),
+        (a_id("WSOP/grow.mp4"), 17, T0 + 2)
+    );
+    assert_eq!(grow.first_seen, scan1);
+    let touch = find(&after, "WSOP/touch.mp4");
+    assert_eq!(
+        (touch.id, touch.size, touch.mtime),
+        (a_id("WSOP/touch.mp4"), 9, T0 + 300)
+    );
+    assert_eq!(touch.first_seen, scan1);
+    let new = find(&after, "HCL/new.mp4");
+    assert_eq!(new.first_seen, report.scan_id.expect("committed"));
+    assert!(!after.iter().any(|f| f.id == a_id("HCL/gone.mp4")));
+}
+
+#[test]
+fn modified_file_loses_its_stale_fingerprint() {
+    let fx = Fixture::new();
+    fx.put("WSOP/a.mp4", b"first content", 1);
+    fx.put("WSOP/b.mp4", b"other", 2);
+    let mut a = fx.archive();
+    scan_ok(&fx.cfg(), &mut a);
+    let n = scan::fingerprint_pending(&mut a, &fx.root, 2, None).expect("fingerprints");
+    assert_eq!(n, 2);
+    fx.put("WSOP/a.mp4", b"second content, longer", 1);
+    let (report, files) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(report.modified, 1);
+    assert_eq!(find(&files, "WSOP/a.mp4").fingerprint, None);
+    assert!(find(&files, "WSOP/b.mp4").fingerprint.is_some());
+}
+
+#[test]
+fn moved_file_keeps_id_first_seen_and_target_id() {
+    let fx = Fixture::new();
+    fx.put("WSOP/2024/final table.mp4", b"the final table video", 1);
+    fx.put("WSOP/2024/other.mp4", b"another file", 2);
+    let mut a = fx.archive();
+    let (r1, before) = scan_ok(&fx.cfg(), &mut a);
+    let old = find(&before, "WSOP/2024/final table.mp4").clone();
+    set_target_id(&a, "WSOP/2024/final table.mp4", 4242);
+
+    fx.put("HCL/filler.mp4", b"a later scan", 3);
+    scan_ok(&fx.cfg(), &mut a); // a scan in between: first_seen must still point at scan 1
+
+    // Renamed and moved to another catalog: the unique (size, mtime) pair is a move.
+    fx.mv("WSOP/2024/final table.mp4", "HCL/archive/FT renamed.mp4");
+    let (report, after) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(
+        (report.moved, report.added, report.removed, report.modified),
+        (1, 0, 0, 0)
+    );
+    let moved = find(&after, "HCL/archive/FT renamed.mp4");
+    assert_eq!(moved.id, old.id, "the row is re-pathed, not replaced");
+    assert_eq!(moved.first_seen, r1.scan_id.expect("committed"));
+    assert_eq!(moved.target_id, Some(4242));
+    assert_eq!((moved.size, moved.mtime), (old.size, old.mtime));
+    assert!(!paths(&after).contains(&"WSOP/2024/final table.mp4"));
+    assert_eq!(
+        derived(&a, "HCL/archive/FT renamed.mp4"),
+        (
+            "HCL".into(),
+            "FT renamed.mp4".into(),
+            "mp4".into(),
+            "video".into()
+        ),
+        "derived columns follow the new path"
+    );
+}
+
+#[test]
+fn two_old_candidates_one_with_the_same_name_pairs_by_name() {
+    let fx = Fixture::new();
+    // Same size, same mtime: both are candidates for the one new file.
+    fx.put("WSOP/x.mp4", b"0123456789", 50);
+    fx.put("WSOP/y.mp4", b"abcdefghij", 50);
+    fx.put("HCL/stay.mp4", b"stays put", 1);
+    let mut a = fx.archive();
+    let (_, before) = scan_ok(&fx.cfg(), &mut a);
+    let x = find(&before, "WSOP/x.mp4").clone();
+    let y = find(&before, "WSOP/y.mp4").clone();
+    set_target_id(&a, "WSOP/x.mp4", 7);
+
+    fx.mv("WSOP/x.mp4", "PAD/x.mp4");
+    fs::remove_file(fx.abs("WSOP/y.mp4")).expect("remove");
+    let outcome =
+        scan::scan_diff(&fx.cfg(), &before, &clock(), ScanOptions::default()).expect("scan_diff");
+    assert_eq!(outcome.diff.moved.len(), 1);
+    assert_eq!(outcome.diff.moved[0].0.id, x.id);
+    assert_eq!(outcome.diff.moved[0].1.path, "PAD/x.mp4");
+    assert_eq!(
+        outcome
+            .diff
+            .removed
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        vec![y.id]
+    );
+    assert!(outcome.diff.added.is_empty());
+
+    let (report, after) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!((report.moved, report.removed, report.added), (1, 1, 0));
+    let moved = find(&after, "PAD/x.mp4");
+    assert_eq!((moved.id, moved.target_id), (x.id, Some(7)));
+    assert!(!after.iter().any(|f| f.id == y.id));
+}
+
+#[test]
+fn two_new_candidates_one_with_the_same_name_pairs_by_name() {
+    let fx = Fixture::new();
+    fx.put("WSOP/x.mp4", b"0123456789", 50);
+    fx.put("HCL/stay.mp4", b"stays put", 1);
+    let mut a = fx.archive();
+    let (_, before) = scan_ok(&fx.cfg(), &mut a);
+    let x = find(&before, "WSOP/x.mp4").clone();
+
+    fx.mv("WSOP/x.mp4", "PAD/x.mp4");
+    fx.put("GGM/z.mp4", b"abcdefghij", 50); // same size and mtime, other name
+    let (report, after) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!((report.moved, report.removed, report.added), (1, 0, 1));
+    assert_eq!(find(&after, "PAD/x.mp4").id, x.id);
+    let z = find(&after, "GGM/z.mp4");
+    assert_ne!(z.id, x.id);
+    assert_eq!(z.first_seen, report.scan_id.expect("committed"));
+}
+
+#[test]
+fn ties_without_a_name_match_are_broken_by_fingerprint() {
+    let fx = Fixture::new();
+    // Same size, same mtime, different content: only the fingerprint tells them apart.
+    let p_content = vec![1u8; 2000];
+    let q_content = vec![2u8; 2000];
+    fx.put("WSOP/p.mp4", &p_content, 60);
+    fx.put("WSOP/q.mp4", &q_content, 60);
+    fx.put("HCL/stay.mp4", b"stays put", 1);
+    let mut a = fx.archive();
+    scan_ok(&fx.cfg(), &mut a);
+    let n = scan::fingerprint_pending(&mut a, &fx.root, 4, None).expect("fingerprints");
+    assert_eq!(n, 3);
+    let before = a.load_files().expect("load");
+    let p = find(&before, "WSOP/p.mp4").clone();
+    let q = find(&before, "WSOP/q.mp4").clone();
+    assert!(p.fingerprint.is_some() && q.fingerprint.is_some());
+    assert_ne!(p.fingerprint, q.fingerprint);
+    set_target_id(&a, "WSOP/p.mp4", 100);
+    set_target_id(&a, "WSOP/q.mp4", 200);
+
+    // Both renamed to names that match neither old name; p's content ends up at "s", q's at "r".
+    fx.mv("WSOP/p.mp4", "PAD/s.mp4");
+    fx.mv("WSOP/q.mp4", "PAD/r.mp4");
+    let (report, after) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!((report.moved, report.removed, report.added), (2, 0, 0));
+    let s = find(&after, "PAD/s.mp4");
+    let r = find(&after, "PAD/r.mp4");
+    assert_eq!((s.id, s.target_id), (p.id, Some(100)));
+    assert_eq!((r.id, r.target_id), (q.id, Some(200)));
+}
+
+#[test]
+fn identical_content_ties_stay_remove_plus_add() {
+    let fx = Fixture::new();
+    let content = vec![5u8; 2000];
+    fx.put("WSOP/p.mp4", &content, 60);
+    fx.put("WSOP/q.mp4", &content, 60);
+    fx.put("HCL/stay.mp4", b"stays put", 1);
+    let mut a = fx.archive();
+    scan_ok(&fx.cfg(), &mut a);
+    scan::fingerprint_pending(&mut a, &fx.root, 4, None).expect("fingerprints");
+    let before = a.load_files().expect("load");
+    let p = find(&before, "WSOP/p.mp4").clone();
+    let q = find(&before, "WSOP/q.mp4").clone();
+    assert!(p.fingerprint.is_some());
+    assert_eq!(p.fingerprint, q.fingerprint, "identical content");
+    set_target_id(&a, "WSOP/p.mp4", 100);
+    set_target_id(&a, "WSOP/q.mp4", 200);
+    let before = a.load_files().expect("load");
+
+    fx.mv("WSOP/p.mp4", "PAD/s.mp4");
+    fx.mv("WSOP/q.mp4", "PAD/r.mp4");
+    let outcome =
+        scan::scan_diff(&fx.cfg(), &before, &clock(), ScanOptions::default()).expect("scan_diff");
+    assert!(outcome.diff.moved.is_empty(), "{:?}", outcome.diff.moved);
+    let mut removed: Vec<i64> = outcome.diff.removed.iter().map(|r| r.id).collect();
+    removed.sort_unstable();
+    let mut expected_removed = vec![p.id, q.id];
+    expected_removed.sort_unstable();
+    assert_eq!(removed, expected_removed);
+    assert_eq!(
+        outcome
+            .diff
+            .added
+            .iter()
+            .map(|w| w.path.as_str())
+            .collect::<Vec<_>>(),
+        vec!["PAD/r.mp4", "PAD/s.mp4"]
+    );
+
+    let (report, after) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!((report.moved, report.removed, report.added), (0, 2, 2));
+    let scan_id = report.scan_id.expect("committed");
+    for path in ["PAD/r.mp4", "PAD/s.mp4"] {
+        let f = find(&after, path);
+        assert_eq!(f.first_seen, scan_id, "{path} is a new row");
+        assert_eq!(f.target_id, None, "{path} does not inherit a Target link");
+    }
+    let linked: i64 = a
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM files WHERE target_id IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count links");
+    assert_eq!(linked, 0, "the old rows and their links are gone");
+}
+
+// ---------------------------------------------------------------------------------------------
+// No-change rescan, parallel walk
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn rescan_without_changes_writes_no_file_rows() {
+    let fx = Fixture::new();
+    seed_basic(&fx);
+    let mut a = fx.archive();
+    scan_ok(&fx.cfg(), &mut a);
+    scan::fingerprint_pending(&mut a, &fx.root, 2, None).expect("fingerprints");
+    a.conn()
+        .execute_batch(
+            "CREATE TABLE audit (op TEXT NOT NULL, file_id INTEGER NOT NULL);
+             CREATE TRIGGER audit_ins AFTER INSERT ON files BEGIN
+                 INSERT INTO audit VALUES ('insert', NEW.id); END;
+             CREATE TRIGGER audit_upd AFTER UPDATE ON files BEGIN
+                 INSERT INTO audit VALUES ('update', NEW.id); END;
+             CREATE TRIGGER audit_del AFTER DELETE ON files BEGIN
+                 INSERT INTO audit VALUES ('delete', OLD.id); END;",
+        )
+        .expect("create audit triggers");
+    let audit = |a: &Archive| -> Vec<(String, i64)> {
+        let mut stmt = a
+            .conn()
+            .prepare("SELECT op, file_id FROM audit ORDER BY rowid")
+            .expect("prepare audit");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query audit")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("audit rows")
+    };
+    let before = a.load_files().expect("load");
+
+    let (report, after) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(
+        (report.added, report.removed, report.modified, report.moved),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(report.unchanged, 5);
+    assert_eq!(after, before);
+    assert_eq!(
+        audit(&a),
+        Vec::<(String, i64)>::new(),
+        "no file row written"
+    );
+
+    // Control: the triggers do fire when something changes.
+    fx.put("HCL/ep01.mp4", b"hcl episode one, re-encoded", 3);
+    let (report, _) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(report.modified, 1);
+    let id = find(&before, "HCL/ep01.mp4").id;
+    assert_eq!(audit(&a), vec![("update".to_string(), id)]);
+}
+
+#[test]
+fn parallel_walk_equals_sequential_walk() {
+    let fx = Fixture::new();
+    for d in 0..40 {
+        for f in 0..(d % 5 + 1) {
+            let rel = format!("CAT{d:02}/season {}/ep{f}.mp4", d % 3);
+            fx.put(&rel, format!("{d}-{f}").repeat(d + 1).as_bytes(), d as i64);
+        }
+        fx.put(&format!("CAT{d:02}/deep/a/b/c/{d}.srt"), b"sub", 1);
+        fs::create_dir_all(fx.abs(&format!("CAT{d:02}/empty"))).expect("empty dir");
+    }
+    fx.put("root1.mp4", b"root one", 1);
+    fx.put("root2.mov", b"root two", 2);
+
+    let walk_with = |workers: usize| {
+        let mut cfg = fx.cfg();
+        cfg.scan_workers = workers;
+        scan::scan_diff(&cfg, &[], &clock(), ScanOptions::default())
+            .expect("scan_diff")
+            .walk
+    };
+    let seq = walk_with(1);
+    assert_eq!(
+        seq.files.len(),
+        40 + (0..40).map(|d| d % 5 + 1).sum::<usize>() + 2
+    );
+    assert_eq!(seq.top_level_dirs, 40);
+    for workers in [2, 8, 64] {
+        let par = walk_with(workers);
+        assert_eq!(par.files, seq.files, "files with {workers} workers");
+        assert_eq!(par.dirs_seen, seq.dirs_seen, "dirs with {workers} workers");
+        assert_eq!(par.issues, seq.issues);
+        assert_eq!(par.top_level_dirs, seq.top_level_dirs);
+    }
+
+    // And the stored result is the same.
+    let stored_with = |workers: usize, db: &str| {
+        let mut cfg = fx.cfg();
+        cfg.scan_workers = workers;
+        let mut a = Archive::open(&fx.base.join(db)).expect("open archive");
+        let (_, files) = scan_ok(&cfg, &mut a);
+        files
+            .into_iter()
+            .map(|f| (f.path, f.size, f.mtime, f.first_seen))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(stored_with(1, "seq.db"), stored_with(8, "par.db"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Offline guards and cancellation: archive.db is left exactly as it was
+// ---------------------------------------------------------------------------------------------
+
+/// Scan `seed_basic` once, then return the state to compare against.
+fn seeded() -> (Fixture, Archive, Vec<FileRecord>, i64) {
+    let fx = Fixture::new();
+    seed_basic(&fx);
+    let mut a = fx.archive();
+    scan_ok(&fx.cfg(), &mut a);
+    let files = a.load_files().expect("load");
+    assert_eq!(files.len(), 5);
+    let scans = scans_count(&a);
+    (fx, a, files, scans)
+}
+
+fn assert_unchanged(a: &Archive, files: &[FileRecord], scans: i64) {
+    assert_eq!(a.load_files().expect("load"), files, "files unchanged");
+    assert_eq!(scans_count(a), scans, "no scan recorded");
+    let issues: i64 = a
+        .conn()
+        .query_row("SELECT COUNT(*) FROM scan_issues", [], |r| r.get(0))
+        .expect("count issues");
+    assert_eq!(issues, 0);
+}
+
+#[test]
+fn missing_root_is_refused_and_archive_unchanged() {
+    let (fx, mut a, files, scans) = seeded();
+    fs::remove_dir_all(&fx.root).expect("remove root");
+    let e = scan_err(&fx.cfg(), &mut a, ScanOptions::default());
+    assert_offline(&e);
+    assert!(
+        e.to_string().contains(&fx.root.display().to_string()),
+        "names the root: {e}"
+    );
+    assert_unchanged(&a, &files, scans);
+}
+
+#[test]
+fn root_that_is_a_file_is_refused_and_archive_unchanged() {
+    let (fx, mut a, files, scans) = seeded();
+    fs::remove_dir_all(&fx.root).expect("remove root");
+    fs::write(&fx.root, b"not a directory").expect("root as a file");
+    let e = scan_err(&fx.cfg(), &mut a, ScanOptions::default());
+    assert_offline(&e);
+    assert_unchanged(&a, &files, scans);
+}
+
+#[test]
+fn missing_marker_file_is_refused_and_present_marker_scans() {
+    let (fx, mut a, files, scans) = seeded();
+    let mut cfg = fx.cfg();
+    cfg.marker_file = Some(".nas-online".into());
+    fx.put("HCL/ep02.mp4", b"a change that must not be recorded", 9);
+    let e = scan_err(&cfg, &mut a, ScanOptions::default());
+    assert_offline(&e);
+    assert!(
+        e.to_string().contains(".nas-online"),
+        "names the marker: {e}"
+    );
+    assert_unchanged(&a, &files, scans);
+
+    fx.put(".nas-online", b"", 0);
+    let (report, _) = scan_ok(&cfg, &mut a);
+    assert_eq!(report.added, 1, "with the marker present the scan runs");
+}
+
+#[test]
+fn marker_that_is_a_directory_does_not_count() {
+    let (fx, mut a, files, scans) = seeded();
+    let mut cfg = fx.cfg();
+    cfg.marker_file = Some(".nas-online".into());
+    fs::create_dir_all(fx.abs(".nas-online")).expect("marker as dir");
+    let e = scan_err(&cfg, &mut a, ScanOptions::default());
+    assert_offline(&e);
+    assert_unchanged(&a, &files, scans);
+}
+
+#[test]
+fn root_with_no_files_left_is_refused_while_archive_has_files() {
+    let (fx, mut a, files, scans) = seeded();
+    // The mount point still has its folders (and clutter) but no file: an unmounted share.
+    for f in &files {
+        fs::remove_file(fx.abs(&f.path)).expect("remove file");
+    }
+    fx.put(".DS_Store", b"clutter is not a file of the archive", 1);
+    fx.put("WSOP/Thumbs.db", b"neither is this", 1);
+    let e = scan_err(&fx.cfg(), &mut a, ScanOptions::default());
+    assert_offline(&e);
+    assert!(
+        e.to_string().contains("archive.db has 5"),
+        "gives the count: {e}"
+    );
+    assert_unchanged(&a, &files, scans);
+
+    // A completely empty root, too.
+    fs::remove_dir_all(&fx.root).expect("clear root");
+    fs::create_dir_all(&fx.root).expect("empty root");
+    let e = scan_err(&fx.cfg(), &mut a, ScanOptions::default());
+    assert_offline(&e);
+    assert_unchanged(&a, &files, scans);
+}
+
+#[test]
+fn empty_root_with_empty_archive_is_not_refused() {
+    let fx = Fixture::new();
+    fs::create_dir_all(fx.abs("WSOP")).expect("empty catalog");
+    let mut a = fx.archive();
+    let (report, files) = scan_ok(&fx.cfg(), &mut a);
+    assert!(files.is_empty());
+    assert_eq!(report.files_seen, 0);
+    assert_eq!(scans_count(&a), 1);
+}
+
+#[test]
+fn cancelled_scan_commits_nothing() {
+    let (fx, mut a, files, scans) = seeded();
+    fx.put("HCL/ep02.mp4", b"new", 9);
+    fs::remove_file(fx.abs("loose.mxf")).expect("remove");
+    let cancel = AtomicBool::new(true);
+    let opts = ScanOptions {
+        cancel: Some(&cancel),
+        ..ScanOptions::default()
+    };
+    let e = scan_err(&fx.cfg(), &mut a, opts);
+    assert!(matches!(e, Error::Cancelled), "got {e:?}");
+    assert_eq!(e.code(), "cancelled");
+    assert_unchanged(&a, &files, scans);
+}
+
+#[test]
+fn cancelled_first_scan_leaves_archive_empty() {
+    let fx = Fixture::new();
+    seed_basic(&fx);
+    let mut a = fx.archive();
+    let cancel = AtomicBool::new(true);
+    let opts = ScanOptions {
+        cancel: Some(&cancel),
+        ..ScanOptions::default()
+    };
+    let e = scan_err(&fx.cfg(), &mut a, opts);
+    assert!(matches!(e, Error::Cancelled), "got {e:?}");
+    assert_unchanged(&a, &[], 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn unusual_names_are_stored_byte_exact() {
+    let fx = Fixture::new();
+    let nfd_dir: String = "한국 포커".nfd().collect();
+    let nfd_file: String = "결승전 영상.mp4".nfd().collect();
+    assert_ne!(
+        nfd_file, "결승전 영상.mp4",
+        "the fixture must really be NFD"
+    );
+    let nfd_path = format!("{nfd_dir}/{nfd_file}");
+    let nfc_path = "HCL/결승전 영상.mp4".to_string();
+    let emoji = "WSOP/🃏 final 🎲 table 🏆.mp4".to_string();
+    let quotes = r#"WSOP/it's "the" `best` hand.mp4"#.to_string();
+    let spaces = "PAD/  two  leading and trailing  .mp4  ".to_string();
+    let long_dirs: Vec<String> = (0..7)
+        .map(|i| format!("{i:02}-{}", "긴폴더이름".repeat(12)))
+        .collect();
+    let long = format!("LONG/{}/끝.mp4", long_dirs.join("/"));
+    assert!(long.len() > 1000, "long path is {} bytes", long.len());
+
+    let all = [
+        nfd_path.clone(),
+        nfc_path.clone(),
+        emoji.clone(),
+        quotes.clone(),
+        spaces.clone(),
+        long.clone(),
+    ];
+    for (i, p) in all.iter().enumerate() {
+        fx.put(p, format!("content {i}").as_bytes(), i as i64);
+    }
+
+    let mut a = fx.archive();
+    let (report, files) = scan_ok(&fx.cfg(), &mut a);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let mut expected: Vec<&[u8]> = all.iter().map(|p| p.as_bytes()).collect();
+    expected.sort_unstable();
+    let got: Vec<&[u8]> = files.iter().map(|f| f.path.as_bytes()).collect();
+    assert_eq!(got, expected, "paths are byte-equal to the names on disk");
+
+    // NFD stays NFD (not normalised) in every stored text column, and catalog is the NFD dir.
+    let (catalog, name, _, kind) = derived(&a, &nfd_path);
+    assert_eq!(catalog.as_bytes(), nfd_dir.as_bytes());
+    assert_eq!(name.as_bytes(), nfd_file.as_bytes());
+    assert_eq!(kind, "video");
+    let stored: Vec<u8> = a
+        .conn()
+        .query_row(
+            "SELECT CAST(path AS BLOB) FROM files WHERE path = ?1",
+            [&nfd_path],
+            |r| r.get(0),
+        )
+        .expect("raw path bytes");
+    assert_eq!(stored, nfd_path.as_bytes());
+    // NFD and NFC spellings of the same name are two different files on disk and in archive.db.
+    assert_ne!(find(&files, &nfd_path).id, find(&files, &nfc_path).id);
+    assert_eq!(derived(&a, &long).0, "LONG");
+    assert_eq!(
+        derived(&a, &spaces).1,
+        "  two  leading and trailing  .mp4  "
+    );
+
+    // A rescan finds every one of them unchanged (the stored paths match the disk exactly).
+    let (report, _) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(report.unchanged, all.len() as u64);
+    assert_eq!(report.added + report.removed + report.moved, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dry run
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn dry_run_scan_reports_the_diff_and_writes_nothing() {
+    let (fx, mut a, files, scans) = seeded();
+    fx.put("PAD/new.mp4", b"new file in a dry run", 20); // added
+    fs::remove_file(fx.abs("loose.mxf")).expect("remove"); // removed
+    fx.put("HCL/ep01.mp4", b"hcl episode one, changed", 3); // modified
+    fx.mv("WSOP/2024/day2.MOV", "GGM/day2 moved.MOV"); // moved
+    let bytes_before = db_bytes(&fx.db);
+
+    let opts = ScanOptions {
+        dry_run: true,
+        ..ScanOptions::default()
+    };
+    let (report, preview) =
+        scan::run_scan(&fx.cfg(), &mut a, &clock(), opts).expect("dry run succeeds");
+    assert!(report.dry_run);
+    assert_eq!(report.scan_id, None);
+    assert_eq!(
+        (
+            report.added,
+            report.removed,
+            report.modified,
+            report.moved,
+            report.unchanged
+        ),
+        (1, 1, 1, 1, 2)
+    );
+    assert_eq!(
+        paths(&preview),
+        vec![
+            "GGM/day2 moved.MOV",
+            "HCL/ep01.mp4",
+            "HCL/subs/ep01.srt",
+            "PAD/new.mp4",
+            "WSOP/2024/main event.mp4"
+        ],
+        "the preview is the Source as it would be"
+    );
+    assert_eq!(
+        find(&preview, "GGM/day2 moved.MOV").id,
+        find(&files, "WSOP/2024/day2.MOV").id
+    );
+
+    // Compared while the connection is still open: closing it would checkpoint the WAL.
+    assert_eq!(db_bytes(&fx.db), bytes_before, "archive.db bytes unchanged");
+    assert_unchanged(&a, &files, scans);
+
+    // The real scan then applies exactly what the dry run reported.
+    let (real, after) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(
+        (
+            real.added,
+            real.removed,
+            real.modified,
+            real.moved,
+            real.unchanged
+        ),
+        (1, 1, 1, 1, 2)
+    );
+    assert_eq!(paths(&after), paths(&preview));
+}
