@@ -186,6 +186,7 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     // Open the Target first: a bad path or schema should fail before we touch archive.db.
     let mut target = Target::open(&target_path, cfg.busy_timeout_secs)?;
     target.ensure_schema()?;
+    target.prefer_wal();
     let mut archive = Archive::open(&archive_path)?;
 
     let files = if opts.no_scan {

@@ -93,13 +93,6 @@ impl Target {
         let busy_timeout = Duration::from_secs(busy_timeout_secs);
         conn.busy_timeout(busy_timeout)
             .ctx("pokervod.db busy_timeout")?;
-        // WAL lets the OTT platform keep reading while we write. A file that cannot switch (a
-        // network file system, a locked database, a read-only folder) keeps its journal mode.
-        if let Err(e) =
-            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
-        {
-            tracing::debug!(error = %e, "pokervod.db stays in its current journal mode");
-        }
         // Per connection only: in WAL mode a commit is durable at the next checkpoint and the file
         // is never corrupted by a crash; a lost last transaction is redone by the next sync.
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -109,6 +102,18 @@ impl Target {
             path: path.to_path_buf(),
             busy_timeout,
         })
+    }
+
+    /// Switch the Target to WAL so the OTT platform keeps reading while we write. Called only
+    /// after the schema check passed, so a Target we refuse is left byte-identical. A file that
+    /// cannot switch (a network file system, a locked database) keeps its journal mode.
+    pub fn prefer_wal(&self) {
+        if let Err(e) = self
+            .conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+        {
+            tracing::debug!(error = %e, "pokervod.db stays in its current journal mode");
+        }
     }
 
     /// Open an existing Target read-only; `None` when the file does not exist.
