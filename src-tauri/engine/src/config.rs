@@ -198,6 +198,17 @@ impl Config {
             }
         }
         crate::names::IgnoreSet::new(&self.ignore)?;
+        if let (Some(a), Some(t)) = (&self.archive_db, &self.target_db) {
+            if a == t {
+                return Err(Error::config(
+                    "target_db",
+                    format!(
+                        "archive_db and target_db are the same file ({}); archive.db is ours, pokervod.db is the OTT catalog",
+                        a.display()
+                    ),
+                ));
+            }
+        }
         if let Some(m) = &self.marker_file {
             if m.trim().is_empty() || Path::new(m).is_absolute() || m.contains("..") {
                 return Err(Error::config(
@@ -327,6 +338,10 @@ mod tests {
             ("hls_extensions = []", "hls_extensions"),
             ("ignore = [\"[\"]", "ignore"),
             ("marker_file = \"/abs\"", "marker_file"),
+            (
+                "archive_db = \"/x/a.db\"\ntarget_db = \"/x/a.db\"",
+                "target_db",
+            ),
         ] {
             match Config::from_toml(text, None) {
                 Err(Error::Config { field: f, .. }) => assert_eq!(f, field, "{text}"),

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Component, Path};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use rusqlite::params;
 use serde::Serialize;
@@ -106,13 +106,6 @@ impl ScanDiff {
             && self.modified.is_empty()
             && self.moved.is_empty()
     }
-}
-
-/// A moved file, for reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Move {
-    pub from: String,
-    pub to: String,
 }
 
 /// The outcome of a scan.
@@ -939,11 +932,4 @@ pub fn fingerprint_pending(
     });
     let results = results.into_inner().unwrap_or_default();
     archive.store_fingerprints(&results)
-}
-
-/// Seconds since the epoch of a `SystemTime` (for tests and the demo).
-pub fn unix_secs(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
