@@ -77,8 +77,10 @@ const MIGRATIONS: &[&str] = &[
         catalog TEXT NOT NULL,
         time TEXT NOT NULL,
         target_id INTEGER,
-        file_id INTEGER
+        file_id INTEGER,
+        size_bytes INTEGER
     );
+    CREATE INDEX file_history_sync ON file_history(sync_id);
     CREATE INDEX file_history_time ON file_history(time);
     "#,
 ];
@@ -127,6 +129,18 @@ pub struct HistoryEntry {
     pub catalog: String,
     pub target_id: Option<i64>,
     pub file_id: Option<i64>,
+    /// The file's size after the change (added, updated, moved, restored).
+    pub size_bytes: Option<i64>,
+}
+
+/// A history row of a run that may not have reached the Target (see [`Archive::begin_run`]).
+#[derive(Debug, Clone)]
+pub(crate) struct PendingEntry {
+    pub id: i64,
+    pub event: String,
+    pub path: String,
+    pub target_id: Option<i64>,
+    pub size_bytes: Option<i64>,
 }
 
 /// Totals of one sync run, as recorded in `sync_runs`.
@@ -309,59 +323,165 @@ impl Archive {
         Ok(())
     }
 
-    pub(crate) fn insert_history(
-        tx: &rusqlite::Transaction<'_>,
-        sync_id: Option<i64>,
-        time: &str,
-        h: &HistoryEntry,
-    ) -> Result<()> {
-        tx.prepare_cached(
-            "INSERT INTO file_history (sync_id, event, path, old_path, catalog, time, target_id, file_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /// Write-ahead record of a sync: the run (status `pending`) and the history of every change
+    /// it is about to commit to the Target, in one archive.db transaction. Called while the Target
+    /// transaction is open and before it commits, so a crash between the two commits never loses
+    /// history: the next run settles the pending run against the Target ([`crate::sync`]).
+    pub(crate) fn begin_run(
+        &mut self,
+        started_at: &str,
+        applied_at: &str,
+        forced: bool,
+        totals: &SyncTotals,
+        entries: &[HistoryEntry],
+    ) -> Result<i64> {
+        let tx = self.conn.transaction().ctx("begin sync record")?;
+        tx.execute(
+            "INSERT INTO sync_runs (started_at, finished_at, status, forced, added, updated, moved,
+             restored, deleted, skipped, errors, duration_ms)
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0)",
+            params![
+                started_at,
+                applied_at,
+                forced,
+                totals.added as i64,
+                totals.updated as i64,
+                totals.moved as i64,
+                totals.restored as i64,
+                totals.deleted as i64,
+                totals.skipped as i64,
+            ],
         )
-        .ctx("history")?
-        .execute(params![
-            sync_id, h.event, h.path, h.old_path, h.catalog, time, h.target_id, h.file_id
-        ])
-        .ctx("history")?;
+        .ctx("record sync run")?;
+        let run_id = tx.last_insert_rowid();
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT INTO file_history (sync_id, event, path, old_path, catalog, time,
+                     target_id, file_id, size_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .ctx("history")?;
+            for h in entries {
+                stmt.execute(params![
+                    run_id,
+                    h.event,
+                    h.path,
+                    h.old_path,
+                    h.catalog,
+                    applied_at,
+                    h.target_id,
+                    h.file_id,
+                    h.size_bytes
+                ])
+                .ctx("history")?;
+            }
+        }
+        tx.commit().ctx("commit sync record")?;
+        Ok(run_id)
+    }
+
+    /// Close a run after the Target committed: drop the history of changes that failed, store the
+    /// final totals and remember which Target row each file is synced to.
+    pub(crate) fn finish_run(
+        &mut self,
+        run_id: i64,
+        totals: &SyncTotals,
+        duration_ms: u64,
+        failed_paths: &[&str],
+        links: &[(i64, i64)],
+    ) -> Result<()> {
+        let tx = self.conn.transaction().ctx("finish sync record")?;
+        {
+            let mut drop_h = tx
+                .prepare("DELETE FROM file_history WHERE sync_id = ?1 AND path = ?2")
+                .ctx("history")?;
+            for p in failed_paths {
+                drop_h.execute(params![run_id, p]).ctx("history")?;
+            }
+        }
+        let status = if totals.errors == 0 { "ok" } else { "partial" };
+        update_totals(&tx, run_id, status, totals)?;
+        tx.execute(
+            "UPDATE sync_runs SET duration_ms = ?2 WHERE id = ?1",
+            params![run_id, duration_ms as i64],
+        )
+        .ctx("finish sync run")?;
+        for &(file_id, target_id) in links {
+            Archive::link(&tx, file_id, target_id)?;
+        }
+        tx.commit().ctx("commit sync record")?;
         Ok(())
     }
 
-    /// Record a sync run; returns its id.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn insert_sync_run(
-        &mut self,
-        started_at: &str,
-        finished_at: &str,
-        status: &str,
-        forced: bool,
-        totals: &SyncTotals,
-        duration_ms: u64,
-        message: Option<&str>,
-    ) -> Result<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO sync_runs (started_at, finished_at, status, forced, added, updated, moved,
-                 restored, deleted, skipped, errors, duration_ms, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    started_at,
-                    finished_at,
-                    status,
-                    forced,
-                    totals.added as i64,
-                    totals.updated as i64,
-                    totals.moved as i64,
-                    totals.restored as i64,
-                    totals.deleted as i64,
-                    totals.skipped as i64,
-                    totals.errors as i64,
-                    duration_ms as i64,
-                    message
-                ],
+    /// Forget a run whose Target transaction did not commit.
+    pub(crate) fn discard_run(&mut self, run_id: i64) -> Result<()> {
+        let tx = self.conn.transaction().ctx("discard sync run")?;
+        tx.execute("DELETE FROM file_history WHERE sync_id = ?1", [run_id])
+            .ctx("discard sync run")?;
+        tx.execute("DELETE FROM sync_runs WHERE id = ?1", [run_id])
+            .ctx("discard sync run")?;
+        tx.commit().ctx("discard sync run")?;
+        Ok(())
+    }
+
+    /// Runs left `pending` by a process that died: (id, the time written to the Target).
+    pub(crate) fn pending_runs(&self) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, finished_at FROM sync_runs WHERE status = 'pending' ORDER BY id")
+            .ctx("pending runs")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx("pending runs")?;
+        rows.collect::<rusqlite::Result<_>>().ctx("pending runs")
+    }
+
+    pub(crate) fn run_history(&self, run_id: i64) -> Result<Vec<PendingEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, event, path, target_id, size_bytes FROM file_history
+                 WHERE sync_id = ?1 ORDER BY id",
             )
-            .ctx("record sync run")?;
-        Ok(self.conn.last_insert_rowid())
+            .ctx("run history")?;
+        let rows = stmt
+            .query_map([run_id], |r| {
+                Ok(PendingEntry {
+                    id: r.get(0)?,
+                    event: r.get(1)?,
+                    path: r.get(2)?,
+                    target_id: r.get(3)?,
+                    size_bytes: r.get(4)?,
+                })
+            })
+            .ctx("run history")?;
+        rows.collect::<rusqlite::Result<_>>().ctx("run history")
+    }
+
+    /// Settle a pending run that did reach the Target: keep the history rows in `keep`, drop the
+    /// rest, recount its totals from what was kept.
+    pub(crate) fn settle_run(&mut self, run_id: i64, keep: &[i64]) -> Result<()> {
+        let keep: std::collections::HashSet<i64> = keep.iter().copied().collect();
+        let entries = self.run_history(run_id)?;
+        let tx = self.conn.transaction().ctx("settle sync run")?;
+        let mut totals = SyncTotals::default();
+        for e in &entries {
+            if !keep.contains(&e.id) {
+                tx.execute("DELETE FROM file_history WHERE id = ?1", [e.id])
+                    .ctx("settle sync run")?;
+                continue;
+            }
+            match e.event.as_str() {
+                "added" => totals.added += 1,
+                "updated" => totals.updated += 1,
+                "moved" => totals.moved += 1,
+                "restored" => totals.restored += 1,
+                _ => totals.deleted += 1,
+            }
+        }
+        update_totals(&tx, run_id, "recovered", &totals)?;
+        tx.commit().ctx("settle sync run")?;
+        Ok(())
     }
 
     /// The most recent sync run, if any: (finished_at, status, totals).
@@ -369,7 +489,7 @@ impl Archive {
         self.conn
             .query_row(
                 "SELECT finished_at, status, added, updated, moved, restored, deleted, skipped, errors
-                 FROM sync_runs ORDER BY id DESC LIMIT 1",
+                 FROM sync_runs WHERE status <> 'pending' ORDER BY id DESC LIMIT 1",
                 [],
                 |r| {
                     Ok((
@@ -390,6 +510,31 @@ impl Archive {
             .optional()
             .ctx("last sync")
     }
+}
+
+fn update_totals(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: i64,
+    status: &str,
+    t: &SyncTotals,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE sync_runs SET status = ?2, added = ?3, updated = ?4, moved = ?5, restored = ?6,
+         deleted = ?7, skipped = ?8, errors = ?9 WHERE id = ?1",
+        params![
+            run_id,
+            status,
+            t.added as i64,
+            t.updated as i64,
+            t.moved as i64,
+            t.restored as i64,
+            t.deleted as i64,
+            t.skipped as i64,
+            t.errors as i64
+        ],
+    )
+    .ctx("sync run totals")?;
+    Ok(())
 }
 
 #[cfg(test)]

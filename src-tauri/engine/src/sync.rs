@@ -6,11 +6,11 @@
 //! commits; if the process dies in between, the next run re-derives every link from the Target
 //! (rule (a) finds rows by path) and converges to the same state.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use crate::archive::{Archive, FileRecord, HistoryEntry, SyncTotals};
@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::error::{Error, Guard, Result, SqlContext};
 use crate::rules::{self, Action, Event, Plan, Rules};
 use crate::scan::{self, ScanOptions, ScanReport};
-use crate::target::{Target, TargetRow};
+use crate::target::Target;
 
 /// Options for one sync run.
 #[derive(Default, Clone, Copy)]
@@ -207,10 +207,14 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         }
     };
 
+    // A run that died between its archive.db write-ahead record and its end is settled first,
+    // against the Target as it is now.
+    settle_pending_runs(&mut archive, &target)?;
+
     // Plan on a snapshot, then apply in one IMMEDIATE transaction. If another program committed
     // to the Target in between (data_version moved), plan again on fresh rows.
     let mut attempt = 0;
-    let (plan, ids) = loop {
+    let (plan, applied) = loop {
         attempt += 1;
         let version = target.data_version()?;
         let rows = target.load_rows()?;
@@ -229,11 +233,17 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
                 "mass-delete guard overridden with --force"
             );
         }
-        match apply_target(&mut target, &plan, &files, &rows, &rules, clock, version)? {
-            Some((ids, errors)) => {
-                report.errors = errors;
-                break (plan, ids);
-            }
+        let ctx = ApplyContext {
+            plan: &plan,
+            files: &files,
+            rules: &rules,
+            started: &iso(started),
+            applied_at: &iso(clock.now()),
+            forced: opts.force,
+            totals: report.totals(),
+        };
+        match apply_target(&mut target, &mut archive, &ctx, version)? {
+            Some(applied) => break (plan, applied),
             None if attempt < 5 => {
                 tracing::info!("pokervod.db changed while planning; planning again");
                 continue;
@@ -245,29 +255,44 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
             }
         }
     };
+    report.errors = applied.errors;
     // Rows whose write failed are not counted as applied.
-    if !report.errors.is_empty() {
-        let failed: std::collections::HashSet<&str> =
-            report.errors.iter().map(|e| e.path.as_str()).collect();
-        let mut applied = plan.clone();
-        applied
-            .actions
+    let failed_paths: Vec<String> = report.errors.iter().map(|e| e.path.clone()).collect();
+    let failed: HashSet<&str> = failed_paths.iter().map(String::as_str).collect();
+    if !failed.is_empty() {
+        let mut ok = plan.clone();
+        ok.actions
             .retain(|a| !failed.contains(action_path(a, &files)));
-        report.fill_counts(&applied);
+        report.fill_counts(&ok);
     }
-    report.changes = list_changes(&plan, &files, &ids);
-
-    record(
-        &mut archive,
-        &plan,
-        &files,
-        &ids,
-        &report,
-        started,
-        clock,
-        opts.force,
-    )?;
+    report.changes = list_changes(&plan, &files, &applied.ids);
     report.duration_ms = timer.elapsed().as_millis() as u64;
+
+    // Links: every primary to the row it holds now.
+    let links: Vec<(i64, i64)> = plan
+        .roles
+        .iter()
+        .enumerate()
+        .filter_map(|(i, role)| {
+            let row = match role {
+                rules::Role::Primary { row: Some(r) } => Some(*r),
+                rules::Role::Primary { row: None } => applied.ids.get(&i).copied(),
+                _ => None,
+            }?;
+            (files[i].id > 0
+                && files[i].target_id != Some(row)
+                && !failed.contains(files[i].path.as_str()))
+            .then_some((files[i].id, row))
+        })
+        .collect();
+    let failed: Vec<&str> = failed.into_iter().collect();
+    archive.finish_run(
+        applied.run_id,
+        &report.totals(),
+        report.duration_ms,
+        &failed,
+        &links,
+    )?;
     tracing::info!(
         added = report.added,
         updated = report.updated,
@@ -291,53 +316,99 @@ fn list_changes(plan: &Plan, files: &[FileRecord], ids: &HashMap<usize, i64>) ->
     plan.actions
         .iter()
         .take(MAX_LISTED_CHANGES)
-        .map(|a| match a {
-            Action::Insert { file } => Change {
-                event: Event::Added.as_str(),
-                path: files[*file].path.clone(),
-                old_path: None,
-                target_id: ids.get(file).copied(),
-            },
-            Action::Update {
-                row,
-                file,
-                event,
-                old_path,
-            } => Change {
-                event: event.as_str(),
-                path: files[*file].path.clone(),
-                old_path: (old_path != &files[*file].path).then(|| old_path.clone()),
-                target_id: Some(*row),
-            },
-            Action::Delete { row, path, .. } => Change {
-                event: Event::Deleted.as_str(),
-                path: path.clone(),
-                old_path: None,
-                target_id: Some(*row),
-            },
+        .map(|a| {
+            let h = history_entry(a, files, ids);
+            Change {
+                event: h.event,
+                path: h.path,
+                old_path: h.old_path,
+                target_id: h.target_id,
+            }
         })
         .collect()
 }
 
-type Applied = (HashMap<usize, i64>, Vec<SyncError>);
+fn history_entry(a: &Action, files: &[FileRecord], ids: &HashMap<usize, i64>) -> HistoryEntry {
+    match a {
+        Action::Insert { file } => HistoryEntry {
+            event: Event::Added.as_str(),
+            path: files[*file].path.clone(),
+            old_path: None,
+            catalog: files[*file].catalog().to_string(),
+            target_id: ids.get(file).copied(),
+            file_id: Some(files[*file].id).filter(|&id| id > 0),
+            size_bytes: Some(files[*file].size),
+        },
+        Action::Update {
+            row,
+            file,
+            event,
+            old_path,
+        } => HistoryEntry {
+            event: event.as_str(),
+            path: files[*file].path.clone(),
+            old_path: (old_path != &files[*file].path).then(|| old_path.clone()),
+            catalog: files[*file].catalog().to_string(),
+            target_id: Some(*row),
+            file_id: Some(files[*file].id).filter(|&id| id > 0),
+            size_bytes: Some(files[*file].size),
+        },
+        Action::Delete { row, path, catalog } => HistoryEntry {
+            event: Event::Deleted.as_str(),
+            path: path.clone(),
+            old_path: None,
+            catalog: catalog.clone(),
+            target_id: Some(*row),
+            file_id: None,
+            size_bytes: None,
+        },
+    }
+}
 
-/// Apply the plan in one transaction. `Ok(None)`: the Target changed since `version`; re-plan.
+struct ApplyContext<'a> {
+    plan: &'a Plan,
+    files: &'a [FileRecord],
+    rules: &'a Rules,
+    started: &'a str,
+    /// The time written to the Target's `updated_at` / `created_at` / `deleted_at`.
+    applied_at: &'a str,
+    forced: bool,
+    totals: SyncTotals,
+}
+
+struct Applied {
+    run_id: i64,
+    /// Target ids of inserted files, by file index.
+    ids: HashMap<usize, i64>,
+    errors: Vec<SyncError>,
+}
+
+/// Apply the plan in one Target transaction. `Ok(None)`: the Target changed since `version`.
+///
+/// Order of commits (the invariant the crash test checks): the Target transaction is opened, the
+/// ids of new rows are fixed, the run and its history are committed to archive.db as `pending`,
+/// then the Target commits. A crash before the Target commit leaves a pending run that the next
+/// run discards; a crash after it leaves one the next run keeps (see [`settle_pending_runs`]).
 fn apply_target(
     target: &mut Target,
-    plan: &Plan,
-    files: &[FileRecord],
-    rows: &[TargetRow],
-    rules: &Rules,
-    clock: &dyn Clock,
+    archive: &mut Archive,
+    ctx: &ApplyContext<'_>,
     version: i64,
 ) -> Result<Option<Applied>> {
-    let mut inserted: HashMap<usize, i64> = HashMap::new();
+    let (plan, files, rules, now) = (ctx.plan, ctx.files, ctx.rules, ctx.applied_at);
+    let busy_secs = match target.busy_error() {
+        Error::TargetBusy { secs } => secs,
+        _ => 0,
+    };
     let mut errors: Vec<SyncError> = Vec::new();
     if plan.actions.is_empty() {
-        return Ok(Some((inserted, errors)));
+        let run_id = archive.begin_run(ctx.started, now, ctx.forced, &ctx.totals, &[])?;
+        return Ok(Some(Applied {
+            run_id,
+            ids: HashMap::new(),
+            errors,
+        }));
     }
-    let now = iso(clock.now());
-    let row_by_id: HashMap<i64, &TargetRow> = rows.iter().map(|r| (r.id, r)).collect();
     let tx = target.begin_immediate()?;
     let current: i64 = tx
         .pragma_query_value(None, "data_version", |r| r.get(0))
@@ -345,7 +416,34 @@ fn apply_target(
     if current != version {
         return Ok(None);
     }
-    {
+    // New rows get the ids SQLite would give them (after the largest id, or the AUTOINCREMENT
+    // sequence), fixed now so that the write-ahead history can name them.
+    let max_id: i64 = tx
+        .query_row("SELECT COALESCE(MAX(id), 0) FROM files", [], |r| r.get(0))
+        .ctx("pokervod.db max id")?;
+    let seq: i64 = tx
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'files'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0);
+    let mut next_id = max_id.max(seq);
+    let mut ids: HashMap<usize, i64> = HashMap::new();
+    for a in &plan.actions {
+        if let Action::Insert { file } = a {
+            next_id += 1;
+            ids.insert(*file, next_id);
+        }
+    }
+    let entries: Vec<HistoryEntry> = plan
+        .actions
+        .iter()
+        .map(|a| history_entry(a, files, &ids))
+        .collect();
+    let run_id = archive.begin_run(ctx.started, now, ctx.forced, &ctx.totals, &entries)?;
+
+    let result = (|| -> Result<()> {
         let mut upd = tx
             .prepare(
                 "UPDATE files SET nas_path = ?2, filename = ?3, catalog = ?4, format = ?5,
@@ -361,15 +459,15 @@ fn apply_target(
             .ctx("prepare Target delete")?;
         let mut ins = tx
             .prepare(
-                "INSERT INTO files (nas_path, filename, catalog, format, size_bytes, hls_compatible,
-                 status, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?7)",
+                "INSERT INTO files (id, nas_path, filename, catalog, format, size_bytes,
+                 hls_compatible, status, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8, ?8)",
             )
             .ctx("prepare Target insert")?;
         for a in &plan.actions {
             let res = match a {
                 Action::Update { row, file, .. } => {
                     let d = rules::desired(&files[*file], rules);
-                    debug_assert!(row_by_id.contains_key(row));
                     upd.execute(params![
                         row,
                         d.nas_path,
@@ -380,12 +478,12 @@ fn apply_target(
                         d.hls_compatible,
                         now
                     ])
-                    .map(|_| ())
                 }
-                Action::Delete { row, .. } => del.execute(params![row, now]).map(|_| ()),
+                Action::Delete { row, .. } => del.execute(params![row, now]),
                 Action::Insert { file } => {
                     let d = rules::desired(&files[*file], rules);
                     ins.execute(params![
+                        ids[file],
                         d.nas_path,
                         d.filename,
                         d.catalog,
@@ -394,16 +492,11 @@ fn apply_target(
                         d.hls_compatible,
                         now
                     ])
-                    .map(|_| {
-                        inserted.insert(*file, tx.last_insert_rowid());
-                    })
                 }
             };
             if let Err(e) = res {
                 if crate::target::is_busy(&e) {
-                    return Err(Error::TargetBusy {
-                        secs: target_busy_secs(&tx),
-                    });
+                    return Err(Error::TargetBusy { secs: busy_secs });
                 }
                 // A failed statement is rolled back on its own; the rest of the sync goes on.
                 errors.push(SyncError {
@@ -412,106 +505,81 @@ fn apply_target(
                 });
             }
         }
-    }
-    tx.commit().map_err(|e| {
-        if crate::target::is_busy(&e) {
-            Error::TargetBusy { secs: 0 }
-        } else {
-            Error::Sqlite {
-                context: "commit pokervod.db".into(),
-                source: e,
+        Ok(())
+    })();
+    let committed = result.and_then(|()| {
+        tx.commit().map_err(|e| {
+            if crate::target::is_busy(&e) {
+                Error::TargetBusy { secs: busy_secs }
+            } else {
+                Error::Sqlite {
+                    context: "commit pokervod.db".into(),
+                    source: e,
+                }
             }
-        }
-    })?;
-    Ok(Some((inserted, errors)))
+        })
+    });
+    if let Err(e) = committed {
+        archive.discard_run(run_id)?;
+        return Err(e);
+    }
+    Ok(Some(Applied {
+        run_id,
+        ids,
+        errors,
+    }))
 }
 
-fn target_busy_secs(tx: &rusqlite::Transaction<'_>) -> u64 {
-    tx.pragma_query_value(None, "busy_timeout", |r| r.get::<_, i64>(0))
-        .map(|ms| (ms / 1000) as u64)
-        .unwrap_or(0)
-}
-
-/// Write links, history and the run's totals to archive.db (after the Target committed).
-#[allow(clippy::too_many_arguments)]
-fn record(
-    archive: &mut Archive,
-    plan: &Plan,
-    files: &[FileRecord],
-    inserted: &HashMap<usize, i64>,
-    report: &SyncReport,
-    started: chrono::DateTime<chrono::Utc>,
-    clock: &dyn Clock,
-    forced: bool,
-) -> Result<()> {
-    let finished = clock.now();
-    let time = iso(finished);
-    let failed: std::collections::HashSet<&str> =
-        report.errors.iter().map(|e| e.path.as_str()).collect();
-    let sync_id = archive.insert_sync_run(
-        &iso(started),
-        &time,
-        if report.errors.is_empty() {
-            "ok"
-        } else {
-            "partial"
-        },
-        forced,
-        &report.totals(),
-        report.duration_ms,
-        None,
-    )?;
-    let tx = archive.conn_mut().transaction().ctx("record sync")?;
-    // Links: every primary to the row it holds now.
-    for (i, role) in plan.roles.iter().enumerate() {
-        let row = match role {
-            rules::Role::Primary { row: Some(r) } => Some(*r),
-            rules::Role::Primary { row: None } => inserted.get(&i).copied(),
-            _ => None,
-        };
-        if let Some(row) = row {
-            if files[i].id > 0 && files[i].target_id != Some(row) {
-                Archive::link(&tx, files[i].id, row)?;
+/// Settle runs that a killed process left `pending`: if their Target transaction committed (the
+/// rows show the changes), keep their history (minus changes the Target does not show);
+/// otherwise forget them. The transaction was all-or-nothing, so one change that shows is
+/// enough to tell it committed.
+fn settle_pending_runs(archive: &mut Archive, target: &Target) -> Result<()> {
+    for (run_id, applied_at) in archive.pending_runs()? {
+        let entries = archive.run_history(run_id)?;
+        let mut stmt = target
+            .conn()
+            .prepare("SELECT nas_path, status, size_bytes, updated_at FROM files WHERE id = ?1")
+            .ctx("settle pending run")?;
+        let mut keep: Vec<i64> = Vec::new();
+        for e in &entries {
+            let Some(id) = e.target_id else { continue };
+            let row: Option<(String, String, i64, Option<String>)> = stmt
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()
+                .ctx("settle pending run")?;
+            let Some((path, status, size, updated_at)) = row else {
+                continue;
+            };
+            let shows = match e.event.as_str() {
+                "deleted" => {
+                    status != "active" && updated_at.as_deref() == Some(applied_at.as_str())
+                }
+                _ => {
+                    status == "active"
+                        && path == e.path
+                        && Some(size) == e.size_bytes
+                        && updated_at.as_deref() == Some(applied_at.as_str())
+                }
+            };
+            if shows {
+                keep.push(e.id);
             }
         }
-    }
-    for a in &plan.actions {
-        if failed.contains(action_path(a, files)) {
-            continue;
+        if keep.is_empty() && !entries.is_empty() {
+            tracing::info!(
+                run_id,
+                "a sync killed before its Target commit left no changes; forgotten"
+            );
+            archive.discard_run(run_id)?;
+        } else {
+            tracing::warn!(
+                run_id,
+                changes = keep.len(),
+                "recovered the history of a sync killed after its Target commit"
+            );
+            archive.settle_run(run_id, &keep)?;
         }
-        let h = match a {
-            Action::Insert { file } => HistoryEntry {
-                event: Event::Added.as_str(),
-                path: files[*file].path.clone(),
-                old_path: None,
-                catalog: files[*file].catalog().to_string(),
-                target_id: inserted.get(file).copied(),
-                file_id: Some(files[*file].id),
-            },
-            Action::Update {
-                row,
-                file,
-                event,
-                old_path,
-            } => HistoryEntry {
-                event: event.as_str(),
-                path: files[*file].path.clone(),
-                old_path: (old_path != &files[*file].path).then(|| old_path.clone()),
-                catalog: files[*file].catalog().to_string(),
-                target_id: Some(*row),
-                file_id: Some(files[*file].id),
-            },
-            Action::Delete { row, path, catalog } => HistoryEntry {
-                event: Event::Deleted.as_str(),
-                path: path.clone(),
-                old_path: None,
-                catalog: catalog.clone(),
-                target_id: Some(*row),
-                file_id: None,
-            },
-        };
-        Archive::insert_history(&tx, Some(sync_id), &time, &h)?;
     }
-    tx.commit().ctx("commit sync record")?;
     Ok(())
 }

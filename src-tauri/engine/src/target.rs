@@ -255,6 +255,12 @@ impl Target {
         }
     }
 
+    pub(crate) fn busy_error(&self) -> Error {
+        Error::TargetBusy {
+            secs: self.busy_timeout.as_secs(),
+        }
+    }
+
     pub(crate) fn busy_or(&self, e: rusqlite::Error, context: &str) -> Error {
         if is_busy(&e) {
             Error::TargetBusy {
