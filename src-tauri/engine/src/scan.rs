@@ -844,10 +844,10 @@ fn match_bucket(
             }
             _ => Vec::new(),
         };
-        for &(r, a) in &new_pairs {
-            rs.retain(|&x| x != r);
-            as_.retain(|&x| x != a);
-        }
+        let paired_r: HashSet<usize> = new_pairs.iter().map(|p| p.0).collect();
+        let paired_a: HashSet<usize> = new_pairs.iter().map(|p| p.1).collect();
+        rs.retain(|x| !paired_r.contains(x));
+        as_.retain(|x| !paired_a.contains(x));
         pairs.extend(new_pairs);
     }
     pairs
