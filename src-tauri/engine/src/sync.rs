@@ -218,7 +218,17 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         attempt += 1;
         let version = target.data_version()?;
         let rows = target.load_rows()?;
+        tracing::debug!(
+            rows = rows.len(),
+            elapsed_ms = timer.elapsed().as_millis() as u64,
+            "Target loaded"
+        );
         let plan = rules::plan(&files, &rows, &rules);
+        tracing::debug!(
+            actions = plan.actions.len(),
+            elapsed_ms = timer.elapsed().as_millis() as u64,
+            "planned"
+        );
         report.fill_counts(&plan);
         if let Some(refusal) = mass_delete_refusal(cfg, &plan) {
             if !opts.force {
@@ -255,6 +265,10 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
             }
         }
     };
+    tracing::debug!(
+        elapsed_ms = timer.elapsed().as_millis() as u64,
+        "Target committed"
+    );
     report.errors = applied.errors;
     // Rows whose write failed are not counted as applied.
     let failed_paths: Vec<String> = report.errors.iter().map(|e| e.path.clone()).collect();
@@ -442,6 +456,7 @@ fn apply_target(
         .map(|a| history_entry(a, files, &ids))
         .collect();
     let run_id = archive.begin_run(ctx.started, now, ctx.forced, &ctx.totals, &entries)?;
+    tracing::debug!(entries = entries.len(), "write-ahead history committed");
 
     let result = (|| -> Result<()> {
         let mut upd = tx
