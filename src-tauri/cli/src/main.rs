@@ -73,6 +73,12 @@ enum Command {
     Reconcile,
     /// Summary of the Source and the Target (PRD 7.2).
     Dashboard,
+    /// Probe media files: container, codecs, resolution, duration (headers only).
+    Probe {
+        /// Files to probe.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Write a realistic demo archive and a config pointing at it.
     Demo {
         /// Directory to create the demo in (DIR/archive, DIR/nas-sync.toml).
@@ -151,6 +157,15 @@ fn load_config(cli: &Cli) -> Result<Config, Error> {
     Ok(cfg)
 }
 
+/// The background passes after a scan: content fingerprints (move detection) and media probes.
+fn after_scan(cfg: &Config, archive: &mut Archive) -> Result<(), Error> {
+    scan::fingerprint_pending(archive, cfg.require_root()?, cfg.scan_workers, None)?;
+    if cfg.probe_media {
+        nas_sync_engine::probe::probe_pending(archive, cfg, None, None)?;
+    }
+    Ok(())
+}
+
 fn run(cli: &Cli) -> Result<Outcome, Error> {
     let clock = SystemClock;
     let show_progress = !cli.json && !cli.quiet && std::io::stderr().is_terminal();
@@ -179,8 +194,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 let mut archive = Archive::open(&cfg.archive_db_path()?)?;
                 scan::run_scan(&cfg, &mut archive, &clock, opts).and_then(|(r, _)| {
                     progress.finish();
-                    let root = cfg.require_root()?;
-                    scan::fingerprint_pending(&mut archive, root, cfg.scan_workers, None)?;
+                    after_scan(&cfg, &mut archive)?;
                     Ok(r)
                 })
             };
@@ -205,12 +219,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             let report = report?;
             if !report.dry_run && report.refused.is_none() {
                 let mut archive = Archive::open(&cfg.archive_db_path()?)?;
-                scan::fingerprint_pending(
-                    &mut archive,
-                    cfg.require_root()?,
-                    cfg.scan_workers,
-                    None,
-                )?;
+                after_scan(&cfg, &mut archive)?;
             }
             Ok(output::sync(&report))
         }
@@ -218,6 +227,22 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             let cfg = load_config(cli)?;
             let r = reconcile::reconcile(&cfg, &clock)?;
             Ok(output::reconcile(&r))
+        }
+        Command::Probe { files } => {
+            let cfg = load_config(cli)?;
+            let ffprobe = nas_sync_engine::probe::ffprobe::locate(cfg.ffprobe_path.as_deref());
+            let results: Vec<_> = files
+                .iter()
+                .map(|f| {
+                    let (probe, bytes) = nas_sync_engine::probe::probe_file(f, ffprobe.as_deref());
+                    output::ProbedFile {
+                        path: f.display().to_string(),
+                        probe,
+                        bytes_read: bytes,
+                    }
+                })
+                .collect();
+            Ok(output::probe(&results))
         }
         Command::Dashboard => {
             let cfg = load_config(cli)?;

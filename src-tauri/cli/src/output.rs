@@ -280,6 +280,12 @@ pub fn reconcile(r: &ReconcileReport) -> Outcome {
         &r.target_paths_missing,
         tp,
     );
+    section(
+        &mut out,
+        "HLS ext., codec needs transcode",
+        &r.needs_transcode,
+        |c| format!("{} ({})", c.path, c.reason),
+    );
     warnings(&mut out, &r.warnings);
     Outcome {
         json: json(r),
@@ -369,5 +375,50 @@ pub fn demo(r: &DemoReport) -> Outcome {
         json: json(r),
         human: out,
         code: 0,
+    }
+}
+
+#[derive(Serialize)]
+pub struct ProbedFile {
+    pub path: String,
+    #[serde(flatten)]
+    pub probe: nas_sync_engine::probe::Probe,
+    pub bytes_read: u64,
+}
+
+pub fn probe(files: &[ProbedFile]) -> Outcome {
+    use nas_sync_engine::probe::Probe;
+    let mut out = String::new();
+    let mut code = 0;
+    for f in files {
+        match &f.probe {
+            Probe::Ok { info } => {
+                let _ = writeln!(
+                    out,
+                    "{}: {} · video {} {} · audio {} · {} · read {} KiB",
+                    f.path,
+                    info.container,
+                    info.video_codec.as_deref().unwrap_or("-"),
+                    info.resolution().unwrap_or_else(|| "?".into()),
+                    info.audio_codec.as_deref().unwrap_or("-"),
+                    info.duration_sec
+                        .map(|d| format!("{d:.2} s"))
+                        .unwrap_or_else(|| "? s".into()),
+                    f.bytes_read.div_ceil(1024)
+                );
+            }
+            Probe::Failed { error } => {
+                code = 1;
+                let _ = writeln!(out, "{}: 실패 / failed: {error}", f.path);
+            }
+            Probe::Unsupported { reason } => {
+                let _ = writeln!(out, "{}: 알 수 없음 / {reason}", f.path);
+            }
+        }
+    }
+    Outcome {
+        json: json(&files),
+        human: out,
+        code,
     }
 }

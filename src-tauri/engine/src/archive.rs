@@ -83,13 +83,36 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX file_history_sync ON file_history(sync_id);
     CREATE INDEX file_history_time ON file_history(time);
     "#,
+    // 2: media probe results (probe_status NULL = not probed yet)
+    r#"
+    ALTER TABLE files ADD COLUMN codec TEXT;
+    ALTER TABLE files ADD COLUMN width INTEGER;
+    ALTER TABLE files ADD COLUMN height INTEGER;
+    ALTER TABLE files ADD COLUMN duration_sec REAL;
+    ALTER TABLE files ADD COLUMN audio_codec TEXT;
+    ALTER TABLE files ADD COLUMN container TEXT;
+    ALTER TABLE files ADD COLUMN probe_status TEXT
+        CHECK (probe_status IN ('ok', 'failed', 'unsupported'));
+    ALTER TABLE files ADD COLUMN probe_error TEXT;
+    CREATE INDEX files_pending_probe ON files(id)
+        WHERE kind = 'video' AND (probe_status IS NULL OR probe_status = 'unsupported');
+    "#,
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// Media facts from the probe, copied to the Target by the sync.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Media {
+    pub codec: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub duration_sec: Option<f64>,
+}
+
 /// One Source file as stored. Catalog, name, extension and kind derive from `path`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileRecord {
     pub id: i64,
     /// Relative path with `/` separators, exactly as on disk.
@@ -103,6 +126,8 @@ pub struct FileRecord {
     pub fingerprint: Option<i64>,
     /// The Target row this file is synced to (kept across moves).
     pub target_id: Option<i64>,
+    /// What the probe found (empty until probed, or when the format is unknown).
+    pub media: Media,
 }
 
 impl FileRecord {
@@ -256,7 +281,9 @@ impl Archive {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, path, size, mtime, first_seen, fingerprint, target_id FROM files ORDER BY path",
+                "SELECT id, path, size, mtime, first_seen, fingerprint, target_id, codec, width, height,
+                        duration_sec
+                 FROM files ORDER BY path",
             )
             .ctx("load files")?;
         let rows = stmt
@@ -269,6 +296,12 @@ impl Archive {
                     first_seen: r.get(4)?,
                     fingerprint: r.get(5)?,
                     target_id: r.get(6)?,
+                    media: Media {
+                        codec: r.get(7)?,
+                        width: r.get(8)?,
+                        height: r.get(9)?,
+                        duration_sec: r.get(10)?,
+                    },
                 })
             })
             .ctx("load files")?;
@@ -308,6 +341,48 @@ impl Archive {
         }
         tx.commit().ctx("fingerprints commit")?;
         Ok(n)
+    }
+
+    /// Store probe results. A file changed since (size/mtime) is left for the next probe pass.
+    pub(crate) fn store_probes(
+        &mut self,
+        items: &[(i64, i64, i64, crate::probe::Probe)],
+    ) -> Result<()> {
+        use crate::probe::Probe;
+        let tx = self.conn.transaction().ctx("store probes")?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE files SET codec = ?4, width = ?5, height = ?6, duration_sec = ?7,
+                     audio_codec = ?8, container = ?9, probe_status = ?10, probe_error = ?11
+                     WHERE id = ?1 AND size = ?2 AND mtime = ?3",
+                )
+                .ctx("store probes")?;
+            for (id, size, mtime, probe) in items {
+                let empty = crate::probe::MediaInfo::default();
+                let (info, status, error) = match probe {
+                    Probe::Ok { info } => (info, "ok", None),
+                    Probe::Failed { error } => (&empty, "failed", Some(error.as_str())),
+                    Probe::Unsupported { reason } => (&empty, "unsupported", Some(reason.as_str())),
+                };
+                stmt.execute(params![
+                    id,
+                    size,
+                    mtime,
+                    info.video_codec,
+                    info.width,
+                    info.height,
+                    info.duration_sec,
+                    info.audio_codec,
+                    (status == "ok").then_some(info.container.as_str()),
+                    status,
+                    error
+                ])
+                .ctx("store probes")?;
+            }
+        }
+        tx.commit().ctx("store probes")?;
+        Ok(())
     }
 
     /// Remember that `file_id` is synced to Target row `target_id`; no other file keeps that link.

@@ -43,6 +43,18 @@ pub struct Config {
     pub busy_timeout_secs: u64,
     /// Parallel workers for walking top-level directories (SMB listing is latency-bound).
     pub scan_workers: usize,
+    /// Probe new and modified video files for codec, resolution and duration.
+    pub probe_media: bool,
+    /// Parallel probes (each reads a few hundred KiB of headers).
+    pub probe_workers: usize,
+    /// How long a sync may spend probing new files before it applies (the rest are probed after
+    /// the sync and reach the Target with the next one). 0 = never wait.
+    pub probe_budget_secs: u64,
+    /// ffprobe for formats without a built-in parser (MXF, AVI, …). Default: `ffprobe` on PATH.
+    pub ffprobe_path: Option<PathBuf>,
+    /// Exclude files with an HLS extension whose codec HLS cannot play (ProRes in .mov, …)
+    /// instead of only flagging them.
+    pub strict_codec_check: bool,
 }
 
 impl Default for Config {
@@ -60,6 +72,11 @@ impl Default for Config {
             marker_file: None,
             busy_timeout_secs: 30,
             scan_workers: 8,
+            probe_media: true,
+            probe_workers: 4,
+            probe_budget_secs: 60,
+            ffprobe_path: None,
+            strict_codec_check: false,
         }
     }
 }
@@ -124,9 +141,14 @@ impl Config {
             Error::config(&field, msg)
         })?;
         if let Some(base) = base_dir {
-            for p in [&mut cfg.root, &mut cfg.archive_db, &mut cfg.target_db]
-                .into_iter()
-                .flatten()
+            for p in [
+                &mut cfg.root,
+                &mut cfg.archive_db,
+                &mut cfg.target_db,
+                &mut cfg.ffprobe_path,
+            ]
+            .into_iter()
+            .flatten()
             {
                 if p.is_relative() && !looks_like_unc(p) {
                     *p = base.join(&*p);
@@ -180,6 +202,24 @@ impl Config {
                 format!(
                     "scan_workers must be between 1 and 64 (got {})",
                     self.scan_workers
+                ),
+            ));
+        }
+        if !(1..=32).contains(&self.probe_workers) {
+            return Err(Error::config(
+                "probe_workers",
+                format!(
+                    "probe_workers must be between 1 and 32 (got {})",
+                    self.probe_workers
+                ),
+            ));
+        }
+        if self.probe_budget_secs > 3600 {
+            return Err(Error::config(
+                "probe_budget_secs",
+                format!(
+                    "probe_budget_secs must be between 0 and 3600 (got {})",
+                    self.probe_budget_secs
                 ),
             ));
         }

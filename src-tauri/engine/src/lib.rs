@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod fingerprint;
 pub mod names;
+pub mod probe;
 pub mod query;
 pub mod reconcile;
 pub mod rules;

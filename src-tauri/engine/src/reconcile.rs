@@ -49,6 +49,13 @@ pub struct TargetPath {
     pub nas_path: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodecWarning {
+    pub path: String,
+    pub codec: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ReconcileReport {
     /// True when nothing below has a count.
@@ -71,6 +78,9 @@ pub struct ReconcileReport {
     pub would_delete: Section<TargetPath>,
     /// Active Target rows whose `nas_path` does not exist on the share.
     pub target_paths_missing: Section<TargetPath>,
+    /// Files with an HLS extension whose probed codec HLS players cannot play (e.g. ProRes in
+    /// .mov): streamed only after transcoding. Not counted as drift.
+    pub needs_transcode: Section<CodecWarning>,
     pub warnings: Vec<scan::ScanIssue>,
     pub duration_ms: u64,
 }
@@ -134,6 +144,13 @@ pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
     let warnings = outcome.walk.issues.clone();
     let files = scan::apply_in_memory(known, &outcome.diff, next_id);
     let plan = rules::plan(&files, &rows, &rules);
+    let needs_transcode = Section::from_iter(files.iter().filter_map(|f| {
+        Some(CodecWarning {
+            reason: rules.codec_warning(f)?,
+            path: f.path.clone(),
+            codec: f.media.codec.clone()?,
+        })
+    }));
 
     let updates = |ev: Event| {
         plan.actions.iter().filter_map(move |a| match a {
@@ -194,6 +211,7 @@ pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
         would_restore,
         would_delete,
         target_paths_missing,
+        needs_transcode,
         warnings,
         duration_ms: timer.elapsed().as_millis() as u64,
     })

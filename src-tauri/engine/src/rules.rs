@@ -23,6 +23,8 @@ use crate::target::TargetRow;
 pub struct Rules {
     pub hls_only: bool,
     pub hls_extensions: Vec<String>,
+    /// Exclude HLS-extension files whose probed codec HLS cannot play.
+    pub strict_codec_check: bool,
 }
 
 impl Rules {
@@ -30,7 +32,24 @@ impl Rules {
         Rules {
             hls_only: cfg.hls_only,
             hls_extensions: cfg.hls_extensions.clone(),
+            strict_codec_check: cfg.strict_codec_check,
         }
+    }
+
+    /// For a file with an HLS extension whose probed video codec HLS players cannot play:
+    /// the warning shown on its row (and, with `strict_codec_check`, the reason it is excluded).
+    pub fn codec_warning(&self, f: &FileRecord) -> Option<String> {
+        let codec = f.media.codec.as_deref()?;
+        if f.kind() != Kind::Video
+            || !self.is_hls(&f.ext())
+            || crate::probe::HLS_VIDEO_CODECS.contains(&codec)
+        {
+            return None;
+        }
+        Some(format!(
+            "HLS 확장자이지만 코덱 {} — 트랜스코딩 필요",
+            crate::probe::codec_display(codec)
+        ))
     }
 
     pub fn is_hls(&self, ext: &str) -> bool {
@@ -40,6 +59,11 @@ impl Rules {
     /// `None` when eligible, else the reason (Korean, for the matching table) and its code.
     pub fn ineligible_reason(&self, f: &FileRecord) -> Option<(String, &'static str)> {
         let ext = f.ext();
+        if self.strict_codec_check {
+            if let Some(w) = self.codec_warning(f) {
+                return Some((w, "codec_not_hls"));
+            }
+        }
         match f.kind() {
             Kind::Video if !self.hls_only || self.is_hls(&ext) => None,
             Kind::Video => Some((format!("HLS 비호환 ({ext})"), "not_hls")),
@@ -144,6 +168,11 @@ pub struct Desired<'a> {
     pub format: String,
     pub size_bytes: i64,
     pub hls_compatible: bool,
+    /// Probe results; `None` leaves the Target's value as it is.
+    pub codec: Option<&'a str>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub duration_sec: Option<f64>,
 }
 
 pub fn desired<'a>(f: &'a FileRecord, rules: &Rules) -> Desired<'a> {
@@ -155,7 +184,16 @@ pub fn desired<'a>(f: &'a FileRecord, rules: &Rules) -> Desired<'a> {
         hls_compatible: rules.is_hls(&format),
         format,
         size_bytes: f.size,
+        codec: f.media.codec.as_deref(),
+        width: f.media.width,
+        height: f.media.height,
+        duration_sec: f.media.duration_sec,
     }
+}
+
+/// A probed value differs from the Target's (an unprobed one never does).
+fn media_differs<T: PartialEq>(want: Option<T>, have: Option<T>) -> bool {
+    want.is_some() && want != have
 }
 
 fn row_matches(row: &TargetRow, d: &Desired<'_>) -> bool {
@@ -166,6 +204,10 @@ fn row_matches(row: &TargetRow, d: &Desired<'_>) -> bool {
         && row.format == d.format
         && row.size_bytes == d.size_bytes
         && row.hls_compatible == d.hls_compatible
+        && !media_differs(d.codec, row.codec.as_deref())
+        && !media_differs(d.width, row.width)
+        && !media_differs(d.height, row.height)
+        && !media_differs(d.duration_sec, row.duration_sec)
 }
 
 /// Compute the plan. `files` is the Source after the scan; `rows` the Target as it is now.

@@ -17,7 +17,7 @@ use rusqlite::params;
 use serde::Serialize;
 use walkdir::WalkDir;
 
-use crate::archive::{Archive, FileRecord};
+use crate::archive::{Archive, FileRecord, Media};
 use crate::clock::{Clock, iso};
 use crate::config::Config;
 use crate::error::{Error, Guard, Result, SqlContext};
@@ -271,6 +271,7 @@ pub fn apply_in_memory(known: Vec<FileRecord>, diff: &ScanDiff, scan_id: i64) ->
                 r.size = w.size;
                 r.mtime = w.mtime;
                 r.fingerprint = None;
+                r.media = Media::default();
             }
             if let Some(w) = moved.get(&r.id) {
                 r.path = w.path.clone();
@@ -287,6 +288,7 @@ pub fn apply_in_memory(known: Vec<FileRecord>, diff: &ScanDiff, scan_id: i64) ->
         first_seen: scan_id,
         fingerprint: None,
         target_id: None,
+        media: Media::default(),
     }));
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
@@ -322,7 +324,11 @@ fn commit(archive: &mut Archive, o: &ScanOutcome, clock: &dyn Clock) -> Result<i
             del.execute([r.id]).ctx("delete removed file")?;
         }
         let mut upd = tx
-            .prepare("UPDATE files SET size = ?2, mtime = ?3, fingerprint = NULL WHERE id = ?1")
+            .prepare(
+                "UPDATE files SET size = ?2, mtime = ?3, fingerprint = NULL, codec = NULL,
+                 width = NULL, height = NULL, duration_sec = NULL, audio_codec = NULL,
+                 container = NULL, probe_status = NULL, probe_error = NULL WHERE id = ?1",
+            )
             .ctx("prepare update")?;
         for (r, w) in &o.diff.modified {
             upd.execute(params![r.id, w.size, w.mtime])

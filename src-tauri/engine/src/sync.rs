@@ -76,6 +76,8 @@ pub struct SyncReport {
     /// Active Target rows before the sync.
     pub active_before: u64,
     pub scan: Option<ScanReport>,
+    /// The probe pass run before planning, if any.
+    pub probe: Option<crate::probe::ProbeStats>,
     /// The first [`MAX_LISTED_CHANGES`] changes, in apply order.
     pub changes: Vec<Change>,
 }
@@ -205,6 +207,21 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
             }
             Err(e) => return Err(e),
         }
+    };
+
+    // Probe new and modified video files (bounded by a time budget) so their first Target row
+    // already carries codec, resolution and duration; the rest follow with the next sync.
+    let files = if cfg.probe_media && cfg.probe_budget_secs > 0 && !opts.no_scan {
+        let stats = crate::probe::probe_pending(
+            &mut archive,
+            cfg,
+            opts.cancel,
+            Some(std::time::Duration::from_secs(cfg.probe_budget_secs)),
+        )?;
+        report.probe = Some(stats);
+        archive.load_files()?
+    } else {
+        files
     };
 
     // A run that died between its archive.db write-ahead record and its end is settled first,
@@ -463,7 +480,9 @@ fn apply_target(
             .prepare(
                 "UPDATE files SET nas_path = ?2, filename = ?3, catalog = ?4, format = ?5,
                  size_bytes = ?6, hls_compatible = ?7, status = 'active', deleted_at = NULL,
-                 updated_at = ?8 WHERE id = ?1",
+                 updated_at = ?8, codec = COALESCE(?9, codec), width = COALESCE(?10, width),
+                 height = COALESCE(?11, height), duration_sec = COALESCE(?12, duration_sec)
+                 WHERE id = ?1",
             )
             .ctx("prepare Target update")?;
         let mut del = tx
@@ -475,8 +494,8 @@ fn apply_target(
         let mut ins = tx
             .prepare(
                 "INSERT INTO files (id, nas_path, filename, catalog, format, size_bytes,
-                 hls_compatible, status, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8, ?8)",
+                 hls_compatible, status, created_at, updated_at, codec, width, height, duration_sec)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8, ?8, ?9, ?10, ?11, ?12)",
             )
             .ctx("prepare Target insert")?;
         for a in &plan.actions {
@@ -491,7 +510,11 @@ fn apply_target(
                         d.format,
                         d.size_bytes,
                         d.hls_compatible,
-                        now
+                        now,
+                        d.codec,
+                        d.width,
+                        d.height,
+                        d.duration_sec
                     ])
                 }
                 Action::Delete { row, .. } => del.execute(params![row, now]),
@@ -505,7 +528,11 @@ fn apply_target(
                         d.format,
                         d.size_bytes,
                         d.hls_compatible,
-                        now
+                        now,
+                        d.codec,
+                        d.width,
+                        d.height,
+                        d.duration_sec
                     ])
                 }
             };

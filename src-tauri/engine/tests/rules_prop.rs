@@ -82,6 +82,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 first_seen,
                 fingerprint: None,
                 target_id,
+                media: Default::default(),
             });
         }
         // Target: unique nas_path (the column is UNIQUE); ids with gaps.
@@ -114,6 +115,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             rules: Rules {
                 hls_only,
                 hls_extensions: vec!["mp4".into(), "mov".into(), "ts".into()],
+                strict_codec_check: false,
             },
         }
     })

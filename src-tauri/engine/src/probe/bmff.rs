@@ -1,0 +1,286 @@
+//! ISO BMFF / QuickTime (mp4, mov, m4v): walks box headers with seeks and reads only the small
+//! boxes it needs (ftyp, mvhd, tkhd, mdhd, hdlr, stsd), so a trailing `moov` or a huge sample
+//! table costs a few KiB, not the file.
+
+use super::{MediaInfo, ParseResult, Source};
+use std::io::{Read, Seek};
+
+/// A box: its type and the byte range of its payload.
+#[derive(Debug, Clone, Copy)]
+struct BoxRef {
+    kind: [u8; 4],
+    start: u64,
+    end: u64,
+}
+
+/// Limits that keep a corrupted file from sending the walker around forever.
+const MAX_BOXES: usize = 4096;
+const MAX_SMALL_BOX: usize = 64 * 1024;
+
+fn be_u16(b: &[u8], i: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(i..i + 2)?.try_into().ok()?))
+}
+fn be_u32(b: &[u8], i: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?))
+}
+fn be_u64(b: &[u8], i: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(b.get(i..i + 8)?.try_into().ok()?))
+}
+
+/// The child boxes in `[start, end)`.
+fn children<R: Read + Seek>(src: &mut Source<R>, start: u64, end: u64) -> ParseResult<Vec<BoxRef>> {
+    let mut out = Vec::new();
+    let mut pos = start;
+    while pos + 8 <= end {
+        if out.len() >= MAX_BOXES {
+            return Err("too many boxes".into());
+        }
+        let h = src.read_at(pos, 16)?;
+        if h.len() < 8 {
+            break;
+        }
+        let size32 = be_u32(&h, 0).unwrap_or(0) as u64;
+        let kind: [u8; 4] = [h[4], h[5], h[6], h[7]];
+        let (header, size) = match size32 {
+            0 => (8, end - pos),
+            1 => (
+                16,
+                be_u64(&h, 8).ok_or_else(|| "truncated 64-bit box size".to_string())?,
+            ),
+            s => (8, s),
+        };
+        if size < header || pos.checked_add(size).is_none_or(|e| e > end) {
+            if out.is_empty() && start == 0 {
+                return Err(format!(
+                    "not an MP4/MOV file (bad box `{}` of size {size} at {pos})",
+                    fourcc(&kind)
+                ));
+            }
+            // A box running past its parent: the file is truncated here.
+            if &kind == b"moov" || end == src.len() {
+                out.push(BoxRef {
+                    kind,
+                    start: pos + header,
+                    end,
+                });
+            }
+            break;
+        }
+        out.push(BoxRef {
+            kind,
+            start: pos + header,
+            end: pos + size,
+        });
+        pos += size;
+    }
+    Ok(out)
+}
+
+fn fourcc(k: &[u8; 4]) -> String {
+    k.iter()
+        .map(|&c| {
+            if c.is_ascii_graphic() || c == b' ' {
+                c as char
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+fn find(boxes: &[BoxRef], kind: &[u8; 4]) -> Option<BoxRef> {
+    boxes.iter().copied().find(|b| &b.kind == kind)
+}
+
+fn small<R: Read + Seek>(src: &mut Source<R>, b: BoxRef) -> ParseResult<Vec<u8>> {
+    let n = ((b.end - b.start) as usize).min(MAX_SMALL_BOX);
+    src.read_at(b.start, n)
+}
+
+/// (timescale, duration) from an mvhd or mdhd payload.
+fn time_header(p: &[u8]) -> Option<(u32, u64)> {
+    match p.first()? {
+        1 => Some((be_u32(p, 20)?, be_u64(p, 24)?)),
+        _ => Some((be_u32(p, 12)?, be_u32(p, 16)? as u64)),
+    }
+}
+
+fn seconds(t: Option<(u32, u64)>) -> Option<f64> {
+    let (scale, dur) = t?;
+    if scale == 0 || dur == 0 || dur == u32::MAX as u64 || dur == u64::MAX {
+        return None;
+    }
+    Some(dur as f64 / scale as f64)
+}
+
+/// Codec name (ffprobe style) of a sample-entry fourcc; `mp4v`/`mp4a` look at the esds.
+fn codec_of(entry: &[u8; 4], body: &[u8]) -> Option<String> {
+    let name = match entry {
+        b"avc1" | b"avc3" => "h264",
+        b"hvc1" | b"hev1" | b"dvh1" | b"dvhe" => "hevc",
+        b"apch" | b"apcn" | b"apcs" | b"apco" | b"ap4h" | b"ap4x" => "prores",
+        b"AVdn" | b"AVdh" => "dnxhd",
+        b"m2v1" | b"mp2v" | b"hdv1" | b"hdv2" | b"hdv3" | b"hdv5" | b"hdv6" | b"hdv7" | b"hdv8"
+        | b"hdv9" | b"hdva" | b"mx3n" | b"mx3p" | b"mx4n" | b"mx4p" | b"mx5n" | b"mx5p" => {
+            "mpeg2video"
+        }
+        b"av01" => "av1",
+        b"vp09" => "vp9",
+        b"vp08" => "vp8",
+        b"jpeg" | b"mjpa" | b"mjpb" => "mjpeg",
+        b"s263" | b"h263" => "h263",
+        b"mp4v" | b"mp4a" => return Some(esds_codec(entry, body)),
+        b"ac-3" => "ac3",
+        b"ec-3" => "eac3",
+        b"Opus" => "opus",
+        b"alac" => "alac",
+        b"fLaC" => "flac",
+        b".mp3" => "mp3",
+        b"lpcm" | b"sowt" | b"twos" | b"in24" | b"in32" | b"fl32" | b"fl64" | b"raw " => "pcm",
+        _ if entry[0..2] == *b"xd" => "mpeg2video",
+        _ => return Some(fourcc(entry).trim().to_string()),
+    };
+    Some(name.to_string())
+}
+
+/// MPEG-4 object type from the esds inside a sample entry.
+fn esds_codec(entry: &[u8; 4], body: &[u8]) -> String {
+    let default = if entry == b"mp4a" { "aac" } else { "mpeg4" };
+    let Some(i) = body.windows(4).position(|w| w == b"esds") else {
+        return default.into();
+    };
+    // esds: version/flags, ES_Descriptor (tag 3) … DecoderConfigDescriptor (tag 4): objectType.
+    let d = &body[i + 8..];
+    let Some(j) = d.iter().position(|&b| b == 0x04) else {
+        return default.into();
+    };
+    let mut k = j + 1;
+    while d.get(k).is_some_and(|b| b & 0x80 != 0) {
+        k += 1;
+    }
+    match d.get(k + 1) {
+        Some(0x40 | 0x66 | 0x67 | 0x68) => "aac",
+        Some(0x69 | 0x6B) => "mp3",
+        Some(0x20) => "mpeg4",
+        Some(0x60..=0x65) => "mpeg2video",
+        Some(0x6A) => "mpeg1video",
+        Some(0x6C) => "mjpeg",
+        Some(0xA5) => "ac3",
+        _ => default,
+    }
+    .into()
+}
+
+/// Parse an MP4 / MOV file.
+pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
+    let len = src.len();
+    let top = children(src, 0, len)?;
+    if top.is_empty() {
+        return Err("not an MP4/MOV file (no boxes)".into());
+    }
+    let mut info = MediaInfo {
+        container: "mp4".into(),
+        ..MediaInfo::default()
+    };
+    if let Some(ftyp) = find(&top, b"ftyp") {
+        let p = small(src, ftyp)?;
+        if p.get(0..4) == Some(b"qt  ") {
+            info.container = "mov".into();
+        }
+    } else if top
+        .iter()
+        .any(|b| matches!(&b.kind, b"wide" | b"mdat" | b"moov" | b"free"))
+    {
+        info.container = "mov".into();
+    }
+    let moov = find(&top, b"moov")
+        .ok_or_else(|| "no `moov` box: the file is truncated or still being written".to_string())?;
+    let boxes = children(src, moov.start, moov.end)?;
+    let mvhd = match find(&boxes, b"mvhd") {
+        Some(b) => time_header(&small(src, b)?),
+        None => None,
+    };
+    info.duration_sec = seconds(mvhd);
+    let mut video_duration = None;
+    for trak in boxes.iter().filter(|b| &b.kind == b"trak") {
+        let tk = children(src, trak.start, trak.end)?;
+        let Some(mdia) = find(&tk, b"mdia") else {
+            continue;
+        };
+        let md = children(src, mdia.start, mdia.end)?;
+        let handler = match find(&md, b"hdlr") {
+            Some(h) => small(src, h)?.get(8..12).map(|s| [s[0], s[1], s[2], s[3]]),
+            None => None,
+        };
+        let is_video = handler == Some(*b"vide");
+        let is_audio = handler == Some(*b"soun");
+        if !is_video && !is_audio {
+            continue;
+        }
+        if (is_video && info.video_codec.is_some()) || (is_audio && info.audio_codec.is_some()) {
+            continue;
+        }
+        let mdhd = match find(&md, b"mdhd") {
+            Some(b) => time_header(&small(src, b)?),
+            None => None,
+        };
+        let Some(minf) = find(&md, b"minf") else {
+            continue;
+        };
+        let mi = children(src, minf.start, minf.end)?;
+        let Some(stbl) = find(&mi, b"stbl") else {
+            continue;
+        };
+        let st = children(src, stbl.start, stbl.end)?;
+        let Some(stsd) = find(&st, b"stsd") else {
+            continue;
+        };
+        let p = small(src, stsd)?;
+        // stsd: version/flags (4), entry_count (4), then the first sample entry.
+        let Some(entry_size) = be_u32(&p, 8) else {
+            return Err("truncated `stsd` box".into());
+        };
+        let Some(kind) = p.get(12..16).map(|s| [s[0], s[1], s[2], s[3]]) else {
+            return Err("truncated `stsd` box".into());
+        };
+        let body_end = (8 + entry_size as usize).min(p.len());
+        let body = p.get(16..body_end).unwrap_or(&[]);
+        let codec = codec_of(&kind, body);
+        if is_video {
+            info.video_codec = codec;
+            // VisualSampleEntry: 6 reserved, 2 data_reference_index, 16 predefined/reserved,
+            // then width and height (16 bits each).
+            let (w, h) = (be_u16(body, 24), be_u16(body, 26));
+            if let (Some(w), Some(h)) = (w, h) {
+                if w > 0 && h > 0 {
+                    info.width = Some(w as u32);
+                    info.height = Some(h as u32);
+                }
+            }
+            if info.width.is_none() {
+                if let Some(tkhd) = find(&tk, b"tkhd") {
+                    let t = small(src, tkhd)?;
+                    let n = t.len();
+                    if n >= 8 {
+                        let w = be_u32(&t, n - 8).unwrap_or(0) >> 16;
+                        let h = be_u32(&t, n - 4).unwrap_or(0) >> 16;
+                        if w > 0 && h > 0 {
+                            info.width = Some(w);
+                            info.height = Some(h);
+                        }
+                    }
+                }
+            }
+            video_duration = seconds(mdhd);
+        } else {
+            info.audio_codec = codec;
+        }
+    }
+    if info.duration_sec.is_none() {
+        info.duration_sec = video_duration;
+    }
+    if info.video_codec.is_none() && info.audio_codec.is_none() {
+        return Err("no audio or video track found in `moov`".into());
+    }
+    Ok(info)
+}

@@ -1,0 +1,140 @@
+//! `ffprobe` for formats without a built-in parser (MXF, AVI, WMV, …). Optional: when it is not
+//! configured and not on PATH, such files are "unknown".
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{MediaInfo, Probe};
+
+/// A probe that takes longer than this is stopped (a hung SMB read, a pathological file).
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The ffprobe to use: the configured path if it exists, else `ffprobe` found on PATH.
+pub fn locate(configured: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = configured {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    let exe = if cfg!(windows) {
+        "ffprobe.exe"
+    } else {
+        "ffprobe"
+    };
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(exe))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Probe `path` with ffprobe's JSON output.
+pub fn probe(bin: &Path, path: &Path) -> Probe {
+    let child = Command::new(bin)
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            return Probe::Unsupported {
+                reason: format!(
+                    "unknown: ffprobe could not be started ({}): {e}",
+                    bin.display()
+                ),
+            };
+        }
+    };
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Probe::Failed {
+                    error: format!("ffprobe took longer than {} s", TIMEOUT.as_secs()),
+                };
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => {
+                return Probe::Failed {
+                    error: format!("ffprobe: {e}"),
+                };
+            }
+        }
+    }
+    let out = match child.wait_with_output() {
+        Ok(o) => o,
+        Err(e) => {
+            return Probe::Failed {
+                error: format!("ffprobe: {e}"),
+            };
+        }
+    };
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Probe::Failed {
+            error: if msg.is_empty() {
+                format!("ffprobe exited with {}", out.status)
+            } else {
+                format!("ffprobe: {msg}")
+            },
+        };
+    }
+    match parse_json(&out.stdout) {
+        Some(info) => Probe::Ok { info },
+        None => Probe::Failed {
+            error: "ffprobe found no audio or video stream".into(),
+        },
+    }
+}
+
+/// Media info from ffprobe's `-show_format -show_streams` JSON.
+pub fn parse_json(json: &[u8]) -> Option<MediaInfo> {
+    let v: serde_json::Value = serde_json::from_slice(json).ok()?;
+    let mut info = MediaInfo {
+        container: v["format"]["format_name"]
+            .as_str()
+            .unwrap_or("unknown")
+            .split(',')
+            .next()
+            .unwrap_or("unknown")
+            .to_string(),
+        duration_sec: v["format"]["duration"]
+            .as_str()
+            .and_then(|d| d.parse::<f64>().ok())
+            .filter(|d| d.is_finite() && *d > 0.0),
+        ..MediaInfo::default()
+    };
+    for s in v["streams"].as_array()? {
+        let codec = s["codec_name"].as_str().map(str::to_string);
+        match s["codec_type"].as_str() {
+            Some("video") if info.video_codec.is_none() => {
+                info.video_codec = codec;
+                info.width = s["width"].as_u64().map(|w| w as u32).filter(|&w| w > 0);
+                info.height = s["height"].as_u64().map(|h| h as u32).filter(|&h| h > 0);
+            }
+            Some("audio") if info.audio_codec.is_none() => {
+                info.audio_codec = codec.map(|c| {
+                    if c.starts_with("pcm_") {
+                        "pcm".into()
+                    } else {
+                        c
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+    (info.video_codec.is_some() || info.audio_codec.is_some()).then_some(info)
+}

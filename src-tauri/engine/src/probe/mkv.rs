@@ -1,0 +1,238 @@
+//! Matroska / WebM: the EBML header, then the Segment's `Info` (duration) and `Tracks` (codec ids,
+//! pixel size). Stops at the first `Cluster`; media data is never read.
+
+use std::io::{Read, Seek};
+
+use super::{MediaInfo, ParseResult, Source};
+
+const EBML: u32 = 0x1A45_DFA3;
+const DOC_TYPE: u32 = 0x4282;
+const SEGMENT: u32 = 0x1853_8067;
+const INFO: u32 = 0x1549_A966;
+const TRACKS: u32 = 0x1654_AE6B;
+const CLUSTER: u32 = 0x1F43_B675;
+const TIMECODE_SCALE: u32 = 0x2A_D7B1;
+const DURATION: u32 = 0x4489;
+const TRACK_ENTRY: u32 = 0xAE;
+const TRACK_TYPE: u32 = 0x83;
+const CODEC_ID: u32 = 0x86;
+const VIDEO: u32 = 0xE0;
+const PIXEL_WIDTH: u32 = 0xB0;
+const PIXEL_HEIGHT: u32 = 0xBA;
+
+/// Largest Info/Tracks element we read into memory.
+const MAX_ELEMENT: u64 = 1024 * 1024;
+const MAX_LEVEL1: usize = 256;
+
+/// A variable-length integer: (value, length). `keep_marker` for element ids.
+fn vint(b: &[u8], keep_marker: bool) -> Option<(u64, usize)> {
+    let first = *b.first()?;
+    let len = first.leading_zeros() as usize + 1;
+    if len > 8 || b.len() < len {
+        return None;
+    }
+    let mut v = if keep_marker {
+        first as u64
+    } else {
+        (first as u64) & ((1u64 << (8 - len)) - 1)
+    };
+    for &x in &b[1..len] {
+        v = (v << 8) | x as u64;
+    }
+    Some((v, len))
+}
+
+/// "Unknown size" (all value bits set).
+fn unknown_size(v: u64, len: usize) -> bool {
+    v == (1u64 << (7 * len)) - 1
+}
+
+/// An element header: (id, payload start, payload size or None if unknown).
+fn header(b: &[u8]) -> Option<(u32, usize, Option<u64>)> {
+    let (id, il) = vint(b, true)?;
+    let (size, sl) = vint(b.get(il..)?, false)?;
+    let size = (!unknown_size(size, sl)).then_some(size);
+    Some((id as u32, il + sl, size))
+}
+
+/// The child elements of an in-memory payload: (id, data).
+fn elements(mut b: &[u8]) -> Vec<(u32, &[u8])> {
+    let mut out = Vec::new();
+    while let Some((id, off, size)) = header(b) {
+        let end = match size {
+            Some(s) => off.saturating_add(s as usize).min(b.len()),
+            None => b.len(),
+        };
+        if off > end {
+            break;
+        }
+        out.push((id, &b[off..end]));
+        b = &b[end..];
+        if out.len() > 10_000 {
+            break;
+        }
+    }
+    out
+}
+
+fn uint(b: &[u8]) -> u64 {
+    b.iter().take(8).fold(0, |v, &x| (v << 8) | x as u64)
+}
+
+fn float(b: &[u8]) -> Option<f64> {
+    match b.len() {
+        4 => Some(f32::from_be_bytes(b.try_into().ok()?) as f64),
+        8 => Some(f64::from_be_bytes(b.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+fn codec_name(id: &str) -> String {
+    let name = match id {
+        "V_MPEG4/ISO/AVC" => "h264",
+        "V_MPEGH/ISO/HEVC" => "hevc",
+        "V_MPEG2" | "V_MPEG1" => "mpeg2video",
+        "V_MPEG4/ISO/ASP" | "V_MPEG4/ISO/SP" | "V_MPEG4/ISO/AP" => "mpeg4",
+        "V_VP8" => "vp8",
+        "V_VP9" => "vp9",
+        "V_AV1" => "av1",
+        "V_PRORES" => "prores",
+        "V_MJPEG" => "mjpeg",
+        "A_AC3" => "ac3",
+        "A_EAC3" => "eac3",
+        "A_OPUS" => "opus",
+        "A_VORBIS" => "vorbis",
+        "A_FLAC" => "flac",
+        "A_DTS" => "dts",
+        "A_MPEG/L3" => "mp3",
+        "A_MPEG/L2" => "mp2",
+        s if s.starts_with("A_AAC") => "aac",
+        s if s.starts_with("A_PCM") => "pcm",
+        other => return other.to_lowercase(),
+    };
+    name.to_string()
+}
+
+/// Parse a Matroska / WebM file.
+pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
+    let head = src.read_at(0, 64)?;
+    let (id, off, size) = header(&head).ok_or("not a Matroska file (no EBML header)")?;
+    if id != EBML {
+        return Err("not a Matroska file (no EBML header)".into());
+    }
+    let ebml_size = size.ok_or("EBML header of unknown size")?;
+    let ebml = src.read_exact_at(off as u64, ebml_size.min(4096) as usize)?;
+    let doc = elements(&ebml)
+        .into_iter()
+        .find(|(i, _)| *i == DOC_TYPE)
+        .map(|(_, d)| {
+            String::from_utf8_lossy(d)
+                .trim_end_matches('\0')
+                .to_string()
+        })
+        .unwrap_or_else(|| "matroska".into());
+    let mut info = MediaInfo {
+        container: if doc == "webm" {
+            "webm".into()
+        } else {
+            "matroska".into()
+        },
+        ..MediaInfo::default()
+    };
+    let seg_pos = off as u64 + ebml_size;
+    let sh = src.read_exact_at(seg_pos, 12)?;
+    let (sid, soff, ssize) = header(&sh).ok_or("truncated Segment header")?;
+    if sid != SEGMENT {
+        return Err("no Matroska Segment after the EBML header".into());
+    }
+    let seg_start = seg_pos + soff as u64;
+    let seg_end = match ssize {
+        Some(s) => seg_start.saturating_add(s).min(src.len()),
+        None => src.len(),
+    };
+    let mut pos = seg_start;
+    let mut scale: u64 = 1_000_000;
+    let mut duration: Option<f64> = None;
+    let mut have_tracks = false;
+    for _ in 0..MAX_LEVEL1 {
+        if pos + 2 > seg_end {
+            break;
+        }
+        let h = src.read_at(pos, 12)?;
+        let Some((id, hoff, size)) = header(&h) else {
+            break;
+        };
+        if id == CLUSTER {
+            break;
+        }
+        let Some(size) = size else {
+            break;
+        };
+        let data_start = pos + hoff as u64;
+        if id == INFO || id == TRACKS {
+            if size > MAX_ELEMENT {
+                return Err(format!(
+                    "Matroska element of {size} bytes is implausibly large"
+                ));
+            }
+            let data = src.read_exact_at(data_start, size as usize)?;
+            if id == INFO {
+                for (cid, d) in elements(&data) {
+                    match cid {
+                        TIMECODE_SCALE => scale = uint(d).max(1),
+                        DURATION => duration = float(d),
+                        _ => {}
+                    }
+                }
+            } else {
+                have_tracks = true;
+                for (eid, entry) in elements(&data) {
+                    if eid != TRACK_ENTRY {
+                        continue;
+                    }
+                    let mut kind = 0;
+                    let mut codec = None;
+                    let (mut w, mut hh) = (None, None);
+                    for (fid, d) in elements(entry) {
+                        match fid {
+                            TRACK_TYPE => kind = uint(d),
+                            CODEC_ID => {
+                                codec = Some(codec_name(
+                                    String::from_utf8_lossy(d).trim_end_matches('\0'),
+                                ))
+                            }
+                            VIDEO => {
+                                for (vid, vd) in elements(d) {
+                                    match vid {
+                                        PIXEL_WIDTH => w = Some(uint(vd) as u32),
+                                        PIXEL_HEIGHT => hh = Some(uint(vd) as u32),
+                                        _ => {}
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    if kind == 1 && info.video_codec.is_none() {
+                        info.video_codec = codec;
+                        info.width = w.filter(|&x| x > 0);
+                        info.height = hh.filter(|&x| x > 0);
+                    } else if kind == 2 && info.audio_codec.is_none() {
+                        info.audio_codec = codec;
+                    }
+                }
+            }
+            if have_tracks && duration.is_some() {
+                break;
+            }
+        }
+        pos = data_start.saturating_add(size);
+    }
+    if !have_tracks {
+        return Err("Matroska file without a Tracks element before the first Cluster".into());
+    }
+    info.duration_sec = duration
+        .map(|d| d * scale as f64 / 1e9)
+        .filter(|d| d.is_finite() && *d > 0.0);
+    Ok(info)
+}
