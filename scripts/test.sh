@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 need cargo "Install Rust with rustup (stable), then re-run."
 if command -v dpkg-query >/dev/null 2>&1; then
-  # setpriv runs the unreadable-directory tests as an unprivileged user when we are root.
-  ensure_debs util-linux
+  # setpriv runs the unreadable-directory tests as an unprivileged user when we are root;
+  # ffprobe (ffmpeg) is the probe's fallback for MXF and other formats without a Rust parser.
+  ensure_debs util-linux ffmpeg
 fi
 
 echo "== cargo fmt --check"
