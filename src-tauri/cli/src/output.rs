@@ -172,6 +172,22 @@ pub fn sync(r: &SyncReport) -> Outcome {
     if let Some(s) = &r.scan {
         scan_lines(&mut out, s);
     }
+    if let Some(p) = r.probe.as_ref().filter(|p| p.pending > 0) {
+        let _ = writeln!(
+            out,
+            "  {:<10}probed {} video files: {} ok · {} failed · {} unknown{}",
+            "media",
+            group(p.probed),
+            group(p.ok),
+            group(p.failed),
+            group(p.unsupported),
+            if p.remaining > 0 {
+                format!(" · {} left for after the sync", group(p.remaining))
+            } else {
+                String::new()
+            }
+        );
+    }
     let _ = writeln!(
         out,
         "  {:<10}added {} · updated {} · moved {} · restored {} · deleted {} · unchanged {}",
