@@ -385,19 +385,6 @@ impl Archive {
         Ok(())
     }
 
-    /// Remember that `file_id` is synced to Target row `target_id`; no other file keeps that link.
-    pub(crate) fn link(tx: &rusqlite::Transaction<'_>, file_id: i64, target_id: i64) -> Result<()> {
-        tx.prepare_cached("UPDATE files SET target_id = NULL WHERE target_id = ?1 AND id <> ?2")
-            .ctx("unlink")?
-            .execute(params![target_id, file_id])
-            .ctx("unlink")?;
-        tx.prepare_cached("UPDATE files SET target_id = ?2 WHERE id = ?1 AND target_id IS NOT ?2")
-            .ctx("link")?
-            .execute(params![file_id, target_id])
-            .ctx("link")?;
-        Ok(())
-    }
-
     /// Write-ahead record of a sync: the run (status `pending`) and the history of every change
     /// it is about to commit to the Target, in one archive.db transaction. Called while the Target
     /// transaction is open and before it commits, so a crash between the two commits never loses
@@ -481,9 +468,33 @@ impl Archive {
             params![run_id, duration_ms as i64],
         )
         .ctx("finish sync run")?;
-        for &(file_id, target_id) in links {
-            Archive::link(&tx, file_id, target_id)?;
+        // Links, set-based (a first sync links every file): stage them, clear any other file's
+        // link to a row that changes hands, then set them.
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS new_links (file_id INTEGER PRIMARY KEY, target_id INTEGER NOT NULL);
+             DELETE FROM new_links;",
+        )
+        .ctx("stage links")?;
+        {
+            let mut stage = tx
+                .prepare("INSERT OR REPLACE INTO new_links (file_id, target_id) VALUES (?1, ?2)")
+                .ctx("stage links")?;
+            for &(file_id, target_id) in links {
+                stage
+                    .execute(params![file_id, target_id])
+                    .ctx("stage links")?;
+            }
         }
+        tx.execute_batch(
+            "CREATE INDEX IF NOT EXISTS temp.new_links_target ON new_links(target_id);
+             UPDATE files SET target_id = NULL
+              WHERE target_id IN (SELECT target_id FROM new_links)
+                AND id NOT IN (SELECT file_id FROM new_links);
+             UPDATE files SET target_id = (SELECT l.target_id FROM new_links l WHERE l.file_id = files.id)
+              WHERE id IN (SELECT file_id FROM new_links);
+             DELETE FROM new_links;",
+        )
+        .ctx("write links")?;
         tx.commit().ctx("commit sync record")?;
         Ok(())
     }
