@@ -150,7 +150,9 @@ fn esds_codec(entry: &[u8; 4], body: &[u8]) -> String {
         return default.into();
     };
     // esds: version/flags, ES_Descriptor (tag 3) … DecoderConfigDescriptor (tag 4): objectType.
-    let d = &body[i + 8..];
+    let Some(d) = body.get(i + 8..) else {
+        return default.into();
+    };
     let Some(j) = d.iter().position(|&b| b == 0x04) else {
         return default.into();
     };
@@ -283,4 +285,56 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
         return Err("no audio or video track found in `moov`".into());
     }
     Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A box: 32-bit size, fourcc, payload.
+    fn bx(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(kind);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    /// A `moov` with one sound track whose first sample entry is `entry` with body `body`.
+    fn moov_with_entry(entry: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(b"soun");
+        hdlr.extend_from_slice(&[0; 12]);
+        let mut stsd = vec![0, 0, 0, 0, 0, 0, 0, 1];
+        stsd.extend_from_slice(&bx(entry, body));
+        let stbl = bx(b"stbl", &bx(b"stsd", &stsd));
+        let minf = bx(b"minf", &stbl);
+        let mdia = bx(b"mdia", &[bx(b"hdlr", &hdlr), minf].concat());
+        bx(b"moov", &bx(b"trak", &mdia))
+    }
+
+    fn parse_bytes(data: &[u8]) -> ParseResult<MediaInfo> {
+        parse(&mut Source::new(std::io::Cursor::new(data)).expect("cursor"))
+    }
+
+    #[test]
+    fn esds_tag_at_the_end_of_the_sample_entry_does_not_panic() {
+        // Found by `cargo fuzz run bmff`: an `esds` fourcc in the last 8 bytes of an `mp4a`
+        // sample entry sliced past the end of the entry.
+        let mut body = vec![0u8; 20];
+        body.extend_from_slice(b"esds");
+        let info = parse_bytes(&moov_with_entry(b"mp4a", &body)).expect("parses");
+        assert_eq!(info.audio_codec.as_deref(), Some("aac"));
+    }
+
+    #[test]
+    fn esds_object_type_is_read() {
+        // An `esds` box: size, fourcc, version/flags, ES_Descriptor (tag 3), DecoderConfig
+        // (tag 4) with objectType 0x6B (MP3).
+        let mut body = vec![0u8; 20];
+        body.extend_from_slice(&[0, 0, 0, 20]);
+        body.extend_from_slice(b"esds");
+        body.extend_from_slice(&[0, 0, 0, 0, 0x03, 0x05, 0, 1, 0, 0x04, 0x02, 0x6B, 0x15]);
+        let info = parse_bytes(&moov_with_entry(b"mp4a", &body)).expect("parses");
+        assert_eq!(info.audio_codec.as_deref(), Some("mp3"));
+    }
 }

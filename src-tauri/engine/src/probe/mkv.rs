@@ -215,8 +215,11 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
                     }
                     if kind == 1 && info.video_codec.is_none() {
                         info.video_codec = codec;
-                        info.width = w.filter(|&x| x > 0);
-                        info.height = hh.filter(|&x| x > 0);
+                        // Both or neither: half a resolution is no resolution.
+                        if let (Some(w), Some(h)) = (w.filter(|&x| x > 0), hh.filter(|&x| x > 0)) {
+                            info.width = Some(w);
+                            info.height = Some(h);
+                        }
                     } else if kind == 2 && info.audio_codec.is_none() {
                         info.audio_codec = codec;
                     }
@@ -235,4 +238,47 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
         .map(|d| d * scale as f64 / 1e9)
         .filter(|d| d.is_finite() && *d > 0.0);
     Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An element: id bytes, a one-byte size, payload (< 127 bytes).
+    fn el(id: &[u8], payload: &[u8]) -> Vec<u8> {
+        assert!(payload.len() < 127);
+        let mut b = id.to_vec();
+        b.push(0x80 | payload.len() as u8);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    /// A Matroska file with one video track whose `Video` element holds `video`.
+    fn mkv_with_video(video: &[u8]) -> Vec<u8> {
+        let ebml = el(&[0x1A, 0x45, 0xDF, 0xA3], &el(&[0x42, 0x82], b"matroska"));
+        let entry = [el(&[0x83], &[1]), el(&[0x86], b"V_VP9"), el(&[0xE0], video)].concat();
+        let tracks = el(&[0x16, 0x54, 0xAE, 0x6B], &el(&[0xAE], &entry));
+        [ebml, el(&[0x18, 0x53, 0x80, 0x67], &tracks)].concat()
+    }
+
+    fn parse_bytes(data: &[u8]) -> ParseResult<MediaInfo> {
+        parse(&mut Source::new(std::io::Cursor::new(data)).expect("cursor"))
+    }
+
+    #[test]
+    fn pixel_size_is_read() {
+        let video = [el(&[0xB0], &[0x01, 0x40]), el(&[0xBA], &[0xF0])].concat();
+        let info = parse_bytes(&mkv_with_video(&video)).expect("parses");
+        assert_eq!(info.video_codec.as_deref(), Some("vp9"));
+        assert_eq!((info.width, info.height), (Some(320), Some(240)));
+    }
+
+    #[test]
+    fn width_without_height_is_no_resolution() {
+        // Found by `cargo fuzz run mkv`: a PixelWidth without a PixelHeight gave a width and
+        // no height.
+        let info = parse_bytes(&mkv_with_video(&el(&[0xB0], &[0x01, 0x40]))).expect("parses");
+        assert_eq!(info.video_codec.as_deref(), Some("vp9"));
+        assert_eq!((info.width, info.height), (None, None));
+    }
 }

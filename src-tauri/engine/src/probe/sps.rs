@@ -101,7 +101,8 @@ pub fn h264_sps_size(payload: &[u8]) -> ParseResult<(u32, u32)> {
                     let (mut last, mut next) = (8i32, 8i32);
                     for _ in 0..size {
                         if next != 0 {
-                            next = (last + r.se()? + 256) % 256;
+                            // In i64: a corrupt delta_scale near i32::MAX must not overflow.
+                            next = ((last as i64 + r.se()? as i64 + 256) % 256) as i32;
                         }
                         if next != 0 {
                             last = next;
@@ -265,6 +266,30 @@ mod tests {
             0x03, 0x00, 0x04, 0x00, 0x00, 0x03, 0x00, 0xC8, 0x3C, 0x60, 0xC6, 0x58,
         ];
         assert_eq!(h264_sps_size(&sps), Ok((1920, 1080)));
+    }
+
+    /// Bytes from a string of '0'/'1' (padded with 1s to a whole byte).
+    fn bits(s: &str) -> Vec<u8> {
+        let mut v: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        while v.len() % 8 != 0 {
+            v.push(b'1');
+        }
+        v.chunks(8)
+            .map(|c| c.iter().fold(0u8, |a, &b| (a << 1) | (b - b'0')))
+            .collect()
+    }
+
+    #[test]
+    fn huge_scaling_list_delta_does_not_overflow() {
+        // A High-profile SPS whose first scaling list starts with delta_scale = i32::MAX
+        // (Exp-Golomb code 2^32 - 3): `last + delta + 256` overflowed i32.
+        let sps = bits(&format!(
+            "01100100 {zeros16} 1 010 1 1 0 1 1 {zeros31}1{ones30}0",
+            zeros16 = "0".repeat(16),
+            zeros31 = "0".repeat(31),
+            ones30 = "1".repeat(30),
+        ));
+        assert!(h264_sps_size(&sps).is_err());
     }
 
     #[test]
