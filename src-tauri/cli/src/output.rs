@@ -327,6 +327,19 @@ pub fn dashboard(d: &Dashboard) -> Outcome {
         group(d.target.total_files),
         d.target.db_path
     );
+    let formats: Vec<String> = d
+        .target
+        .by_format
+        .iter()
+        .map(|(f, n)| format!("{f} {}", group(*n)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  형식 / formats: {} · HLS {:.0}% of all files · {:.1} MB total",
+        formats.join(" · "),
+        d.target.hls_ratio * 100.0,
+        d.source.total_size_bytes as f64 / 1_048_576.0
+    );
     let _ = writeln!(
         out,
         "  제외됨 / excluded: 비호환 {} · 중복 {}",
