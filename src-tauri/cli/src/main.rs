@@ -73,6 +73,21 @@ enum Command {
     Reconcile,
     /// Summary of the Source and the Target (PRD 7.2).
     Dashboard,
+    /// Applied Target changes, newest first (PRD 4.3).
+    History {
+        /// Only this event: added, updated, moved, restored, deleted.
+        #[arg(long)]
+        event: Option<String>,
+        /// Only this catalog (e.g. WSOP).
+        #[arg(long)]
+        catalog: Option<String>,
+        /// Only changes at or after this date/time (2026-11-26 or 2026-11-26T09:30:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many rows (default 100, at most 10,000).
+        #[arg(long)]
+        limit: Option<u32>,
+    },
     /// Probe media files: container, codecs, resolution, duration (headers only).
     Probe {
         /// Files to probe.
@@ -112,6 +127,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let code = match &e {
                 Error::Refused { .. } => 3,
+                Error::Invalid { .. } => 2,
                 _ => 1,
             };
             if cli.json {
@@ -243,6 +259,21 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 })
                 .collect();
             Ok(output::probe(&results))
+        }
+        Command::History {
+            event,
+            catalog,
+            since,
+            limit,
+        } => {
+            let cfg = load_config(cli)?;
+            let filter = query::HistoryFilter {
+                event: event.clone(),
+                catalog: catalog.clone(),
+                since: since.clone(),
+                limit: *limit,
+            };
+            Ok(output::history(&query::history(&cfg, &filter)?))
         }
         Command::Dashboard => {
             let cfg = load_config(cli)?;

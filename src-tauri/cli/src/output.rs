@@ -451,3 +451,35 @@ pub fn probe(files: &[ProbedFile]) -> Outcome {
         code,
     }
 }
+
+pub fn history(h: &nas_sync_engine::query::HistoryPage) -> Outcome {
+    let mut out = String::new();
+    if h.items.is_empty() {
+        let _ = writeln!(out, "변경 이력 없음 / no changes recorded");
+    }
+    for i in &h.items {
+        let label = match i.event.as_str() {
+            "added" => "추가 added",
+            "updated" => "변경 updated",
+            "moved" => "이동 moved",
+            "restored" => "복원 restored",
+            _ => "삭제 deleted",
+        };
+        let what = match &i.old_path {
+            Some(old) => format!("{old} → {}", i.path),
+            None => i.path.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "{}  {}{}  {what}",
+            i.time,
+            pad(label, 14),
+            pad(&i.catalog, 12)
+        );
+    }
+    Outcome {
+        json: json(h),
+        human: out,
+        code: 0,
+    }
+}

@@ -1212,3 +1212,27 @@ fn unusual_names_sync_with_byte_exact_nas_paths() {
     }
     assert_eq!(fx.archive_paths(), expected, "archive.db path bytes");
 }
+
+#[test]
+fn history_json_lists_applied_changes_and_bad_filters_exit_2() {
+    let fx = Fx::new("");
+    fx.put("WSOP/a.mp4");
+    fx.put("HCL/b.mp4");
+    fx.run(&["sync"]).assert_code(0, "first sync");
+    let h = fx.run(&["--json", "history", "--catalog", "WSOP"]);
+    h.assert_code(0, "history");
+    let j = h.json();
+    let items = j["items"].as_array().expect("items array");
+    assert_eq!(items.len(), 1, "{j}");
+    assert_eq!(items[0]["event"], "added");
+    assert_eq!(items[0]["path"], "WSOP/a.mp4");
+    assert_eq!(items[0]["catalog"], "WSOP");
+    assert!(
+        items[0]["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "time is ISO 8601 UTC: {j}"
+    );
+    fx.run(&["history", "--limit", "0"])
+        .assert_code(2, "history --limit 0");
+    fx.run(&["history", "--event", "renamed"])
+        .assert_code(2, "history --event renamed");
+}

@@ -22,6 +22,10 @@ pub enum Error {
     #[error("{message}")]
     Config { field: String, message: String },
 
+    /// A request parameter is out of range or malformed (a query filter, a page number).
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+
     /// A safety guard refused the operation (exit code 3 in the CLI).
     #[error("{message}")]
     Refused { guard: Guard, message: String },
@@ -73,6 +77,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Config { .. } => "config_invalid",
+            Error::Invalid { .. } => "invalid_argument",
             Error::Refused {
                 guard: Guard::Offline,
                 ..
@@ -92,6 +97,13 @@ impl Error {
 
     pub(crate) fn config(field: &str, message: impl Into<String>) -> Self {
         Error::Config {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Error::Invalid {
             field: field.to_string(),
             message: message.into(),
         }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::archive::Archive;
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result, SqlContext};
 use crate::names::Kind;
 use crate::rules::{self, Role, Rules};
 use crate::target::Target;
@@ -179,4 +179,118 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
         },
         catalogs,
     })
+}
+
+/// One applied Target change (PRD 4.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryItem {
+    pub id: i64,
+    /// `added`, `updated`, `moved`, `restored` or `deleted`.
+    pub event: String,
+    pub path: String,
+    pub old_path: Option<String>,
+    /// The catalog of `path` (a moved file's new catalog).
+    pub catalog: String,
+    /// ISO 8601 UTC.
+    pub time: String,
+    pub target_id: Option<i64>,
+}
+
+/// Filters of the history query.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub event: Option<String>,
+    pub catalog: Option<String>,
+    /// ISO 8601 time or date (`2026-11-26`, `2026-11-26T10:00:00Z`, `…+09:00`).
+    pub since: Option<String>,
+    /// Default 100, at most 10,000.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryPage {
+    pub items: Vec<HistoryItem>,
+    pub limit: u32,
+}
+
+pub const HISTORY_DEFAULT_LIMIT: u32 = 100;
+pub const HISTORY_MAX_LIMIT: u32 = 10_000;
+const EVENTS: &[&str] = &["added", "updated", "moved", "restored", "deleted"];
+
+/// `since` as the ISO 8601 UTC string history rows are compared with.
+fn normalize_since(s: &str) -> Result<String> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+    let t = s.trim();
+    let parsed = DateTime::parse_from_rfc3339(t)
+        .map(|d| d.with_timezone(&Utc))
+        .or_else(|_| {
+            NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S").map(|n| n.and_utc())
+        })
+        .or_else(|_| {
+            NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+        })
+        .map_err(|_| {
+            Error::invalid(
+                "since",
+                format!("since: `{s}` is not a date or time; use e.g. 2026-11-26 or 2026-11-26T09:30:00Z"),
+            )
+        })?;
+    Ok(crate::clock::iso(parsed))
+}
+
+/// Applied Target changes, newest first. Changes of a run that has not reached the Target yet
+/// (its write-ahead record is still `pending`) are not shown.
+pub fn history(cfg: &Config, filter: &HistoryFilter) -> Result<HistoryPage> {
+    let limit = filter.limit.unwrap_or(HISTORY_DEFAULT_LIMIT);
+    if !(1..=HISTORY_MAX_LIMIT).contains(&limit) {
+        return Err(Error::invalid(
+            "limit",
+            format!("limit must be between 1 and {HISTORY_MAX_LIMIT} (got {limit})"),
+        ));
+    }
+    if let Some(e) = &filter.event {
+        if !EVENTS.contains(&e.as_str()) {
+            return Err(Error::invalid(
+                "event",
+                format!("event must be one of {} (got `{e}`)", EVENTS.join(", ")),
+            ));
+        }
+    }
+    let since = filter.since.as_deref().map(normalize_since).transpose()?;
+    let Some(archive) = Archive::open_read_only(&cfg.archive_db_path()?)? else {
+        return Ok(HistoryPage {
+            items: Vec::new(),
+            limit,
+        });
+    };
+    let mut stmt = archive
+        .conn()
+        .prepare(
+            "SELECT id, event, path, old_path, catalog, time, target_id FROM file_history
+             WHERE (?1 IS NULL OR event = ?1) AND (?2 IS NULL OR catalog = ?2)
+               AND (?3 IS NULL OR time >= ?3)
+               AND (sync_id IS NULL OR sync_id NOT IN
+                    (SELECT id FROM sync_runs WHERE status = 'pending'))
+             ORDER BY id DESC LIMIT ?4",
+        )
+        .ctx("history")?;
+    let rows = stmt
+        .query_map(
+            rusqlite::params![filter.event, filter.catalog, since, limit],
+            |r| {
+                Ok(HistoryItem {
+                    id: r.get(0)?,
+                    event: r.get(1)?,
+                    path: r.get(2)?,
+                    old_path: r.get(3)?,
+                    catalog: r.get(4)?,
+                    time: r.get(5)?,
+                    target_id: r.get(6)?,
+                })
+            },
+        )
+        .ctx("history")?;
+    let items = rows.collect::<rusqlite::Result<Vec<_>>>().ctx("history")?;
+    Ok(HistoryPage { items, limit })
 }
