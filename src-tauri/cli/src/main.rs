@@ -207,6 +207,10 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 };
                 scan::scan_diff(&cfg, &known, &clock, opts).map(|o| o.report(None, true))
             } else {
+                let _lock = nas_sync_engine::archive::SyncLock::acquire(
+                    &cfg.archive_db_path()?,
+                    cfg.busy_timeout_secs,
+                )?;
                 let mut archive = Archive::open(&cfg.archive_db_path()?)?;
                 scan::run_scan(&cfg, &mut archive, &clock, opts).and_then(|(r, _)| {
                     progress.finish();
@@ -234,8 +238,12 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             progress.finish();
             let report = report?;
             if !report.dry_run && report.refused.is_none() {
-                let mut archive = Archive::open(&cfg.archive_db_path()?)?;
-                after_scan(&cfg, &mut archive)?;
+                // The sync is applied: a failure in the background passes is a warning only.
+                let passes = Archive::open(&cfg.archive_db_path()?)
+                    .and_then(|mut archive| after_scan(&cfg, &mut archive));
+                if let Err(e) = passes {
+                    eprintln!("warning: fingerprint/probe pass after the sync: {e}");
+                }
             }
             Ok(output::sync(&report))
         }

@@ -162,6 +162,7 @@ pub struct HistoryEntry {
 #[derive(Debug, Clone)]
 pub(crate) struct PendingEntry {
     pub id: i64,
+    pub file_id: Option<i64>,
     pub event: String,
     pub path: String,
     pub target_id: Option<i64>,
@@ -178,6 +179,46 @@ pub struct SyncTotals {
     pub deleted: u64,
     pub skipped: u64,
     pub errors: u64,
+}
+
+/// An exclusive lock on `<archive.db>.lock`, held for a whole sync or scan so two processes never
+/// interleave their runs. Released when dropped (or when the process dies).
+pub struct SyncLock {
+    _file: std::fs::File,
+}
+
+impl SyncLock {
+    /// Take the lock, waiting up to `wait_secs` for another process to finish.
+    pub fn acquire(archive_db: &Path, wait_secs: u64) -> Result<SyncLock> {
+        if let Some(dir) = archive_db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let mut name = archive_db.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(SyncLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if started.elapsed().as_secs() >= wait_secs {
+                        return Err(Error::Locked {
+                            path: archive_db.to_path_buf(),
+                            secs: wait_secs,
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+            }
+        }
+    }
 }
 
 pub struct Archive {
@@ -468,33 +509,7 @@ impl Archive {
             params![run_id, duration_ms as i64],
         )
         .ctx("finish sync run")?;
-        // Links, set-based (a first sync links every file): stage them, clear any other file's
-        // link to a row that changes hands, then set them.
-        tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS new_links (file_id INTEGER PRIMARY KEY, target_id INTEGER NOT NULL);
-             DELETE FROM new_links;",
-        )
-        .ctx("stage links")?;
-        {
-            let mut stage = tx
-                .prepare("INSERT OR REPLACE INTO new_links (file_id, target_id) VALUES (?1, ?2)")
-                .ctx("stage links")?;
-            for &(file_id, target_id) in links {
-                stage
-                    .execute(params![file_id, target_id])
-                    .ctx("stage links")?;
-            }
-        }
-        tx.execute_batch(
-            "CREATE INDEX IF NOT EXISTS temp.new_links_target ON new_links(target_id);
-             UPDATE files SET target_id = NULL
-              WHERE target_id IN (SELECT target_id FROM new_links)
-                AND id NOT IN (SELECT file_id FROM new_links);
-             UPDATE files SET target_id = (SELECT l.target_id FROM new_links l WHERE l.file_id = files.id)
-              WHERE id IN (SELECT file_id FROM new_links);
-             DELETE FROM new_links;",
-        )
-        .ctx("write links")?;
+        write_links(&tx, links)?;
         tx.commit().ctx("commit sync record")?;
         Ok(())
     }
@@ -526,7 +541,7 @@ impl Archive {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, event, path, target_id, size_bytes FROM file_history
+                "SELECT id, event, path, target_id, size_bytes, file_id FROM file_history
                  WHERE sync_id = ?1 ORDER BY id",
             )
             .ctx("run history")?;
@@ -538,6 +553,7 @@ impl Archive {
                     path: r.get(2)?,
                     target_id: r.get(3)?,
                     size_bytes: r.get(4)?,
+                    file_id: r.get(5)?,
                 })
             })
             .ctx("run history")?;
@@ -566,6 +582,14 @@ impl Archive {
             }
         }
         update_totals(&tx, run_id, "recovered", &totals)?;
+        // The run died before `finish_run`: give its files their links, or a later move of one
+        // of them would not find its row by rule (b).
+        let links: Vec<(i64, i64)> = entries
+            .iter()
+            .filter(|e| keep.contains(&e.id) && e.event != "deleted")
+            .filter_map(|e| Some((e.file_id?, e.target_id?)))
+            .collect();
+        write_links(&tx, &links)?;
         tx.commit().ctx("settle sync run")?;
         Ok(())
     }
@@ -596,6 +620,40 @@ impl Archive {
             .optional()
             .ctx("last sync")
     }
+}
+
+/// Remember which Target row each file is synced to, set-based (a first sync links every file):
+/// stage the links, clear any other file's link to a row that changes hands, then set them.
+fn write_links(tx: &rusqlite::Transaction<'_>, links: &[(i64, i64)]) -> Result<()> {
+    if links.is_empty() {
+        return Ok(());
+    }
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS new_links (file_id INTEGER PRIMARY KEY, target_id INTEGER NOT NULL);
+         DELETE FROM new_links;",
+    )
+    .ctx("stage links")?;
+    {
+        let mut stage = tx
+            .prepare("INSERT OR REPLACE INTO new_links (file_id, target_id) VALUES (?1, ?2)")
+            .ctx("stage links")?;
+        for &(file_id, target_id) in links {
+            stage
+                .execute(params![file_id, target_id])
+                .ctx("stage links")?;
+        }
+    }
+    tx.execute_batch(
+        "CREATE INDEX IF NOT EXISTS temp.new_links_target ON new_links(target_id);
+         UPDATE files SET target_id = NULL
+          WHERE target_id IN (SELECT target_id FROM new_links)
+            AND id NOT IN (SELECT file_id FROM new_links);
+         UPDATE files SET target_id = (SELECT l.target_id FROM new_links l WHERE l.file_id = files.id)
+          WHERE id IN (SELECT file_id FROM new_links);
+         DELETE FROM new_links;",
+    )
+    .ctx("write links")?;
+    Ok(())
 }
 
 fn update_totals(

@@ -43,6 +43,13 @@ pub enum Error {
     )]
     TargetBusy { secs: u64 },
 
+    /// Another nas-sync process is syncing the same archive.db.
+    #[error(
+        "another NAS Sync Monitor process is syncing {} (waited {secs} s); try again when it has finished",
+        path.display()
+    )]
+    Locked { path: PathBuf, secs: u64 },
+
     /// The operation was cancelled; nothing from the cancelled step was committed.
     #[error("cancelled; nothing from the cancelled step was committed")]
     Cancelled,
@@ -89,6 +96,7 @@ impl Error {
             Error::TargetSchema { .. } => "target_schema",
             Error::TargetBusy { .. } => "target_busy",
             Error::Cancelled => "cancelled",
+            Error::Locked { .. } => "sync_running",
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::Sqlite { .. } => "database",
             Error::Io { .. } => "io",

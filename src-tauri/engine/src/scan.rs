@@ -479,6 +479,7 @@ fn walk(
     })?;
     let mut out = Walk::default();
     let mut top_dirs: Vec<String> = Vec::new();
+    let mut unreadable_top = 0usize;
     for entry in listing {
         let entry = entry.map_err(|e| {
             offline(format!(
@@ -498,7 +499,21 @@ fn walk(
         if ignore.is_ignored(name, name) {
             continue;
         }
-        let Ok(ft) = entry.file_type() else { continue };
+        let ft = match entry.file_type() {
+            Ok(ft) => ft,
+            Err(e) => {
+                // Unknown type (e.g. a CIFS entry whose lstat failed): treat it as an unreadable
+                // top-level directory, so whatever archive.db knows under it is kept.
+                out.issues.push(ScanIssue {
+                    path: name.to_string(),
+                    kind: IssueKind::UnreadableDir,
+                    message: e.to_string(),
+                });
+                out.unreadable_dirs.insert(name.to_string());
+                unreadable_top += 1;
+                continue;
+            }
+        };
         if ft.is_dir() {
             top_dirs.push(name.to_string());
         } else if ft.is_file() {
@@ -518,7 +533,8 @@ fn walk(
         // Symlinks, junctions, devices: neither followed nor recorded.
     }
     top_dirs.sort();
-    out.top_level_dirs = top_dirs.len();
+    out.top_level_dirs = top_dirs.len() + unreadable_top;
+    out.top_level_unreadable = unreadable_top;
 
     let shared = Shared {
         root,

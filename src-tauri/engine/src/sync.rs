@@ -129,6 +129,19 @@ pub fn mass_delete_refusal(cfg: &Config, plan: &Plan) -> Option<Refusal> {
     }
 }
 
+/// An empty Source with active Target rows would delete the whole catalog: that is an offline
+/// or wrong share, or a fresh archive.db, never a real state (small catalogs slip under the
+/// mass-delete guard).
+pub fn empty_source_refusal(files: &[FileRecord], plan: &Plan) -> Option<Refusal> {
+    (files.is_empty() && plan.active_before > 0).then(|| Refusal {
+        guard: Guard::Offline,
+        message: format!(
+            "NAS 아카이브가 비어 있습니다 / the Source (archive.db) has no files but pokervod.db has {} active rows: syncing would mark them all deleted. Nothing was written; check the share and archive_db, or run `sync --force`.",
+            plan.active_before
+        ),
+    })
+}
+
 /// Run one sync: scan (unless `no_scan`), plan, guard, apply.
 pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Result<SyncReport> {
     let timer = Instant::now();
@@ -180,16 +193,28 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         let plan = rules::plan(&files, &rows, &rules);
         report.fill_counts(&plan);
         report.changes = list_changes(&plan, &files, &HashMap::new());
-        report.refused = mass_delete_refusal(cfg, &plan).filter(|_| !opts.force);
+        report.refused = empty_source_refusal(&files, &plan)
+            .or_else(|| mass_delete_refusal(cfg, &plan))
+            .filter(|_| !opts.force);
         report.duration_ms = timer.elapsed().as_millis() as u64;
         return Ok(report);
     }
 
-    // Open the Target first: a bad path or schema should fail before we touch archive.db.
-    let mut target = Target::open(&target_path, cfg.busy_timeout_secs)?;
-    target.ensure_schema()?;
-    target.prefer_wal();
+    // One sync at a time per archive.db: a second one would take the first's write-ahead run
+    // for a crashed one.
+    let _lock = crate::archive::SyncLock::acquire(&archive_path, cfg.busy_timeout_secs)?;
+    // Check the Target read-only first: a bad path or schema fails before we touch archive.db,
+    // and nothing is written to pokervod.db before the share passed the offline guards.
+    Target::check_path(&target_path)?;
+    let existing = Target::open_read_only(&target_path, cfg.busy_timeout_secs)?;
+    if let Some(t) = &existing {
+        t.check_schema()?;
+    }
     let mut archive = Archive::open(&archive_path)?;
+    // A run that died between its archive.db write-ahead record and its end is settled first,
+    // against the Target as it is now (before the scan, so its links are in the snapshot).
+    settle_pending_runs(&mut archive, existing.as_ref())?;
+    drop(existing);
 
     let files = if opts.no_scan {
         archive.load_files()?
@@ -224,9 +249,9 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         files
     };
 
-    // A run that died between its archive.db write-ahead record and its end is settled first,
-    // against the Target as it is now.
-    settle_pending_runs(&mut archive, &target)?;
+    let mut target = Target::open(&target_path, cfg.busy_timeout_secs)?;
+    target.ensure_schema()?;
+    target.prefer_wal();
 
     // Plan on a snapshot, then apply in one IMMEDIATE transaction. If another program committed
     // to the Target in between (data_version moved), plan again on fresh rows.
@@ -247,7 +272,9 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
             "planned"
         );
         report.fill_counts(&plan);
-        if let Some(refusal) = mass_delete_refusal(cfg, &plan) {
+        if let Some(refusal) =
+            empty_source_refusal(&files, &plan).or_else(|| mass_delete_refusal(cfg, &plan))
+        {
             if !opts.force {
                 tracing::error!(message = %refusal.message, "sync refused");
                 report.changes = list_changes(&plan, &files, &HashMap::new());
@@ -540,6 +567,17 @@ fn apply_target(
                 if crate::target::is_busy(&e) {
                     return Err(Error::TargetBusy { secs: busy_secs });
                 }
+                // Some errors (a trigger's RAISE(ROLLBACK), disk full, I/O) end the whole
+                // transaction: stop at once, or later statements would commit one by one.
+                if tx.is_autocommit() {
+                    return Err(Error::Sqlite {
+                        context: format!(
+                            "pokervod.db rolled back the sync at {}; nothing was applied",
+                            action_path(a, files)
+                        ),
+                        source: e,
+                    });
+                }
                 // A failed statement is rolled back on its own; the rest of the sync goes on.
                 errors.push(SyncError {
                     path: action_path(a, files).to_string(),
@@ -576,9 +614,14 @@ fn apply_target(
 /// rows show the changes), keep their history (minus changes the Target does not show);
 /// otherwise forget them. The transaction was all-or-nothing, so one change that shows is
 /// enough to tell it committed.
-fn settle_pending_runs(archive: &mut Archive, target: &Target) -> Result<()> {
+fn settle_pending_runs(archive: &mut Archive, target: Option<&Target>) -> Result<()> {
     for (run_id, applied_at) in archive.pending_runs()? {
         let entries = archive.run_history(run_id)?;
+        let Some(target) = target else {
+            // No pokervod.db at all: the run cannot have committed.
+            archive.discard_run(run_id)?;
+            continue;
+        };
         let mut stmt = target
             .conn()
             .prepare("SELECT nas_path, status, size_bytes, updated_at FROM files WHERE id = ?1")

@@ -73,11 +73,11 @@ pub struct Target {
 }
 
 impl Target {
-    /// Open the Target for writing, creating the file if it does not exist (its folder must).
-    pub fn open(path: &Path, busy_timeout_secs: u64) -> Result<Target> {
+    /// The Target exists, or its folder does (so it can be created).
+    pub fn check_path(path: &Path) -> Result<()> {
         if !path.exists() {
-            match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                Some(dir) if !dir.is_dir() => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if !dir.is_dir() {
                     return Err(Error::config(
                         "target_db",
                         format!(
@@ -86,9 +86,14 @@ impl Target {
                         ),
                     ));
                 }
-                _ => {}
             }
         }
+        Ok(())
+    }
+
+    /// Open the Target for writing, creating the file if it does not exist (its folder must).
+    pub fn open(path: &Path, busy_timeout_secs: u64) -> Result<Target> {
+        Target::check_path(path)?;
         let conn = Connection::open(path).ctx(&format!("open {}", path.display()))?;
         let busy_timeout = Duration::from_secs(busy_timeout_secs);
         conn.busy_timeout(busy_timeout)

@@ -158,3 +158,29 @@ fn run_killed_before_the_target_commit_is_forgotten_and_redone() {
         .expect("row");
     assert_eq!(id, 2);
 }
+
+#[test]
+fn recovered_run_restores_links_so_a_later_move_keeps_the_row_id() {
+    let e = env();
+    put(&e.root, "X/a.mp4", b"aaaa");
+    put(&e.root, "X/b.mp4", b"bb");
+    sync_at(&e, 1);
+    let c = Connection::open(&e.archive).expect("open archive");
+    c.execute_batch("UPDATE sync_runs SET status = 'pending'; UPDATE files SET target_id = NULL;")
+        .expect("stage crash after the Target commit");
+    drop(c);
+    // Move and rename in one go: only the link (rule b) can find the row now.
+    fs::create_dir_all(e.root.join("Y")).expect("dir");
+    fs::rename(e.root.join("X/a.mp4"), e.root.join("Y/renamed.mp4")).expect("move");
+    let r = sync_at(&e, 2);
+    assert_eq!((r.moved, r.added, r.deleted), (1, 0, 0), "{r:?}");
+    let t = Connection::open(&e.target).expect("open target");
+    let id: i64 = t
+        .query_row(
+            "SELECT id FROM files WHERE nas_path = 'Y/renamed.mp4'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("row");
+    assert_eq!(id, 1, "the moved file keeps its Target id");
+}
