@@ -110,6 +110,9 @@ pub enum Action {
         file: usize,
         event: Event,
         old_path: String,
+        /// The row now describes another file: its media columns take the probe's values even
+        /// when they are unknown, never the previous file's.
+        replace_media: bool,
     },
     /// `status = 'deleted'` for row `row`.
     Delete {
@@ -353,6 +356,9 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
                     file: p,
                     event,
                     old_path: row.nas_path.clone(),
+                    // Rule (c) hands the row to another file: the old file's media are wrong for
+                    // it. A changed file at the same path keeps the row's values until probed.
+                    replace_media: phase == 'c',
                 });
             }
             None => inserts.push(Action::Insert { file: p }),

@@ -402,6 +402,7 @@ fn history_entry(a: &Action, files: &[FileRecord], ids: &HashMap<usize, i64>) ->
             file,
             event,
             old_path,
+            ..
         } => HistoryEntry {
             event: event.as_str(),
             path: files[*file].path.clone(),
@@ -507,8 +508,11 @@ fn apply_target(
             .prepare(
                 "UPDATE files SET nas_path = ?2, filename = ?3, catalog = ?4, format = ?5,
                  size_bytes = ?6, hls_compatible = ?7, status = 'active', deleted_at = NULL,
-                 updated_at = ?8, codec = COALESCE(?9, codec), width = COALESCE(?10, width),
-                 height = COALESCE(?11, height), duration_sec = COALESCE(?12, duration_sec)
+                 updated_at = ?8,
+                 codec = CASE WHEN ?13 THEN ?9 ELSE COALESCE(?9, codec) END,
+                 width = CASE WHEN ?13 THEN ?10 ELSE COALESCE(?10, width) END,
+                 height = CASE WHEN ?13 THEN ?11 ELSE COALESCE(?11, height) END,
+                 duration_sec = CASE WHEN ?13 THEN ?12 ELSE COALESCE(?12, duration_sec) END
                  WHERE id = ?1",
             )
             .ctx("prepare Target update")?;
@@ -527,7 +531,12 @@ fn apply_target(
             .ctx("prepare Target insert")?;
         for a in &plan.actions {
             let res = match a {
-                Action::Update { row, file, .. } => {
+                Action::Update {
+                    row,
+                    file,
+                    replace_media,
+                    ..
+                } => {
                     let d = rules::desired(&files[*file], rules);
                     upd.execute(params![
                         row,
@@ -541,7 +550,8 @@ fn apply_target(
                         d.codec,
                         d.width,
                         d.height,
-                        d.duration_sec
+                        d.duration_sec,
+                        replace_media
                     ])
                 }
                 Action::Delete { row, .. } => del.execute(params![row, now]),
