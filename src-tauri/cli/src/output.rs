@@ -34,25 +34,25 @@ impl Progress {
     }
 
     pub fn update(&self, p: &ScanProgress) {
-        if let Ok(guard) = self.bar.lock() {
-            if let Some(b) = guard.as_ref() {
-                b.set_message(format!(
-                    "스캔 중 / scanning: {} files, {} dirs, {:.0} files/s  {}",
-                    group(p.files),
-                    group(p.dirs),
-                    p.files_per_sec,
-                    p.current_dir
-                ));
-                b.tick();
-            }
+        if let Ok(guard) = self.bar.lock()
+            && let Some(b) = guard.as_ref()
+        {
+            b.set_message(format!(
+                "스캔 중 / scanning: {} files, {} dirs, {:.0} files/s  {}",
+                group(p.files),
+                group(p.dirs),
+                p.files_per_sec,
+                p.current_dir
+            ));
+            b.tick();
         }
     }
 
     pub fn finish(&self) {
-        if let Ok(mut guard) = self.bar.lock() {
-            if let Some(b) = guard.take() {
-                b.finish_and_clear();
-            }
+        if let Ok(mut guard) = self.bar.lock()
+            && let Some(b) = guard.take()
+        {
+            b.finish_and_clear();
         }
     }
 }
@@ -68,7 +68,7 @@ pub fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

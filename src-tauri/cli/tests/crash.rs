@@ -97,7 +97,7 @@ fn dir_of(cat: &str, d: usize) -> String {
 fn file_name(cat: &str, d: usize, k: usize) -> String {
     match k {
         // Unique names, mostly mp4, every fifth a mov.
-        0..80 if k % 5 == 0 => format!("{cat}_E{d:03}_Hand_{k:03}.mov"),
+        0..80 if k.is_multiple_of(5) => format!("{cat}_E{d:03}_Hand_{k:03}.mov"),
         0..80 => format!("{cat}_E{d:03}_Hand_{k:03}.mp4"),
         // The same name in every catalog: duplicate groups of 8.
         80..88 => format!("Final_Table_{d:03}_{k}.mp4"),
@@ -183,11 +183,11 @@ fn mutate(root: &Path) -> Mutation {
             let dir = root.join(dir_of(cat, d));
             // Restore: the file removed before the second initial sync comes back at its path
             // (3 of 4), with new content.
-            if let Some(k) = soft_deleted(d) {
-                if (c + d) % 4 != 0 {
-                    write_file(&root.join(rel(c, d, k)), 7, new_mtime());
-                    m.restored += 1;
-                }
+            if let Some(k) = soft_deleted(d)
+                && (c + d) % 4 != 0
+            {
+                write_file(&root.join(rel(c, d, k)), 7, new_mtime());
+                m.restored += 1;
             }
             // Moves within the catalog to the next event's folder: one keeps its name, one is
             // renamed on the way.
@@ -608,13 +608,12 @@ fn work_dir() -> tempfile::TempDir {
                 line.split_whitespace().nth(3)?.parse::<u64>().ok()
             })
             .is_some_and(|kib| kib > 2 * 1024 * 1024);
-    if roomy {
-        if let Ok(dir) = tempfile::Builder::new()
+    if roomy
+        && let Ok(dir) = tempfile::Builder::new()
             .prefix("nas-sync-crash")
             .tempdir_in(shm)
-        {
-            return dir;
-        }
+    {
+        return dir;
     }
     tempfile::tempdir().expect("tempdir")
 }

@@ -238,24 +238,24 @@ impl Config {
             }
         }
         crate::names::IgnoreSet::new(&self.ignore)?;
-        if let (Some(a), Some(t)) = (&self.archive_db, &self.target_db) {
-            if a == t {
-                return Err(Error::config(
-                    "target_db",
-                    format!(
-                        "archive_db and target_db are the same file ({}); archive.db is ours, pokervod.db is the OTT catalog",
-                        a.display()
-                    ),
-                ));
-            }
+        if let (Some(a), Some(t)) = (&self.archive_db, &self.target_db)
+            && a == t
+        {
+            return Err(Error::config(
+                "target_db",
+                format!(
+                    "archive_db and target_db are the same file ({}); archive.db is ours, pokervod.db is the OTT catalog",
+                    a.display()
+                ),
+            ));
         }
-        if let Some(m) = &self.marker_file {
-            if m.trim().is_empty() || Path::new(m).is_absolute() || m.contains("..") {
-                return Err(Error::config(
-                    "marker_file",
-                    format!("marker_file must be a file name relative to the root (got `{m}`)"),
-                ));
-            }
+        if let Some(m) = &self.marker_file
+            && (m.trim().is_empty() || Path::new(m).is_absolute() || m.contains(".."))
+        {
+            return Err(Error::config(
+                "marker_file",
+                format!("marker_file must be a file name relative to the root (got `{m}`)"),
+            ));
         }
         Ok(())
     }

@@ -249,13 +249,13 @@ pub fn history(cfg: &Config, filter: &HistoryFilter) -> Result<HistoryPage> {
             format!("limit must be between 1 and {HISTORY_MAX_LIMIT} (got {limit})"),
         ));
     }
-    if let Some(e) = &filter.event {
-        if !EVENTS.contains(&e.as_str()) {
-            return Err(Error::invalid(
-                "event",
-                format!("event must be one of {} (got `{e}`)", EVENTS.join(", ")),
-            ));
-        }
+    if let Some(e) = &filter.event
+        && !EVENTS.contains(&e.as_str())
+    {
+        return Err(Error::invalid(
+            "event",
+            format!("event must be one of {} (got `{e}`)", EVENTS.join(", ")),
+        ));
     }
     let since = filter.since.as_deref().map(normalize_since).transpose()?;
     let Some(archive) = Archive::open_read_only(&cfg.archive_db_path()?)? else {

@@ -59,10 +59,10 @@ impl Rules {
     /// `None` when eligible, else the reason (Korean, for the matching table) and its code.
     pub fn ineligible_reason(&self, f: &FileRecord) -> Option<(String, &'static str)> {
         let ext = f.ext();
-        if self.strict_codec_check {
-            if let Some(w) = self.codec_warning(f) {
-                return Some((w, "codec_not_hls"));
-            }
+        if self.strict_codec_check
+            && let Some(w) = self.codec_warning(f)
+        {
+            return Some((w, "codec_not_hls"));
         }
         match f.kind() {
             Kind::Video if !self.hls_only || self.is_hls(&ext) => None,
@@ -298,11 +298,11 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
         if row_of.contains_key(&p) {
             continue;
         }
-        if let Some(&r) = files[p].target_id.and_then(|id| by_id.get(&id)) {
-            if let std::collections::hash_map::Entry::Vacant(e) = claimed.entry(r) {
-                e.insert(p);
-                row_of.insert(p, (r, 'b'));
-            }
+        if let Some(&r) = files[p].target_id.and_then(|id| by_id.get(&id))
+            && let std::collections::hash_map::Entry::Vacant(e) = claimed.entry(r)
+        {
+            e.insert(p);
+            row_of.insert(p, (r, 'b'));
         }
     }
     // (c) an active row of the primary's group whose file disappeared: re-point it (smallest id).

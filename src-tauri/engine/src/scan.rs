@@ -170,13 +170,13 @@ pub fn scan_diff(
             )));
         }
     }
-    if let Some(marker) = &cfg.marker_file {
-        if !root.join(marker).is_file() {
-            return Err(offline(format!(
-                "NAS 확인 파일이 없습니다 / the marker file `{marker}` is missing in {}: the share may be offline or a different folder is mounted. Nothing was changed.",
-                root.display()
-            )));
-        }
+    if let Some(marker) = &cfg.marker_file
+        && !root.join(marker).is_file()
+    {
+        return Err(offline(format!(
+            "NAS 확인 파일이 없습니다 / the marker file `{marker}` is missing in {}: the share may be offline or a different folder is mounted. Nothing was changed.",
+            root.display()
+        )));
     }
 
     let walk = walk(root, &ignore, cfg.scan_workers, cancel, opts.progress)?;
@@ -636,7 +636,7 @@ fn walk_top(shared: &Shared<'_>, top: &str) -> Result<Part> {
     let mut n: u32 = 0;
     while let Some(res) = it.next() {
         n = n.wrapping_add(1);
-        if n % 256 == 0
+        if n.is_multiple_of(256)
             && (shared.cancel.load(Ordering::Relaxed) || shared.stop.load(Ordering::Relaxed))
         {
             return Err(Error::Cancelled);
@@ -889,10 +889,10 @@ fn unique_pairs<K: std::hash::Hash + Eq>(
         }
     }
     for &a in as_ {
-        if let Some(k) = akey(a) {
-            if let Some(g) = groups.get_mut(&k) {
-                g.1.push(a);
-            }
+        if let Some(k) = akey(a)
+            && let Some(g) = groups.get_mut(&k)
+        {
+            g.1.push(a);
         }
     }
     let mut out: Vec<(usize, usize)> = groups
@@ -943,10 +943,10 @@ pub fn fingerprint_pending(
                     let Some((id, path, size, mtime)) = pending.get(i) else {
                         break;
                     };
-                    if let Ok(fp) = fingerprint(&root.join(path)) {
-                        if let Ok(mut r) = results.lock() {
-                            r.push((*id, fp, *size, *mtime));
-                        }
+                    if let Ok(fp) = fingerprint(&root.join(path))
+                        && let Ok(mut r) = results.lock()
+                    {
+                        r.push((*id, fp, *size, *mtime));
                     }
                 }
             });

@@ -75,18 +75,17 @@ pub struct Target {
 impl Target {
     /// The Target exists, or its folder does (so it can be created).
     pub fn check_path(path: &Path) -> Result<()> {
-        if !path.exists() {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                if !dir.is_dir() {
-                    return Err(Error::config(
-                        "target_db",
-                        format!(
-                            "the folder of target_db does not exist: {}; check the path of pokervod.db",
-                            dir.display()
-                        ),
-                    ));
-                }
-            }
+        if !path.exists()
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(Error::config(
+                "target_db",
+                format!(
+                    "the folder of target_db does not exist: {}; check the path of pokervod.db",
+                    dir.display()
+                ),
+            ));
         }
         Ok(())
     }

@@ -253,23 +253,24 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
             // VisualSampleEntry: 6 reserved, 2 data_reference_index, 16 predefined/reserved,
             // then width and height (16 bits each).
             let (w, h) = (be_u16(body, 24), be_u16(body, 26));
-            if let (Some(w), Some(h)) = (w, h) {
-                if w > 0 && h > 0 {
-                    info.width = Some(w as u32);
-                    info.height = Some(h as u32);
-                }
+            if let (Some(w), Some(h)) = (w, h)
+                && w > 0
+                && h > 0
+            {
+                info.width = Some(w as u32);
+                info.height = Some(h as u32);
             }
-            if info.width.is_none() {
-                if let Some(tkhd) = find(&tk, b"tkhd") {
-                    let t = small(src, tkhd)?;
-                    let n = t.len();
-                    if n >= 8 {
-                        let w = be_u32(&t, n - 8).unwrap_or(0) >> 16;
-                        let h = be_u32(&t, n - 4).unwrap_or(0) >> 16;
-                        if w > 0 && h > 0 {
-                            info.width = Some(w);
-                            info.height = Some(h);
-                        }
+            if info.width.is_none()
+                && let Some(tkhd) = find(&tk, b"tkhd")
+            {
+                let t = small(src, tkhd)?;
+                let n = t.len();
+                if n >= 8 {
+                    let w = be_u32(&t, n - 8).unwrap_or(0) >> 16;
+                    let h = be_u32(&t, n - 4).unwrap_or(0) >> 16;
+                    if w > 0 && h > 0 {
+                        info.width = Some(w);
+                        info.height = Some(h);
                     }
                 }
             }

@@ -271,7 +271,7 @@ mod tests {
     /// Bytes from a string of '0'/'1' (padded with 1s to a whole byte).
     fn bits(s: &str) -> Vec<u8> {
         let mut v: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        while v.len() % 8 != 0 {
+        while !v.len().is_multiple_of(8) {
             v.push(b'1');
         }
         v.chunks(8)

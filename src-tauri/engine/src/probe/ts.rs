@@ -188,10 +188,10 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
             }
             if Some(p.pid) == video_pid {
                 if p.start {
-                    if let Some(body) = pes_body(p.payload) {
-                        if es.len() < ES_KEEP {
-                            es.extend_from_slice(body);
-                        }
+                    if let Some(body) = pes_body(p.payload)
+                        && es.len() < ES_KEEP
+                    {
+                        es.extend_from_slice(body);
                     }
                 } else if es.len() < ES_KEEP && !es.is_empty() {
                     es.extend_from_slice(p.payload);
@@ -243,10 +243,11 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
         let mut last = None;
         if let Some(a) = align {
             for p in packets(&tail[a..], l) {
-                if p.start && streams.contains_key(&p.pid) {
-                    if let Some(pts) = pes_pts(p.payload) {
-                        last = Some(last.map_or(pts, |l: u64| l.max(pts)));
-                    }
+                if p.start
+                    && streams.contains_key(&p.pid)
+                    && let Some(pts) = pes_pts(p.payload)
+                {
+                    last = Some(last.map_or(pts, |l: u64| l.max(pts)));
                 }
             }
         }
