@@ -188,6 +188,16 @@ pub struct SyncLock {
 }
 
 impl SyncLock {
+    /// Whether another process holds the lock now (a sync or scan is running).
+    pub fn is_held(archive_db: &Path) -> bool {
+        let mut name = archive_db.as_os_str().to_owned();
+        name.push(".lock");
+        match std::fs::File::open(PathBuf::from(name)) {
+            Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+            Err(_) => false,
+        }
+    }
+
     /// Take the lock, waiting up to `wait_secs` for another process to finish.
     pub fn acquire(archive_db: &Path, wait_secs: u64) -> Result<SyncLock> {
         if let Some(dir) = archive_db.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -165,7 +165,7 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
             },
         },
         sync_status: SyncStatus {
-            is_running: false,
+            is_running: crate::archive::SyncLock::is_held(&archive_path),
             last_sync_time: last.as_ref().map(|(t, _, _)| t.clone()),
             last_result: last.map(|(_, status, t)| LastResult {
                 added: t.added,

@@ -207,3 +207,18 @@ fn a_row_repointed_to_another_file_does_not_keep_the_old_files_media() {
         "stale media of the deleted file"
     );
 }
+
+#[test]
+fn dashboard_reports_a_running_sync() {
+    let e = env();
+    put(&e.root, "X/a.mp4");
+    sync::run_sync(&e.cfg, &SystemClock, SyncOptions::default()).expect("sync");
+    let idle = nas_sync_engine::query::dashboard(&e.cfg).expect("dashboard");
+    assert!(!idle.sync_status.is_running);
+    let _held = SyncLock::acquire(&e.archive, 1).expect("lock");
+    let busy = nas_sync_engine::query::dashboard(&e.cfg).expect("dashboard");
+    assert!(
+        busy.sync_status.is_running,
+        "a held sync lock means a sync is running"
+    );
+}
