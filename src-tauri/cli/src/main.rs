@@ -201,10 +201,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 cancel: Some(&cancel),
             };
             let res = if *dry_run {
-                let known = match Archive::open_read_only(&cfg.archive_db_path()?)? {
-                    Some(a) => a.load_files()?,
-                    None => Vec::new(),
-                };
+                let (known, _) = Archive::read_snapshot(&cfg.archive_db_path()?)?;
                 scan::scan_diff(&cfg, &known, &clock, opts).map(|o| o.report(None, true))
             } else {
                 let _lock = nas_sync_engine::archive::SyncLock::acquire(

@@ -291,6 +291,15 @@ impl Archive {
         }))
     }
 
+    /// The stored files and the id the next scan would get, read-only; an archive.db that does
+    /// not exist yet reads as empty (reconcile, dry runs and queries never create it).
+    pub fn read_snapshot(path: &Path) -> Result<(Vec<FileRecord>, i64)> {
+        match Archive::open_read_only(path)? {
+            Some(a) => Ok((a.load_files()?, a.next_scan_id()?)),
+            None => Ok((Vec::new(), 1)),
+        }
+    }
+
     fn migrate(&mut self) -> Result<()> {
         let version: i64 = self
             .conn

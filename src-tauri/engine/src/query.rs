@@ -93,10 +93,7 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
         Some(a) => a.load_files()?,
         None => Vec::new(),
     };
-    let rows = match Target::open_read_only(target_path, cfg.busy_timeout_secs)? {
-        Some(t) => t.load_rows()?,
-        None => Vec::new(),
-    };
+    let rows = Target::read_rows(target_path, cfg.busy_timeout_secs)?;
     let rules = Rules::from_config(cfg);
     let plan = rules::plan(&files, &rows, &rules);
 

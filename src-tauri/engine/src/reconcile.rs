@@ -89,15 +89,7 @@ pub struct ReconcileReport {
 pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
     let timer = Instant::now();
     let rules = Rules::from_config(cfg);
-    let archive = Archive::open_read_only(&cfg.archive_db_path()?)?;
-    let known = match &archive {
-        Some(a) => a.load_files()?,
-        None => Vec::new(),
-    };
-    let next_id = match &archive {
-        Some(a) => a.next_scan_id()?,
-        None => 1,
-    };
+    let (known, next_id) = Archive::read_snapshot(&cfg.archive_db_path()?)?;
     let archive_files = known.len() as u64;
     let outcome = scan::scan_diff(
         cfg,
@@ -108,10 +100,7 @@ pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
             ..ScanOptions::default()
         },
     )?;
-    let rows = match Target::open_read_only(cfg.require_target_db()?, cfg.busy_timeout_secs)? {
-        Some(t) => t.load_rows()?,
-        None => Vec::new(),
-    };
+    let rows = Target::read_rows(cfg.require_target_db()?, cfg.busy_timeout_secs)?;
     let share_paths: HashSet<&str> = outcome.walk.files.iter().map(|w| w.path.as_str()).collect();
     let d = &outcome.diff;
 

@@ -160,18 +160,10 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     };
 
     if opts.dry_run {
-        let archive = Archive::open_read_only(&archive_path)?;
-        let known = match &archive {
-            Some(a) => a.load_files()?,
-            None => Vec::new(),
-        };
+        let (known, next_id) = Archive::read_snapshot(&archive_path)?;
         let files = if opts.no_scan {
             known
         } else {
-            let next_id = match &archive {
-                Some(a) => a.next_scan_id()?,
-                None => 1,
-            };
             match scan::scan_diff(cfg, &known, clock, scan_opts) {
                 Ok(outcome) => {
                     let files = scan::apply_in_memory(known, &outcome.diff, next_id);
@@ -186,10 +178,7 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
                 Err(e) => return Err(e),
             }
         };
-        let rows = match Target::open_read_only(&target_path, cfg.busy_timeout_secs)? {
-            Some(t) => t.load_rows()?,
-            None => Vec::new(),
-        };
+        let rows = Target::read_rows(&target_path, cfg.busy_timeout_secs)?;
         let plan = rules::plan(&files, &rows, &rules);
         report.fill_counts(&plan);
         report.changes = list_changes(&plan, &files, &HashMap::new());
@@ -455,10 +444,7 @@ fn apply_target(
     version: i64,
 ) -> Result<Option<Applied>> {
     let (plan, files, rules, now) = (ctx.plan, ctx.files, ctx.rules, ctx.applied_at);
-    let busy_secs = match target.busy_error() {
-        Error::TargetBusy { secs } => secs,
-        _ => 0,
-    };
+    let busy_secs = target.busy_timeout_secs();
     let mut errors: Vec<SyncError> = Vec::new();
     if plan.actions.is_empty() {
         let run_id = archive.begin_run(ctx.started, now, ctx.forced, &ctx.totals, &[])?;

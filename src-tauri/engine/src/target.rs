@@ -140,6 +140,14 @@ impl Target {
         }))
     }
 
+    /// Every row of an existing Target, read-only; a missing file or table reads as empty.
+    pub fn read_rows(path: &Path, busy_timeout_secs: u64) -> Result<Vec<TargetRow>> {
+        match Target::open_read_only(path, busy_timeout_secs)? {
+            Some(t) => t.load_rows(),
+            None => Ok(Vec::new()),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -259,10 +267,8 @@ impl Target {
         }
     }
 
-    pub(crate) fn busy_error(&self) -> Error {
-        Error::TargetBusy {
-            secs: self.busy_timeout.as_secs(),
-        }
+    pub(crate) fn busy_timeout_secs(&self) -> u64 {
+        self.busy_timeout.as_secs()
     }
 
     pub(crate) fn busy_or(&self, e: rusqlite::Error, context: &str) -> Error {

@@ -1,47 +1,16 @@
 //! The history query (PRD 4.3): applied Target changes, newest first, with filters.
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
+mod common;
+
+use common::{Env, env, put};
+use nas_sync_engine::Error;
 use nas_sync_engine::clock::FixedClock;
 use nas_sync_engine::query::{self, HistoryFilter};
 use nas_sync_engine::sync::{self, SyncOptions};
-use nas_sync_engine::{Config, Error};
 use rusqlite::Connection;
-
-struct Env {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    archive: PathBuf,
-    cfg: Config,
-}
-
-fn env() -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("share");
-    fs::create_dir_all(&root).expect("share");
-    let archive = dir.path().join("archive.db");
-    let cfg = Config {
-        root: Some(root.clone()),
-        archive_db: Some(archive.clone()),
-        target_db: Some(dir.path().join("pokervod.db")),
-        probe_media: false,
-        ..Config::default()
-    };
-    Env {
-        _dir: dir,
-        root,
-        archive,
-        cfg,
-    }
-}
-
-fn put(root: &Path, rel: &str, body: &[u8]) {
-    let p = root.join(rel);
-    fs::create_dir_all(p.parent().expect("parent")).expect("dirs");
-    fs::write(p, body).expect("write");
-}
 
 fn sync_at(e: &Env, day: u32) {
     let clock = FixedClock(

@@ -3,48 +3,15 @@
 //! windows deterministically; `cli/tests/crash.rs` kills real processes at random moments.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{TimeZone, Utc};
-use nas_sync_engine::Config;
+mod common;
+
+use common::{Env, env, put};
 use nas_sync_engine::clock::FixedClock;
 use nas_sync_engine::sync::{self, SyncOptions};
 use rusqlite::Connection;
-
-struct Env {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    archive: PathBuf,
-    target: PathBuf,
-    cfg: Config,
-}
-
-fn env() -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("share");
-    fs::create_dir_all(&root).expect("share");
-    let archive = dir.path().join("archive.db");
-    let target = dir.path().join("pokervod.db");
-    let cfg = Config {
-        root: Some(root.clone()),
-        archive_db: Some(archive.clone()),
-        target_db: Some(target.clone()),
-        ..Config::default()
-    };
-    Env {
-        _dir: dir,
-        root,
-        archive,
-        target,
-        cfg,
-    }
-}
-
-fn put(root: &Path, rel: &str, body: &[u8]) {
-    let p = root.join(rel);
-    fs::create_dir_all(p.parent().expect("parent")).expect("dirs");
-    fs::write(p, body).expect("write");
-}
 
 fn clock(hour: u32) -> FixedClock {
     FixedClock(

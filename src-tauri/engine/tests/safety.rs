@@ -2,51 +2,24 @@
 //! syncs at once, an offline share never touching pokervod.db, an empty Source.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+mod common;
+
+use common::put;
+
+/// These tests wait on locks: keep the waits short.
+fn env() -> common::Env {
+    let mut e = common::env();
+    e.cfg.busy_timeout_secs = 1;
+    e
+}
 use nas_sync_engine::archive::SyncLock;
 use nas_sync_engine::clock::SystemClock;
 use nas_sync_engine::sync::{self, SyncOptions};
 use nas_sync_engine::target::CREATE_FILES_SQL;
-use nas_sync_engine::{Config, Error, Guard};
+use nas_sync_engine::{Error, Guard};
 use rusqlite::Connection;
-
-struct Env {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    archive: PathBuf,
-    target: PathBuf,
-    cfg: Config,
-}
-
-fn env() -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("share");
-    fs::create_dir_all(&root).expect("share");
-    let archive = dir.path().join("archive.db");
-    let target = dir.path().join("pokervod.db");
-    let cfg = Config {
-        root: Some(root.clone()),
-        archive_db: Some(archive.clone()),
-        target_db: Some(target.clone()),
-        probe_media: false,
-        busy_timeout_secs: 1,
-        ..Config::default()
-    };
-    Env {
-        _dir: dir,
-        root,
-        archive,
-        target,
-        cfg,
-    }
-}
-
-fn put(root: &Path, rel: &str) {
-    let p = root.join(rel);
-    fs::create_dir_all(p.parent().expect("parent")).expect("dirs");
-    fs::write(p, rel.as_bytes()).expect("write");
-}
 
 fn rows(target: &Path) -> Vec<(i64, String, String)> {
     let c = Connection::open(target).expect("open target");
@@ -70,7 +43,7 @@ fn count(db: &Path, sql: &str) -> i64 {
 fn a_trigger_that_rolls_back_the_transaction_leaves_the_target_untouched() {
     let e = env();
     for p in ["X/a.mp4", "X/b.mp4", "X/c.mp4"] {
-        put(&e.root, p);
+        put(&e.root, p, p.as_bytes());
     }
     let c = Connection::open(&e.target).expect("create target");
     c.execute_batch(&format!(
@@ -95,7 +68,7 @@ fn a_trigger_that_rolls_back_the_transaction_leaves_the_target_untouched() {
 #[test]
 fn a_second_sync_waits_for_the_first_and_then_gives_up_clearly() {
     let e = env();
-    put(&e.root, "X/a.mp4");
+    put(&e.root, "X/a.mp4", b"X/a.mp4");
     let held = SyncLock::acquire(&e.archive, 1).expect("first lock");
     match sync::run_sync(&e.cfg, &SystemClock, SyncOptions::default()) {
         Err(err @ Error::Locked { .. }) => assert_eq!(err.code(), "sync_running"),
@@ -110,7 +83,7 @@ fn a_second_sync_waits_for_the_first_and_then_gives_up_clearly() {
 #[test]
 fn an_offline_share_never_touches_pokervod_db() {
     let e = env();
-    put(&e.root, "X/a.mp4");
+    put(&e.root, "X/a.mp4", b"X/a.mp4");
     sync::run_sync(&e.cfg, &SystemClock, SyncOptions::default()).expect("first sync");
     // An owner's Target in rollback-journal mode: the WAL switch must not happen either.
     let other = e.target.with_file_name("owner.db");
@@ -187,7 +160,7 @@ fn a_row_repointed_to_another_file_does_not_keep_the_old_files_media() {
     );
     // Another member of the group appears (not real media), then the synced one goes: the row is
     // re-pointed (rule c) and must not claim the new file is a 320x240 h264 clip.
-    put(&e.root, "Y/ep.mp4");
+    put(&e.root, "Y/ep.mp4", b"Y/ep.mp4");
     sync::run_sync(&e.cfg, &SystemClock, SyncOptions::default()).expect("sync");
     fs::remove_file(e.root.join("X/ep.mp4")).expect("delete");
     let r = sync::run_sync(&e.cfg, &SystemClock, SyncOptions::default()).expect("sync");
@@ -211,7 +184,7 @@ fn a_row_repointed_to_another_file_does_not_keep_the_old_files_media() {
 #[test]
 fn dashboard_reports_a_running_sync() {
     let e = env();
-    put(&e.root, "X/a.mp4");
+    put(&e.root, "X/a.mp4", b"X/a.mp4");
     sync::run_sync(&e.cfg, &SystemClock, SyncOptions::default()).expect("sync");
     let idle = nas_sync_engine::query::dashboard(&e.cfg).expect("dashboard");
     assert!(!idle.sync_status.is_running);

@@ -123,16 +123,30 @@ impl<R: Read + Seek> Source<R> {
     }
 }
 
-/// A built-in parser over a file.
-type FileParser = fn(&mut Source<File>) -> ParseResult<MediaInfo>;
+/// The containers with a pure-Rust parser.
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    Bmff,
+    Ts,
+    Mkv,
+}
 
-/// Which pure-Rust parser handles an extension, if any.
-fn parser_for(ext: &str) -> Option<FileParser> {
-    match ext {
-        "mp4" | "mov" | "m4v" | "3gp" => Some(bmff::parse),
-        "ts" | "m2ts" | "mts" => Some(ts::parse),
-        "mkv" | "webm" => Some(mkv::parse),
-        _ => None,
+impl Format {
+    fn of(ext: &str) -> Option<Format> {
+        match ext {
+            "mp4" | "mov" | "m4v" | "3gp" => Some(Format::Bmff),
+            "ts" | "m2ts" | "mts" => Some(Format::Ts),
+            "mkv" | "webm" => Some(Format::Mkv),
+            _ => None,
+        }
+    }
+
+    fn parse<R: Read + Seek>(self, src: &mut Source<R>) -> ParseResult<MediaInfo> {
+        match self {
+            Format::Bmff => bmff::parse(src),
+            Format::Ts => ts::parse(src),
+            Format::Mkv => mkv::parse(src),
+        }
     }
 }
 
@@ -145,7 +159,7 @@ pub fn probe_file(path: &Path, ffprobe: Option<&Path>) -> (Probe, u64) {
             .map(|n| n.to_string_lossy())
             .unwrap_or_default(),
     );
-    if let Some(parse) = parser_for(&ext) {
+    if let Some(format) = Format::of(&ext) {
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) => {
@@ -176,7 +190,7 @@ pub fn probe_file(path: &Path, ffprobe: Option<&Path>) -> (Probe, u64) {
                 0,
             );
         }
-        let res = parse(&mut src);
+        let res = format.parse(&mut src);
         let n = src.bytes_read();
         return match res {
             Ok(info) => (Probe::Ok { info }, n),
@@ -199,11 +213,9 @@ pub fn probe_file(path: &Path, ffprobe: Option<&Path>) -> (Probe, u64) {
 /// Probe bytes in memory with the parser for `ext` (fuzzing and tests).
 pub fn probe_bytes(ext: &str, data: &[u8]) -> ParseResult<MediaInfo> {
     let mut src = Source::new(std::io::Cursor::new(data)).map_err(|e| e.to_string())?;
-    match ext {
-        "mp4" | "mov" | "m4v" | "3gp" => bmff::parse(&mut src),
-        "ts" | "m2ts" | "mts" => ts::parse(&mut src),
-        "mkv" | "webm" => mkv::parse(&mut src),
-        _ => Err(format!("no parser for .{ext}")),
+    match Format::of(ext) {
+        Some(format) => format.parse(&mut src),
+        None => Err(format!("no parser for .{ext}")),
     }
 }
 
