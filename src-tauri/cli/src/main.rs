@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use nas_sync_engine::clock::SystemClock;
 use nas_sync_engine::scan::{self, ScanOptions};
 use nas_sync_engine::sync::{self, SyncOptions};
-use nas_sync_engine::{Config, Error, archive::Archive, demo, query, reconcile};
+use nas_sync_engine::{Config, Error, archive::Archive, demo, matching, query, reconcile};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -85,6 +85,42 @@ enum Command {
         #[arg(long)]
         since: Option<String>,
         /// At most this many rows (default 100, at most 10,000).
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// 1:1 matching table: every Source file and every Target row no file holds (PRD 7.3).
+    Matching {
+        /// synced, synced_with_duplicates, new, changed, deleted, duplicate, not_synced.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this catalog (e.g. WSOP).
+        #[arg(long)]
+        catalog: Option<String>,
+        /// Case-insensitive substring of the path (Hangul NFC/NFD alike; % and _ are literal).
+        #[arg(long)]
+        search: Option<String>,
+        /// path, size, mtime, catalog or status (default path).
+        #[arg(long)]
+        sort: Option<String>,
+        /// Reverse the sort.
+        #[arg(long)]
+        desc: bool,
+        /// Page number, from 1.
+        #[arg(long)]
+        page: Option<u32>,
+        /// Items per page (default 20, at most 200).
+        #[arg(long)]
+        per_page: Option<u32>,
+    },
+    /// Catalog tree with counts (PRD 7.4); `--path DIR` lists one directory's children.
+    Tree {
+        /// One directory (e.g. WSOP/2024; "" or / for the root) instead of the whole archive.
+        #[arg(long)]
+        path: Option<String>,
+        /// With --path: skip this many files of the directory.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// With --path: at most this many files (default 500, at most 5,000).
         #[arg(long)]
         limit: Option<u32>,
     },
@@ -279,6 +315,40 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 limit: *limit,
             };
             Ok(output::history(&query::history(&cfg, &filter)?))
+        }
+        Command::Matching {
+            status,
+            catalog,
+            search,
+            sort,
+            desc,
+            page,
+            per_page,
+        } => {
+            let cfg = load_config(cli)?;
+            let q = matching::MatchingQuery {
+                status: status.clone(),
+                catalog: catalog.clone(),
+                search: search.clone(),
+                sort: sort.clone(),
+                desc: *desc,
+                page: *page,
+                per_page: *per_page,
+            };
+            Ok(output::matching(&matching::matching(&cfg, &q)?))
+        }
+        Command::Tree {
+            path,
+            offset,
+            limit,
+        } => {
+            let cfg = load_config(cli)?;
+            match path {
+                Some(p) => Ok(output::tree_node(&matching::tree_node(
+                    &cfg, p, *offset, *limit,
+                )?)),
+                None => Ok(output::tree(&matching::tree(&cfg)?)),
+            }
         }
         Command::Dashboard => {
             let cfg = load_config(cli)?;

@@ -9,6 +9,8 @@ use nas_sync_engine::query::Dashboard;
 use nas_sync_engine::reconcile::{ReconcileReport, Section};
 use nas_sync_engine::scan::{ScanIssue, ScanProgress, ScanReport};
 use nas_sync_engine::sync::SyncReport;
+use nas_sync_engine::index::Status;
+use nas_sync_engine::matching::{MatchingPage, NodeCounts, Tree, TreeDir, TreeNode};
 use serde::Serialize;
 
 use crate::Outcome;
@@ -479,6 +481,162 @@ pub fn history(h: &nas_sync_engine::query::HistoryPage) -> Outcome {
     }
     Outcome {
         json: json(h),
+        human: out,
+        code: 0,
+    }
+}
+
+fn status_label(s: Status) -> &'static str {
+    match s {
+        Status::Synced => "동기화됨 synced",
+        Status::SyncedWithDuplicates => "동기화됨+중복 synced*",
+        Status::New => "신규 new",
+        Status::Changed => "변경 changed",
+        Status::Deleted => "삭제 deleted",
+        Status::Duplicate => "중복 duplicate",
+        Status::NotSynced => "제외 not_synced",
+    }
+}
+
+pub fn matching(p: &MatchingPage) -> Outcome {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} 항목 / items — 페이지 page {}/{} ({} per page)",
+        group(p.total),
+        p.page,
+        p.pages.max(1),
+        p.per_page
+    );
+    let s = &p.summary;
+    let _ = writeln!(
+        out,
+        "동기화됨 synced {}  신규 new {}  변경 changed {}  삭제 deleted {}  중복 duplicate {}  제외 not_synced {}",
+        group(s.synced),
+        group(s.new),
+        group(s.changed),
+        group(s.deleted),
+        group(s.duplicates_excluded),
+        group(s.not_synced)
+    );
+    if p.items.is_empty() {
+        let _ = writeln!(out, "\n해당 항목 없음 / no items match");
+    } else {
+        out.push('\n');
+    }
+    for i in &p.items {
+        let path = match (&i.source, &i.target) {
+            (Some(src), _) => src.path.clone(),
+            (None, Some(t)) => t.nas_path.clone(),
+            (None, None) => String::new(),
+        };
+        let target = match &i.target {
+            Some(t) => format!("#{}", t.id),
+            None => "-".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{}{}  {path}",
+            pad(status_label(i.status), 22),
+            pad(&target, 9)
+        );
+        if !matches!(i.status, Status::Synced) {
+            let _ = writeln!(out, "{}{}", pad("", 31), i.reason);
+        }
+        for d in &i.duplicates {
+            let _ = writeln!(out, "{}+ 중복 {}", pad("", 31), d.path);
+        }
+    }
+    Outcome {
+        json: json(p),
+        human: out,
+        code: 0,
+    }
+}
+
+fn counts_line(c: &NodeCounts) -> String {
+    let mut s = format!("{} files", group(c.total_files));
+    for (label, n) in [
+        ("synced", c.synced),
+        ("new", c.new),
+        ("changed", c.changed),
+        ("deleted", c.deleted),
+        ("dup", c.duplicates),
+        ("not_synced", c.not_synced),
+    ] {
+        if n > 0 {
+            let _ = write!(s, ", {label} {}", group(n));
+        }
+    }
+    s
+}
+
+fn tree_dir(out: &mut String, d: &TreeDir, depth: usize) {
+    let _ = writeln!(
+        out,
+        "{}{}/  ({})",
+        "  ".repeat(depth),
+        d.name,
+        counts_line(&d.counts)
+    );
+    for c in &d.children {
+        tree_dir(out, c, depth + 1);
+    }
+    for f in &d.files {
+        let _ = writeln!(
+            out,
+            "{}{}  [{}]",
+            "  ".repeat(depth + 1),
+            f.name,
+            f.status.as_str()
+        );
+    }
+}
+
+pub fn tree(t: &Tree) -> Outcome {
+    let mut out = String::new();
+    if t.catalogs.is_empty() {
+        let _ = writeln!(out, "빈 아카이브 / empty archive");
+    }
+    for c in &t.catalogs {
+        let _ = writeln!(out, "{}/  ({})", c.name, counts_line(&c.counts));
+        for d in &c.children {
+            tree_dir(&mut out, d, 1);
+        }
+        for f in &c.files {
+            let _ = writeln!(out, "  {}  [{}]", f.name, f.status.as_str());
+        }
+    }
+    Outcome {
+        json: json(t),
+        human: out,
+        code: 0,
+    }
+}
+
+pub fn tree_node(n: &TreeNode) -> Outcome {
+    let mut out = String::new();
+    let shown = if n.path.is_empty() { "/" } else { &n.path };
+    let _ = writeln!(out, "{shown}  ({})", counts_line(&n.counts));
+    for d in &n.directories {
+        let _ = writeln!(out, "  {}/  ({})", d.name, counts_line(&d.counts));
+    }
+    for f in &n.files {
+        let _ = writeln!(out, "  {}{}", pad(&f.name, 48), status_label(f.status));
+    }
+    let shown_to = n.offset + n.files.len() as u64;
+    if n.files_total > shown_to || n.offset > 0 {
+        let _ = writeln!(
+            out,
+            "  … 파일 files {}–{} / {} (--offset {} for more)",
+            n.offset + 1,
+            shown_to,
+            n.files_total,
+            shown_to
+        );
+    }
+    Outcome {
+        json: json(n),
         human: out,
         code: 0,
     }

@@ -55,6 +55,9 @@ pub struct Config {
     /// Exclude files with an HLS extension whose codec HLS cannot play (ProRes in .mov, …)
     /// instead of only flagging them.
     pub strict_codec_check: bool,
+    /// The whole-archive tree view answers up to this many items; above it, ask for one
+    /// directory at a time (`tree --path`).
+    pub tree_full_limit: u64,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             probe_budget_secs: 60,
             ffprobe_path: None,
             strict_codec_check: false,
+            tree_full_limit: 20_000,
         }
     }
 }
@@ -220,6 +224,15 @@ impl Config {
                 format!(
                     "probe_budget_secs must be between 0 and 3600 (got {})",
                     self.probe_budget_secs
+                ),
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.tree_full_limit) {
+            return Err(Error::config(
+                "tree_full_limit",
+                format!(
+                    "tree_full_limit must be between 1 and 1000000 (got {})",
+                    self.tree_full_limit
                 ),
             ));
         }

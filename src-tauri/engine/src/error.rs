@@ -50,6 +50,10 @@ pub enum Error {
     )]
     Locked { path: PathBuf, secs: u64 },
 
+    /// The answer would be too large; `message` says which smaller request to make instead.
+    #[error("{message}")]
+    TooLarge { message: String },
+
     /// The operation was cancelled; nothing from the cancelled step was committed.
     #[error("cancelled; nothing from the cancelled step was committed")]
     Cancelled,
@@ -95,6 +99,7 @@ impl Error {
             } => "guard_mass_delete",
             Error::TargetSchema { .. } => "target_schema",
             Error::TargetBusy { .. } => "target_busy",
+            Error::TooLarge { .. } => "too_large",
             Error::Cancelled => "cancelled",
             Error::Locked { .. } => "sync_running",
             Error::SchemaTooNew { .. } => "schema_too_new",

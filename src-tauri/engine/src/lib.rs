@@ -11,6 +11,8 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod fingerprint;
+pub mod index;
+pub mod matching;
 pub mod names;
 pub mod probe;
 pub mod query;

@@ -8,9 +8,9 @@ use serde::Serialize;
 use crate::archive::Archive;
 use crate::config::Config;
 use crate::error::{Error, Result, SqlContext};
+use crate::index::{Index, Status};
+use crate::matching::MatchingSummary;
 use crate::names::Kind;
-use crate::rules::{self, Role, Rules};
-use crate::target::Target;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Dashboard {
@@ -18,6 +18,8 @@ pub struct Dashboard {
     pub target: TargetSummary,
     pub sync_status: SyncStatus,
     pub catalogs: Vec<CatalogCount>,
+    /// The matching table's status counts (the same numbers as `matching`'s summary).
+    pub matching: MatchingSummary,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +42,8 @@ pub struct TargetSummary {
     pub excluded: Excluded,
     /// target.total_files / source.total_files (0..1).
     pub hls_ratio: f64,
+    /// Synced or eligible files whose probed codec HLS cannot play (flagged, not excluded).
+    pub needs_transcode: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,82 +88,46 @@ fn file_size_mb(p: &Path) -> f64 {
     (total as f64 / (1024.0 * 1024.0) * 100.0).round() / 100.0
 }
 
-/// PRD 7.2 `/api/dashboard`.
+/// PRD 7.2 `/api/dashboard`, from the match index (rebuilt first if the Source, the Target or
+/// the rules changed).
 pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
     let archive_path = cfg.archive_db_path()?;
     let target_path = cfg.require_target_db()?;
-    let archive = Archive::open_read_only(&archive_path)?;
-    let files = match &archive {
-        Some(a) => a.load_files()?,
-        None => Vec::new(),
-    };
-    let rows = Target::read_rows(target_path, cfg.busy_timeout_secs)?;
-    let rules = Rules::from_config(cfg);
-    let plan = rules::plan(&files, &rows, &rules);
-
-    let mut by_type: BTreeMap<&'static str, u64> = [Kind::Video, Kind::Subtitle, Kind::Other]
-        .iter()
-        .map(|k| (k.as_str(), 0))
-        .collect();
-    let mut catalogs: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut total_size = 0u64;
-    for f in &files {
-        *by_type.entry(f.kind().as_str()).or_default() += 1;
-        *catalogs.entry(f.catalog()).or_default() += 1;
-        total_size += f.size.max(0) as u64;
-    }
-    let mut non_hls = 0;
-    let mut duplicates = 0;
-    for (f, role) in files.iter().zip(&plan.roles) {
-        match role {
-            Role::NotEligible { .. } if f.kind() == Kind::Video => non_hls += 1,
-            Role::Duplicate { .. } => duplicates += 1,
-            _ => {}
-        }
-    }
-    let mut by_format: BTreeMap<String, u64> = BTreeMap::new();
-    let mut active = 0u64;
-    for r in rows.iter().filter(|r| r.active) {
-        active += 1;
-        *by_format.entry(r.format.clone()).or_default() += 1;
-    }
-    let mut catalogs: Vec<CatalogCount> = catalogs
-        .into_iter()
-        .map(|(id, count)| CatalogCount {
-            id: id.to_string(),
-            count,
-        })
-        .collect();
-    catalogs.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
-
-    let last = match &archive {
+    let index = Index::open(cfg)?;
+    let st = index.stats()?;
+    let last = match Archive::open_read_only(&archive_path)? {
         Some(a) => a.last_sync()?,
         None => None,
     };
-    let total_files = files.len() as u64;
+    let mut by_type: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for k in [Kind::Video, Kind::Subtitle, Kind::Other] {
+        by_type.insert(k.as_str(), st.by_type.get(k.as_str()).copied().unwrap_or(0));
+    }
+    let total_files = st.source_files;
     Ok(Dashboard {
         source: SourceSummary {
             name: "NAS 아카이브",
             db_path: archive_path.display().to_string(),
             total_files,
-            total_size_bytes: total_size,
+            total_size_bytes: st.source_size_bytes,
             by_type,
             db_size_mb: file_size_mb(&archive_path),
         },
         target: TargetSummary {
             name: "OTT 플랫폼",
             db_path: target_path.display().to_string(),
-            total_files: active,
-            by_format,
+            total_files: st.target_active,
+            by_format: st.target_by_format.clone(),
             excluded: Excluded {
-                non_hls,
-                duplicates,
+                non_hls: st.non_hls,
+                duplicates: st.counts.get(Status::Duplicate),
             },
             hls_ratio: if total_files == 0 {
                 0.0
             } else {
-                active as f64 / total_files as f64
+                (st.target_active as f64 / total_files as f64).min(1.0)
             },
+            needs_transcode: st.needs_transcode,
         },
         sync_status: SyncStatus {
             is_running: crate::archive::SyncLock::is_held(&archive_path),
@@ -174,7 +142,15 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
                 status,
             }),
         },
-        catalogs,
+        catalogs: st
+            .catalogs
+            .iter()
+            .map(|(id, count)| CatalogCount {
+                id: id.clone(),
+                count: *count,
+            })
+            .collect(),
+        matching: MatchingSummary::from_counts(&st.counts),
     })
 }
 

@@ -1,0 +1,908 @@
+//! The match index: every Source file and every Target row no primary holds, with the sync
+//! rules' verdict (status, reason), plus per-directory and per-catalog counts, materialized in a
+//! derived SQLite file next to archive.db (`archive.index.db`). The screens' queries
+//! ([`crate::query`]) read only this file, so they stay fast at a million files.
+//!
+//! The index is a cache. It records a *stamp* of its inputs (size, mtime and SQLite header bytes
+//! of archive.db, pokervod.db and their `-wal` files, and the rules). Every query compares the
+//! stamp with the files as they are now; when anything moved, the inputs are read again, and
+//! when their content digest differs the index is rebuilt in one transaction (readers keep
+//! seeing the previous version until it commits). A sync or an outside edit of pokervod.db
+//! therefore shows up in the next query. Deleting the file is always safe.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, Transaction, params};
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::archive::{Archive, FileRecord};
+use crate::config::Config;
+use crate::error::{Result, SqlContext};
+use crate::names::{self, Kind};
+use crate::rules::{self, Action, Event, Role, Rules};
+use crate::target::{Target, TargetRow};
+
+/// Bump when the index's tables or the meaning of a column change: an older index is rebuilt.
+const INDEX_VERSION: i64 = 1;
+
+/// A row's status in the 1:1 matching table. The order is the `sort=status` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The primary of its name group, and its Target row is exactly right.
+    Synced,
+    /// Synced, and other eligible files share its name (they are `Duplicate`).
+    SyncedWithDuplicates,
+    /// Eligible primary with no Target row yet: the next sync inserts it.
+    New,
+    /// Has a Target row that the next sync rewrites (size/media update, move, re-point, restore).
+    Changed,
+    /// A Target row no current primary holds: soft-deleted, or soft-deleted by the next sync.
+    Deleted,
+    /// Eligible, but another file of the same name is synced instead.
+    Duplicate,
+    /// Not eligible (format, subtitle, not a video, codec).
+    NotSynced,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Synced,
+        Status::SyncedWithDuplicates,
+        Status::New,
+        Status::Changed,
+        Status::Deleted,
+        Status::Duplicate,
+        Status::NotSynced,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Synced => "synced",
+            Status::SyncedWithDuplicates => "synced_with_duplicates",
+            Status::New => "new",
+            Status::Changed => "changed",
+            Status::Deleted => "deleted",
+            Status::Duplicate => "duplicate",
+            Status::NotSynced => "not_synced",
+        }
+    }
+
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_code(c: i64) -> Status {
+        Status::ALL
+            .get(usize::try_from(c).unwrap_or(0))
+            .copied()
+            .unwrap_or(Status::NotSynced)
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.iter().copied().find(|st| st.as_str() == s)
+    }
+}
+
+/// Counts by status, in [`Status::ALL`] order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts(pub [u64; 7]);
+
+impl Counts {
+    pub fn get(&self, s: Status) -> u64 {
+        self.0[s as usize]
+    }
+    pub fn add(&mut self, s: Status, n: u64) {
+        self.0[s as usize] += n;
+    }
+    pub fn merge(&mut self, o: &Counts) {
+        for (a, b) in self.0.iter_mut().zip(o.0) {
+            *a += b;
+        }
+    }
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+    /// Source files only (every status but `deleted`, which is a Target-only row).
+    pub fn source_files(&self) -> u64 {
+        self.total() - self.get(Status::Deleted)
+    }
+}
+
+/// Whole-archive numbers for the dashboard, computed with the index.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub source_files: u64,
+    pub source_size_bytes: u64,
+    pub by_type: std::collections::BTreeMap<String, u64>,
+    /// Source files per catalog.
+    pub catalogs: Vec<(String, u64)>,
+    pub target_active: u64,
+    pub target_by_format: std::collections::BTreeMap<String, u64>,
+    /// Video files that are not eligible.
+    pub non_hls: u64,
+    /// Eligible files with an HLS extension whose probed codec HLS cannot play.
+    pub needs_transcode: u64,
+    pub counts: Counts,
+}
+
+/// The fresh index, opened for reading.
+pub struct Index {
+    conn: Connection,
+    path: PathBuf,
+    /// Whether this call rebuilt the index (for logs and benchmarks).
+    pub rebuilt: bool,
+    /// Searches with at most this many matches are counted, sorted and paged in memory after
+    /// one scan; more are counted and paged by SQLite. Both give the same answer (tests set
+    /// this to 0 to exercise the SQLite path).
+    pub search_in_memory: usize,
+}
+
+/// Default for [`Index::search_in_memory`].
+pub const SEARCH_IN_MEMORY: usize = 20_000;
+
+/// Where the index of `archive_db` lives: `archive.db` → `archive.index.db`.
+pub fn index_path(archive_db: &Path) -> PathBuf {
+    let stem = archive_db
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "archive".into());
+    archive_db.with_file_name(format!("{stem}.index.db"))
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+DROP TABLE IF EXISTS items;
+DROP TABLE IF EXISTS search;
+DROP TABLE IF EXISTS dirs;
+DROP TABLE IF EXISTS catalogs;
+DROP TABLE IF EXISTS counts;
+-- One row per matching-table item. id = position in path byte order (1-based).
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY,
+    status INTEGER NOT NULL,
+    catalog INTEGER NOT NULL,
+    dir_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,
+    reason_code TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    warning TEXT,
+    source_id INTEGER,
+    codec TEXT,
+    width INTEGER,
+    height INTEGER,
+    duration REAL,
+    target_id INTEGER,
+    t_path TEXT,
+    t_size INTEGER,
+    t_hls INTEGER,
+    t_status TEXT,
+    primary_item INTEGER,
+    dup_count INTEGER NOT NULL
+);
+-- The search scan reads only this narrow table: the lowercase NFC name plus what filters and
+-- sorts need.
+CREATE TABLE search (
+    id INTEGER PRIMARY KEY,
+    dir_id INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    catalog INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,
+    key TEXT NOT NULL
+);
+-- Directories with aggregate counts of everything below them. id 0 is the root ("").
+CREATE TABLE dirs (
+    id INTEGER PRIMARY KEY,
+    parent INTEGER,
+    path TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    files INTEGER NOT NULL
+);
+-- Catalogs in name (byte) order; id = rank, used for sort=catalog.
+CREATE TABLE catalogs (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE counts (
+    catalog INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (catalog, status)
+) WITHOUT ROWID;
+"#;
+
+/// Indexes created after the bulk insert (faster than maintaining them row by row). Each one
+/// serves a filter + sort combination of the matching table with a covering index scan.
+const INDEXES: &str = r#"
+CREATE INDEX items_size ON items(size, id);
+CREATE INDEX items_mtime ON items(mtime, id);
+CREATE INDEX items_catalog ON items(catalog, id);
+CREATE INDEX items_status ON items(status, id);
+CREATE INDEX items_status_size ON items(status, size, id);
+CREATE INDEX items_status_mtime ON items(status, mtime, id);
+CREATE INDEX items_status_catalog ON items(status, catalog, id);
+CREATE INDEX items_catalog_size ON items(catalog, size, id);
+CREATE INDEX items_catalog_mtime ON items(catalog, mtime, id);
+CREATE INDEX items_catalog_status ON items(catalog, status, id);
+CREATE INDEX items_catalog_status_size ON items(catalog, status, size, id);
+CREATE INDEX items_catalog_status_mtime ON items(catalog, status, mtime, id);
+CREATE INDEX items_dir ON items(dir_id, id);
+CREATE INDEX items_primary ON items(primary_item) WHERE primary_item IS NOT NULL;
+CREATE INDEX dirs_parent ON dirs(parent, name);
+"#;
+
+/// A cheap stamp of one SQLite database file: size, mtime and header bytes of the file and of
+/// its `-wal`. Any committed write changes at least one of them.
+fn file_stamp(h: &mut Xxh3, path: &Path) {
+    for suffix in ["", "-wal"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        match std::fs::metadata(&p) {
+            Ok(m) => {
+                h.update(&m.len().to_le_bytes());
+                let mtime = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                h.update(&mtime.to_le_bytes());
+                // Database header (change counter at 24..28) or WAL header (checkpoint
+                // sequence and salts).
+                let mut head = [0u8; 100];
+                if let Ok(mut f) = std::fs::File::open(&p) {
+                    let n = f.read(&mut head).unwrap_or(0);
+                    h.update(&head[..n]);
+                }
+            }
+            Err(_) => h.update(b"missing"),
+        }
+    }
+}
+
+fn rules_hash(h: &mut Xxh3, rules: &Rules) {
+    h.update(&INDEX_VERSION.to_le_bytes());
+    h.update(&[u8::from(rules.hls_only), u8::from(rules.strict_codec_check)]);
+    for e in &rules.hls_extensions {
+        h.update(e.as_bytes());
+        h.update(b"\0");
+    }
+}
+
+fn stamp(archive_db: &Path, target_db: &Path, rules: &Rules) -> String {
+    let mut h = Xxh3::new();
+    file_stamp(&mut h, archive_db);
+    h.update(b"|");
+    file_stamp(&mut h, target_db);
+    h.update(b"|");
+    rules_hash(&mut h, rules);
+    format!("{:016x}", h.digest())
+}
+
+/// Digest of everything the index is computed from.
+fn digest(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> String {
+    let mut h = Xxh3::new();
+    rules_hash(&mut h, rules);
+    for f in files {
+        h.update(&f.id.to_le_bytes());
+        h.update(f.path.as_bytes());
+        h.update(b"\0");
+        h.update(&f.size.to_le_bytes());
+        h.update(&f.mtime.to_le_bytes());
+        h.update(&f.first_seen.to_le_bytes());
+        h.update(&f.target_id.unwrap_or(-1).to_le_bytes());
+        h.update(f.media.codec.as_deref().unwrap_or("\u{1}").as_bytes());
+        h.update(&f.media.width.unwrap_or(-1).to_le_bytes());
+        h.update(&f.media.height.unwrap_or(-1).to_le_bytes());
+        h.update(&f.media.duration_sec.unwrap_or(-1.0).to_le_bytes());
+    }
+    h.update(b"|rows|");
+    for r in rows {
+        h.update(&r.id.to_le_bytes());
+        for s in [&r.nas_path, &r.filename, &r.catalog, &r.format] {
+            h.update(s.as_bytes());
+            h.update(b"\0");
+        }
+        h.update(&r.size_bytes.to_le_bytes());
+        h.update(&[u8::from(r.hls_compatible), u8::from(r.active)]);
+        h.update(r.codec.as_deref().unwrap_or("\u{1}").as_bytes());
+        h.update(&r.width.unwrap_or(-1).to_le_bytes());
+        h.update(&r.height.unwrap_or(-1).to_le_bytes());
+        h.update(&r.duration_sec.unwrap_or(-1.0).to_le_bytes());
+    }
+    format!("{:016x}", h.digest())
+}
+
+fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    let exists: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'meta')",
+            [],
+            |r| r.get(0),
+        )
+        .ctx("index meta")?;
+    if !exists {
+        return Ok(None);
+    }
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+        .ctx("index meta")
+}
+
+fn meta_set(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )
+    .ctx("index meta")?;
+    Ok(())
+}
+
+/// Search key: Unicode NFC, then lowercase (the same folding as duplicate names).
+pub fn search_key(s: &str) -> String {
+    names::name_key(s)
+}
+
+impl Index {
+    /// Open the index of `cfg`'s archive, rebuilding it first if the Source, the Target or the
+    /// rules changed since it was built. Never writes archive.db or pokervod.db.
+    pub fn open(cfg: &Config) -> Result<Index> {
+        let archive_db = cfg.archive_db_path()?;
+        let target_db = cfg.require_target_db()?.to_path_buf();
+        let rules = Rules::from_config(cfg);
+        let path = index_path(&archive_db);
+        let mut conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ctx(&format!(
+            "open the match index {} (is the archive.db folder writable?)",
+            path.display()
+        ))?;
+        // A rebuild at a million files takes seconds; a second process waits for it rather
+        // than building the same thing twice.
+        conn.busy_timeout(Duration::from_secs(cfg.busy_timeout_secs.max(120)))
+            .ctx("index busy_timeout")?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -65536;",
+        )
+        .ctx("index pragmas")?;
+
+        let current = stamp(&archive_db, &target_db, &rules);
+        if meta_get(&conn, "stamp")?.as_deref() == Some(current.as_str()) {
+            return Ok(Index {
+                conn,
+                path,
+                rebuilt: false,
+                search_in_memory: SEARCH_IN_MEMORY,
+            });
+        }
+        let rebuilt = refresh(&mut conn, &archive_db, &target_db, cfg, &rules)?;
+        Ok(Index {
+            conn,
+            path,
+            rebuilt,
+            search_in_memory: SEARCH_IN_MEMORY,
+        })
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whole-archive numbers stored with the index.
+    pub fn stats(&self) -> Result<Stats> {
+        let text = meta_get(&self.conn, "stats")?.unwrap_or_default();
+        Ok(serde_json::from_str(&text).unwrap_or_default())
+    }
+
+    /// Catalog names by rank.
+    pub fn catalogs(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name FROM catalogs ORDER BY id")
+            .ctx("index catalogs")?;
+        let rows = stmt.query_map([], |r| r.get(0)).ctx("index catalogs")?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .ctx("index catalogs")
+    }
+
+    /// Status counts of one catalog (rank) or of everything.
+    pub fn counts(&self, catalog: Option<i64>) -> Result<Counts> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT status, sum(n) FROM counts WHERE (?1 IS NULL OR catalog = ?1)
+                 GROUP BY status",
+            )
+            .ctx("index counts")?;
+        let mut c = Counts::default();
+        let rows = stmt
+            .query_map([catalog], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .ctx("index counts")?;
+        for row in rows {
+            let (s, n) = row.ctx("index counts")?;
+            c.add(Status::from_code(s), n.max(0) as u64);
+        }
+        Ok(c)
+    }
+}
+
+/// Take the index's write lock, re-check, and rebuild if the inputs really changed.
+/// Returns whether the tables were rewritten.
+fn refresh(
+    conn: &mut Connection,
+    archive_db: &Path,
+    target_db: &Path,
+    cfg: &Config,
+    rules: &Rules,
+) -> Result<bool> {
+    let timer = Instant::now();
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .ctx("lock the match index (another process may be rebuilding it)")?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        .ctx("index meta")?;
+    // Stamp first, then read: if an input changes while we read it, the stored stamp is the
+    // older one and the next query looks again.
+    let current = stamp(archive_db, target_db, rules);
+    if meta_get(&tx, "stamp")?.as_deref() == Some(current.as_str()) {
+        tx.commit().ctx("index")?;
+        return Ok(false);
+    }
+    let (files, _) = Archive::read_snapshot(archive_db)?;
+    let rows = Target::read_rows(target_db, cfg.busy_timeout_secs)?;
+    let dig = digest(&files, &rows, rules);
+    let version_ok = meta_get(&tx, "version")?.as_deref() == Some(&INDEX_VERSION.to_string());
+    if version_ok && meta_get(&tx, "digest")?.as_deref() == Some(dig.as_str()) {
+        meta_set(&tx, "stamp", &current)?;
+        tx.commit().ctx("index")?;
+        tracing::debug!(
+            ms = timer.elapsed().as_millis() as u64,
+            "match index: inputs touched but unchanged"
+        );
+        return Ok(false);
+    }
+    let built = build(&files, &rows, rules);
+    write(&tx, &built)?;
+    meta_set(&tx, "version", &INDEX_VERSION.to_string())?;
+    meta_set(&tx, "digest", &dig)?;
+    meta_set(&tx, "stamp", &current)?;
+    meta_set(
+        &tx,
+        "stats",
+        &serde_json::to_string(&built.stats).unwrap_or_default(),
+    )?;
+    meta_set(&tx, "built_at", &crate::clock::iso(chrono::Utc::now()))?;
+    tx.commit().ctx("commit the match index")?;
+    // Keep the WAL from holding a second copy of the index.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+    tracing::info!(
+        items = built.items.len(),
+        ms = timer.elapsed().as_millis() as u64,
+        "match index rebuilt"
+    );
+    Ok(true)
+}
+
+/// One item as computed in memory.
+struct Item {
+    status: Status,
+    catalog: String,
+    dir: String,
+    name: String,
+    path: String,
+    size: i64,
+    mtime: i64,
+    reason_code: &'static str,
+    reason: String,
+    warning: Option<String>,
+    source: Option<usize>,
+    target: Option<usize>,
+    /// Index into `files` of the primary (duplicates).
+    primary: Option<usize>,
+    dup_count: i64,
+}
+
+struct Built {
+    items: Vec<Item>,
+    stats: Stats,
+    files: Vec<FileRecord>,
+    rows: Vec<TargetRow>,
+}
+
+fn human_size(n: i64) -> String {
+    let n = n.max(0) as f64;
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{} B", n as i64)
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Why the next sync rewrites a row at the file's own path: the first difference found.
+fn update_reason(f: &FileRecord, row: &TargetRow, rules: &Rules) -> String {
+    let d = rules::desired(f, rules);
+    let tail = "다음 동기화 때 갱신됩니다";
+    if row.size_bytes != d.size_bytes {
+        return format!(
+            "크기 변경 ({} → {}) — {tail}",
+            human_size(row.size_bytes),
+            human_size(d.size_bytes)
+        );
+    }
+    if row.format != d.format || row.hls_compatible != d.hls_compatible {
+        return format!("형식 정보 변경 ({} → {}) — {tail}", row.format, d.format);
+    }
+    if row.filename != d.filename || row.catalog != d.catalog {
+        return format!("이름/카탈로그 정보 변경 — {tail}");
+    }
+    format!("미디어 정보 변경 (코덱·해상도·길이) — {tail}")
+}
+
+fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
+    let plan = rules::plan(files, rows, rules);
+    let row_by_id: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    let mut events: HashMap<usize, (Event, &str)> = HashMap::new();
+    for a in &plan.actions {
+        if let Action::Update {
+            file,
+            event,
+            old_path,
+            ..
+        } = a
+        {
+            events.insert(*file, (*event, old_path.as_str()));
+        }
+    }
+    let mut dup_count: HashMap<usize, i64> = HashMap::new();
+    for role in &plan.roles {
+        if let Role::Duplicate { primary } = role {
+            *dup_count.entry(*primary).or_default() += 1;
+        }
+    }
+    let source_paths: std::collections::HashSet<&str> =
+        files.iter().map(|f| f.path.as_str()).collect();
+
+    let mut stats = Stats::default();
+    for k in [Kind::Video, Kind::Subtitle, Kind::Other] {
+        stats.by_type.insert(k.as_str().to_string(), 0);
+    }
+    let mut catalog_counts: HashMap<&str, u64> = HashMap::new();
+    let mut claimed_rows = vec![false; rows.len()];
+    let mut items: Vec<Item> = Vec::with_capacity(files.len() + rows.len() / 16);
+    for (i, (f, role)) in files.iter().zip(&plan.roles).enumerate() {
+        stats.source_files += 1;
+        stats.source_size_bytes += f.size.max(0) as u64;
+        *stats.by_type.entry(f.kind().as_str().to_string()).or_default() += 1;
+        *catalog_counts.entry(f.catalog()).or_default() += 1;
+        let warning = rules.codec_warning(f);
+        let mut target = None;
+        let mut primary = None;
+        let (status, code, reason) = match role {
+            Role::NotEligible { reason, code } => {
+                if f.kind() == Kind::Video {
+                    stats.non_hls += 1;
+                }
+                (Status::NotSynced, *code, reason.clone())
+            }
+            Role::Duplicate { primary: p } => {
+                primary = Some(*p);
+                (
+                    Status::Duplicate,
+                    "duplicate_name",
+                    format!("중복 파일명 — 대표 파일 {}만 동기화", files[*p].path),
+                )
+            }
+            Role::Primary { row: None } => (
+                Status::New,
+                "pending_insert",
+                "새 파일 — 다음 동기화 때 추가됩니다".to_string(),
+            ),
+            Role::Primary { row: Some(id) } => {
+                let ri = row_by_id.get(id).copied();
+                if let Some(ri) = ri {
+                    claimed_rows[ri] = true;
+                }
+                target = ri;
+                match events.get(&i) {
+                    Some((Event::Moved, old)) => (
+                        Status::Changed,
+                        "pending_move",
+                        format!("이동됨 (이전 경로 {old}) — 다음 동기화 때 경로를 바꿉니다"),
+                    ),
+                    Some((Event::Restored, _)) => (
+                        Status::Changed,
+                        "pending_restore",
+                        "NAS에 다시 있음 — 다음 동기화 때 복원됩니다".to_string(),
+                    ),
+                    Some(_) => (
+                        Status::Changed,
+                        "pending_update",
+                        match ri {
+                            Some(ri) => update_reason(f, &rows[ri], rules),
+                            None => "다음 동기화 때 갱신됩니다".to_string(),
+                        },
+                    ),
+                    None => match dup_count.get(&i) {
+                        Some(&n) => (
+                            Status::SyncedWithDuplicates,
+                            "synced_with_duplicates",
+                            format!("동기화됨 — 같은 이름의 파일 {n}개는 제외"),
+                        ),
+                        None => (Status::Synced, "synced", "동기화됨".to_string()),
+                    },
+                }
+            }
+        };
+        if warning.is_some() && status != Status::NotSynced {
+            stats.needs_transcode += 1;
+        }
+        let (dir, name) = split_dir(&f.path);
+        items.push(Item {
+            status,
+            catalog: f.catalog().to_string(),
+            dir: dir.to_string(),
+            name: name.to_string(),
+            path: f.path.clone(),
+            size: f.size,
+            mtime: f.mtime,
+            reason_code: code,
+            reason,
+            warning,
+            source: Some(i),
+            target,
+            primary,
+            dup_count: dup_count.get(&i).copied().unwrap_or(0),
+        });
+    }
+    for (ri, r) in rows.iter().enumerate() {
+        if r.active {
+            stats.target_active += 1;
+            *stats.target_by_format.entry(r.format.clone()).or_default() += 1;
+        }
+        if claimed_rows[ri] {
+            continue;
+        }
+        let (code, reason) = if !r.active {
+            ("deleted", "삭제됨 — NAS에 파일 없음 (소프트 삭제)".to_string())
+        } else if source_paths.contains(r.nas_path.as_str()) {
+            (
+                "pending_delete_excluded",
+                "NAS 파일이 동기화 대상이 아님 — 다음 동기화 때 삭제 처리됩니다".to_string(),
+            )
+        } else {
+            (
+                "pending_delete",
+                "NAS에 파일 없음 — 다음 동기화 때 삭제 처리됩니다".to_string(),
+            )
+        };
+        let (dir, name) = split_dir(&r.nas_path);
+        items.push(Item {
+            status: Status::Deleted,
+            catalog: names::catalog(&r.nas_path).to_string(),
+            dir: dir.to_string(),
+            name: name.to_string(),
+            path: r.nas_path.clone(),
+            size: r.size_bytes,
+            mtime: 0,
+            reason_code: code,
+            reason,
+            warning: None,
+            source: None,
+            target: Some(ri),
+            primary: None,
+            dup_count: 0,
+        });
+    }
+    // Path byte order; a Target-only row at a Source file's path sorts after the file.
+    items.sort_by(|a, b| {
+        a.path
+            .as_bytes()
+            .cmp(b.path.as_bytes())
+            .then(a.source.is_none().cmp(&b.source.is_none()))
+            .then(a.target.map(|t| rows[t].id).cmp(&b.target.map(|t| rows[t].id)))
+    });
+    let mut catalogs: Vec<(String, u64)> = catalog_counts
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    catalogs.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    stats.catalogs = catalogs;
+    for it in &items {
+        stats.counts.add(it.status, 1);
+    }
+    Built {
+        items,
+        stats,
+        files: files.to_vec(),
+        rows: rows.to_vec(),
+    }
+}
+
+/// `a/b/c.mp4` → (`a/b`, `c.mp4`); `c.mp4` → (``, `c.mp4`).
+pub fn split_dir(path: &str) -> (&str, &str) {
+    match path.rsplit_once('/') {
+        Some((d, n)) => (d, n),
+        None => ("", path),
+    }
+}
+
+fn write(tx: &Transaction<'_>, b: &Built) -> Result<()> {
+    tx.execute_batch(SCHEMA).ctx("create the match index")?;
+
+    // Catalog ranks in byte order.
+    let mut cats: Vec<&str> = b.items.iter().map(|i| i.catalog.as_str()).collect();
+    cats.sort_unstable();
+    cats.dedup();
+    let cat_rank: HashMap<&str, i64> = cats
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (*c, i as i64))
+        .collect();
+    {
+        let mut st = tx
+            .prepare("INSERT INTO catalogs (id, name) VALUES (?1, ?2)")
+            .ctx("index catalogs")?;
+        for (i, c) in cats.iter().enumerate() {
+            st.execute(params![i as i64, c]).ctx("index catalogs")?;
+        }
+    }
+
+    // Directories: every ancestor of every item, with counts of everything below.
+    let mut dir_ids: HashMap<&str, usize> = HashMap::new();
+    let mut dirs: Vec<(&str, Option<usize>, Counts, i64)> = vec![("", None, Counts::default(), 0)];
+    dir_ids.insert("", 0);
+    let mut item_dir: Vec<usize> = Vec::with_capacity(b.items.len());
+    for it in &b.items {
+        let id = ensure_dir(&it.dir, &mut dir_ids, &mut dirs);
+        item_dir.push(id);
+        dirs[id].3 += 1;
+        let mut cur = Some(id);
+        while let Some(d) = cur {
+            dirs[d].2.add(it.status, 1);
+            cur = dirs[d].1;
+        }
+    }
+    {
+        let mut st = tx
+            .prepare(
+                "INSERT INTO dirs (id, parent, path, name, key, counts, files)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .ctx("index dirs")?;
+        for (i, (path, parent, counts, files)) in dirs.iter().enumerate() {
+            st.execute(params![
+                i as i64,
+                parent.map(|p| p as i64),
+                path,
+                split_dir(path).1,
+                search_key(path),
+                serde_json::to_string(counts).unwrap_or_default(),
+                files
+            ])
+            .ctx("index dirs")?;
+        }
+    }
+
+    // Item ids are positions in path order; a duplicate's primary is found by source index.
+    let mut item_of_source: HashMap<usize, i64> = HashMap::new();
+    for (n, it) in b.items.iter().enumerate() {
+        if let Some(s) = it.source {
+            item_of_source.insert(s, n as i64 + 1);
+        }
+    }
+    let mut counts: HashMap<(i64, i64), i64> = HashMap::new();
+    {
+        let mut ins = tx
+            .prepare(
+                "INSERT INTO items (id, status, catalog, dir_id, name, path, size, mtime,
+                    reason_code, reason, warning, source_id, codec, width, height, duration,
+                    target_id, t_path, t_size, t_hls, t_status, primary_item, dup_count)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+            )
+            .ctx("index items")?;
+        let mut srch = tx
+            .prepare(
+                "INSERT INTO search (id, dir_id, status, catalog, size, mtime, key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .ctx("index search")?;
+        for (n, it) in b.items.iter().enumerate() {
+            let id = n as i64 + 1;
+            let cat = cat_rank.get(it.catalog.as_str()).copied().unwrap_or(0);
+            let f = it.source.map(|s| &b.files[s]);
+            let r = it.target.map(|t| &b.rows[t]);
+            let status = it.status.code();
+            *counts.entry((cat, status)).or_default() += 1;
+            ins.execute(params![
+                id,
+                status,
+                cat,
+                item_dir[n] as i64,
+                it.name,
+                it.path,
+                it.size,
+                it.mtime,
+                it.reason_code,
+                it.reason,
+                it.warning,
+                f.map(|f| f.id),
+                f.and_then(|f| f.media.codec.as_deref()),
+                f.and_then(|f| f.media.width),
+                f.and_then(|f| f.media.height),
+                f.and_then(|f| f.media.duration_sec),
+                r.map(|r| r.id),
+                r.map(|r| r.nas_path.as_str()),
+                r.map(|r| r.size_bytes),
+                r.map(|r| r.hls_compatible),
+                r.map(|r| if r.active { "active" } else { "deleted" }),
+                it.primary.and_then(|p| item_of_source.get(&p).copied()),
+                it.dup_count,
+            ])
+            .ctx("index items")?;
+            srch.execute(params![
+                id,
+                item_dir[n] as i64,
+                status,
+                cat,
+                it.size,
+                it.mtime,
+                search_key(&it.name)
+            ])
+            .ctx("index search")?;
+        }
+    }
+    {
+        let mut st = tx
+            .prepare("INSERT INTO counts (catalog, status, n) VALUES (?1, ?2, ?3)")
+            .ctx("index counts")?;
+        for ((c, s), n) in &counts {
+            st.execute(params![c, s, n]).ctx("index counts")?;
+        }
+    }
+    tx.execute_batch(INDEXES).ctx("index the match index")?;
+    tx.execute_batch("ANALYZE").ctx("analyze the match index")?;
+    Ok(())
+}
+
+fn ensure_dir<'a>(
+    dir: &'a str,
+    ids: &mut HashMap<&'a str, usize>,
+    dirs: &mut Vec<(&'a str, Option<usize>, Counts, i64)>,
+) -> usize {
+    if let Some(&id) = ids.get(dir) {
+        return id;
+    }
+    let parent_path = split_dir(dir).0;
+    let parent = ensure_dir(parent_path, ids, dirs);
+    let id = dirs.len();
+    dirs.push((dir, Some(parent), Counts::default(), 0));
+    ids.insert(dir, id);
+    id
+}
