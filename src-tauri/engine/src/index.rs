@@ -357,11 +357,8 @@ impl Index {
     /// Open the index of `cfg`'s archive, rebuilding it first if the Source, the Target or the
     /// rules changed since it was built. Never writes archive.db or pokervod.db.
     pub fn open(cfg: &Config) -> Result<Index> {
-        let archive_db = cfg.archive_db_path()?;
-        let target_db = cfg.require_target_db()?.to_path_buf();
-        let rules = Rules::from_config(cfg);
-        let path = index_path(&archive_db);
-        let mut conn = Connection::open_with_flags(
+        let path = index_path(&cfg.archive_db_path()?);
+        let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
@@ -381,22 +378,29 @@ impl Index {
         )
         .ctx("index pragmas")?;
 
-        let current = stamp(&archive_db, &target_db, &rules);
-        if meta_get(&conn, "stamp")?.as_deref() == Some(current.as_str()) {
-            return Ok(Index {
-                conn,
-                path,
-                rebuilt: false,
-                search_in_memory: SEARCH_IN_MEMORY,
-            });
-        }
-        let rebuilt = refresh(&mut conn, &archive_db, &target_db, cfg, &rules)?;
-        Ok(Index {
+        let mut index = Index {
             conn,
             path,
-            rebuilt,
+            rebuilt: false,
             search_in_memory: SEARCH_IN_MEMORY,
-        })
+        };
+        index.refresh_if_stale(cfg)?;
+        Ok(index)
+    }
+
+    /// Make the index current (cheap when nothing changed: a few `stat` calls). A long-lived
+    /// process keeps one [`Index`] and calls this before each query. Sets [`Index::rebuilt`].
+    pub fn refresh_if_stale(&mut self, cfg: &Config) -> Result<()> {
+        let archive_db = cfg.archive_db_path()?;
+        let target_db = cfg.require_target_db()?.to_path_buf();
+        let rules = Rules::from_config(cfg);
+        let current = stamp(&archive_db, &target_db, &rules);
+        if meta_get(&self.conn, "stamp")?.as_deref() == Some(current.as_str()) {
+            self.rebuilt = false;
+            return Ok(());
+        }
+        self.rebuilt = refresh(&mut self.conn, &archive_db, &target_db, cfg, &rules)?;
+        Ok(())
     }
 
     pub fn conn(&self) -> &Connection {
