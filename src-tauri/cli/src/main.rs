@@ -218,6 +218,17 @@ fn after_scan(cfg: &Config, archive: &mut Archive) -> Result<(), Error> {
     Ok(())
 }
 
+/// Bring the match index up to date after a change, so the next screen query is fast. A
+/// failure here is a warning: the next query tries again.
+fn warm_index(cfg: &Config) {
+    if cfg.target_db.is_none() {
+        return;
+    }
+    if let Err(e) = nas_sync_engine::index::Index::open(cfg) {
+        eprintln!("warning: updating the match index: {e}");
+    }
+}
+
 fn run(cli: &Cli) -> Result<Outcome, Error> {
     let clock = SystemClock;
     let show_progress = !cli.json && !cli.quiet && std::io::stderr().is_terminal();
@@ -248,6 +259,8 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 scan::run_scan(&cfg, &mut archive, &clock, opts).and_then(|(r, _)| {
                     progress.finish();
                     after_scan(&cfg, &mut archive)?;
+                    drop(archive);
+                    warm_index(&cfg);
                     Ok(r)
                 })
             };
@@ -277,6 +290,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 if let Err(e) = passes {
                     eprintln!("warning: fingerprint/probe pass after the sync: {e}");
                 }
+                warm_index(&cfg);
             }
             Ok(output::sync(&report))
         }

@@ -5,12 +5,12 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use nas_sync_engine::demo::DemoReport;
+use nas_sync_engine::index::Status;
+use nas_sync_engine::matching::{MatchingPage, NodeCounts, Tree, TreeDir, TreeNode};
 use nas_sync_engine::query::Dashboard;
 use nas_sync_engine::reconcile::{ReconcileReport, Section};
 use nas_sync_engine::scan::{ScanIssue, ScanProgress, ScanReport};
 use nas_sync_engine::sync::SyncReport;
-use nas_sync_engine::index::Status;
-use nas_sync_engine::matching::{MatchingPage, NodeCounts, Tree, TreeDir, TreeNode};
 use serde::Serialize;
 
 use crate::Outcome;

@@ -1236,3 +1236,108 @@ fn history_json_lists_applied_changes_and_bad_filters_exit_2() {
     fx.run(&["history", "--event", "renamed"])
         .assert_code(2, "history --event renamed");
 }
+
+#[test]
+fn matching_json_has_the_prd_shape_and_bad_paging_exits_2() {
+    let fx = Fx::new("");
+    fx.put("WSOP/2024/ME_Day1.mp4");
+    fx.put("WSOP/Backup/ME_Day1.mp4");
+    fx.put("PAD/Special.mxf");
+    fx.run(&["sync"]).assert_code(0, "sync");
+    // The sync leaves the match index current, next to archive.db.
+    assert!(
+        fx.dir.join("archive.index.db").is_file(),
+        "sync did not build archive.index.db"
+    );
+    let r = fx.run(&["--json", "matching", "--per-page", "2"]);
+    r.assert_code(0, "matching");
+    let j = r.json();
+    assert_eq!(j["total"], 3, "{j}");
+    assert_eq!(j["page"], 1);
+    assert_eq!(j["per_page"], 2);
+    assert_eq!(j["pages"], 2);
+    let items = j["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2, "{j}");
+    // Byte order: "PAD/…" < "WSOP/…".
+    assert_eq!(items[0]["status"], "not_synced");
+    assert_eq!(items[0]["source"]["path"], "PAD/Special.mxf");
+    assert_eq!(items[0]["reason_code"], "not_hls");
+    assert!(items[0]["target"].is_null(), "{j}");
+    assert_eq!(items[1]["status"], "synced_with_duplicates");
+    assert_eq!(items[1]["target"]["nas_path"], "WSOP/2024/ME_Day1.mp4");
+    assert_eq!(items[1]["target"]["hls_compatible"], true);
+    assert_eq!(
+        items[1]["duplicates"][0]["path"], "WSOP/Backup/ME_Day1.mp4",
+        "{j}"
+    );
+    assert_eq!(j["summary"]["synced"], 1);
+    assert_eq!(j["summary"]["not_synced"], 1);
+    assert_eq!(j["summary"]["duplicates_excluded"], 1);
+
+    let last = fx.run(&["--json", "matching", "--per-page", "2", "--page", "2"]);
+    let j = last.json();
+    assert_eq!(j["items"][0]["status"], "duplicate", "{j}");
+    assert_eq!(j["items"][0]["primary"]["path"], "WSOP/2024/ME_Day1.mp4");
+    let past = fx.run(&["--json", "matching", "--page", "9"]).json();
+    assert_eq!(past["items"].as_array().map(Vec::len), Some(0), "{past}");
+    assert_eq!(past["total"], 3);
+
+    let bad = fx.run(&["--json", "matching", "--per-page", "201"]);
+    bad.assert_code(2, "per_page above 200");
+    assert_eq!(bad.json()["error"]["code"], "invalid_argument");
+    assert!(bad.stderr.contains("per_page"), "{}", bad.stderr);
+    fx.run(&["matching", "--status", "bogus"])
+        .assert_code(2, "unknown status");
+    fx.run(&["matching", "--sort", "name"])
+        .assert_code(2, "unknown sort");
+}
+
+#[test]
+fn tree_full_refuses_above_the_limit_and_points_to_the_lazy_form() {
+    let fx = Fx::new("tree_full_limit = 2");
+    fx.put("WSOP/2024/a.mp4");
+    fx.put("WSOP/2024/b.mp4");
+    fx.put("HCL/c.mp4");
+    fx.run(&["sync"]).assert_code(0, "sync");
+    let full = fx.run(&["--json", "tree"]);
+    full.assert_code(1, "full tree above tree_full_limit");
+    assert_eq!(full.json()["error"]["code"], "too_large");
+    assert!(full.stderr.contains("--path"), "{}", full.stderr);
+
+    let root = fx.run(&["--json", "tree", "--path", ""]);
+    root.assert_code(0, "lazy root");
+    let j = root.json();
+    let dirs = j["directories"].as_array().expect("directories");
+    let names: Vec<&str> = dirs.iter().filter_map(|d| d["name"].as_str()).collect();
+    assert_eq!(names, ["HCL", "WSOP"], "{j}");
+    assert_eq!(dirs[1]["total_files"], 2);
+    assert_eq!(dirs[1]["synced"], 2);
+
+    let leaf = fx.run(&["--json", "tree", "--path", "WSOP/2024"]).json();
+    let files = leaf["files"].as_array().expect("files");
+    assert_eq!(files.len(), 2, "{leaf}");
+    assert_eq!(files[0]["name"], "a.mp4");
+    assert_eq!(files[0]["status"], "synced");
+    assert!(files[0]["target_id"].is_i64(), "{leaf}");
+
+    fx.run(&["tree", "--path", "NOPE"])
+        .assert_code(2, "unknown directory");
+
+    let fx2 = Fx::new("");
+    fx2.put("WSOP/2024/a.mp4");
+    fx2.put("loose.mp4");
+    fx2.run(&["sync"]).assert_code(0, "sync");
+    let t = fx2.run(&["--json", "tree"]);
+    t.assert_code(0, "full tree");
+    let j = t.json();
+    let cats = j["catalogs"].as_array().expect("catalogs");
+    let wsop = cats.iter().find(|c| c["name"] == "WSOP").expect("WSOP");
+    assert_eq!(wsop["children"][0]["type"], "directory");
+    assert_eq!(wsop["children"][0]["name"], "2024");
+    assert_eq!(wsop["children"][0]["files"][0]["name"], "a.mp4");
+    let root_cat = cats
+        .iter()
+        .find(|c| c["name"] == "ARCHIVE")
+        .expect("root files");
+    assert_eq!(root_cat["files"][0]["name"], "loose.mp4", "{j}");
+}

@@ -21,7 +21,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::archive::{Archive, FileRecord};
 use crate::config::Config;
-use crate::error::{Result, SqlContext};
+use crate::error::{Error, Result, SqlContext};
 use crate::names::{self, Kind};
 use crate::rules::{self, Action, Event, Role, Rules};
 use crate::target::{Target, TargetRow};
@@ -358,16 +358,37 @@ impl Index {
     /// rules changed since it was built. Never writes archive.db or pokervod.db.
     pub fn open(cfg: &Config) -> Result<Index> {
         let path = index_path(&cfg.archive_db_path()?);
+        match Index::open_file(cfg, &path) {
+            Ok(index) => Ok(index),
+            // A folder we may read but not write (a read-only share, another user's data):
+            // answer from an index built in memory for this one call rather than fail.
+            Err(e) if is_unwritable(&e) => {
+                tracing::warn!(
+                    "match index {} is not writable ({e}); building it in memory",
+                    path.display()
+                );
+                let conn = Connection::open_in_memory().ctx("in-memory match index")?;
+                let mut index = Index {
+                    conn,
+                    path,
+                    rebuilt: false,
+                    search_in_memory: SEARCH_IN_MEMORY,
+                };
+                index.refresh_if_stale(cfg)?;
+                Ok(index)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn open_file(cfg: &Config, path: &Path) -> Result<Index> {
         let conn = Connection::open_with_flags(
-            &path,
+            path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .ctx(&format!(
-            "open the match index {} (is the archive.db folder writable?)",
-            path.display()
-        ))?;
+        .ctx(&format!("open the match index {}", path.display()))?;
         // A rebuild at a million files takes seconds; a second process waits for it rather
         // than building the same thing twice.
         conn.busy_timeout(Duration::from_secs(cfg.busy_timeout_secs.max(120)))
@@ -377,10 +398,9 @@ impl Index {
              PRAGMA cache_size = -65536;",
         )
         .ctx("index pragmas")?;
-
         let mut index = Index {
             conn,
-            path,
+            path: path.to_path_buf(),
             rebuilt: false,
             search_in_memory: SEARCH_IN_MEMORY,
         };
@@ -439,13 +459,28 @@ impl Index {
             .ctx("index counts")?;
         let mut c = Counts::default();
         let rows = stmt
-            .query_map([catalog], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .query_map([catalog], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
             .ctx("index counts")?;
         for row in rows {
             let (s, n) = row.ctx("index counts")?;
             c.add(Status::from_code(s), n.max(0) as u64);
         }
         Ok(c)
+    }
+}
+
+/// The index file (or its folder) cannot be created or written.
+fn is_unwritable(e: &Error) -> bool {
+    match e {
+        Error::Sqlite { source, .. } => matches!(
+            source.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ReadOnly)
+                | Some(rusqlite::ErrorCode::CannotOpen)
+                | Some(rusqlite::ErrorCode::PermissionDenied)
+        ),
+        _ => false,
     }
 }
 
@@ -602,7 +637,10 @@ fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
     for (i, (f, role)) in files.iter().zip(&plan.roles).enumerate() {
         stats.source_files += 1;
         stats.source_size_bytes += f.size.max(0) as u64;
-        *stats.by_type.entry(f.kind().as_str().to_string()).or_default() += 1;
+        *stats
+            .by_type
+            .entry(f.kind().as_str().to_string())
+            .or_default() += 1;
         *catalog_counts.entry(f.catalog()).or_default() += 1;
         let warning = rules.codec_warning(f);
         let mut target = None;
@@ -693,7 +731,10 @@ fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
             continue;
         }
         let (code, reason) = if !r.active {
-            ("deleted", "삭제됨 — NAS에 파일 없음 (소프트 삭제)".to_string())
+            (
+                "deleted",
+                "삭제됨 — NAS에 파일 없음 (소프트 삭제)".to_string(),
+            )
         } else if source_paths.contains(r.nas_path.as_str()) {
             (
                 "pending_delete_excluded",
@@ -729,7 +770,11 @@ fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
             .as_bytes()
             .cmp(b.path.as_bytes())
             .then(a.source.is_none().cmp(&b.source.is_none()))
-            .then(a.target.map(|t| rows[t].id).cmp(&b.target.map(|t| rows[t].id)))
+            .then(
+                a.target
+                    .map(|t| rows[t].id)
+                    .cmp(&b.target.map(|t| rows[t].id)),
+            )
     });
     let mut catalogs: Vec<(String, u64)> = catalog_counts
         .into_iter()

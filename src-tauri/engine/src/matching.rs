@@ -68,7 +68,10 @@ impl MatchingSummary {
             new: c.get(Status::New),
             changed: c.get(Status::Changed),
             deleted: c.get(Status::Deleted),
-            by_status: Status::ALL.iter().map(|s| (s.as_str(), c.get(*s))).collect(),
+            by_status: Status::ALL
+                .iter()
+                .map(|s| (s.as_str(), c.get(*s)))
+                .collect(),
         }
     }
 }
@@ -689,7 +692,9 @@ pub fn tree(cfg: &Config) -> Result<Tree> {
     let mut files_of: HashMap<i64, Vec<TreeFile>> = HashMap::new();
     {
         let mut stmt = conn
-            .prepare(&format!("SELECT {FILE_COLUMNS}, dir_id FROM items ORDER BY id"))
+            .prepare(&format!(
+                "SELECT {FILE_COLUMNS}, dir_id FROM items ORDER BY id"
+            ))
             .ctx("tree")?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, i64>(7)?, tree_file(r)?)))
@@ -830,7 +835,9 @@ pub fn tree_node_in(
         }
         return Err(Error::invalid(
             "path",
-            format!("no directory `{path}` in the archive (paths are relative to the root, e.g. WSOP/2024)"),
+            format!(
+                "no directory `{path}` in the archive (paths are relative to the root, e.g. WSOP/2024)"
+            ),
         ));
     };
     let mut directories = {
