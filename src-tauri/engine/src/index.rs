@@ -246,7 +246,8 @@ fn file_stamp(h: &mut Xxh3, path: &Path) {
         p.push(suffix);
         let p = PathBuf::from(p);
         match std::fs::metadata(&p) {
-            Ok(m) => {
+            // A missing and an empty `-wal` mean the same (a reader may create an empty one).
+            Ok(m) if m.len() > 0 => {
                 h.update(&m.len().to_le_bytes());
                 let mtime = m
                     .modified()
@@ -263,7 +264,7 @@ fn file_stamp(h: &mut Xxh3, path: &Path) {
                     h.update(&head[..n]);
                 }
             }
-            Err(_) => h.update(b"missing"),
+            _ => h.update(b"empty"),
         }
     }
 }
