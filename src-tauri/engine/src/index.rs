@@ -10,7 +10,7 @@
 //! seeing the previous version until it commits). A sync or an outside edit of pokervod.db
 //! therefore shows up in the next query. Deleting the file is always safe.
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ use crate::rules::{self, Action, Event, Role, Rules};
 use crate::target::{Target, TargetRow};
 
 /// Bump when the index's tables or the meaning of a column change: an older index is rebuilt.
-const INDEX_VERSION: i64 = 1;
+const INDEX_VERSION: i64 = 2;
 
 /// A row's status in the 1:1 matching table. The order is the `sort=status` order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -167,12 +167,11 @@ CREATE TABLE items (
     status INTEGER NOT NULL,
     catalog INTEGER NOT NULL,
     dir_id INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    path TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime INTEGER NOT NULL,
     reason_code TEXT NOT NULL,
-    reason TEXT NOT NULL,
+    -- NULL: the code's standard text.
+    reason TEXT,
     warning TEXT,
     source_id INTEGER,
     codec TEXT,
@@ -180,12 +179,14 @@ CREATE TABLE items (
     height INTEGER,
     duration REAL,
     target_id INTEGER,
+    -- NULL: equal to path.
     t_path TEXT,
     t_size INTEGER,
     t_hls INTEGER,
     t_status TEXT,
     primary_item INTEGER,
-    dup_count INTEGER NOT NULL
+    dup_count INTEGER NOT NULL,
+    path TEXT NOT NULL
 );
 -- The search scan reads only this narrow table: the lowercase NFC name plus what filters and
 -- sorts need.
@@ -218,29 +219,29 @@ CREATE TABLE counts (
 ) WITHOUT ROWID;
 "#;
 
-/// Indexes created after the bulk insert (faster than maintaining them row by row). Each one
-/// serves a filter + sort combination of the matching table with a covering index scan.
+/// Indexes created after the bulk insert (faster than maintaining them row by row). Queries
+/// name the index they use (`INDEXED BY`): one per sort key, carrying status and catalog so a
+/// filter is checked inside the index without reading the table.
 const INDEXES: &str = r#"
-CREATE INDEX items_size ON items(size, id);
-CREATE INDEX items_mtime ON items(mtime, id);
-CREATE INDEX items_catalog ON items(catalog, id);
-CREATE INDEX items_status ON items(status, id);
-CREATE INDEX items_status_size ON items(status, size, id);
-CREATE INDEX items_status_mtime ON items(status, mtime, id);
-CREATE INDEX items_status_catalog ON items(status, catalog, id);
-CREATE INDEX items_catalog_size ON items(catalog, size, id);
-CREATE INDEX items_catalog_mtime ON items(catalog, mtime, id);
-CREATE INDEX items_catalog_status ON items(catalog, status, id);
-CREATE INDEX items_catalog_status_size ON items(catalog, status, size, id);
-CREATE INDEX items_catalog_status_mtime ON items(catalog, status, mtime, id);
+CREATE INDEX items_status ON items(status, id, catalog);
+CREATE INDEX items_catalog ON items(catalog, id, status);
+CREATE INDEX items_size ON items(size, id, status, catalog);
+CREATE INDEX items_mtime ON items(mtime, id, status, catalog);
 CREATE INDEX items_dir ON items(dir_id, id);
 CREATE INDEX items_primary ON items(primary_item) WHERE primary_item IS NOT NULL;
 CREATE INDEX dirs_parent ON dirs(parent, name);
 "#;
 
+/// A write this close to the stamp may share its mtime with a later write (coarse timestamps,
+/// FAT's 2 s, SMB attribute caching): such a stamp is "racy" and is never trusted.
+const RACY_WINDOW: Duration = Duration::from_secs(3);
+
 /// A cheap stamp of one SQLite database file: size, mtime and header bytes of the file and of
-/// its `-wal`. Any committed write changes at least one of them.
-fn file_stamp(h: &mut Xxh3, path: &Path) {
+/// its `-wal`. A committed write changes at least one of them, except that in WAL mode SQLite
+/// leaves the header alone and a same-size write can differ from the last one only in mtime —
+/// hence [`RACY_WINDOW`]. Returns whether the stamp is racy.
+fn file_stamp(h: &mut Xxh3, path: &Path, now: std::time::SystemTime) -> bool {
+    let mut racy = false;
     for suffix in ["", "-wal"] {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);
@@ -249,9 +250,12 @@ fn file_stamp(h: &mut Xxh3, path: &Path) {
             // A missing and an empty `-wal` mean the same (a reader may create an empty one).
             Ok(m) if m.len() > 0 => {
                 h.update(&m.len().to_le_bytes());
-                let mtime = m
-                    .modified()
-                    .ok()
+                let modified = m.modified().ok();
+                racy |= match modified {
+                    Some(t) => now.duration_since(t).map_or(true, |age| age < RACY_WINDOW),
+                    None => true,
+                };
+                let mtime = modified
                     .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                     .map(|d| d.as_nanos())
                     .unwrap_or(0);
@@ -267,6 +271,7 @@ fn file_stamp(h: &mut Xxh3, path: &Path) {
             _ => h.update(b"empty"),
         }
     }
+    racy
 }
 
 fn rules_hash(h: &mut Xxh3, rules: &Rules) {
@@ -278,14 +283,17 @@ fn rules_hash(h: &mut Xxh3, rules: &Rules) {
     }
 }
 
-fn stamp(archive_db: &Path, target_db: &Path, rules: &Rules) -> String {
+/// The inputs' stamp; `None` when it is racy (a file changed within [`RACY_WINDOW`]), which
+/// never equals a stored stamp, so the content digest decides.
+fn stamp(archive_db: &Path, target_db: &Path, rules: &Rules) -> Option<String> {
+    let now = std::time::SystemTime::now();
     let mut h = Xxh3::new();
-    file_stamp(&mut h, archive_db);
+    let mut racy = file_stamp(&mut h, archive_db, now);
     h.update(b"|");
-    file_stamp(&mut h, target_db);
+    racy |= file_stamp(&mut h, target_db, now);
     h.update(b"|");
     rules_hash(&mut h, rules);
-    format!("{:016x}", h.digest())
+    (!racy).then(|| format!("{:016x}", h.digest()))
 }
 
 /// Digest of everything the index is computed from.
@@ -396,7 +404,7 @@ impl Index {
             .ctx("index busy_timeout")?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -65536;",
+             PRAGMA cache_size = -65536; PRAGMA threads = 2;",
         )
         .ctx("index pragmas")?;
         let mut index = Index {
@@ -416,7 +424,7 @@ impl Index {
         let target_db = cfg.require_target_db()?.to_path_buf();
         let rules = Rules::from_config(cfg);
         let current = stamp(&archive_db, &target_db, &rules);
-        if meta_get(&self.conn, "stamp")?.as_deref() == Some(current.as_str()) {
+        if current.is_some() && meta_get(&self.conn, "stamp")? == current {
             self.rebuilt = false;
             return Ok(());
         }
@@ -503,16 +511,22 @@ fn refresh(
     // Stamp first, then read: if an input changes while we read it, the stored stamp is the
     // older one and the next query looks again.
     let current = stamp(archive_db, target_db, rules);
-    if meta_get(&tx, "stamp")?.as_deref() == Some(current.as_str()) {
+    let stored_stamp = current.clone().unwrap_or_else(|| "racy".into());
+    if current.is_some() && meta_get(&tx, "stamp")? == current {
         tx.commit().ctx("index")?;
         return Ok(false);
     }
     let (files, _) = Archive::read_snapshot(archive_db)?;
     let rows = Target::read_rows(target_db, cfg.busy_timeout_secs)?;
+    tracing::debug!(
+        ms = timer.elapsed().as_millis() as u64,
+        "index: inputs read"
+    );
     let dig = digest(&files, &rows, rules);
+    tracing::debug!(ms = timer.elapsed().as_millis() as u64, "index: digest");
     let version_ok = meta_get(&tx, "version")?.as_deref() == Some(&INDEX_VERSION.to_string());
     if version_ok && meta_get(&tx, "digest")?.as_deref() == Some(dig.as_str()) {
-        meta_set(&tx, "stamp", &current)?;
+        meta_set(&tx, "stamp", &stored_stamp)?;
         tx.commit().ctx("index")?;
         tracing::debug!(
             ms = timer.elapsed().as_millis() as u64,
@@ -521,10 +535,15 @@ fn refresh(
         return Ok(false);
     }
     let built = build(&files, &rows, rules);
+    tracing::debug!(
+        ms = timer.elapsed().as_millis() as u64,
+        "index: built in memory"
+    );
     write(&tx, &built)?;
+    tracing::debug!(ms = timer.elapsed().as_millis() as u64, "index: written");
     meta_set(&tx, "version", &INDEX_VERSION.to_string())?;
     meta_set(&tx, "digest", &dig)?;
-    meta_set(&tx, "stamp", &current)?;
+    meta_set(&tx, "stamp", &stored_stamp)?;
     meta_set(
         &tx,
         "stats",
@@ -542,17 +561,13 @@ fn refresh(
     Ok(true)
 }
 
-/// One item as computed in memory.
-struct Item {
+/// One item as computed in memory; strings are borrowed from the inputs.
+struct Item<'a> {
     status: Status,
-    catalog: String,
-    dir: String,
-    name: String,
-    path: String,
-    size: i64,
-    mtime: i64,
+    path: &'a str,
     reason_code: &'static str,
-    reason: String,
+    /// `None`: the code's standard text ([`standard_reason`]).
+    reason: Option<String>,
     warning: Option<String>,
     source: Option<usize>,
     target: Option<usize>,
@@ -561,11 +576,26 @@ struct Item {
     dup_count: i64,
 }
 
-struct Built {
-    items: Vec<Item>,
+struct Built<'a> {
+    items: Vec<Item<'a>>,
     stats: Stats,
-    files: Vec<FileRecord>,
-    rows: Vec<TargetRow>,
+    files: &'a [FileRecord],
+    rows: &'a [TargetRow],
+}
+
+/// The text of reason codes whose reason never varies (stored once here, not per row).
+pub fn standard_reason(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "synced" => "동기화됨",
+        "pending_insert" => "새 파일 — 다음 동기화 때 추가됩니다",
+        "pending_restore" => "NAS에 다시 있음 — 다음 동기화 때 복원됩니다",
+        "deleted" => "삭제됨 — NAS에 파일 없음 (소프트 삭제)",
+        "pending_delete" => "NAS에 파일 없음 — 다음 동기화 때 삭제 처리됩니다",
+        "pending_delete_excluded" => {
+            "NAS 파일이 동기화 대상이 아님 — 다음 동기화 때 삭제 처리됩니다"
+        }
+        _ => return None,
+    })
 }
 
 fn human_size(n: i64) -> String {
@@ -604,10 +634,13 @@ fn update_reason(f: &FileRecord, row: &TargetRow, rules: &Rules) -> String {
     format!("미디어 정보 변경 (코덱·해상도·길이) — {tail}")
 }
 
-fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
+fn build<'a>(files: &'a [FileRecord], rows: &'a [TargetRow], rules: &Rules) -> Built<'a> {
+    let t0 = Instant::now();
     let plan = rules::plan(files, rows, rules);
-    let row_by_id: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-    let mut events: HashMap<usize, (Event, &str)> = HashMap::new();
+    tracing::debug!(ms = t0.elapsed().as_millis() as u64, "index: plan");
+    let row_by_id: FxHashMap<i64, usize> =
+        rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    let mut events: FxHashMap<usize, (Event, &str)> = FxHashMap::default();
     for a in &plan.actions {
         if let Action::Update {
             file,
@@ -619,55 +652,52 @@ fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
             events.insert(*file, (*event, old_path.as_str()));
         }
     }
-    let mut dup_count: HashMap<usize, i64> = HashMap::new();
+    let mut dup_count: FxHashMap<usize, i64> = FxHashMap::default();
     for role in &plan.roles {
         if let Role::Duplicate { primary } = role {
             *dup_count.entry(*primary).or_default() += 1;
         }
     }
-    let source_paths: std::collections::HashSet<&str> =
-        files.iter().map(|f| f.path.as_str()).collect();
 
     let mut stats = Stats::default();
-    for k in [Kind::Video, Kind::Subtitle, Kind::Other] {
-        stats.by_type.insert(k.as_str().to_string(), 0);
-    }
-    let mut catalog_counts: HashMap<&str, u64> = HashMap::new();
+    let mut by_type = [0u64; 3];
+    let mut catalog_counts: FxHashMap<&str, u64> = FxHashMap::default();
     let mut claimed_rows = vec![false; rows.len()];
-    let mut items: Vec<Item> = Vec::with_capacity(files.len() + rows.len() / 16);
-    for (i, (f, role)) in files.iter().zip(&plan.roles).enumerate() {
+    let mut items: Vec<Item<'a>> = Vec::with_capacity(files.len() + rows.len() / 16);
+    for (i, (f, role)) in files.iter().zip(plan.roles).enumerate() {
         stats.source_files += 1;
         stats.source_size_bytes += f.size.max(0) as u64;
-        *stats
-            .by_type
-            .entry(f.kind().as_str().to_string())
-            .or_default() += 1;
+        let kind = f.kind();
+        by_type[kind as usize] += 1;
         *catalog_counts.entry(f.catalog()).or_default() += 1;
-        let warning = rules.codec_warning(f);
+        let warning = if kind == Kind::Video && f.media.codec.is_some() {
+            rules.codec_warning(f)
+        } else {
+            None
+        };
         let mut target = None;
         let mut primary = None;
         let (status, code, reason) = match role {
             Role::NotEligible { reason, code } => {
-                if f.kind() == Kind::Video {
+                if kind == Kind::Video {
                     stats.non_hls += 1;
                 }
-                (Status::NotSynced, *code, reason.clone())
+                (Status::NotSynced, code, Some(reason))
             }
             Role::Duplicate { primary: p } => {
-                primary = Some(*p);
+                primary = Some(p);
                 (
                     Status::Duplicate,
                     "duplicate_name",
-                    format!("중복 파일명 — 대표 파일 {}만 동기화", files[*p].path),
+                    Some(format!(
+                        "중복 파일명 — 대표 파일 {}만 동기화",
+                        files[p].path
+                    )),
                 )
             }
-            Role::Primary { row: None } => (
-                Status::New,
-                "pending_insert",
-                "새 파일 — 다음 동기화 때 추가됩니다".to_string(),
-            ),
+            Role::Primary { row: None } => (Status::New, "pending_insert", None),
             Role::Primary { row: Some(id) } => {
-                let ri = row_by_id.get(id).copied();
+                let ri = row_by_id.get(&id).copied();
                 if let Some(ri) = ri {
                     claimed_rows[ri] = true;
                 }
@@ -676,28 +706,26 @@ fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
                     Some((Event::Moved, old)) => (
                         Status::Changed,
                         "pending_move",
-                        format!("이동됨 (이전 경로 {old}) — 다음 동기화 때 경로를 바꿉니다"),
+                        Some(format!(
+                            "이동됨 (이전 경로 {old}) — 다음 동기화 때 경로를 바꿉니다"
+                        )),
                     ),
-                    Some((Event::Restored, _)) => (
-                        Status::Changed,
-                        "pending_restore",
-                        "NAS에 다시 있음 — 다음 동기화 때 복원됩니다".to_string(),
-                    ),
+                    Some((Event::Restored, _)) => (Status::Changed, "pending_restore", None),
                     Some(_) => (
                         Status::Changed,
                         "pending_update",
-                        match ri {
+                        Some(match ri {
                             Some(ri) => update_reason(f, &rows[ri], rules),
                             None => "다음 동기화 때 갱신됩니다".to_string(),
-                        },
+                        }),
                     ),
                     None => match dup_count.get(&i) {
                         Some(&n) => (
                             Status::SyncedWithDuplicates,
                             "synced_with_duplicates",
-                            format!("동기화됨 — 같은 이름의 파일 {n}개는 제외"),
+                            Some(format!("동기화됨 — 같은 이름의 파일 {n}개는 제외")),
                         ),
-                        None => (Status::Synced, "synced", "동기화됨".to_string()),
+                        None => (Status::Synced, "synced", None),
                     },
                 }
             }
@@ -705,15 +733,9 @@ fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
         if warning.is_some() && status != Status::NotSynced {
             stats.needs_transcode += 1;
         }
-        let (dir, name) = split_dir(&f.path);
         items.push(Item {
             status,
-            catalog: f.catalog().to_string(),
-            dir: dir.to_string(),
-            name: name.to_string(),
-            path: f.path.clone(),
-            size: f.size,
-            mtime: f.mtime,
+            path: &f.path,
             reason_code: code,
             reason,
             warning,
@@ -723,6 +745,8 @@ fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
             dup_count: dup_count.get(&i).copied().unwrap_or(0),
         });
     }
+    let source_sorted = items.len();
+    let source_paths: FxHashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     for (ri, r) in rows.iter().enumerate() {
         if r.active {
             stats.target_active += 1;
@@ -731,33 +755,18 @@ fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
         if claimed_rows[ri] {
             continue;
         }
-        let (code, reason) = if !r.active {
-            (
-                "deleted",
-                "삭제됨 — NAS에 파일 없음 (소프트 삭제)".to_string(),
-            )
+        let code = if !r.active {
+            "deleted"
         } else if source_paths.contains(r.nas_path.as_str()) {
-            (
-                "pending_delete_excluded",
-                "NAS 파일이 동기화 대상이 아님 — 다음 동기화 때 삭제 처리됩니다".to_string(),
-            )
+            "pending_delete_excluded"
         } else {
-            (
-                "pending_delete",
-                "NAS에 파일 없음 — 다음 동기화 때 삭제 처리됩니다".to_string(),
-            )
+            "pending_delete"
         };
-        let (dir, name) = split_dir(&r.nas_path);
         items.push(Item {
             status: Status::Deleted,
-            catalog: names::catalog(&r.nas_path).to_string(),
-            dir: dir.to_string(),
-            name: name.to_string(),
-            path: r.nas_path.clone(),
-            size: r.size_bytes,
-            mtime: 0,
+            path: &r.nas_path,
             reason_code: code,
-            reason,
+            reason: None,
             warning: None,
             source: None,
             target: Some(ri),
@@ -765,8 +774,9 @@ fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
             dup_count: 0,
         });
     }
-    // Path byte order; a Target-only row at a Source file's path sorts after the file.
-    items.sort_by(|a, b| {
+    // Path byte order; a Target-only row at a Source file's path sorts after the file. Files
+    // arrive sorted by path: then only the Target-only rows need sorting and a merge.
+    let cmp = |a: &Item<'_>, b: &Item<'_>| {
         a.path
             .as_bytes()
             .cmp(b.path.as_bytes())
@@ -776,7 +786,36 @@ fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
                     .map(|t| rows[t].id)
                     .cmp(&b.target.map(|t| rows[t].id)),
             )
-    });
+    };
+    if items[..source_sorted].is_sorted_by(|a, b| cmp(a, b).is_le()) {
+        let mut extra = items.split_off(source_sorted);
+        extra.sort_by(cmp);
+        let mut merged = Vec::with_capacity(items.len() + extra.len());
+        let mut a = items.into_iter().peekable();
+        let mut b = extra.into_iter().peekable();
+        loop {
+            let take_a = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => cmp(x, y).is_le(),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if take_a { a.next() } else { b.next() };
+            if let Some(it) = next {
+                merged.push(it);
+            }
+        }
+        items = merged;
+    } else {
+        items.sort_by(cmp);
+    }
+    tracing::debug!(ms = t0.elapsed().as_millis() as u64, "index: items");
+    for (k, n) in [Kind::Video, Kind::Subtitle, Kind::Other]
+        .iter()
+        .zip(by_type)
+    {
+        stats.by_type.insert(k.as_str().to_string(), n);
+    }
     let mut catalogs: Vec<(String, u64)> = catalog_counts
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -789,8 +828,8 @@ fn build(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Built {
     Built {
         items,
         stats,
-        files: files.to_vec(),
-        rows: rows.to_vec(),
+        files,
+        rows,
     }
 }
 
@@ -802,14 +841,14 @@ pub fn split_dir(path: &str) -> (&str, &str) {
     }
 }
 
-fn write(tx: &Transaction<'_>, b: &Built) -> Result<()> {
+fn write(tx: &Transaction<'_>, b: &Built<'_>) -> Result<()> {
     tx.execute_batch(SCHEMA).ctx("create the match index")?;
 
     // Catalog ranks in byte order.
-    let mut cats: Vec<&str> = b.items.iter().map(|i| i.catalog.as_str()).collect();
+    let mut cats: Vec<&str> = b.items.iter().map(|i| names::catalog(i.path)).collect();
     cats.sort_unstable();
     cats.dedup();
-    let cat_rank: HashMap<&str, i64> = cats
+    let cat_rank: FxHashMap<&str, i64> = cats
         .iter()
         .enumerate()
         .map(|(i, c)| (*c, i as i64))
@@ -824,12 +863,21 @@ fn write(tx: &Transaction<'_>, b: &Built) -> Result<()> {
     }
 
     // Directories: every ancestor of every item, with counts of everything below.
-    let mut dir_ids: HashMap<&str, usize> = HashMap::new();
+    let mut dir_ids: FxHashMap<&str, usize> = FxHashMap::default();
     let mut dirs: Vec<(&str, Option<usize>, Counts, i64)> = vec![("", None, Counts::default(), 0)];
     dir_ids.insert("", 0);
     let mut item_dir: Vec<usize> = Vec::with_capacity(b.items.len());
+    let mut last: (&str, usize) = ("", 0);
     for it in &b.items {
-        let id = ensure_dir(&it.dir, &mut dir_ids, &mut dirs);
+        let dir = split_dir(it.path).0;
+        // Items in path order mostly come in runs of the same directory.
+        let id = if dir == last.0 {
+            last.1
+        } else {
+            let id = ensure_dir(dir, &mut dir_ids, &mut dirs);
+            last = (dir, id);
+            id
+        };
         item_dir.push(id);
         dirs[id].3 += 1;
         let mut cur = Some(id);
@@ -858,23 +906,24 @@ fn write(tx: &Transaction<'_>, b: &Built) -> Result<()> {
             .ctx("index dirs")?;
         }
     }
+    tracing::debug!("index: dirs written");
 
     // Item ids are positions in path order; a duplicate's primary is found by source index.
-    let mut item_of_source: HashMap<usize, i64> = HashMap::new();
+    let mut item_of_source: Vec<i64> = vec![0; b.files.len()];
     for (n, it) in b.items.iter().enumerate() {
         if let Some(s) = it.source {
-            item_of_source.insert(s, n as i64 + 1);
+            item_of_source[s] = n as i64 + 1;
         }
     }
-    let mut counts: HashMap<(i64, i64), i64> = HashMap::new();
+    let mut counts: FxHashMap<(i64, i64), i64> = FxHashMap::default();
     {
         let mut ins = tx
             .prepare(
-                "INSERT INTO items (id, status, catalog, dir_id, name, path, size, mtime,
-                    reason_code, reason, warning, source_id, codec, width, height, duration,
-                    target_id, t_path, t_size, t_hls, t_status, primary_item, dup_count)
+                "INSERT INTO items (id, status, catalog, dir_id, size, mtime, reason_code,
+                    reason, warning, source_id, codec, width, height, duration, target_id,
+                    t_path, t_size, t_hls, t_status, primary_item, dup_count, path)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
             )
             .ctx("index items")?;
         let mut srch = tx
@@ -885,9 +934,14 @@ fn write(tx: &Transaction<'_>, b: &Built) -> Result<()> {
             .ctx("index search")?;
         for (n, it) in b.items.iter().enumerate() {
             let id = n as i64 + 1;
-            let cat = cat_rank.get(it.catalog.as_str()).copied().unwrap_or(0);
+            let cat = cat_rank.get(names::catalog(it.path)).copied().unwrap_or(0);
             let f = it.source.map(|s| &b.files[s]);
             let r = it.target.map(|t| &b.rows[t]);
+            let (size, mtime) = match (f, r) {
+                (Some(f), _) => (f.size, f.mtime),
+                (None, Some(r)) => (r.size_bytes, 0),
+                (None, None) => (0, 0),
+            };
             let status = it.status.code();
             *counts.entry((cat, status)).or_default() += 1;
             ins.execute(params![
@@ -895,10 +949,8 @@ fn write(tx: &Transaction<'_>, b: &Built) -> Result<()> {
                 status,
                 cat,
                 item_dir[n] as i64,
-                it.name,
-                it.path,
-                it.size,
-                it.mtime,
+                size,
+                mtime,
                 it.reason_code,
                 it.reason,
                 it.warning,
@@ -908,12 +960,13 @@ fn write(tx: &Transaction<'_>, b: &Built) -> Result<()> {
                 f.and_then(|f| f.media.height),
                 f.and_then(|f| f.media.duration_sec),
                 r.map(|r| r.id),
-                r.map(|r| r.nas_path.as_str()),
+                r.map(|r| r.nas_path.as_str()).filter(|p| *p != it.path),
                 r.map(|r| r.size_bytes),
                 r.map(|r| r.hls_compatible),
                 r.map(|r| if r.active { "active" } else { "deleted" }),
-                it.primary.and_then(|p| item_of_source.get(&p).copied()),
+                it.primary.map(|p| item_of_source[p]),
                 it.dup_count,
+                it.path,
             ])
             .ctx("index items")?;
             srch.execute(params![
@@ -921,9 +974,9 @@ fn write(tx: &Transaction<'_>, b: &Built) -> Result<()> {
                 item_dir[n] as i64,
                 status,
                 cat,
-                it.size,
-                it.mtime,
-                search_key(&it.name)
+                size,
+                mtime,
+                search_key(split_dir(it.path).1)
             ])
             .ctx("index search")?;
         }
@@ -936,14 +989,15 @@ fn write(tx: &Transaction<'_>, b: &Built) -> Result<()> {
             st.execute(params![c, s, n]).ctx("index counts")?;
         }
     }
+    tracing::debug!("index: rows inserted");
     tx.execute_batch(INDEXES).ctx("index the match index")?;
-    tx.execute_batch("ANALYZE").ctx("analyze the match index")?;
+    tracing::debug!("index: indexes created");
     Ok(())
 }
 
 fn ensure_dir<'a>(
     dir: &'a str,
-    ids: &mut HashMap<&'a str, usize>,
+    ids: &mut FxHashMap<&'a str, usize>,
     dirs: &mut Vec<(&'a str, Option<usize>, Counts, i64)>,
 ) -> usize {
     if let Some(&id) = ids.get(dir) {

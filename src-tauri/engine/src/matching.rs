@@ -127,6 +127,13 @@ pub struct FileRef {
     pub path: String,
 }
 
+/// A stored reason, or the code's standard text when none is stored.
+fn reason_text(code: &str, stored: Option<String>) -> String {
+    stored
+        .or_else(|| index::standard_reason(code).map(str::to_string))
+        .unwrap_or_default()
+}
+
 fn sort_column(sort: &str) -> Option<&'static str> {
     match sort {
         "path" => Some(""),
@@ -145,6 +152,20 @@ fn order_by(col: &str, desc: bool) -> String {
         format!("id{dir}")
     } else {
         format!("{col}{dir}, id{dir}")
+    }
+}
+
+/// The index a page query walks: the one whose order is the sort's, so no sort step is needed
+/// and a deep page skips index entries only (filters are checked inside the index).
+fn index_for(sort_col: &str, status: bool, catalog: bool) -> &'static str {
+    match sort_col {
+        "size" => "INDEXED BY items_size",
+        "mtime" => "INDEXED BY items_mtime",
+        "catalog" => "INDEXED BY items_catalog",
+        "status" => "INDEXED BY items_status",
+        _ if status => "INDEXED BY items_status",
+        _ if catalog => "INDEXED BY items_catalog",
+        _ => "NOT INDEXED",
     }
 }
 
@@ -265,7 +286,8 @@ fn page_ids(conn: &Connection, f: &Filters, cat: Option<i64>, offset: u64) -> Re
         args.push(Value::Integer(s.code()));
     }
     let sql = format!(
-        "SELECT id FROM items {} ORDER BY {} LIMIT ? OFFSET ?",
+        "SELECT id FROM items {} {} ORDER BY {} LIMIT ? OFFSET ?",
+        index_for(f.sort_col, f.status.is_some(), cat.is_some()),
         if where_.is_empty() {
             String::new()
         } else {
@@ -354,6 +376,7 @@ fn search(
     let conn = index.conn();
     let cap = index.search_in_memory;
     let (mut cond, mut args) = search_condition(conn, term)?;
+    // (`cond` gains the status filter only for the page query below.)
     if let Some(c) = cat {
         cond.push_str(" AND catalog = ?");
         args.push(Value::Integer(c));
@@ -419,7 +442,6 @@ fn search(
             counts.add(Status::from_code(s), n as u64);
         }
     }
-    let mut cond = cond;
     if let Some(s) = f.status {
         cond.push_str(" AND status = ?");
         args.push(Value::Integer(s.code()));
@@ -453,7 +475,8 @@ fn load_items(conn: &Connection, ids: &[i64]) -> Result<Vec<MatchItem>> {
     let sql = format!(
         "SELECT i.id, i.status, c.name, i.path, i.size, i.mtime, i.reason_code, i.reason,
                 i.warning, i.source_id, i.codec, i.width, i.height, i.duration, i.target_id,
-                i.t_path, i.t_size, i.t_hls, i.t_status, p.source_id, p.path, i.dup_count
+                coalesce(i.t_path, i.path), i.t_size, i.t_hls, i.t_status, p.source_id, p.path,
+                i.dup_count
          FROM items i JOIN catalogs c ON c.id = i.catalog
          LEFT JOIN items p ON p.id = i.primary_item
          WHERE i.id IN ({list})"
@@ -503,8 +526,8 @@ fn load_items(conn: &Connection, ids: &[i64]) -> Result<Vec<MatchItem>> {
                 MatchItem {
                     status: Status::from_code(r.get(1)?),
                     catalog: r.get(2)?,
+                    reason: reason_text(&r.get::<_, String>(6)?, r.get(7)?),
                     reason_code: r.get(6)?,
-                    reason: r.get(7)?,
                     warning: r.get(8)?,
                     source,
                     target,
@@ -642,18 +665,20 @@ fn parse_counts(text: &str) -> Counts {
 }
 
 fn tree_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<TreeFile> {
+    let path: String = r.get(0)?;
+    let code: String = r.get(6)?;
     Ok(TreeFile {
-        name: r.get(0)?,
+        name: index::split_dir(&path).1.to_string(),
         source_id: r.get(1)?,
         target_id: r.get(2)?,
         status: Status::from_code(r.get(3)?),
         size_bytes: r.get(4)?,
-        reason: r.get(5)?,
-        reason_code: r.get(6)?,
+        reason: reason_text(&code, r.get(5)?),
+        reason_code: code,
     })
 }
 
-const FILE_COLUMNS: &str = "name, source_id, target_id, status, size, reason, reason_code";
+const FILE_COLUMNS: &str = "path, source_id, target_id, status, size, reason, reason_code";
 
 /// PRD 7.4 for the whole archive: catalogs → directories → files. Refuses above
 /// `tree_full_limit` items ([`Error::TooLarge`]); use [`tree_node`] then.

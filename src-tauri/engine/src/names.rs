@@ -75,6 +75,14 @@ pub fn file_name(rel_path: &str) -> &str {
 
 /// Duplicate-group key: Unicode NFC, then lowercase. NFD Hangul from a Mac equals NFC Hangul.
 pub fn name_key(name: &str) -> String {
+    // Fast paths with the same result: ASCII is NFC, and an NFC string needs no normalization.
+    if name.is_ascii() {
+        return name.to_ascii_lowercase();
+    }
+    if unicode_normalization::is_nfc_quick(name.chars()) == unicode_normalization::IsNormalized::Yes
+    {
+        return name.to_lowercase();
+    }
     name.nfc().collect::<String>().to_lowercase()
 }
 

@@ -9,7 +9,7 @@
 //!   always claimed by that primary in phase (a)), so `nas_path UNIQUE` is never violated;
 //! - the plan depends only on the two snapshots, never on iteration order of hash maps.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::Serialize;
 
@@ -216,8 +216,10 @@ fn row_matches(row: &TargetRow, d: &Desired<'_>) -> bool {
 /// Compute the plan. `files` is the Source after the scan; `rows` the Target as it is now.
 pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     // Target indexes. With a legacy table lacking UNIQUE(nas_path), the smallest id at a path wins.
-    let mut by_path: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
-    let mut by_id: HashMap<i64, usize> = HashMap::with_capacity(rows.len());
+    let mut by_path: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(rows.len(), Default::default());
+    let mut by_id: HashMap<i64, usize> =
+        HashMap::with_capacity_and_hasher(rows.len(), Default::default());
     for (i, r) in rows.iter().enumerate() {
         by_id.insert(r.id, i);
         by_path
@@ -233,7 +235,7 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
 
     // Eligibility and duplicate groups.
     let mut roles: Vec<Role> = Vec::with_capacity(files.len());
-    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut groups: HashMap<String, Vec<usize>> = HashMap::default();
     for (i, f) in files.iter().enumerate() {
         match rules.ineligible_reason(f) {
             Some((reason, code)) => roles.push(Role::NotEligible { reason, code }),
@@ -257,35 +259,46 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
         at_path || linked
     };
     let order = |i: usize| (files[i].first_seen, files[i].path.as_bytes());
-    let mut group_keys: Vec<&String> = groups.keys().collect();
-    group_keys.sort();
+    // Groups are independent, so the visiting order does not matter (primaries are sorted below).
     let mut primaries: Vec<usize> = Vec::with_capacity(groups.len());
-    let mut group_of_primary: HashMap<usize, &str> = HashMap::new();
-    for key in group_keys {
-        let members = &groups[key];
-        let holders: Vec<usize> = members.iter().copied().filter(|&i| holds(i)).collect();
-        let pool = if holders.is_empty() {
-            members
+    let mut group_of_primary: HashMap<usize, &str> =
+        HashMap::with_capacity_and_hasher(groups.len(), Default::default());
+    for (key, members) in &groups {
+        let primary = if let [only] = members.as_slice() {
+            *only
         } else {
-            &holders
-        };
-        let Some(&primary) = pool.iter().min_by(|&&a, &&b| order(a).cmp(&order(b))) else {
-            continue;
-        };
-        for &m in members {
-            if m != primary {
-                roles[m] = Role::Duplicate { primary };
+            let holders: Vec<usize> = members.iter().copied().filter(|&i| holds(i)).collect();
+            let pool = if holders.is_empty() {
+                members
+            } else {
+                &holders
+            };
+            let Some(&primary) = pool.iter().min_by(|&&a, &&b| order(a).cmp(&order(b))) else {
+                continue;
+            };
+            for &m in members {
+                if m != primary {
+                    roles[m] = Role::Duplicate { primary };
+                }
             }
-        }
+            primary
+        };
         primaries.push(primary);
         group_of_primary.insert(primary, key.as_str());
     }
-    primaries.sort_by(|&a, &b| files[a].path.cmp(&files[b].path));
+    // Path order; files usually arrive sorted by path, and then index order is path order.
+    if files.is_sorted_by(|a, b| a.path <= b.path) {
+        primaries.sort_unstable();
+    } else {
+        primaries.sort_by(|&a, &b| files[a].path.cmp(&files[b].path));
+    }
 
     // Claims: row index -> primary. Phases (a), (b), (c) over all primaries, so no primary's
     // claim depends on the order in which primaries are visited.
-    let mut claimed: HashMap<usize, usize> = HashMap::new();
-    let mut row_of: HashMap<usize, (usize, char)> = HashMap::new();
+    let mut claimed: HashMap<usize, usize> =
+        HashMap::with_capacity_and_hasher(primaries.len(), Default::default());
+    let mut row_of: HashMap<usize, (usize, char)> =
+        HashMap::with_capacity_and_hasher(primaries.len(), Default::default());
     // (a) the row at the primary's own path.
     for &p in &primaries {
         if let Some(&r) = by_path.get(files[p].path.as_str()) {
@@ -306,7 +319,7 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
         }
     }
     // (c) an active row of the primary's group whose file disappeared: re-point it (smallest id).
-    let mut orphans_by_group: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut orphans_by_group: HashMap<String, Vec<usize>> = HashMap::default();
     for (ri, r) in rows.iter().enumerate() {
         if r.active && !claimed.contains_key(&ri) && !source_paths.contains(r.nas_path.as_str()) {
             orphans_by_group
