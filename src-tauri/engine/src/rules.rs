@@ -64,7 +64,7 @@ impl Rules {
         {
             return Some((w, "codec_not_hls"));
         }
-        match f.kind() {
+        match Kind::from_ext(&ext) {
             Kind::Video if !self.hls_only || self.is_hls(&ext) => None,
             Kind::Video => Some((format!("HLS 비호환 ({ext})"), "not_hls")),
             Kind::Subtitle => Some(("자막 파일 (동기화 대상 아님)".into(), "subtitle")),
@@ -213,6 +213,28 @@ fn row_matches(row: &TargetRow, d: &Desired<'_>) -> bool {
         && !media_differs(d.duration_sec, row.duration_sec)
 }
 
+/// The eligible files of one name group; almost every group has one member.
+enum Members {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Members {
+    fn push(&mut self, i: usize) {
+        match self {
+            Members::One(first) => *self = Members::Many(vec![*first, i]),
+            Members::Many(v) => v.push(i),
+        }
+    }
+
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Members::One(i) => std::slice::from_ref(i),
+            Members::Many(v) => v,
+        }
+    }
+}
+
 /// Compute the plan. `files` is the Source after the scan; `rows` the Target as it is now.
 pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     // Target indexes. With a legacy table lacking UNIQUE(nas_path), the smallest id at a path wins.
@@ -235,13 +257,19 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
 
     // Eligibility and duplicate groups.
     let mut roles: Vec<Role> = Vec::with_capacity(files.len());
-    let mut groups: HashMap<String, Vec<usize>> = HashMap::default();
+    let mut groups: HashMap<String, Members> =
+        HashMap::with_capacity_and_hasher(files.len(), Default::default());
     for (i, f) in files.iter().enumerate() {
         match rules.ineligible_reason(f) {
             Some((reason, code)) => roles.push(Role::NotEligible { reason, code }),
             None => {
                 roles.push(Role::Primary { row: None });
-                groups.entry(names::name_key(f.name())).or_default().push(i);
+                match groups.entry(names::name_key(f.name())) {
+                    std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(i),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(Members::One(i));
+                    }
+                }
             }
         }
     }
@@ -264,7 +292,8 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     let mut group_of_primary: HashMap<usize, &str> =
         HashMap::with_capacity_and_hasher(groups.len(), Default::default());
     for (key, members) in &groups {
-        let primary = if let [only] = members.as_slice() {
+        let members = members.as_slice();
+        let primary = if let [only] = members {
             *only
         } else {
             let holders: Vec<usize> = members.iter().copied().filter(|&i| holds(i)).collect();
