@@ -27,7 +27,7 @@ use crate::rules::{self, Action, Event, Role, Rules};
 use crate::target::{Target, TargetRow};
 
 /// Bump when the index's tables or the meaning of a column change: an older index is rebuilt.
-const INDEX_VERSION: i64 = 2;
+const INDEX_VERSION: i64 = 3;
 
 /// A row's status in the 1:1 matching table. The order is the `sort=status` order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -136,14 +136,10 @@ pub struct Index {
     path: PathBuf,
     /// Whether this call rebuilt the index (for logs and benchmarks).
     pub rebuilt: bool,
-    /// Searches with at most this many matches are counted, sorted and paged in memory after
-    /// one scan; more are counted and paged by SQLite. Both give the same answer (tests set
-    /// this to 0 to exercise the SQLite path).
-    pub search_in_memory: usize,
+    /// The search's columns, loaded on the first search and kept while the index version
+    /// stays the same (a long-lived process pays the load once per rebuild).
+    search: std::sync::Mutex<Option<std::sync::Arc<SearchData>>>,
 }
-
-/// Default for [`Index::search_in_memory`].
-pub const SEARCH_IN_MEMORY: usize = 20_000;
 
 /// Where the index of `archive_db` lives: `archive.db` → `archive.index.db`.
 pub fn index_path(archive_db: &Path) -> PathBuf {
@@ -158,6 +154,7 @@ const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 DROP TABLE IF EXISTS items;
 DROP TABLE IF EXISTS search;
+DROP TABLE IF EXISTS blobs;
 DROP TABLE IF EXISTS dirs;
 DROP TABLE IF EXISTS catalogs;
 DROP TABLE IF EXISTS counts;
@@ -188,17 +185,9 @@ CREATE TABLE items (
     dup_count INTEGER NOT NULL,
     path TEXT NOT NULL
 );
--- The search scan reads only this narrow table: the lowercase NFC name plus what filters and
--- sorts need.
-CREATE TABLE search (
-    id INTEGER PRIMARY KEY,
-    dir_id INTEGER NOT NULL,
-    status INTEGER NOT NULL,
-    catalog INTEGER NOT NULL,
-    size INTEGER NOT NULL,
-    mtime INTEGER NOT NULL,
-    key TEXT NOT NULL
-);
+-- The search reads packed columns (one blob each, see `SearchData`) into memory: a substring
+-- search over a million names is then one memmem pass instead of a million-row table scan.
+CREATE TABLE blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL);
 -- Directories with aggregate counts of everything below them. id 0 is the root ("").
 CREATE TABLE dirs (
     id INTEGER PRIMARY KEY,
@@ -381,7 +370,7 @@ impl Index {
                     conn,
                     path,
                     rebuilt: false,
-                    search_in_memory: SEARCH_IN_MEMORY,
+                    search: Default::default(),
                 };
                 index.refresh_if_stale(cfg)?;
                 Ok(index)
@@ -411,7 +400,7 @@ impl Index {
             conn,
             path: path.to_path_buf(),
             rebuilt: false,
-            search_in_memory: SEARCH_IN_MEMORY,
+            search: Default::default(),
         };
         index.refresh_if_stale(cfg)?;
         Ok(index)
@@ -434,6 +423,21 @@ impl Index {
 
     pub fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// The search's columns of the current index version (loaded once per version).
+    pub(crate) fn search_data(&self) -> Result<std::sync::Arc<SearchData>> {
+        let version = index_version(&self.conn)?;
+        let mut slot = self.search.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = slot.as_ref()
+            && d.version == version
+        {
+            return Ok(d.clone());
+        }
+        *slot = None;
+        let data = std::sync::Arc::new(SearchData::load(&self.conn)?);
+        *slot = Some(data.clone());
+        Ok(data)
     }
 
     pub fn path(&self) -> &Path {
@@ -926,12 +930,7 @@ fn write(tx: &Transaction<'_>, b: &Built<'_>) -> Result<()> {
                     ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
             )
             .ctx("index items")?;
-        let mut srch = tx
-            .prepare(
-                "INSERT INTO search (id, dir_id, status, catalog, size, mtime, key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .ctx("index search")?;
+        let mut packed = Packed::with_capacity(b.items.len());
         for (n, it) in b.items.iter().enumerate() {
             let id = n as i64 + 1;
             let cat = cat_rank.get(names::catalog(it.path)).copied().unwrap_or(0);
@@ -969,17 +968,17 @@ fn write(tx: &Transaction<'_>, b: &Built<'_>) -> Result<()> {
                 it.path,
             ])
             .ctx("index items")?;
-            srch.execute(params![
-                id,
-                item_dir[n] as i64,
+            packed.push(
+                &search_key(split_dir(it.path).1),
                 status,
                 cat,
+                item_dir[n],
                 size,
                 mtime,
-                search_key(split_dir(it.path).1)
-            ])
-            .ctx("index search")?;
+            );
         }
+        let dir_keys: Vec<String> = dirs.iter().map(|d| search_key(d.0)).collect();
+        packed.store(tx, &dir_keys)?;
     }
     {
         let mut st = tx
@@ -993,6 +992,181 @@ fn write(tx: &Transaction<'_>, b: &Built<'_>) -> Result<()> {
     tx.execute_batch(INDEXES).ctx("index the match index")?;
     tracing::debug!("index: indexes created");
     Ok(())
+}
+
+/// The search's columns, packed while the items are written (see [`SearchData`]).
+struct Packed {
+    names: Vec<u8>,
+    status: Vec<u8>,
+    catalog: Vec<u8>,
+    dir: Vec<u8>,
+    size: Vec<u8>,
+    mtime: Vec<u8>,
+}
+
+impl Packed {
+    fn with_capacity(n: usize) -> Packed {
+        Packed {
+            names: Vec::with_capacity(n * 40),
+            status: Vec::with_capacity(n),
+            catalog: Vec::with_capacity(n * 4),
+            dir: Vec::with_capacity(n * 4),
+            size: Vec::with_capacity(n * 8),
+            mtime: Vec::with_capacity(n * 8),
+        }
+    }
+
+    fn push(&mut self, key: &str, status: i64, catalog: i64, dir: usize, size: i64, mtime: i64) {
+        // A path never holds NUL, so it separates the names and no match can span two.
+        self.names.extend_from_slice(key.as_bytes());
+        self.names.push(0);
+        self.status.push(status as u8);
+        self.catalog
+            .extend_from_slice(&(catalog as u32).to_le_bytes());
+        self.dir.extend_from_slice(&(dir as u32).to_le_bytes());
+        self.size.extend_from_slice(&size.to_le_bytes());
+        self.mtime.extend_from_slice(&mtime.to_le_bytes());
+    }
+
+    fn store(self, tx: &Transaction<'_>, dir_keys: &[String]) -> Result<()> {
+        let mut keys = Vec::with_capacity(dir_keys.iter().map(|k| k.len() + 1).sum());
+        for k in dir_keys {
+            keys.extend_from_slice(k.as_bytes());
+            keys.push(0);
+        }
+        let mut st = tx
+            .prepare("INSERT INTO blobs (name, data) VALUES (?1, ?2)")
+            .ctx("index search columns")?;
+        for (name, data) in [
+            ("names", &self.names),
+            ("status", &self.status),
+            ("catalog", &self.catalog),
+            ("dir", &self.dir),
+            ("size", &self.size),
+            ("mtime", &self.mtime),
+            ("dir_keys", &keys),
+        ] {
+            st.execute(params![name, data])
+                .ctx("index search columns")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a search needs of every item, in item order (item id = position + 1), loaded once per
+/// index version: lowercase NFC file names (NUL-separated), status, catalog rank, directory,
+/// size and mtime; and each directory's lowercase NFC path.
+pub(crate) struct SearchData {
+    /// The index version these columns belong to (its `built_at` + `digest`).
+    version: String,
+    pub names: Vec<u8>,
+    /// Start of each item's name in `names`.
+    pub starts: Vec<u32>,
+    pub status: Vec<u8>,
+    pub catalog: Vec<u32>,
+    pub dir: Vec<u32>,
+    pub size: Vec<i64>,
+    pub mtime: Vec<i64>,
+    pub dir_keys: Vec<String>,
+}
+
+fn index_version(conn: &Connection) -> Result<String> {
+    Ok(format!(
+        "{}/{}",
+        meta_get(conn, "built_at")?.unwrap_or_default(),
+        meta_get(conn, "digest")?.unwrap_or_default()
+    ))
+}
+
+impl SearchData {
+    fn load(conn: &Connection) -> Result<SearchData> {
+        // Read in one transaction so all columns come from the same index version.
+        conn.execute_batch("BEGIN").ctx("read the search columns")?;
+        let read = || -> Result<SearchData> {
+            let version = index_version(conn)?;
+            let mut st = conn
+                .prepare_cached("SELECT data FROM blobs WHERE name = ?1")
+                .ctx("read the search columns")?;
+            let mut blob = |name: &str| -> Result<Vec<u8>> {
+                st.query_row([name], |r| r.get::<_, Vec<u8>>(0))
+                    .ctx(&format!("read the search column {name}"))
+            };
+            let names = blob("names")?;
+            let status = blob("status")?;
+            let u32s = |b: Vec<u8>| -> Vec<u32> {
+                b.chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect()
+            };
+            let i64s = |b: Vec<u8>| -> Vec<i64> {
+                b.chunks_exact(8)
+                    .map(|c| {
+                        let mut a = [0u8; 8];
+                        a.copy_from_slice(c);
+                        i64::from_le_bytes(a)
+                    })
+                    .collect()
+            };
+            let catalog = u32s(blob("catalog")?);
+            let dir = u32s(blob("dir")?);
+            let size = i64s(blob("size")?);
+            let mtime = i64s(blob("mtime")?);
+            let keys = blob("dir_keys")?;
+            let dir_keys = keys
+                .split(|&b| b == 0)
+                .take(keys.iter().filter(|&&b| b == 0).count())
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect();
+            let mut starts = Vec::with_capacity(status.len());
+            if !status.is_empty() {
+                starts.push(0u32);
+            }
+            starts.extend(
+                memchr::memchr_iter(0, &names)
+                    .map(|p| (p + 1) as u32)
+                    .take(status.len().saturating_sub(1)),
+            );
+            Ok(SearchData {
+                version,
+                names,
+                starts,
+                status,
+                catalog,
+                dir,
+                size,
+                mtime,
+                dir_keys,
+            })
+        };
+        let data = read();
+        let _ = conn.execute_batch("COMMIT");
+        let data = data?;
+        let n = data.status.len();
+        if data.starts.len() != n
+            || data.catalog.len() != n
+            || data.dir.len() != n
+            || data.size.len() != n
+            || data.mtime.len() != n
+        {
+            return Err(Error::invalid(
+                "index",
+                "the match index's search columns disagree in length; delete archive.index.db \
+                 to rebuild it",
+            ));
+        }
+        Ok(data)
+    }
+
+    /// Item `i`'s name key.
+    pub fn name(&self, i: usize) -> &[u8] {
+        let start = self.starts[i] as usize;
+        let end = self
+            .starts
+            .get(i + 1)
+            .map(|&e| e as usize - 1)
+            .unwrap_or(self.names.len().saturating_sub(1));
+        &self.names[start..end]
+    }
 }
 
 fn ensure_dir<'a>(

@@ -1,10 +1,10 @@
 //! The 1:1 matching table (PRD 7.3) and the tree view (PRD 7.4), read from the match index
 //! ([`crate::index`]). Pages are index scans; totals and summaries come from stored counts; a
-//! search scans one narrow table once.
+//! search is one pass over packed in-memory columns.
 
 use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::{Connection, params_from_iter, types::Value};
+use rusqlite::{Connection, params, params_from_iter, types::Value};
 use serde::Serialize;
 
 use crate::config::Config;
@@ -253,7 +253,7 @@ pub fn matching_in(index: &Index, q: &MatchingQuery) -> Result<MatchingPage> {
         (cat, None) => {
             let cat = cat.flatten();
             let counts = index.counts(cat)?;
-            let ids = page_ids(index.conn(), &f, cat, offset)?;
+            let ids = page_ids(index.conn(), &f, cat, offset, counts.total())?;
             (counts, ids)
         }
         (cat, Some(term)) => search(index, &f, cat.flatten(), term, offset)?,
@@ -274,7 +274,35 @@ pub fn matching_in(index: &Index, q: &MatchingQuery) -> Result<MatchingPage> {
 }
 
 /// One page of item ids without a search: a covering-index scan.
-fn page_ids(conn: &Connection, f: &Filters, cat: Option<i64>, offset: u64) -> Result<Vec<i64>> {
+fn page_ids(
+    conn: &Connection,
+    f: &Filters,
+    cat: Option<i64>,
+    offset: u64,
+    total: u64,
+) -> Result<Vec<i64>> {
+    if cat.is_none() && f.status.is_none() && f.sort_col.is_empty() {
+        // Every item in path order: ids are the positions 1..=total, so any page is a
+        // rowid range (no entries to skip).
+        let (sql, from) = if f.desc {
+            (
+                "SELECT id FROM items WHERE id <= ?1 ORDER BY id DESC LIMIT ?2",
+                total.saturating_sub(offset) as i64,
+            )
+        } else {
+            (
+                "SELECT id FROM items WHERE id > ?1 ORDER BY id LIMIT ?2",
+                offset.min(i64::MAX as u64) as i64,
+            )
+        };
+        let mut stmt = conn.prepare_cached(sql).ctx("matching page")?;
+        let rows = stmt
+            .query_map(params![from, i64::from(f.per_page)], |r| r.get(0))
+            .ctx("matching page")?;
+        return rows
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .ctx("matching page");
+    }
     let mut where_ = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     if let Some(c) = cat {
@@ -305,67 +333,13 @@ fn page_ids(conn: &Connection, f: &Filters, cat: Option<i64>, offset: u64) -> Re
         .ctx("matching page")
 }
 
-/// One row of the narrow search table.
-struct Hit {
-    id: i64,
-    status: i64,
-    catalog: i64,
-    size: i64,
-    mtime: i64,
-}
-
-/// The SQL condition "the item's path contains the term", with its arguments. A path is
-/// `dir/name`; a term without `/` lies inside the directory part or inside the name, and a term
-/// with `/` can also span the last `/` (the directory ends with the part before the term's last
-/// `/`, the name starts with the part after it).
-fn search_condition(conn: &Connection, term: &str) -> Result<(String, Vec<Value>)> {
-    let mut in_dir: Vec<i64> = Vec::new();
-    let mut span_dir: Vec<i64> = Vec::new();
-    let span = term.rsplit_once('/');
-    {
-        let mut stmt = conn
-            .prepare_cached("SELECT id, key FROM dirs WHERE id > 0")
-            .ctx("search directories")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-            .ctx("search directories")?;
-        for row in rows {
-            let (id, key) = row.ctx("search directories")?;
-            if key.contains(term) {
-                in_dir.push(id);
-            } else if let Some((head, _)) = span
-                && key.ends_with(head)
-            {
-                span_dir.push(id);
-            }
-        }
-    }
-    let list = |ids: &[i64]| {
-        ids.iter()
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let mut cond = String::from("(instr(key, ?) > 0");
-    let mut args = vec![Value::Text(term.to_string())];
-    if !in_dir.is_empty() {
-        cond.push_str(&format!(" OR dir_id IN ({})", list(&in_dir)));
-    }
-    if let Some((_, tail)) = span
-        && !span_dir.is_empty()
-    {
-        cond.push_str(&format!(
-            " OR (dir_id IN ({}) AND substr(key, 1, ?) = ?)",
-            list(&span_dir)
-        ));
-        args.push(Value::Integer(tail.chars().count() as i64));
-        args.push(Value::Text(tail.to_string()));
-    }
-    cond.push(')');
-    Ok((cond, args))
-}
-
 /// Search: counts by status over the matches (catalog filter applied) and one page of ids.
+///
+/// A path is `dir/name`. A term without `/` lies inside the directory part or inside the name;
+/// a term with `/` can also span the last `/` (the directory ends with the part before the
+/// term's last `/`, the name starts with the part after it). Names are searched with one
+/// memmem pass over the packed name column, directories by their keys, then every item is
+/// classified in one pass over the packed columns.
 fn search(
     index: &Index,
     f: &Filters,
@@ -373,93 +347,73 @@ fn search(
     term: &str,
     offset: u64,
 ) -> Result<(Counts, Vec<i64>)> {
-    let conn = index.conn();
-    let cap = index.search_in_memory;
-    let (mut cond, mut args) = search_condition(conn, term)?;
-    // (`cond` gains the status filter only for the page query below.)
-    if let Some(c) = cat {
-        cond.push_str(" AND catalog = ?");
-        args.push(Value::Integer(c));
+    let data = index.search_data()?;
+    let n = data.status.len();
+    // Directories: 1 = the term is inside its path, 2 = the term may span into its names.
+    let span = term.rsplit_once('/');
+    let mut dir_flag = vec![0u8; data.dir_keys.len()];
+    for (d, key) in data.dir_keys.iter().enumerate().skip(1) {
+        if key.contains(term) {
+            dir_flag[d] = 1;
+        } else if let Some((head, _)) = span
+            && key.ends_with(head)
+        {
+            dir_flag[d] = 2;
+        }
     }
-    // One scan, stopped early when the term is common.
-    let sql = format!("SELECT id, status, catalog, size, mtime FROM search WHERE {cond} LIMIT ?");
-    let mut a = args.clone();
-    a.push(Value::Integer(cap as i64 + 1));
-    let mut stmt = conn.prepare(&sql).ctx("search")?;
-    let rows = stmt
-        .query_map(params_from_iter(a), |r| {
-            Ok(Hit {
-                id: r.get(0)?,
-                status: r.get(1)?,
-                catalog: r.get(2)?,
-                size: r.get(3)?,
-                mtime: r.get(4)?,
-            })
-        })
-        .ctx("search")?;
-    let mut hits = rows.collect::<rusqlite::Result<Vec<Hit>>>().ctx("search")?;
-    if hits.len() <= cap {
-        let mut counts = Counts::default();
-        for h in &hits {
-            counts.add(Status::from_code(h.status), 1);
+    let mut hit = vec![false; n];
+    let mut i = 0usize;
+    for pos in memchr::memmem::find_iter(&data.names, term.as_bytes()) {
+        let pos = pos as u32;
+        while i + 1 < n && data.starts[i + 1] <= pos {
+            i += 1;
         }
-        if let Some(s) = f.status {
-            hits.retain(|h| h.status == s.code());
-        }
-        let key = |h: &Hit| -> i64 {
-            match f.sort_col {
-                "size" => h.size,
-                "mtime" => h.mtime,
-                "catalog" => h.catalog,
-                "status" => h.status,
-                _ => 0,
-            }
-        };
-        hits.sort_by(|a, b| key(a).cmp(&key(b)).then(a.id.cmp(&b.id)));
-        if f.desc {
-            hits.reverse();
-        }
-        let ids = hits
-            .iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(f.per_page as usize)
-            .map(|h| h.id)
-            .collect();
-        return Ok((counts, ids));
+        hit[i] = true;
     }
-    // Common term: count with one aggregate scan, page with an ordered scan.
+    let tail = span.map(|(_, t)| t.as_bytes());
+    let cat = cat.map(|c| c as u32);
+    let want_status = f.status.map(|s| s.code() as u8);
     let mut counts = Counts::default();
-    {
-        let sql = format!("SELECT status, count(*) FROM search WHERE {cond} GROUP BY status");
-        let mut stmt = conn.prepare(&sql).ctx("search count")?;
-        let rows = stmt
-            .query_map(params_from_iter(args.clone()), |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })
-            .ctx("search count")?;
-        for row in rows {
-            let (s, n) = row.ctx("search count")?;
-            counts.add(Status::from_code(s), n as u64);
+    let mut ids: Vec<u32> = Vec::new();
+    for (i, h) in hit.iter().enumerate() {
+        let matched = *h
+            || match dir_flag.get(data.dir[i] as usize) {
+                Some(1) => true,
+                Some(2) => tail.is_some_and(|t| data.name(i).starts_with(t)),
+                _ => false,
+            };
+        if !matched || cat.is_some_and(|c| data.catalog[i] != c) {
+            continue;
+        }
+        counts.add(Status::from_code(i64::from(data.status[i])), 1);
+        if want_status.is_none_or(|s| data.status[i] == s) {
+            ids.push(i as u32);
         }
     }
-    if let Some(s) = f.status {
-        cond.push_str(" AND status = ?");
-        args.push(Value::Integer(s.code()));
+    // `ids` is in path order; other sorts order by their key, ties in path order.
+    let key = |i: u32| -> i64 {
+        let i = i as usize;
+        match f.sort_col {
+            "size" => data.size[i],
+            "mtime" => data.mtime[i],
+            "catalog" => i64::from(data.catalog[i]),
+            "status" => i64::from(data.status[i]),
+            _ => 0,
+        }
+    };
+    if !f.sort_col.is_empty() {
+        ids.sort_by_key(|&i| (key(i), i));
     }
-    let sql = format!(
-        "SELECT id FROM search WHERE {cond} ORDER BY {} LIMIT ? OFFSET ?",
-        order_by(f.sort_col, f.desc)
-    );
-    args.push(Value::Integer(i64::from(f.per_page)));
-    args.push(Value::Integer(offset as i64));
-    let mut stmt = conn.prepare(&sql).ctx("search page")?;
-    let rows = stmt
-        .query_map(params_from_iter(args), |r| r.get(0))
-        .ctx("search page")?;
-    let ids = rows
-        .collect::<rusqlite::Result<Vec<i64>>>()
-        .ctx("search page")?;
-    Ok((counts, ids))
+    if f.desc {
+        ids.reverse();
+    }
+    let page = ids
+        .iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(f.per_page as usize)
+        .map(|&i| i64::from(i) + 1)
+        .collect();
+    Ok((counts, page))
 }
 
 /// Full items for a page of ids, in the ids' order, with their duplicates / primary.

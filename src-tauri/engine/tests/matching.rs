@@ -1,7 +1,7 @@
 //! The 1:1 matching table (PRD 7.3), the tree view (PRD 7.4) and the dashboard, read through the
 //! match index: real directory trees in temp dirs, a real archive.db and pokervod.db, driven by
 //! `sync::run_sync` and `scan::run_scan` so every status comes from a real pending change.
-//! Every search is asked twice, through the in-memory and the SQLite search path, and both
+//! Every search is asked through a per-call and a long-lived index (cached search columns), and all
 //! answers must be identical.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -185,19 +185,21 @@ fn json_of(cfg: &Config, query: &MatchingQuery) -> Value {
     serde_json::to_value(page_of(cfg, query)).expect("serialize page")
 }
 
-/// The same query through the default index (in-memory search) and through an index forced onto
-/// the SQLite search path; both must give the same JSON, which is returned.
+/// The same query through a fresh per-call index and twice through one long-lived index (the
+/// second call answers from the search columns cached by the first); all must give the same
+/// JSON, which is returned.
 fn both(cfg: &Config, query: &MatchingQuery) -> Value {
     let default = json_of(cfg, query);
-    let mut index = Index::open(cfg).expect("open the match index");
-    index.search_in_memory = 0;
-    let sqlite = matching::matching_in(&index, query)
-        .unwrap_or_else(|e| panic!("matching_in (SQLite search) {query:?}: {e}"));
-    let sqlite = serde_json::to_value(sqlite).expect("serialize page");
-    assert_eq!(
-        default, sqlite,
-        "in-memory and SQLite search paths disagree for {query:?}"
-    );
+    let index = Index::open(cfg).expect("open the match index");
+    for round in ["first", "cached"] {
+        let again = matching::matching_in(&index, query)
+            .unwrap_or_else(|e| panic!("matching_in ({round}) {query:?}: {e}"));
+        let again = serde_json::to_value(again).expect("serialize page");
+        assert_eq!(
+            default, again,
+            "per-call and long-lived ({round}) answers disagree for {query:?}"
+        );
+    }
     default
 }
 
@@ -2126,4 +2128,61 @@ fn dashboard_numbers_agree_with_the_matching_summary() {
         assert_eq!(summary_counts(&per_cat)[0], *count, "catalog {name}");
     }
     assert_eq!(cats.values().sum::<u64>(), non_deleted);
+}
+
+#[test]
+fn a_long_lived_index_searches_the_new_version_after_a_rebuild() {
+    let e = search_scenario();
+    let mut index = Index::open(&e.cfg).expect("open");
+    let search = |index: &Index, term: &str| -> Vec<String> {
+        let page = matching::matching_in(
+            index,
+            &MatchingQuery {
+                search: Some(term.into()),
+                per_page: Some(200),
+                ..q()
+            },
+        )
+        .expect("search");
+        page.items
+            .iter()
+            .map(|i| serde_json::to_value(i).expect("json"))
+            .map(|v| item_path(&v))
+            .collect()
+    };
+    // The first search loads the columns, the second answers from them.
+    assert_eq!(search(&index, "ep4"), vec!["GGM/Season Finale/ep4.mp4"]);
+    assert!(search(&index, "brand new").is_empty());
+    put(&e.root, "GGM/brand new.mp4", 100);
+    fs::remove_file(e.root.join("GGM/Season Finale/ep4.mp4")).expect("rm ep4");
+    scan_only(&e, 3);
+    index.refresh_if_stale(&e.cfg).expect("refresh");
+    assert_eq!(search(&index, "brand new"), vec!["GGM/brand new.mp4"]);
+    assert!(
+        search(&index, "ep4").is_empty(),
+        "a file gone from the Source (never synced) leaves the search"
+    );
+    // Another process rebuilding the file is seen too: a second handle rebuilds after a sync,
+    // the first one (stamp already current) must not answer from its old columns.
+    sync_at(&e, 4);
+    let other = Index::open(&e.cfg).expect("second handle");
+    assert!(other.rebuilt, "the second handle rebuilt the index");
+    index.refresh_if_stale(&e.cfg).expect("refresh");
+    let v = both(
+        &e.cfg,
+        &MatchingQuery {
+            search: Some("brand".into()),
+            ..q()
+        },
+    );
+    assert_eq!(v["items"][0]["status"], json!("synced"));
+    let page = matching::matching_in(
+        &index,
+        &MatchingQuery {
+            search: Some("brand".into()),
+            ..q()
+        },
+    )
+    .expect("search after another process rebuilt");
+    assert_eq!(serde_json::to_value(page).expect("json"), v);
 }
