@@ -30,3 +30,8 @@ impl Clock for FixedClock {
 pub fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
+
+/// ISO 8601 UTC with a `Z`, millisecond precision (log lines).
+pub fn iso_millis(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}

@@ -54,6 +54,10 @@ pub enum Error {
     #[error("{message}")]
     TooLarge { message: String },
 
+    /// The archive root (the share) cannot be listed right now.
+    #[error("{message}")]
+    Unreachable { message: String },
+
     /// The operation was cancelled; nothing from the cancelled step was committed.
     #[error("cancelled; nothing from the cancelled step was committed")]
     Cancelled,
@@ -100,6 +104,7 @@ impl Error {
             Error::TargetSchema { .. } => "target_schema",
             Error::TargetBusy { .. } => "target_busy",
             Error::TooLarge { .. } => "too_large",
+            Error::Unreachable { .. } => "root_unreachable",
             Error::Cancelled => "cancelled",
             Error::Locked { .. } => "sync_running",
             Error::SchemaTooNew { .. } => "schema_too_new",

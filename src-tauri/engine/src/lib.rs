@@ -18,6 +18,7 @@ pub mod probe;
 pub mod query;
 pub mod reconcile;
 pub mod rules;
+pub mod runtime;
 pub mod scan;
 pub mod sync;
 pub mod target;

@@ -1,0 +1,11 @@
+//! The monitor runtime shared by the desktop app and the headless server: jobs (one at a time,
+//! with progress and cancellation), the schedule, the watcher, the status and the live log.
+//! No HTTP or Tauri types here; the adapters translate.
+
+pub mod logs;
+pub mod monitor;
+
+pub use logs::{LogHub, LogLine};
+pub use monitor::{
+    JobInfo, JobKind, JobState, Monitor, MonitorOptions, Started, Status, StatusKind,
+};
