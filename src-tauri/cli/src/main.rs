@@ -3,9 +3,11 @@
 //!
 //! Exit codes: 0 applied; 1 error; 2 usage; 3 a safety guard refused to apply changes.
 
+mod openapi;
 mod output;
+mod serve;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -130,6 +132,20 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Serve the HTTP/WebSocket API (PRD 7.1) and the web UI; runs the schedule and the jobs.
+    Serve {
+        /// Address to listen on. A non-loopback address needs NAS_SYNC_OPERATOR_TOKEN and
+        /// NAS_SYNC_ADMIN_TOKEN.
+        #[arg(long, default_value = serve::DEFAULT_BIND)]
+        bind: std::net::SocketAddr,
+        /// The built web UI to serve at / (default: ui/dist next to the binary or the current
+        /// directory, when present).
+        #[arg(long, value_name = "DIR")]
+        ui_dir: Option<PathBuf>,
+        /// Do not run the automatic sync schedule.
+        #[arg(long)]
+        no_schedule: bool,
+    },
     /// Write a realistic demo archive and a config pointing at it.
     Demo {
         /// Directory to create the demo in (DIR/archive, DIR/nas-sync.toml).
@@ -150,13 +166,33 @@ pub struct Outcome {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli);
+    let hub = nas_sync_engine::runtime::LogHub::new();
+    init_logging(&cli, &hub);
+    if let Command::Serve {
+        bind,
+        ui_dir,
+        no_schedule,
+    } = &cli.command
+    {
+        return match run_serve(&cli, &hub, *bind, ui_dir.clone(), !no_schedule) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(match e {
+                    Error::Invalid { .. } => 2,
+                    _ => 1,
+                })
+            }
+        };
+    }
     match run(&cli) {
         Ok(o) => {
+            // A closed stdout (`| head`) is not an error worth a panic.
+            let mut out = std::io::stdout();
             if cli.json {
-                println!("{}", o.json);
+                let _ = writeln!(out, "{}", o.json);
             } else if !cli.quiet || o.code != 0 {
-                print!("{}", o.human);
+                let _ = write!(out, "{}", o.human);
             }
             ExitCode::from(o.code)
         }
@@ -178,20 +214,79 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(cli: &Cli) {
-    let level = match (cli.quiet, cli.verbose) {
-        (true, _) => "off",
-        (_, 0) => "error",
-        (_, 1) => "info",
+fn init_logging(cli: &Cli, hub: &nas_sync_engine::runtime::LogHub) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let serving = matches!(cli.command, Command::Serve { .. });
+    let level = match (cli.quiet, cli.verbose, serving) {
+        (true, _, _) => "off",
+        (_, 0, false) => "error",
+        (_, 0, true) | (_, 1, _) => "info",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("NAS_SYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_filter(filter);
+    // The live log (ring buffer, log file, /ws/logs) gets info and above while serving.
+    let live = serving.then(|| {
+        hub.layer()
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(live)
         .try_init();
+}
+
+fn run_serve(
+    cli: &Cli,
+    hub: &nas_sync_engine::runtime::LogHub,
+    bind: std::net::SocketAddr,
+    ui_dir: Option<PathBuf>,
+    schedule: bool,
+) -> Result<(), Error> {
+    let cfg = load_config(cli)?;
+    let settings_path = cli
+        .config
+        .clone()
+        .or_else(nas_sync_engine::config::default_config_path);
+    if let Ok(db) = cfg.archive_db_path() {
+        let log = db.with_file_name("logs").join("nas-sync.log");
+        if let Err(e) = hub.log_to_file(&log) {
+            tracing::warn!(
+                "로그 파일을 열 수 없습니다 / cannot open the log file {}: {e}",
+                log.display()
+            );
+        }
+    }
+    let ui_dir = ui_dir.or_else(|| {
+        let mut candidates = vec![PathBuf::from("ui/dist")];
+        if let Ok(exe) = std::env::current_exe()
+            && let Some(dir) = exe.parent()
+        {
+            candidates.push(dir.join("ui"));
+        }
+        candidates
+            .into_iter()
+            .find(|d| d.join("index.html").is_file())
+    });
+    let token = |name: &str| std::env::var(name).ok().filter(|t| !t.trim().is_empty());
+    serve::serve(
+        cfg,
+        serve::ServeArgs {
+            bind,
+            ui_dir,
+            settings_path,
+            operator_token: token("NAS_SYNC_OPERATOR_TOKEN"),
+            admin_token: token("NAS_SYNC_ADMIN_TOKEN"),
+            schedule,
+        },
+        hub.clone(),
+    )
 }
 
 fn load_config(cli: &Cli) -> Result<Config, Error> {
@@ -236,6 +331,11 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
     let cb = |p: &scan::ScanProgress| progress.update(p);
     let cancel = AtomicBool::new(false);
     match &cli.command {
+        // Runs before `run` (it keeps the process until shut down).
+        Command::Serve { .. } => Err(Error::Invalid {
+            field: "command".into(),
+            message: "serve runs from main".into(),
+        }),
         Command::Demo { dir, files } => {
             let r = demo::write_demo(dir, *files as usize)?;
             Ok(output::demo(&r))

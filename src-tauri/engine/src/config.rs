@@ -171,11 +171,21 @@ impl Config {
         }
     }
 
-    /// Check ranges and formats. Paths are checked when they are used (the share may be offline now).
+    /// Check ranges and formats; the first problem. Paths are checked when they are used (the
+    /// share may be offline now); [`crate::runtime::settings`] checks them for the settings screen.
     pub fn validate(&self) -> Result<()> {
+        match self.field_errors().into_iter().next() {
+            Some((field, message)) => Err(Error::config(&field, message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every range/format problem as `(field, message)`, in field order.
+    pub fn field_errors(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
         if !(1..=1440).contains(&self.interval_minutes) {
-            return Err(Error::config(
-                "interval_minutes",
+            out.push((
+                "interval_minutes".to_string(),
                 format!(
                     "interval_minutes must be between 1 and 1440 (got {})",
                     self.interval_minutes
@@ -183,8 +193,8 @@ impl Config {
             ));
         }
         if !(0.0..=100.0).contains(&self.max_delete_percent) || self.max_delete_percent.is_nan() {
-            return Err(Error::config(
-                "max_delete_percent",
+            out.push((
+                "max_delete_percent".to_string(),
                 format!(
                     "max_delete_percent must be between 0 and 100 (got {})",
                     self.max_delete_percent
@@ -192,8 +202,8 @@ impl Config {
             ));
         }
         if !(1..=3600).contains(&self.busy_timeout_secs) {
-            return Err(Error::config(
-                "busy_timeout_secs",
+            out.push((
+                "busy_timeout_secs".to_string(),
                 format!(
                     "busy_timeout_secs must be between 1 and 3600 (got {})",
                     self.busy_timeout_secs
@@ -201,8 +211,8 @@ impl Config {
             ));
         }
         if !(1..=64).contains(&self.scan_workers) {
-            return Err(Error::config(
-                "scan_workers",
+            out.push((
+                "scan_workers".to_string(),
                 format!(
                     "scan_workers must be between 1 and 64 (got {})",
                     self.scan_workers
@@ -210,8 +220,8 @@ impl Config {
             ));
         }
         if !(1..=32).contains(&self.probe_workers) {
-            return Err(Error::config(
-                "probe_workers",
+            out.push((
+                "probe_workers".to_string(),
                 format!(
                     "probe_workers must be between 1 and 32 (got {})",
                     self.probe_workers
@@ -219,8 +229,8 @@ impl Config {
             ));
         }
         if self.probe_budget_secs > 3600 {
-            return Err(Error::config(
-                "probe_budget_secs",
+            out.push((
+                "probe_budget_secs".to_string(),
                 format!(
                     "probe_budget_secs must be between 0 and 3600 (got {})",
                     self.probe_budget_secs
@@ -228,8 +238,8 @@ impl Config {
             ));
         }
         if !(1..=1_000_000).contains(&self.tree_full_limit) {
-            return Err(Error::config(
-                "tree_full_limit",
+            out.push((
+                "tree_full_limit".to_string(),
                 format!(
                     "tree_full_limit must be between 1 and 1000000 (got {})",
                     self.tree_full_limit
@@ -237,25 +247,28 @@ impl Config {
             ));
         }
         if self.hls_extensions.is_empty() {
-            return Err(Error::config(
-                "hls_extensions",
-                "hls_extensions must name at least one extension, e.g. [\"mp4\", \"mov\", \"ts\"]",
+            out.push((
+                "hls_extensions".to_string(),
+                "hls_extensions must name at least one extension, e.g. [\"mp4\", \"mov\", \"ts\"]"
+                    .to_string(),
             ));
         }
         for e in &self.hls_extensions {
             if e.is_empty() || e.contains(['/', '\\', '.', ' ']) {
-                return Err(Error::config(
-                    "hls_extensions",
+                out.push((
+                    "hls_extensions".to_string(),
                     format!("hls_extensions: `{e}` is not a file extension"),
                 ));
             }
         }
-        crate::names::IgnoreSet::new(&self.ignore)?;
+        if let Err(e) = crate::names::IgnoreSet::new(&self.ignore) {
+            out.push(("ignore".to_string(), e.to_string()));
+        }
         if let (Some(a), Some(t)) = (&self.archive_db, &self.target_db)
             && a == t
         {
-            return Err(Error::config(
-                "target_db",
+            out.push((
+                "target_db".to_string(),
                 format!(
                     "archive_db and target_db are the same file ({}); archive.db is ours, pokervod.db is the OTT catalog",
                     a.display()
@@ -265,12 +278,12 @@ impl Config {
         if let Some(m) = &self.marker_file
             && (m.trim().is_empty() || Path::new(m).is_absolute() || m.contains(".."))
         {
-            return Err(Error::config(
-                "marker_file",
+            out.push((
+                "marker_file".to_string(),
                 format!("marker_file must be a file name relative to the root (got `{m}`)"),
             ));
         }
-        Ok(())
+        out
     }
 
     /// The root, or an actionable error.

@@ -9,3 +9,4 @@ pub use logs::{LogHub, LogLine};
 pub use monitor::{
     JobInfo, JobKind, JobState, Monitor, MonitorOptions, Started, Status, StatusKind,
 };
+pub mod settings;

@@ -288,7 +288,7 @@ impl Monitor {
             .ok()
             .and_then(|p| Archive::open_read_only(&p).ok().flatten())
             .and_then(|a| a.last_sync().ok().flatten())
-            .map(|(_, finished, _)| finished);
+            .map(|(finished, _, _)| finished);
         let shared = Arc::new(Shared {
             cfg: RwLock::new(cfg),
             clock,

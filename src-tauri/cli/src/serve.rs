@@ -1,0 +1,791 @@
+//! `nas-sync serve`: the PRD's HTTP/WebSocket API (section 7.1) over the engine's runtime, for
+//! the web UI and headless (Docker) deployments. Each handler parses, calls the engine (blocking
+//! work on `spawn_blocking`) and maps the error; no sync logic lives here.
+//!
+//! Security: loopback by default. A non-loopback bind needs both tokens (operator: sync,
+//! reconcile and reads; admin: also scan and settings), sent as `Authorization: Bearer …` (or
+//! `?token=` on WebSockets, which browsers cannot give headers). `/health` is always open.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use nas_sync_engine::index::Index;
+use nas_sync_engine::matching::{self, MatchingQuery};
+use nas_sync_engine::runtime::logs::{LogLine, LogSink, Push};
+use nas_sync_engine::runtime::monitor::StatusSink;
+use nas_sync_engine::runtime::settings::{self, SaveError, SettingsStore};
+use nas_sync_engine::runtime::{JobKind, LogHub, Monitor, Status, StatusKind};
+use nas_sync_engine::{Config, Error, query};
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8787";
+/// Lines a WebSocket client may be behind before lines are dropped for it (and counted).
+const WS_BUFFER: usize = 2_048;
+
+/// What `serve` needs besides the config.
+pub struct ServeArgs {
+    pub bind: SocketAddr,
+    /// The built web UI (index.html + assets), served at `/` when present.
+    pub ui_dir: Option<PathBuf>,
+    /// Where settings are read from and written to.
+    pub settings_path: Option<PathBuf>,
+    pub operator_token: Option<String>,
+    pub admin_token: Option<String>,
+    /// Run the automatic schedule (default on).
+    pub schedule: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Role {
+    Operator,
+    Admin,
+}
+
+struct Tokens {
+    operator: Option<String>,
+    admin: Option<String>,
+}
+
+#[derive(Clone)]
+struct AppState {
+    monitor: Monitor,
+    /// One long-lived match index (its connection is not shared between threads at once).
+    index: Arc<Mutex<Option<Index>>>,
+    settings: Option<SettingsStore>,
+    settings_warning: Arc<Mutex<Option<String>>>,
+    tokens: Arc<Tokens>,
+}
+
+/// An error as JSON `{code, message, field?}` with a status that says what kind it is.
+struct ApiError {
+    status: StatusCode,
+    body: Value,
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let status = match e.code() {
+            "invalid_argument" => StatusCode::BAD_REQUEST,
+            "config_invalid" => StatusCode::CONFLICT,
+            "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "target_busy" | "sync_running" | "root_unreachable" => StatusCode::SERVICE_UNAVAILABLE,
+            "guard_offline" | "guard_mass_delete" => StatusCode::CONFLICT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut body = json!({"code": e.code(), "message": e.to_string()});
+        if let Error::Invalid { field, .. } | Error::Config { field, .. } = &e {
+            body["field"] = json!(field);
+        }
+        ApiError { status, body }
+    }
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            body: json!({"code": code, "message": message.into()}),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn ok<T: serde::Serialize>(v: T) -> ApiResult {
+    Ok(Json(v).into_response())
+}
+
+/// Run blocking engine work off the async executor.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("worker failed: {e}"),
+        )),
+    }
+}
+
+fn query_error(e: QueryRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_argument", e.body_text())
+}
+
+/// Run `f` on the long-lived match index, opening or refreshing it first.
+async fn with_index<T: Send + 'static>(
+    st: &AppState,
+    f: impl FnOnce(&Index) -> Result<T, Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    let slot = st.index.clone();
+    let cfg = st.monitor.config();
+    blocking(move || {
+        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_mut() {
+            Some(index) => index.refresh_if_stale(&cfg)?,
+            None => *guard = Some(Index::open(&cfg)?),
+        }
+        match guard.as_ref() {
+            Some(index) => f(index),
+            None => Err(Error::Cancelled),
+        }
+    })
+    .await
+}
+
+pub fn serve(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Error> {
+    let loopback = args.bind.ip().is_loopback();
+    if !loopback && (args.operator_token.is_none() || args.admin_token.is_none()) {
+        return Err(Error::Invalid {
+            field: "bind".into(),
+            message: format!(
+                "binding to {} (not loopback) needs both tokens: set NAS_SYNC_OPERATOR_TOKEN and \
+                 NAS_SYNC_ADMIN_TOKEN, or bind to 127.0.0.1",
+                args.bind
+            ),
+        });
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io {
+            path: PathBuf::from("tokio"),
+            source: e,
+        })?;
+    runtime.block_on(run_server(cfg, args, hub))
+}
+
+async fn run_server(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Error> {
+    let settings = args.settings_path.clone().map(SettingsStore::new);
+    let monitor = Monitor::new(
+        cfg,
+        Arc::new(nas_sync_engine::clock::SystemClock),
+        hub,
+        nas_sync_engine::runtime::MonitorOptions {
+            schedule: args.schedule,
+            ..Default::default()
+        },
+    );
+    let state = AppState {
+        monitor: monitor.clone(),
+        index: Arc::new(Mutex::new(None)),
+        settings,
+        settings_warning: Arc::new(Mutex::new(None)),
+        tokens: Arc::new(Tokens {
+            operator: args.operator_token.clone(),
+            admin: args.admin_token.clone(),
+        }),
+    };
+    let app = router(state, args.ui_dir.as_deref());
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| Error::Io {
+            path: PathBuf::from(args.bind.to_string()),
+            source: e,
+        })?;
+    let addr = listener.local_addr().map_err(|e| Error::Io {
+        path: PathBuf::from(args.bind.to_string()),
+        source: e,
+    })?;
+    // The first stdout line says where we listen (tests and scripts read it; port 0 works).
+    println!("listening on http://{addr}");
+    tracing::info!("서버 시작 / serving on http://{addr}");
+    let m = monitor.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("서버 종료 중 / shutting down: cancelling the running job");
+            let _ = tokio::task::spawn_blocking(move || m.shutdown(Duration::from_secs(60))).await;
+        })
+        .await
+        .map_err(|e| Error::Io {
+            path: PathBuf::from(addr.to_string()),
+            source: e,
+        })?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+fn router(state: AppState, ui_dir: Option<&std::path::Path>) -> Router {
+    let operator = Router::new()
+        .route("/api/dashboard", get(dashboard))
+        .route("/api/matching", get(matching_page))
+        .route("/api/matching/tree", get(tree))
+        .route("/api/history", get(history))
+        .route("/api/status", get(status))
+        .route("/api/jobs", get(jobs))
+        .route("/api/jobs/{id}", get(job))
+        .route("/api/jobs/{id}/cancel", post(cancel_job))
+        .route("/api/sync", post(start_sync))
+        .route("/api/reconcile", post(reconcile))
+        .route("/api/schedule/pause", post(pause))
+        .route("/api/schedule/resume", post(resume))
+        .route("/ws/logs", get(ws_logs))
+        .route("/ws/status", get(ws_status))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_operator,
+        ));
+    let admin = Router::new()
+        .route("/api/scan", post(start_scan))
+        .route("/api/settings", get(get_settings).put(put_settings))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+    let mut app = Router::new()
+        .route("/health", get(health))
+        .route("/api/openapi.json", get(openapi))
+        .merge(operator)
+        .merge(admin);
+    if let Some(dir) = ui_dir.filter(|d| d.join("index.html").is_file()) {
+        let index = dir.join("index.html");
+        app = app.fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .fallback(tower_http::services::ServeFile::new(index)),
+        );
+    } else {
+        app = app.fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        });
+    }
+    app.with_state(state)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------------------------
+
+/// Constant-time comparison (the token's length is not secret).
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn presented(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    if let Some(v) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        && let Some(t) = v.strip_prefix("Bearer ")
+    {
+        return Some(t.trim().to_string());
+    }
+    uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "token")
+            .map(|(_, v)| v.to_string())
+    })
+}
+
+fn check(tokens: &Tokens, need: Role, req: &Request) -> Result<(), ApiError> {
+    if tokens.operator.is_none() && tokens.admin.is_none() {
+        return Ok(());
+    }
+    let Some(given) = presented(req.headers(), req.uri()) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "토큰이 필요합니다 / a token is required (Authorization: Bearer …)",
+        ));
+    };
+    let role = if tokens.admin.as_deref().is_some_and(|a| same(a, &given)) {
+        Some(Role::Admin)
+    } else if tokens.operator.as_deref().is_some_and(|o| same(o, &given)) {
+        Some(Role::Operator)
+    } else {
+        None
+    };
+    match role {
+        Some(r) if r >= need => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "관리자 권한이 필요합니다 / this needs the admin token",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "토큰이 올바르지 않습니다 / wrong token",
+        )),
+    }
+}
+
+async fn require_operator(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    match check(&st.tokens, Role::Operator, &req) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn require_admin(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    match check(&st.tokens, Role::Admin, &req) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------------------------
+
+async fn health(State(st): State<AppState>) -> Response {
+    let m = st.monitor.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        m.check_root();
+        m.status()
+    })
+    .await
+    .unwrap_or_else(|_| st.monitor.status());
+    let code = if status.status == StatusKind::Error {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let body = json!({
+        "status": status.status,
+        "label": status.label,
+        "last_sync": status.last_sync,
+        "last_error": status.last_error,
+    });
+    (code, Json(body)).into_response()
+}
+
+async fn status(State(st): State<AppState>) -> ApiResult {
+    ok(st.monitor.status())
+}
+
+async fn dashboard(State(st): State<AppState>) -> ApiResult {
+    let cfg = st.monitor.config();
+    let mut d = blocking(move || query::dashboard(&cfg)).await?;
+    // A job of this process counts as running even before it takes the sync lock.
+    if st.monitor.status().job.is_some() {
+        d.sync_status.is_running = true;
+    }
+    ok(d)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatchingParams {
+    status: Option<String>,
+    catalog: Option<String>,
+    search: Option<String>,
+    sort: Option<String>,
+    #[serde(default)]
+    desc: bool,
+    page: Option<u32>,
+    per_page: Option<u32>,
+    /// Accepted for WebSocket-style token passing; checked by the middleware.
+    #[allow(dead_code)]
+    token: Option<String>,
+}
+
+async fn matching_page(
+    State(st): State<AppState>,
+    q: Result<Query<MatchingParams>, QueryRejection>,
+) -> ApiResult {
+    let Query(p) = q.map_err(query_error)?;
+    let mq = MatchingQuery {
+        status: p.status,
+        catalog: p.catalog,
+        search: p.search,
+        sort: p.sort,
+        desc: p.desc,
+        page: p.page,
+        per_page: p.per_page,
+    };
+    ok(with_index(&st, move |index| matching::matching_in(index, &mq)).await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TreeParams {
+    path: Option<String>,
+    #[serde(default)]
+    offset: u64,
+    limit: Option<u32>,
+    #[allow(dead_code)]
+    token: Option<String>,
+}
+
+async fn tree(
+    State(st): State<AppState>,
+    q: Result<Query<TreeParams>, QueryRejection>,
+) -> ApiResult {
+    let Query(p) = q.map_err(query_error)?;
+    match p.path {
+        Some(path) => ok(with_index(&st, move |index| {
+            matching::tree_node_in(index, &path, p.offset, p.limit)
+        })
+        .await?),
+        None => {
+            let cfg = st.monitor.config();
+            ok(blocking(move || matching::tree(&cfg)).await?)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryParams {
+    event: Option<String>,
+    catalog: Option<String>,
+    since: Option<String>,
+    limit: Option<u32>,
+    #[allow(dead_code)]
+    token: Option<String>,
+}
+
+async fn history(
+    State(st): State<AppState>,
+    q: Result<Query<HistoryParams>, QueryRejection>,
+) -> ApiResult {
+    let Query(p) = q.map_err(query_error)?;
+    let cfg = st.monitor.config();
+    let filter = query::HistoryFilter {
+        event: p.event,
+        catalog: p.catalog,
+        since: p.since,
+        limit: p.limit,
+    };
+    ok(blocking(move || query::history(&cfg, &filter)).await?)
+}
+
+async fn jobs(State(st): State<AppState>) -> ApiResult {
+    ok(st.monitor.jobs())
+}
+
+fn job_id(raw: &str) -> Result<u64, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            format!("job id must be a positive number (got `{raw}`)"),
+        )
+    })
+}
+
+async fn job(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let id = job_id(&id)?;
+    match st.monitor.job(id) {
+        Some(j) => ok(j),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no job {id}"),
+        )),
+    }
+}
+
+async fn cancel_job(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let id = job_id(&id)?;
+    if st.monitor.cancel(id) {
+        ok(json!({"message": "취소 요청됨 / cancel requested", "job_id": id}))
+    } else if st.monitor.job(id).is_some() {
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_running",
+            format!("job {id} has already finished"),
+        ))
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no job {id}"),
+        ))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    #[serde(default)]
+    force: bool,
+}
+
+fn start_body(body: &Bytes) -> Result<StartBody, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(StartBody::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            format!("request body must be JSON like {{\"force\": false}}: {e}"),
+        )
+    })
+}
+
+fn started(st: &AppState, kind: JobKind, force: bool) -> ApiResult {
+    let s = st.monitor.start(kind, force, "manual");
+    let message = if s.started {
+        format!("{} 시작 / started", kind.label_ko())
+    } else {
+        format!(
+            "이미 {} 작업이 진행 중입니다 / a job is already running",
+            s.kind.label_ko()
+        )
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"message": message, "job_id": s.job_id, "started": s.started, "kind": s.kind})),
+    )
+        .into_response())
+}
+
+async fn start_sync(State(st): State<AppState>, body: Bytes) -> ApiResult {
+    let b = start_body(&body)?;
+    started(&st, JobKind::Sync, b.force)
+}
+
+async fn start_scan(State(st): State<AppState>, body: Bytes) -> ApiResult {
+    start_body(&body)?;
+    started(&st, JobKind::Scan, false)
+}
+
+/// PRD 7.1: `{result}`. Runs the read-only comparison as a job and waits for it (up to a
+/// minute; after that, or when another job runs, answers 202 with the job id to poll).
+async fn reconcile(State(st): State<AppState>, body: Bytes) -> ApiResult {
+    start_body(&body)?;
+    let s = st.monitor.start(JobKind::Reconcile, false, "manual");
+    if !s.started {
+        return started(&st, JobKind::Reconcile, false);
+    }
+    let m = st.monitor.clone();
+    let done = tokio::task::spawn_blocking(move || m.wait(s.job_id, Duration::from_secs(60)))
+        .await
+        .unwrap_or(false);
+    let job = st.monitor.job(s.job_id);
+    match job {
+        Some(j) if done => match (&j.result, &j.error) {
+            (Some(nas_sync_engine::runtime::monitor::JobResult::Reconcile(r)), _) => {
+                ok(json!({"result": r, "job_id": s.job_id}))
+            }
+            (_, Some(e)) => Err(ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                body: json!({"code": e.code, "message": e.message, "job_id": s.job_id}),
+            }),
+            _ => ok(json!({"result": null, "job_id": s.job_id, "state": j.state})),
+        },
+        _ => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"message": "정합성 검증 진행 중 / still running", "job_id": s.job_id})),
+        )
+            .into_response()),
+    }
+}
+
+async fn pause(State(st): State<AppState>) -> ApiResult {
+    st.monitor.pause();
+    ok(st.monitor.status())
+}
+
+async fn resume(State(st): State<AppState>) -> ApiResult {
+    st.monitor.resume();
+    ok(st.monitor.status())
+}
+
+async fn get_settings(State(st): State<AppState>) -> ApiResult {
+    let warning = st
+        .settings_warning
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    ok(json!({
+        "config": st.monitor.config(),
+        "path": st.settings.as_ref().map(|s| s.path().to_path_buf()),
+        "warning": warning,
+    }))
+}
+
+/// The fields given replace the current ones; fields left out keep their values.
+async fn put_settings(State(st): State<AppState>, body: Bytes) -> ApiResult {
+    let bad = |e: String| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            format!("settings must be a JSON object of the config's fields: {e}"),
+        )
+    };
+    let patch: Value = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
+    let Value::Object(patch) = patch else {
+        return Err(bad("not an object".into()));
+    };
+    let mut merged = serde_json::to_value(st.monitor.config()).map_err(|e| bad(e.to_string()))?;
+    if let Value::Object(m) = &mut merged {
+        m.extend(patch);
+    }
+    let cfg: Config = serde_json::from_value(merged).map_err(|e| bad(e.to_string()))?;
+    let store = st.settings.clone();
+    let checked = {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || match &store {
+            Some(s) => s.save(&cfg),
+            None => {
+                let errors = settings::validate(&cfg);
+                if errors.is_empty() {
+                    Ok(())
+                } else {
+                    Err(SaveError::Invalid(errors))
+                }
+            }
+        })
+        .await
+    };
+    match checked {
+        Ok(Ok(())) => {
+            let mut cfg = cfg;
+            cfg.normalize();
+            st.monitor.set_config(cfg);
+            *st.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            tracing::info!("설정 저장됨 / settings saved");
+            ok(json!({"config": st.monitor.config(), "saved": st.settings.is_some()}))
+        }
+        Ok(Err(SaveError::Invalid(errors))) => Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: json!({
+                "code": "invalid_settings",
+                "message": "설정에 문제가 있습니다 / some settings are invalid",
+                "errors": errors,
+            }),
+        }),
+        Ok(Err(SaveError::Io(e))) => Err(e.into()),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            e.to_string(),
+        )),
+    }
+}
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        crate::openapi::DOCUMENT,
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSockets
+// ---------------------------------------------------------------------------------------------
+
+/// A log sink feeding a tokio channel without blocking the engine.
+struct WsSink(tokio::sync::mpsc::Sender<LogLine>);
+
+impl LogSink for WsSink {
+    fn push(&self, line: &LogLine) -> Push {
+        match self.0.try_send(line.clone()) {
+            Ok(()) => Push::Delivered,
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => Push::Full,
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => Push::Closed,
+        }
+    }
+}
+
+async fn ws_logs(State(st): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let hub = st.monitor.logs().clone();
+    ws.on_upgrade(move |socket| stream_logs(socket, hub))
+}
+
+async fn stream_logs(mut socket: WebSocket, hub: LogHub) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(WS_BUFFER);
+    let id = hub.subscribe(Box::new(WsSink(tx)));
+    loop {
+        tokio::select! {
+            line = rx.recv() => {
+                let Some(line) = line else { break };
+                let text = serde_json::to_string(&line).unwrap_or_default();
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.recv() => {
+                match incoming {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    _ => {}
+                }
+            }
+        }
+    }
+    hub.unsubscribe(id);
+}
+
+struct StatusWsSink(tokio::sync::mpsc::Sender<Status>);
+
+impl StatusSink for StatusWsSink {
+    fn push(&self, status: &Status) -> bool {
+        // A client far behind on status changes only needs the latest; drop, do not block.
+        !matches!(
+            self.0.try_send(status.clone()),
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_))
+        )
+    }
+}
+
+async fn ws_status(State(st): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let monitor = st.monitor.clone();
+    ws.on_upgrade(move |mut socket| async move {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        monitor.subscribe_status(Box::new(StatusWsSink(tx)));
+        loop {
+            tokio::select! {
+                s = rx.recv() => {
+                    let Some(s) = s else { break };
+                    let text = serde_json::to_string(&s).unwrap_or_default();
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                incoming = socket.recv() => {
+                    match incoming {
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    })
+}

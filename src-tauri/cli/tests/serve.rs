@@ -1,0 +1,606 @@
+//! `nas-sync serve` as a client sees it: the real binary on an ephemeral loopback port, a demo
+//! archive in a temp dir, real HTTP (ureq) and WebSocket (tungstenite) clients.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tungstenite::stream::MaybeTlsStream;
+
+const BIN: &str = env!("CARGO_BIN_EXE_nas-sync");
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Server {
+    child: Child,
+    url: String,
+    dir: tempfile::TempDir,
+    agent: ureq::Agent,
+    token: Option<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn demo(files: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["demo", "--dir"])
+        .arg(dir.path())
+        .args(["--files", &files.to_string()])
+        .output()
+        .expect("run demo");
+    assert!(out.status.success(), "demo: {out:?}");
+    // The media probe (ffprobe per MXF file) is not what these tests are about.
+    let cfg = dir.path().join("nas-sync.toml");
+    let mut text = fs::read_to_string(&cfg).expect("demo config");
+    text.push_str("probe_media = false\n");
+    fs::write(&cfg, text).expect("demo config");
+    dir
+}
+
+fn cli_json(dir: &Path, args: &[&str]) -> Value {
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(dir.join("nas-sync.toml"))
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("run cli");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn start(dir: tempfile::TempDir, bind: &str, env: &[(&str, &str)]) -> Result<Server, String> {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config")
+        .arg(dir.path().join("nas-sync.toml"))
+        .args(["serve", "--no-schedule", "--bind", bind])
+        .env_remove("NAS_SYNC_OPERATOR_TOKEN")
+        .env_remove("NAS_SYNC_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read first line");
+    let Some(url) = line
+        .trim()
+        .strip_prefix("listening on ")
+        .map(str::to_string)
+    else {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        let status = child.wait().expect("wait");
+        return Err(format!("{status}: {err}"));
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(WAIT))
+        .build()
+        .into();
+    Ok(Server {
+        child,
+        url,
+        dir,
+        agent,
+        token: None,
+    })
+}
+
+fn serve_demo(files: u32) -> Server {
+    let dir = demo(files);
+    cli_json(dir.path(), &["sync"]);
+    start(dir, "127.0.0.1:0", &[]).expect("server starts")
+}
+
+impl Server {
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.call_as(self.token.as_deref(), method, path, body)
+    }
+
+    fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.url);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let resp = match method {
+            "GET" => {
+                let mut r = self.agent.get(&url);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            }
+            _ => {
+                let mut r = match method {
+                    "POST" => self.agent.post(&url),
+                    "PUT" => self.agent.put(&url),
+                    m => panic!("method {m}"),
+                };
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                match body {
+                    Some(b) => r
+                        .header("Content-Type", "application/json")
+                        .send(b.to_string()),
+                    None => r.send_empty(),
+                }
+            }
+        };
+        let mut resp = resp.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().expect("body");
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, v)
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let (status, v) = self.call("GET", path, None);
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("nas-sync.toml")
+    }
+
+    fn wait_job(&self, id: u64) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let j = self.get(&format!("/api/jobs/{id}"));
+            if j["state"] != "running" {
+                return j;
+            }
+            assert!(Instant::now() < deadline, "job {id} finished in time");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn ws(&self, path: &str) -> tungstenite::WebSocket<MaybeTlsStream<TcpStream>> {
+        let url = format!("{}{path}", self.url.replace("http://", "ws://"));
+        let (mut socket, _) = tungstenite::connect(url).expect("websocket connects");
+        if let MaybeTlsStream::Plain(s) = socket.get_mut() {
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .expect("timeout");
+        }
+        socket
+    }
+}
+
+/// The next JSON message, or None after the read timeout.
+fn next_json(socket: &mut tungstenite::WebSocket<MaybeTlsStream<TcpStream>>) -> Option<Value> {
+    match socket.read() {
+        Ok(tungstenite::Message::Text(t)) => serde_json::from_str(t.as_str()).ok(),
+        Ok(_) => next_json(socket),
+        Err(_) => None,
+    }
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("object expected: {v}"))
+        .keys()
+        .cloned()
+        .collect();
+    k.sort();
+    k
+}
+
+fn has_keys(v: &Value, want: &[&str]) {
+    let k = keys(v);
+    for w in want {
+        assert!(k.iter().any(|x| x == w), "`{w}` missing in {k:?}");
+    }
+}
+
+#[test]
+fn every_endpoint_answers_in_the_prd_shapes_and_equals_the_cli() {
+    let s = serve_demo(120);
+    let health = s.get("/health");
+    assert_eq!(health["status"], "ok");
+    assert!(
+        health["last_sync"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+
+    let dash = s.get("/api/dashboard");
+    let cli = cli_json(s.dir.path(), &["dashboard"]);
+    for (a, b) in [
+        ("source", "total_files"),
+        ("source", "total_size_bytes"),
+        ("target", "total_files"),
+        ("target", "hls_ratio"),
+    ] {
+        assert_eq!(dash[a][b], cli[a][b], "{a}.{b}");
+    }
+    assert_eq!(dash["target"]["excluded"], cli["target"]["excluded"]);
+    assert_eq!(dash["catalogs"], cli["catalogs"]);
+    has_keys(
+        &dash["sync_status"],
+        &["is_running", "last_sync_time", "last_result"],
+    );
+
+    let page = s.get("/api/matching?per_page=5&sort=size&desc=true");
+    assert_eq!(
+        keys(&page),
+        ["items", "page", "pages", "per_page", "summary", "total"]
+    );
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(5));
+    let cli_page = cli_json(
+        s.dir.path(),
+        &["matching", "--per-page", "5", "--sort", "size", "--desc"],
+    );
+    assert_eq!(page, cli_page, "HTTP and CLI give the same page");
+    has_keys(
+        &page["items"][0],
+        &[
+            "status",
+            "reason",
+            "reason_code",
+            "catalog",
+            "source",
+            "target",
+            "duplicates",
+        ],
+    );
+    let searched = s.get("/api/matching?search=WSOP&status=synced&catalog=WSOP&page=1");
+    assert!(searched["total"].as_u64().is_some_and(|n| n > 0));
+
+    let tree = s.get("/api/matching/tree");
+    has_keys(
+        &tree["catalogs"][0],
+        &[
+            "name",
+            "total_files",
+            "synced",
+            "not_synced",
+            "children",
+            "files",
+        ],
+    );
+    let node = s.get("/api/matching/tree?path=WSOP");
+    assert_eq!(node["path"], "WSOP");
+    has_keys(
+        &node["directories"][0],
+        &["name", "path", "total_files", "synced"],
+    );
+
+    let hist = s.get("/api/history?event=added&limit=3");
+    assert_eq!(hist["items"].as_array().map(Vec::len), Some(3));
+    has_keys(
+        &hist["items"][0],
+        &["event", "path", "old_path", "catalog", "time"],
+    );
+
+    let status = s.get("/api/status");
+    assert_eq!(status["status"], "ok");
+    assert_eq!(status["label"], "정상");
+    assert_eq!(s.get("/api/jobs"), json!([]));
+    let settings = s.get("/api/settings");
+    assert_eq!(settings["config"]["interval_minutes"], 30);
+
+    // Clear 400s and 404s with codes.
+    for (path, field) in [
+        ("/api/matching?per_page=500", "per_page"),
+        ("/api/matching?status=bogus", "status"),
+        ("/api/history?limit=0", "limit"),
+    ] {
+        let (code, v) = s.call("GET", path, None);
+        assert_eq!(code, 400, "{path}: {v}");
+        assert_eq!(v["code"], "invalid_argument");
+        assert_eq!(v["field"], field);
+    }
+    let (code, v) = s.call("GET", "/api/matching?page=abc", None);
+    assert_eq!((code, v["code"].as_str()), (400, Some("invalid_argument")));
+    let (code, v) = s.call("GET", "/api/matching?nonsense=1", None);
+    assert_eq!(code, 400, "unknown parameters are refused: {v}");
+    let (code, _) = s.call("GET", "/api/jobs/999", None);
+    assert_eq!(code, 404);
+    let (code, _) = s.call("GET", "/api/jobs/abc", None);
+    assert_eq!(code, 400);
+    let (code, v) = s.call("POST", "/api/sync", Some(&json!({"force": "yes"})));
+    assert_eq!((code, v["code"].as_str()), (400, Some("invalid_argument")));
+    let (code, v) = s.call("GET", "/api/matching/tree?path=NOPE/x", None);
+    assert_eq!(code, 400, "{v}");
+    let (code, _) = s.call("GET", "/no/such/thing", None);
+    assert_eq!(code, 404);
+
+    // The OpenAPI document names every route.
+    let doc = s.get("/api/openapi.json");
+    assert_eq!(doc["openapi"], "3.1.0");
+    for p in [
+        "/health",
+        "/api/dashboard",
+        "/api/matching",
+        "/api/matching/tree",
+        "/api/history",
+        "/api/status",
+        "/api/jobs",
+        "/api/jobs/{id}",
+        "/api/jobs/{id}/cancel",
+        "/api/sync",
+        "/api/reconcile",
+        "/api/scan",
+        "/api/schedule/pause",
+        "/api/schedule/resume",
+        "/api/settings",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "{p} is documented");
+    }
+}
+
+#[test]
+fn sync_over_http_streams_log_lines_fast_and_a_second_post_joins_the_running_job() {
+    let s = serve_demo(4000);
+    let mut logs = s.ws("/ws/logs");
+    // The backlog first (the server's start line at least).
+    let first = next_json(&mut logs).expect("backlog line");
+    has_keys(&first, &["seq", "time", "level", "message", "target"]);
+    while next_json(&mut logs).is_some() {}
+
+    // Touch the archive so the sync has work.
+    let root = s.dir.path().join("archive");
+    for i in 0..50 {
+        fs::write(root.join(format!("WSOP/http_new_{i}.mp4")), b"new").expect("new file");
+    }
+    let (code, a) = s.call("POST", "/api/sync", None);
+    assert_eq!(code, 202, "{a}");
+    let (_, b) = s.call("POST", "/api/sync", None);
+    let id = a["job_id"].as_u64().expect("job id");
+    assert_eq!(a["started"], true);
+    if b["started"] == false {
+        assert_eq!(b["job_id"], a["job_id"], "the running job's id");
+    }
+    let mut lines = Vec::new();
+    let mut latencies = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        let Some(line) = next_json(&mut logs) else {
+            if lines.iter().any(|l: &Value| {
+                l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("동기화 완료"))
+            }) {
+                break;
+            }
+            continue;
+        };
+        let emitted = chrono::DateTime::parse_from_rfc3339(line["time"].as_str().expect("time"))
+            .expect("time parses");
+        let latency = chrono::Utc::now().signed_duration_since(emitted);
+        latencies.push(latency.num_milliseconds());
+        lines.push(line);
+    }
+    let done = lines
+        .iter()
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("동기화 완료"))
+        })
+        .unwrap_or_else(|| panic!("finish line streamed: {lines:#?}"));
+    assert!(
+        done["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("added=50")),
+        "{done}"
+    );
+    assert!(lines.iter().any(|l| {
+        l["message"] == "scan committed"
+            || l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("scan committed"))
+    }));
+    let seqs: Vec<u64> = lines.iter().filter_map(|l| l["seq"].as_u64()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order: {seqs:?}");
+    latencies.sort_unstable();
+    let p95 = latencies[(latencies.len() * 95).div_ceil(100).saturating_sub(1)];
+    assert!(
+        p95 <= 100,
+        "log lines reach the WebSocket within 100 ms of the engine emitting them (p95 {p95} ms, all {latencies:?})"
+    );
+    let job = s.wait_job(id);
+    assert_eq!(job["state"], "succeeded");
+    assert_eq!(job["result"]["added"], 50);
+    let page = s.get("/api/matching?search=http_new_&per_page=100");
+    assert_eq!(page["total"], 50);
+    assert!(
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["status"] == "synced")
+    );
+}
+
+#[test]
+fn cancel_stops_a_running_scan_over_http() {
+    let s = serve_demo(15_000);
+    let (code, started) = s.call("POST", "/api/scan", None);
+    assert_eq!(code, 202, "{started}");
+    let id = started["job_id"].as_u64().expect("id");
+    let (code, v) = s.call("POST", &format!("/api/jobs/{id}/cancel"), None);
+    let job = s.wait_job(id);
+    if code == 200 {
+        assert_eq!(job["state"], "cancelled", "{job}");
+        assert_eq!(v["job_id"], id);
+    } else {
+        // Finished before the cancel arrived: then the answer says so.
+        assert_eq!(code, 409, "{v}");
+    }
+    let (code, v) = s.call("POST", &format!("/api/jobs/{id}/cancel"), None);
+    assert_eq!(code, 409, "a finished job cannot be cancelled: {v}");
+}
+
+#[test]
+fn a_tripped_guard_is_a_visible_job_result_and_force_applies() {
+    let s = serve_demo(200);
+    let before = s.get("/api/dashboard")["target"]["total_files"]
+        .as_u64()
+        .expect("count");
+    fs::remove_dir_all(s.dir.path().join("archive/WSOP")).expect("remove WSOP");
+    let (_, a) = s.call("POST", "/api/sync", None);
+    let job = s.wait_job(a["job_id"].as_u64().expect("id"));
+    assert_eq!(job["state"], "refused", "{job}");
+    let message = job["result"]["refused"]["message"]
+        .as_str()
+        .expect("message");
+    assert!(!message.is_empty());
+    assert_eq!(
+        s.get("/api/dashboard")["target"]["total_files"].as_u64(),
+        Some(before),
+        "nothing deleted"
+    );
+    let (_, b) = s.call("POST", "/api/sync", Some(&json!({"force": true})));
+    let job = s.wait_job(b["job_id"].as_u64().expect("id"));
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert!(job["result"]["deleted"].as_u64().is_some_and(|n| n > 0));
+}
+
+#[test]
+fn health_is_503_while_the_root_is_gone() {
+    let s = serve_demo(50);
+    let (code, _) = s.call("GET", "/health", None);
+    assert_eq!(code, 200);
+    let root = s.dir.path().join("archive");
+    let aside = s.dir.path().join("archive-away");
+    fs::rename(&root, &aside).expect("take the share away");
+    let (code, v) = s.call("GET", "/health", None);
+    assert_eq!(code, 503, "{v}");
+    assert_eq!(v["status"], "error");
+    assert_eq!(v["last_error"]["code"], "root_unreachable");
+    fs::rename(&aside, &root).expect("share back");
+    let (code, v) = s.call("GET", "/health", None);
+    assert_eq!(code, 200, "{v}");
+}
+
+#[test]
+fn tokens_guard_a_non_loopback_bind() {
+    // Without tokens a non-loopback bind is refused at start.
+    let err = match start(demo(20), "0.0.0.0:0", &[]) {
+        Err(e) => e,
+        Ok(_) => panic!("a non-loopback bind without tokens must not start"),
+    };
+    assert!(err.contains("NAS_SYNC_OPERATOR_TOKEN"), "{err}");
+
+    let dir = demo(30);
+    cli_json(dir.path(), &["sync"]);
+    let mut s = start(
+        dir,
+        "0.0.0.0:0",
+        &[
+            ("NAS_SYNC_OPERATOR_TOKEN", "op-secret"),
+            ("NAS_SYNC_ADMIN_TOKEN", "admin-secret"),
+        ],
+    )
+    .expect("starts with tokens");
+    s.url = s.url.replace("0.0.0.0", "127.0.0.1");
+    assert_eq!(
+        s.call_as(None, "GET", "/health", None).0,
+        200,
+        "health is open"
+    );
+    assert_eq!(s.call_as(None, "GET", "/api/dashboard", None).0, 401);
+    assert_eq!(
+        s.call_as(Some("nope"), "GET", "/api/dashboard", None).0,
+        403
+    );
+    assert_eq!(
+        s.call_as(Some("op-secret"), "GET", "/api/dashboard", None)
+            .0,
+        200
+    );
+    assert_eq!(
+        s.call_as(Some("admin-secret"), "GET", "/api/dashboard", None)
+            .0,
+        200
+    );
+    assert_eq!(
+        s.call_as(Some("op-secret"), "POST", "/api/scan", None).0,
+        403
+    );
+    assert_eq!(
+        s.call_as(Some("op-secret"), "GET", "/api/settings", None).0,
+        403
+    );
+    assert_eq!(s.call_as(None, "POST", "/api/sync", None).0, 401);
+    let (code, v) = s.call_as(Some("op-secret"), "POST", "/api/sync", None);
+    assert_eq!(code, 202, "{v}");
+    s.token = Some("admin-secret".into());
+    s.wait_job(v["job_id"].as_u64().expect("id"));
+    assert_eq!(s.call("POST", "/api/scan", None).0, 202);
+    // WebSockets take the token as a query parameter.
+    let url = format!("{}/ws/logs", s.url.replace("http://", "ws://"));
+    assert!(tungstenite::connect(&url).is_err(), "no token, no stream");
+    let (mut ws, _) =
+        tungstenite::connect(format!("{url}?token=op-secret")).expect("token in query");
+    if let MaybeTlsStream::Plain(t) = ws.get_mut() {
+        t.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+    }
+    assert!(next_json(&mut ws).is_some(), "backlog arrives");
+}
+
+#[test]
+fn settings_are_validated_per_field_and_saved() {
+    let s = serve_demo(20);
+    let (code, v) = s.call(
+        "PUT",
+        "/api/settings",
+        Some(&json!({"interval_minutes": 0, "max_delete_percent": 500})),
+    );
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["code"], "invalid_settings");
+    let fields: Vec<&str> = v["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["interval_minutes", "max_delete_percent"]);
+    let before = fs::read_to_string(s.config()).expect("config");
+    assert!(
+        before.contains("interval_minutes = 30"),
+        "unchanged: {before}"
+    );
+    let (code, v) = s.call(
+        "PUT",
+        "/api/settings",
+        Some(&json!({"interval_minutes": 15})),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["config"]["interval_minutes"], 15);
+    let after = fs::read_to_string(s.config()).expect("config");
+    assert!(after.contains("interval_minutes = 15"), "{after}");
+    assert_eq!(s.get("/api/settings")["config"]["interval_minutes"], 15);
+    // Wrong types are a 400, not a crash.
+    let (code, _) = s.call(
+        "PUT",
+        "/api/settings",
+        Some(&json!({"interval_minutes": "soon"})),
+    );
+    assert_eq!(code, 400);
+    let (code, _) = s.call("PUT", "/api/settings", Some(&json!([1, 2])));
+    assert_eq!(code, 400);
+}
