@@ -100,22 +100,16 @@ fn single_flight_while_a_job_really_runs() {
     }
     let m = monitor(&e.cfg, manual());
     let first = m.start(JobKind::Scan, false, "manual");
-    let mut saw_running = false;
-    for _ in 0..50 {
-        let again = m.start(JobKind::Sync, false, "manual");
-        if again.started {
-            m.wait(again.job_id, WAIT);
-            break;
-        }
-        assert_eq!(again.job_id, first.job_id);
-        assert_eq!(again.kind, JobKind::Scan);
-        saw_running = true;
-        let running = m.job(first.job_id).expect("running job");
-        assert_eq!(running.state, JobState::Running);
-        assert_eq!(m.status().status, StatusKind::Running);
-        break;
-    }
-    assert!(saw_running, "the scan of 3000 files was still running");
+    let again = m.start(JobKind::Sync, false, "manual");
+    assert!(
+        !again.started,
+        "the scan of 3000 files was still running, so no second job started"
+    );
+    assert_eq!(again.job_id, first.job_id);
+    assert_eq!(again.kind, JobKind::Scan);
+    let running = m.job(first.job_id).expect("running job");
+    assert_eq!(running.state, JobState::Running);
+    assert_eq!(m.status().status, StatusKind::Running);
     assert!(m.wait(first.job_id, WAIT));
     assert_eq!(m.jobs().len(), 1, "only one job was ever started");
 }
@@ -288,4 +282,30 @@ fn the_schedule_syncs_skips_nothing_stacked_and_pauses() {
         std::thread::sleep(Duration::from_millis(20));
     }
     m.shutdown(WAIT);
+}
+
+#[test]
+fn the_watcher_syncs_a_new_file_without_a_click() {
+    let e = env();
+    put(&e.root, "WSOP/old.mp4", b"x");
+    let m = monitor(&e.cfg, manual());
+    assert_eq!(run(&m, JobKind::Sync, false).state, JobState::Succeeded);
+    let _watch = nas_sync_engine::runtime::watch::start(&m).expect("a local root is watched");
+    let t0 = Instant::now();
+    put(&e.root, "WSOP/2024/new day/fresh.mp4", b"new");
+    let deadline = t0 + WAIT;
+    while active_rows(&e.target) < 2 {
+        assert!(Instant::now() < deadline, "the new file reached the Target");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let jobs = m.jobs();
+    assert!(
+        jobs.iter().any(|j| j.trigger == "watch"),
+        "a watch-triggered sync did it"
+    );
+    // Our own database files do not trigger syncs: write one under the root and wait.
+    let before = m.jobs().len();
+    fs::write(e.root.join("notes.db-wal"), b"x").expect("own file");
+    std::thread::sleep(Duration::from_millis(1_000));
+    assert_eq!(m.jobs().len(), before, "no sync for an engine-owned file");
 }

@@ -10,3 +10,4 @@ pub use monitor::{
     JobInfo, JobKind, JobState, Monitor, MonitorOptions, Started, Status, StatusKind,
 };
 pub mod settings;
+pub mod watch;

@@ -473,6 +473,10 @@ impl Monitor {
         }
     }
 
+    pub fn is_paused(&self) -> bool {
+        lock(&self.shared.state).paused
+    }
+
     pub fn pause(&self) {
         lock(&self.shared.state).paused = true;
         tracing::info!("자동 동기화 일시정지 / automatic sync paused");
