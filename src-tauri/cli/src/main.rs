@@ -145,6 +145,9 @@ enum Command {
         /// Do not run the automatic sync schedule.
         #[arg(long)]
         no_schedule: bool,
+        /// Do not watch the root for changes.
+        #[arg(long)]
+        no_watch: bool,
     },
     /// Write a realistic demo archive and a config pointing at it.
     Demo {
@@ -172,9 +175,10 @@ fn main() -> ExitCode {
         bind,
         ui_dir,
         no_schedule,
+        no_watch,
     } = &cli.command
     {
-        return match run_serve(&cli, &hub, *bind, ui_dir.clone(), !no_schedule) {
+        return match run_serve(&cli, &hub, *bind, ui_dir.clone(), !no_schedule, !no_watch) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -248,6 +252,7 @@ fn run_serve(
     bind: std::net::SocketAddr,
     ui_dir: Option<PathBuf>,
     schedule: bool,
+    watch: bool,
 ) -> Result<(), Error> {
     let cfg = load_config(cli)?;
     let settings_path = cli
@@ -284,6 +289,7 @@ fn run_serve(
             operator_token: token("NAS_SYNC_OPERATOR_TOKEN"),
             admin_token: token("NAS_SYNC_ADMIN_TOKEN"),
             schedule,
+            watch,
         },
         hub.clone(),
     )

@@ -46,6 +46,8 @@ pub struct ServeArgs {
     pub admin_token: Option<String>,
     /// Run the automatic schedule (default on).
     pub schedule: bool,
+    /// Watch the root for changes (default on; network shares are left to the schedule).
+    pub watch: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -187,6 +189,18 @@ async fn run_server(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Err
             ..Default::default()
         },
     );
+    // Kept alive until the server stops.
+    let _watch = if args.watch {
+        match nas_sync_engine::runtime::watch::start(&monitor) {
+            Ok(w) => Some(w),
+            Err(why) => {
+                tracing::warn!("{}", why.message());
+                None
+            }
+        }
+    } else {
+        None
+    };
     let state = AppState {
         monitor: monitor.clone(),
         index: Arc::new(Mutex::new(None)),

@@ -59,10 +59,20 @@ fn cli_json(dir: &Path, args: &[&str]) -> Value {
 }
 
 fn start(dir: tempfile::TempDir, bind: &str, env: &[(&str, &str)]) -> Result<Server, String> {
+    start_with(dir, bind, env, &["--no-watch"])
+}
+
+fn start_with(
+    dir: tempfile::TempDir,
+    bind: &str,
+    env: &[(&str, &str)],
+    extra: &[&str],
+) -> Result<Server, String> {
     let mut cmd = Command::new(BIN);
     cmd.arg("--config")
         .arg(dir.path().join("nas-sync.toml"))
         .args(["serve", "--no-schedule", "--bind", bind])
+        .args(extra)
         .env_remove("NAS_SYNC_OPERATOR_TOKEN")
         .env_remove("NAS_SYNC_ADMIN_TOKEN")
         .stdout(Stdio::piped())
@@ -603,4 +613,43 @@ fn settings_are_validated_per_field_and_saved() {
     assert_eq!(code, 400);
     let (code, _) = s.call("PUT", "/api/settings", Some(&json!([1, 2])));
     assert_eq!(code, 400);
+}
+
+#[test]
+fn the_watcher_puts_a_new_file_in_the_target_without_a_sync_request() {
+    let dir = demo(40);
+    cli_json(dir.path(), &["sync"]);
+    let s = start_with(dir, "127.0.0.1:0", &[], &[]).expect("server with the watcher");
+    let before = s.get("/api/dashboard")["target"]["total_files"]
+        .as_u64()
+        .expect("count");
+    fs::write(
+        s.dir.path().join("archive/HCL/watched_arrival.mp4"),
+        b"arrived",
+    )
+    .expect("new file");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let page = s.get("/api/matching?search=watched_arrival");
+        if page["items"][0]["status"] == "synced" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the watcher synced the new file: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        s.get("/api/dashboard")["target"]["total_files"].as_u64(),
+        Some(before + 1)
+    );
+    let jobs = s.get("/api/jobs");
+    assert!(
+        jobs.as_array()
+            .expect("jobs")
+            .iter()
+            .any(|j| j["trigger"] == "watch"),
+        "{jobs}"
+    );
 }
