@@ -9,7 +9,8 @@ need cargo "Install Rust with rustup (stable), then re-run."
 if command -v dpkg-query >/dev/null 2>&1; then
   # setpriv runs the unreadable-directory tests as an unprivileged user when we are root;
   # ffprobe (ffmpeg) is the probe's fallback for MXF and other formats without a Rust parser.
-  ensure_debs util-linux ffmpeg
+  # python3-venv: Schemathesis (PyPI) fuzzes the HTTP API against its OpenAPI document.
+  ensure_debs util-linux ffmpeg python3-venv
 fi
 
 echo "== cargo fmt --check"
@@ -23,3 +24,5 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 # One closing line for the whole run (cargo prints one per test binary, the last often 0 doc tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+echo "== schemathesis (bounded: 60 s)"
+ST_MAX_TIME="${ST_MAX_TIME:-60}" bash scripts/schemathesis.sh

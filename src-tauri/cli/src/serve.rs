@@ -470,10 +470,22 @@ async fn tree(
 ) -> ApiResult {
     let Query(p) = q.map_err(query_error)?;
     match p.path {
-        Some(path) => ok(with_index(&st, move |index| {
-            matching::tree_node_in(index, &path, p.offset, p.limit)
-        })
-        .await?),
+        Some(path) => {
+            let node = with_index(&st, move |index| {
+                matching::tree_node_in(index, &path, p.offset, p.limit)
+            })
+            .await;
+            match node {
+                Ok(n) => ok(n),
+                // An unknown directory is a missing resource, not a malformed request.
+                Err(mut e) if e.body["field"] == "path" => {
+                    e.status = StatusCode::NOT_FOUND;
+                    e.body["code"] = json!("not_found");
+                    Err(e)
+                }
+                Err(e) => Err(e),
+            }
+        }
         None => {
             let cfg = st.monitor.config();
             ok(blocking(move || matching::tree(&cfg)).await?)
@@ -563,13 +575,19 @@ fn start_body(body: &Bytes) -> Result<StartBody, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(StartBody::default());
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let bad = |e: String| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_argument",
-            format!("request body must be JSON like {{\"force\": false}}: {e}"),
+            format!("request body must be a JSON object like {{\"force\": false}}: {e}"),
         )
-    })
+    };
+    // Parsed as a value first: serde would also take an array for a struct.
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) => serde_json::from_value(v).map_err(|e| bad(e.to_string())),
+        Ok(_) => Err(bad("not an object".into())),
+        Err(e) => Err(bad(e.to_string())),
+    }
 }
 
 fn started(st: &AppState, kind: JobKind, force: bool) -> ApiResult {

@@ -332,7 +332,9 @@ fn every_endpoint_answers_in_the_prd_shapes_and_equals_the_cli() {
     let (code, v) = s.call("POST", "/api/sync", Some(&json!({"force": "yes"})));
     assert_eq!((code, v["code"].as_str()), (400, Some("invalid_argument")));
     let (code, v) = s.call("GET", "/api/matching/tree?path=NOPE/x", None);
-    assert_eq!(code, 400, "{v}");
+    assert_eq!((code, v["code"].as_str()), (404, Some("not_found")), "{v}");
+    let (code, v) = s.call("POST", "/api/sync", Some(&json!([])));
+    assert_eq!(code, 400, "an array is not a request body: {v}");
     let (code, _) = s.call("GET", "/no/such/thing", None);
     assert_eq!(code, 404);
 

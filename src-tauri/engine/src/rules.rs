@@ -9,6 +9,8 @@
 //!   always claimed by that primary in phase (a)), so `nas_path UNIQUE` is never violated;
 //! - the plan depends only on the two snapshots, never on iteration order of hash maps.
 
+use std::borrow::Cow;
+
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::Serialize;
@@ -176,6 +178,23 @@ pub struct Desired<'a> {
     pub width: Option<i64>,
     pub height: Option<i64>,
     pub duration_sec: Option<f64>,
+}
+
+/// The Target's `format` of a file: [`names::extension`] of its name, borrowed when it already
+/// is lowercase ASCII (almost always), so the hot loops of a sync allocate nothing for it.
+pub fn format(f: &FileRecord) -> Cow<'_, str> {
+    let name = f.name();
+    match name.rfind('.') {
+        Some(i) if i > 0 && i + 1 < name.len() => {
+            let ext = &name[i + 1..];
+            if ext.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+                Cow::Borrowed(ext)
+            } else {
+                Cow::Owned(ext.to_lowercase())
+            }
+        }
+        _ => Cow::Borrowed(""),
+    }
 }
 
 pub fn desired<'a>(f: &'a FileRecord, rules: &Rules) -> Desired<'a> {

@@ -8,14 +8,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::path::{Component, Path};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use rusqlite::params;
 use serde::Serialize;
-use walkdir::WalkDir;
 
 use crate::archive::{Archive, FileRecord, Media};
 use crate::clock::{Clock, iso};
@@ -151,6 +150,22 @@ pub fn scan_diff(
     let started = clock.now();
     let timer = Instant::now();
     let root = cfg.require_root()?;
+    let walk = walk_guarded(cfg, known.len(), opts)?;
+    let never = AtomicBool::new(false);
+    let d = diff_idx(root, known, &walk, opts.cancel.unwrap_or(&never))?;
+    let diff = d.to_diff(known, &walk.files);
+    Ok(ScanOutcome {
+        walk,
+        diff,
+        started,
+        timer,
+    })
+}
+
+/// The walk behind the offline guards (root missing or not a directory, marker missing, every
+/// top-level directory unreadable, no files while archive.db has `known_len`).
+fn walk_guarded(cfg: &Config, known_len: usize, opts: ScanOptions<'_>) -> Result<Walk> {
+    let root = cfg.require_root()?;
     let ignore = IgnoreSet::new(&cfg.ignore)?;
     let never = AtomicBool::new(false);
     let cancel = opts.cancel.unwrap_or(&never);
@@ -179,7 +194,14 @@ pub fn scan_diff(
         )));
     }
 
+    let t = Instant::now();
     let walk = walk(root, &ignore, cfg.scan_workers, cancel, opts.progress)?;
+    tracing::debug!(
+        files = walk.files.len(),
+        dirs = walk.dirs_seen,
+        ms = t.elapsed().as_millis() as u64,
+        "scan: walked"
+    );
 
     if walk.top_level_dirs > 0 && walk.top_level_unreadable == walk.top_level_dirs {
         return Err(offline(format!(
@@ -188,23 +210,17 @@ pub fn scan_diff(
             root.display()
         )));
     }
-    if walk.files.is_empty() && !known.is_empty() {
+    if walk.files.is_empty() && known_len > 0 {
         return Err(offline(format!(
             "NAS에서 파일을 하나도 찾지 못했습니다 / the scan found no files in {} but archive.db has {}: the share may be offline or unmounted. Nothing was changed.",
             root.display(),
-            known.len()
+            known_len
         )));
     }
     if cancel.load(Ordering::Relaxed) {
         return Err(Error::Cancelled);
     }
-    let diff = diff(root, known, &walk, cancel)?;
-    Ok(ScanOutcome {
-        walk,
-        diff,
-        started,
-        timer,
-    })
+    Ok(walk)
 }
 
 /// Run a scan against archive.db: walk, guard, diff and (unless a dry run) commit atomically.
@@ -215,16 +231,56 @@ pub fn run_scan(
     clock: &dyn Clock,
     opts: ScanOptions<'_>,
 ) -> Result<(ScanReport, Vec<FileRecord>)> {
+    // Changes committed by another connection (a probe pass, a sync's links) bump data_version;
+    // if it moves while we scan, the records are read back instead of derived in memory.
+    let version_before = archive.data_version()?;
+    let t = Instant::now();
     let known = archive.load_files()?;
-    let outcome = scan_diff(cfg, &known, clock, opts)?;
+    tracing::debug!(
+        files = known.len(),
+        ms = t.elapsed().as_millis() as u64,
+        "scan: archive.db loaded"
+    );
     if opts.dry_run {
+        let outcome = scan_diff(cfg, &known, clock, opts)?;
         let next_id = archive.next_scan_id()?;
         let report = outcome.report(None, true);
         let files = apply_in_memory(known, &outcome.diff, next_id);
         return Ok((report, files));
     }
-    let scan_id = commit(archive, &outcome, clock)?;
-    let report = outcome.report(Some(scan_id), false);
+    let started = clock.now();
+    let timer = Instant::now();
+    let root = cfg.require_root()?;
+    let mut walk = walk_guarded(cfg, known.len(), opts)?;
+    let never = AtomicBool::new(false);
+    let t = Instant::now();
+    let d = diff_idx(root, &known, &walk, opts.cancel.unwrap_or(&never))?;
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "scan: diffed");
+    let mut report = ScanReport {
+        scan_id: None,
+        dry_run: false,
+        files_seen: walk.files.len() as u64,
+        dirs_seen: walk.dirs_seen,
+        added: d.added.len() as u64,
+        removed: d.removed.len() as u64,
+        modified: d.modified.len() as u64,
+        moved: d.moved.len() as u64,
+        unchanged: d.unchanged as u64,
+        kept_unreadable: d.kept_unreadable as u64,
+        warnings: std::mem::take(&mut walk.issues),
+        duration_ms: 0,
+    };
+    let times = ScanTimes {
+        started: iso(started),
+        finished: iso(clock.now()),
+        duration_ms: timer.elapsed().as_millis() as i64,
+    };
+    let t = Instant::now();
+    let (scan_id, added_ids) = commit(archive, &known, &walk.files, &d, &report, &times)?;
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "scan: committed");
+    let unchanged_by_others = archive.data_version()? == version_before;
+    report.scan_id = Some(scan_id);
+    report.duration_ms = timer.elapsed().as_millis() as u64;
     tracing::info!(
         added = report.added,
         removed = report.removed,
@@ -233,7 +289,104 @@ pub fn run_scan(
         warnings = report.warnings.len(),
         "scan committed"
     );
-    Ok((report, archive.load_files()?))
+    let t = Instant::now();
+    let files = if let Some(added_ids) = added_ids.filter(|_| unchanged_by_others) {
+        after_commit(known, walk.files, &d, &added_ids, scan_id)
+    } else {
+        drop((known, walk));
+        archive.load_files()?
+    };
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "scan: records ready");
+    Ok((report, files))
+}
+
+/// The stored records after a committed scan, derived from what was loaded before it and the
+/// diff, equal to what `load_files` would read back (sorted by path); `added_ids` are the ids the
+/// commit gave `d.added`, in order. Paths are moved out of `walked`, not copied.
+fn after_commit(
+    mut known: Vec<FileRecord>,
+    mut walked: Vec<WalkedFile>,
+    d: &DiffIdx,
+    added_ids: &[i64],
+    scan_id: i64,
+) -> Vec<FileRecord> {
+    for &(k, w) in &d.modified {
+        let r = &mut known[k];
+        r.size = walked[w].size;
+        r.mtime = walked[w].mtime;
+        r.fingerprint = None;
+        r.media = Media::default();
+    }
+    // Moved and added records, in path order (walk order).
+    let mut incoming: Vec<FileRecord> = Vec::with_capacity(d.moved.len() + d.added.len());
+    let mut moved = d.moved.iter().peekable();
+    let mut added = d.added.iter().zip(added_ids).peekable();
+    loop {
+        let take_moved = match (moved.peek(), added.peek()) {
+            (Some(m), Some(a)) => m.1 < *a.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if take_moved {
+            let Some(&(k, w)) = moved.next() else { break };
+            let mut r = known[k].clone();
+            r.path = std::mem::take(&mut walked[w].path);
+            r.mtime = walked[w].mtime;
+            incoming.push(r);
+        } else {
+            let Some((&w, &id)) = added.next() else { break };
+            let f = &mut walked[w];
+            incoming.push(FileRecord {
+                id,
+                path: std::mem::take(&mut f.path),
+                size: f.size,
+                mtime: f.mtime,
+                first_seen: scan_id,
+                fingerprint: None,
+                target_id: None,
+                media: Media::default(),
+            });
+        }
+    }
+    drop(walked);
+    if !d.removed.is_empty() || !d.moved.is_empty() {
+        let mut gone = vec![false; known.len()];
+        for &k in d.removed.iter().chain(d.moved.iter().map(|(k, _)| k)) {
+            gone[k] = true;
+        }
+        let mut i = 0;
+        known.retain(|_| {
+            i += 1;
+            !gone[i - 1]
+        });
+    }
+    if incoming.is_empty() {
+        return known;
+    }
+    if known.is_empty() {
+        return incoming;
+    }
+    // Both sorted by path and disjoint: merge.
+    let mut out = Vec::with_capacity(known.len() + incoming.len());
+    let mut a = known.into_iter().peekable();
+    let mut b = incoming.into_iter().peekable();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => {
+                if x.path < y.path {
+                    a.next()
+                } else {
+                    b.next()
+                }
+            }
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (None, None) => break,
+        };
+        out.extend(next);
+    }
+    out
 }
 
 impl ScanOutcome {
@@ -294,34 +447,78 @@ pub fn apply_in_memory(known: Vec<FileRecord>, diff: &ScanDiff, scan_id: i64) ->
     out
 }
 
-fn commit(archive: &mut Archive, o: &ScanOutcome, clock: &dyn Clock) -> Result<i64> {
-    let finished = clock.now();
+/// When a scan ran, as recorded in its `scans` row.
+struct ScanTimes {
+    started: String,
+    finished: String,
+    duration_ms: i64,
+}
+
+/// Write the scan in one transaction: its `scans` row, the file rows of `d`, its issues. Returns
+/// the scan id and the ids given to `d.added`, in order (`None` if they could not be confirmed).
+fn commit(
+    archive: &mut Archive,
+    known: &[FileRecord],
+    walked: &[WalkedFile],
+    d: &DiffIdx,
+    report: &ScanReport,
+    times: &ScanTimes,
+) -> Result<(i64, Option<Vec<i64>>)> {
     let conn = archive.conn_mut();
+    // Two per-row checks that cannot fail for what the scan writes are switched off for its
+    // transaction, and back on whatever the outcome:
+    // - the only CHECK on `files` is on probe_status, which every row the scan writes leaves NULL
+    //   (allowed), yet SQLite builds its IN list in a temporary B-tree for every row;
+    // - the only foreign keys the scan's rows carry name the `scans` row it inserts first in the
+    //   same transaction; checked, they also force a statement journal on every multi-row INSERT.
+    let set = |conn: &rusqlite::Connection, on: bool| -> Result<()> {
+        conn.pragma_update(None, "ignore_check_constraints", on)
+            .ctx("scan commit ignore_check_constraints")?;
+        conn.pragma_update(None, "foreign_keys", !on)
+            .ctx("scan commit foreign_keys")
+    };
+    set(conn, true)?;
+    let res = write_scan(conn, known, walked, d, report, times);
+    let reset = set(conn, false);
+    let out = res?;
+    reset?;
+    Ok(out)
+}
+
+fn write_scan(
+    conn: &mut rusqlite::Connection,
+    known: &[FileRecord],
+    walked: &[WalkedFile],
+    d: &DiffIdx,
+    report: &ScanReport,
+    times: &ScanTimes,
+) -> Result<(i64, Option<Vec<i64>>)> {
     let tx = conn.transaction().ctx("begin scan commit")?;
     tx.execute(
         "INSERT INTO scans (started_at, finished_at, files_seen, dirs_seen, added, removed, modified,
          moved, warnings, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
-            iso(o.started),
-            iso(finished),
-            o.walk.files.len() as i64,
-            o.walk.dirs_seen as i64,
-            o.diff.added.len() as i64,
-            o.diff.removed.len() as i64,
-            o.diff.modified.len() as i64,
-            o.diff.moved.len() as i64,
-            o.walk.issues.len() as i64,
-            o.timer.elapsed().as_millis() as i64,
+            times.started,
+            times.finished,
+            report.files_seen as i64,
+            report.dirs_seen as i64,
+            report.added as i64,
+            report.removed as i64,
+            report.modified as i64,
+            report.moved as i64,
+            report.warnings.len() as i64,
+            times.duration_ms,
         ],
     )
     .ctx("record scan")?;
     let scan_id = tx.last_insert_rowid();
+    let added_ids;
     {
         let mut del = tx
             .prepare("DELETE FROM files WHERE id = ?1")
             .ctx("prepare delete")?;
-        for r in &o.diff.removed {
-            del.execute([r.id]).ctx("delete removed file")?;
+        for &k in &d.removed {
+            del.execute([known[k].id]).ctx("delete removed file")?;
         }
         let mut upd = tx
             .prepare(
@@ -330,8 +527,9 @@ fn commit(archive: &mut Archive, o: &ScanOutcome, clock: &dyn Clock) -> Result<i
                  container = NULL, probe_status = NULL, probe_error = NULL WHERE id = ?1",
             )
             .ctx("prepare update")?;
-        for (r, w) in &o.diff.modified {
-            upd.execute(params![r.id, w.size, w.mtime])
+        for &(k, w) in &d.modified {
+            let w = &walked[w];
+            upd.execute(params![known[k].id, w.size, w.mtime])
                 .ctx("update modified file")?;
         }
         let mut mv = tx
@@ -340,11 +538,12 @@ fn commit(archive: &mut Archive, o: &ScanOutcome, clock: &dyn Clock) -> Result<i
                  kind = ?7, mtime = ?8 WHERE id = ?1",
             )
             .ctx("prepare move")?;
-        for (r, w) in &o.diff.moved {
+        for &(k, w) in &d.moved {
+            let w = &walked[w];
             let name = names::file_name(&w.path);
             let ext = names::extension(name);
             mv.execute(params![
-                r.id,
+                known[k].id,
                 w.path,
                 names::catalog(&w.path),
                 name,
@@ -355,34 +554,13 @@ fn commit(archive: &mut Archive, o: &ScanOutcome, clock: &dyn Clock) -> Result<i
             ])
             .ctx("re-path moved file")?;
         }
-        let mut ins = tx
-            .prepare(
-                "INSERT INTO files (path, catalog, name, name_key, ext, kind, size, mtime, first_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
-            .ctx("prepare insert")?;
-        for w in &o.diff.added {
-            let name = names::file_name(&w.path);
-            let ext = names::extension(name);
-            ins.execute(params![
-                w.path,
-                names::catalog(&w.path),
-                name,
-                names::name_key(name),
-                ext,
-                Kind::from_ext(&ext).as_str(),
-                w.size,
-                w.mtime,
-                scan_id
-            ])
-            .ctx("insert new file")?;
-        }
+        added_ids = insert_added(&tx, walked, &d.added, scan_id)?;
         let mut issue = tx
             .prepare(
                 "INSERT INTO scan_issues (scan_id, path, kind, message) VALUES (?1, ?2, ?3, ?4)",
             )
             .ctx("prepare issue")?;
-        for i in &o.walk.issues {
+        for i in &report.warnings {
             let kind = serde_json::to_value(i.kind)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
@@ -393,7 +571,86 @@ fn commit(archive: &mut Archive, o: &ScanOutcome, clock: &dyn Clock) -> Result<i
         }
     }
     tx.commit().ctx("commit scan")?;
-    Ok(scan_id)
+    Ok((scan_id, added_ids))
+}
+
+/// Rows per multi-row INSERT: one statement run per row costs about twice as much.
+const INSERT_BATCH: usize = 64;
+
+/// Insert the new files in walk order, `INSERT_BATCH` rows per statement. An AUTOINCREMENT
+/// INSERT gives the rows of one statement consecutive ids in VALUES order (each row's id is the
+/// previous maximum + 1, and nothing else writes inside this transaction), so a batch's ids end
+/// at `last_insert_rowid`. The first and last id are checked against the table; on a mismatch
+/// `None` tells the caller to read the records back instead.
+fn insert_added(
+    tx: &rusqlite::Transaction<'_>,
+    walked: &[WalkedFile],
+    added: &[usize],
+    scan_id: i64,
+) -> Result<Option<Vec<i64>>> {
+    const COLS: usize = 9;
+    let sql = |rows: usize| {
+        let mut sql = String::from(
+            // OR FAIL: a conflict ends the statement with an error (and the caller drops the
+            // whole transaction) without the statement journal an ABORT needs per batch.
+            "INSERT OR FAIL INTO files (path, catalog, name, name_key, ext, kind, size, mtime, first_seen) VALUES ",
+        );
+        for i in 0..rows {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str("(?,?,?,?,?,?,?,?,?)");
+        }
+        sql
+    };
+    let mut ids = Vec::with_capacity(added.len());
+    let mut full = tx.prepare(&sql(INSERT_BATCH)).ctx("prepare insert")?;
+    for chunk in added.chunks(INSERT_BATCH) {
+        let mut tail;
+        let stmt = if chunk.len() == INSERT_BATCH {
+            &mut full
+        } else {
+            tail = tx.prepare(&sql(chunk.len())).ctx("prepare insert")?;
+            &mut tail
+        };
+        for (row, &a) in chunk.iter().enumerate() {
+            let w = &walked[a];
+            let name = names::file_name(&w.path);
+            let ext = names::extension(name);
+            let kind = Kind::from_ext(&ext).as_str();
+            let at = row * COLS;
+            stmt.raw_bind_parameter(at + 1, w.path.as_str())
+                .and_then(|()| stmt.raw_bind_parameter(at + 2, names::catalog(&w.path)))
+                .and_then(|()| stmt.raw_bind_parameter(at + 3, name))
+                .and_then(|()| stmt.raw_bind_parameter(at + 4, names::name_key(name)))
+                .and_then(|()| stmt.raw_bind_parameter(at + 5, &ext))
+                .and_then(|()| stmt.raw_bind_parameter(at + 6, kind))
+                .and_then(|()| stmt.raw_bind_parameter(at + 7, w.size))
+                .and_then(|()| stmt.raw_bind_parameter(at + 8, w.mtime))
+                .and_then(|()| stmt.raw_bind_parameter(at + 9, scan_id))
+                .ctx("insert new file")?;
+        }
+        stmt.raw_execute().ctx("insert new file")?;
+        let last = tx.last_insert_rowid();
+        let first = last - chunk.len() as i64 + 1;
+        ids.extend(first..=last);
+    }
+    let check = |pos: usize| -> Result<bool> {
+        let stored: i64 = tx
+            .query_row(
+                "SELECT id FROM files WHERE path = ?1",
+                [&walked[added[pos]].path],
+                |r| r.get(0),
+            )
+            .ctx("check new file ids")?;
+        Ok(stored == ids[pos])
+    };
+    if ids.is_empty() || (check(0)? && check(ids.len() - 1)?) {
+        Ok(Some(ids))
+    } else {
+        tracing::warn!("new file ids are not consecutive; reading the records back");
+        Ok(None)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,39 +684,6 @@ fn mtime_secs(m: &fs::Metadata) -> i64 {
             Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
         },
         Err(_) => 0,
-    }
-}
-
-/// Relative `/`-joined path of `p` under `root`, or `None` if a component is not UTF-8.
-fn rel_path(root: &Path, p: &Path) -> Option<String> {
-    let rel = p.strip_prefix(root).ok()?;
-    let mut out = String::new();
-    for c in rel.components() {
-        if let Component::Normal(s) = c {
-            if !out.is_empty() {
-                out.push('/');
-            }
-            out.push_str(s.to_str()?);
-        }
-    }
-    Some(out)
-}
-
-fn lossy_rel(root: &Path, p: &Path) -> String {
-    let rel = p.strip_prefix(root).unwrap_or(p);
-    rel.components()
-        .filter_map(|c| match c {
-            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-fn io_message(e: &walkdir::Error) -> String {
-    match e.io_error() {
-        Some(io) => io.to_string(),
-        None => e.to_string(),
     }
 }
 
@@ -628,82 +852,104 @@ fn snapshot(shared: &Shared<'_>, started: Instant) -> ScanProgress {
     }
 }
 
+/// Walk one top-level directory, depth first. Directories are listed with `read_dir` and files
+/// stat'ed through the listing's directory handle (`DirEntry::metadata`, an `fstatat` of the bare
+/// name), which spares the kernel a full path lookup per file; symlinks are never followed.
 fn walk_top(shared: &Shared<'_>, top: &str) -> Result<Part> {
     let mut part = Part::default();
-    let mut it = WalkDir::new(shared.root.join(top))
-        .follow_links(false)
-        .into_iter();
+    let mut stack: Vec<String> = vec![top.to_string()];
     let mut n: u32 = 0;
-    while let Some(res) = it.next() {
-        n = n.wrapping_add(1);
-        if n.is_multiple_of(256)
-            && (shared.cancel.load(Ordering::Relaxed) || shared.stop.load(Ordering::Relaxed))
-        {
-            return Err(Error::Cancelled);
+    let mut is_top = true;
+    while let Some(dir) = stack.pop() {
+        part.dirs += 1;
+        shared.dirs.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut c) = shared.current.lock() {
+            c.clone_from(&dir);
         }
-        let entry = match res {
-            Ok(e) => e,
+        let listing = fs::read_dir(shared.root.join(&dir));
+        if listing.is_err() && is_top {
+            part.top_unreadable = true;
+        }
+        is_top = false;
+        let listing = match listing {
+            Ok(l) => l,
             Err(e) => {
-                let path = e
-                    .path()
-                    .map(|p| lossy_rel(shared.root, p))
-                    .unwrap_or_else(|| top.to_string());
-                if e.depth() == 0 {
-                    part.top_unreadable = true;
-                }
-                tracing::warn!(path = %path, error = %io_message(&e), "directory could not be read; its known files are kept");
-                part.unreadable.push(path.clone());
-                part.issues.push(ScanIssue {
-                    path,
-                    kind: IssueKind::UnreadableDir,
-                    message: io_message(&e),
-                });
+                unreadable_dir(&mut part, dir, &e);
                 continue;
             }
         };
-        let ft = entry.file_type();
-        let Some(rel) = rel_path(shared.root, entry.path()) else {
-            part.issues.push(ScanIssue {
-                path: lossy_rel(shared.root, entry.path()),
-                kind: IssueKind::InvalidName,
-                message: "name is not valid UTF-8; skipped".into(),
-            });
-            if ft.is_dir() {
-                it.skip_current_dir();
+        for entry in listing {
+            n = n.wrapping_add(1);
+            if n.is_multiple_of(256)
+                && (shared.cancel.load(Ordering::Relaxed) || shared.stop.load(Ordering::Relaxed))
+            {
+                return Err(Error::Cancelled);
             }
-            continue;
-        };
-        if entry.depth() > 0 && shared.ignore.is_ignored(&rel, names::file_name(&rel)) {
-            if ft.is_dir() {
-                it.skip_current_dir();
-            }
-            continue;
-        }
-        if ft.is_dir() {
-            part.dirs += 1;
-            shared.dirs.fetch_add(1, Ordering::Relaxed);
-            if let Ok(mut c) = shared.current.lock() {
-                c.clone_from(&rel);
-            }
-        } else if ft.is_file() {
-            match entry.metadata() {
-                Ok(m) => {
-                    part.files.push(WalkedFile {
-                        path: rel,
-                        size: m.len() as i64,
-                        mtime: mtime_secs(&m),
-                    });
-                    shared.files.fetch_add(1, Ordering::Relaxed);
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    // The listing broke off: keep whatever archive.db knows below this directory.
+                    unreadable_dir(&mut part, dir.clone(), &e);
+                    break;
                 }
-                Err(e) => part.issues.push(ScanIssue {
-                    path: rel,
-                    kind: IssueKind::UnreadableFile,
-                    message: io_message(&e),
-                }),
+            };
+            let os_name = entry.file_name();
+            let Some(name) = os_name.to_str() else {
+                part.issues.push(ScanIssue {
+                    path: format!("{dir}/{}", os_name.to_string_lossy()),
+                    kind: IssueKind::InvalidName,
+                    message: "name is not valid UTF-8; skipped".into(),
+                });
+                continue;
+            };
+            let mut rel = String::with_capacity(dir.len() + 1 + name.len());
+            rel.push_str(&dir);
+            rel.push('/');
+            rel.push_str(name);
+            if shared.ignore.is_ignored(&rel, name) {
+                continue;
             }
+            let ft = match entry.file_type() {
+                Ok(ft) => ft,
+                Err(e) => {
+                    unreadable_dir(&mut part, rel, &e);
+                    continue;
+                }
+            };
+            if ft.is_dir() {
+                stack.push(rel);
+            } else if ft.is_file() {
+                match entry.metadata() {
+                    Ok(m) => {
+                        part.files.push(WalkedFile {
+                            path: rel,
+                            size: m.len() as i64,
+                            mtime: mtime_secs(&m),
+                        });
+                        shared.files.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => part.issues.push(ScanIssue {
+                        path: rel,
+                        kind: IssueKind::UnreadableFile,
+                        message: e.to_string(),
+                    }),
+                }
+            }
+            // Symlinks, junctions, devices: neither followed nor recorded.
         }
     }
     Ok(part)
+}
+
+/// Record a directory that could not be listed: a warning, and its known files are kept.
+fn unreadable_dir(part: &mut Part, path: String, e: &std::io::Error) {
+    tracing::warn!(path = %path, error = %e, "directory could not be read; its known files are kept");
+    part.unreadable.push(path.clone());
+    part.issues.push(ScanIssue {
+        path,
+        kind: IssueKind::UnreadableDir,
+        message: e.to_string(),
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -718,15 +964,95 @@ fn under_unreadable(path: &str, dirs: &HashSet<String>) -> bool {
         .any(|(i, _)| dirs.contains(&path[..i]))
 }
 
-fn diff(root: &Path, known: &[FileRecord], walk: &Walk, cancel: &AtomicBool) -> Result<ScanDiff> {
-    let mut d = ScanDiff::default();
-    let known_by_path: HashMap<&str, usize> = known
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.path.as_str(), i))
-        .collect();
+/// A diff as indices into the known records and the walked files, so a scan copies no record
+/// or path to classify them. Invariant: `added` and `moved` are in walk (path) order.
+#[derive(Debug, Default)]
+struct DiffIdx {
+    /// Walk indices of new files (not paired as a move).
+    added: Vec<usize>,
+    /// Known indices of files gone from the share (not paired as a move).
+    removed: Vec<usize>,
+    /// (known, walk) pairs of files whose size or mtime changed.
+    modified: Vec<(usize, usize)>,
+    /// (known at the old path, walk at the new path).
+    moved: Vec<(usize, usize)>,
+    unchanged: usize,
+    kept_unreadable: usize,
+}
+
+impl DiffIdx {
+    fn to_diff(&self, known: &[FileRecord], walked: &[WalkedFile]) -> ScanDiff {
+        let pairs = |v: &[(usize, usize)]| -> Vec<(FileRecord, WalkedFile)> {
+            v.iter()
+                .map(|&(k, w)| (known[k].clone(), walked[w].clone()))
+                .collect()
+        };
+        ScanDiff {
+            added: self.added.iter().map(|&w| walked[w].clone()).collect(),
+            removed: self.removed.iter().map(|&k| known[k].clone()).collect(),
+            modified: pairs(&self.modified),
+            moved: pairs(&self.moved),
+            unchanged: self.unchanged,
+            kept_unreadable: self.kept_unreadable,
+        }
+    }
+}
+
+/// Calls `f(walk index, known index if the path is known)` for every walked file, in walk order.
+/// Both lists are sorted by path when `known` comes from `load_files`: then a merge join, else a
+/// hash lookup.
+fn join_by_path(
+    known: &[FileRecord],
+    walked: &[WalkedFile],
+    mut f: impl FnMut(usize, Option<usize>),
+) {
+    let sorted = known.windows(2).all(|p| p[0].path < p[1].path);
+    if sorted {
+        let mut k = 0;
+        for (w, file) in walked.iter().enumerate() {
+            while k < known.len() && known[k].path.as_str() < file.path.as_str() {
+                k += 1;
+            }
+            if k < known.len() && known[k].path == file.path {
+                f(w, Some(k));
+                k += 1;
+            } else {
+                f(w, None);
+            }
+        }
+    } else {
+        let by_path: HashMap<&str, usize> = known
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.path.as_str(), i))
+            .collect();
+        for (w, file) in walked.iter().enumerate() {
+            f(w, by_path.get(file.path.as_str()).copied());
+        }
+    }
+}
+
+fn diff_idx(
+    root: &Path,
+    known: &[FileRecord],
+    walk: &Walk,
+    cancel: &AtomicBool,
+) -> Result<DiffIdx> {
+    let mut d = DiffIdx::default();
     let mut seen = vec![false; known.len()];
-    let mut added: Vec<&WalkedFile> = Vec::new();
+    let mut added: Vec<usize> = Vec::new();
+    join_by_path(known, &walk.files, |w, k| match k {
+        Some(k) => {
+            seen[k] = true;
+            let (r, f) = (&known[k], &walk.files[w]);
+            if r.size != f.size || r.mtime != f.mtime {
+                d.modified.push((k, w));
+            } else {
+                d.unchanged += 1;
+            }
+        }
+        None => added.push(w),
+    });
     // A file whose metadata could not be read is not "gone": keep its record.
     let unreadable_files: HashSet<&str> = walk
         .issues
@@ -734,21 +1060,7 @@ fn diff(root: &Path, known: &[FileRecord], walk: &Walk, cancel: &AtomicBool) -> 
         .filter(|i| i.kind == IssueKind::UnreadableFile)
         .map(|i| i.path.as_str())
         .collect();
-    for w in &walk.files {
-        match known_by_path.get(w.path.as_str()) {
-            Some(&i) => {
-                seen[i] = true;
-                let k = &known[i];
-                if k.size != w.size || k.mtime != w.mtime {
-                    d.modified.push((k.clone(), w.clone()));
-                } else {
-                    d.unchanged += 1;
-                }
-            }
-            None => added.push(w),
-        }
-    }
-    let mut removed: Vec<&FileRecord> = Vec::new();
+    let mut removed: Vec<usize> = Vec::new();
     for (i, k) in known.iter().enumerate() {
         if seen[i] {
             continue;
@@ -758,19 +1070,27 @@ fn diff(root: &Path, known: &[FileRecord], walk: &Walk, cancel: &AtomicBool) -> 
         {
             d.kept_unreadable += 1;
         } else {
-            removed.push(k);
+            removed.push(i);
         }
     }
+    drop(seen);
     if cancel.load(Ordering::Relaxed) {
         return Err(Error::Cancelled);
     }
+    if removed.is_empty() || added.is_empty() {
+        d.removed = removed;
+        d.added = added;
+        return Ok(d);
+    }
 
     // Candidate moves: a removed and an added file with equal size and mtime (to the second).
+    let removed_refs: Vec<&FileRecord> = removed.iter().map(|&k| &known[k]).collect();
+    let added_refs: Vec<&WalkedFile> = added.iter().map(|&w| &walk.files[w]).collect();
     let mut buckets: HashMap<(i64, i64), (Vec<usize>, Vec<usize>)> = HashMap::new();
-    for (ri, r) in removed.iter().enumerate() {
+    for (ri, r) in removed_refs.iter().enumerate() {
         buckets.entry((r.size, r.mtime)).or_default().0.push(ri);
     }
-    for (ai, a) in added.iter().enumerate() {
+    for (ai, a) in added_refs.iter().enumerate() {
         if let Some(b) = buckets.get_mut(&(a.size, a.mtime)) {
             b.1.push(ai);
         }
@@ -785,27 +1105,28 @@ fn diff(root: &Path, known: &[FileRecord], walk: &Walk, cancel: &AtomicBool) -> 
         if rs.is_empty() || as_.is_empty() {
             continue;
         }
-        pairs.extend(match_bucket(root, &removed, &added, rs, as_));
+        pairs.extend(match_bucket(root, &removed_refs, &added_refs, rs, as_));
     }
     let mut moved_r = vec![false; removed.len()];
     let mut moved_a = vec![false; added.len()];
     for (r, a) in pairs {
         moved_r[r] = true;
         moved_a[a] = true;
-        d.moved.push((removed[r].clone(), added[a].clone()));
+        d.moved.push((removed[r], added[a]));
     }
-    d.moved.sort_by(|x, y| x.1.path.cmp(&y.1.path));
+    // Walk indices are path order.
+    d.moved.sort_unstable_by_key(|&(_, w)| w);
     d.removed = removed
         .iter()
         .enumerate()
         .filter(|(i, _)| !moved_r[*i])
-        .map(|(_, r)| (*r).clone())
+        .map(|(_, &k)| k)
         .collect();
     d.added = added
         .iter()
         .enumerate()
         .filter(|(i, _)| !moved_a[*i])
-        .map(|(_, a)| (*a).clone())
+        .map(|(_, &w)| w)
         .collect();
     Ok(d)
 }

@@ -6,7 +6,7 @@
 //! commits; if the process dies in between, the next run re-derives every link from the Target
 //! (rule (a) finds rows by path) and converges to the same state.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
@@ -181,7 +181,7 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         let rows = Target::read_rows(&target_path, cfg.busy_timeout_secs)?;
         let plan = rules::plan(&files, &rows, &rules);
         report.fill_counts(&plan);
-        report.changes = list_changes(&plan, &files, &HashMap::new());
+        report.changes = list_changes(&plan, &files, &NewIds::default());
         report.refused = empty_source_refusal(&files, &plan)
             .or_else(|| mass_delete_refusal(cfg, &plan))
             .filter(|_| !opts.force);
@@ -266,7 +266,7 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         {
             if !opts.force {
                 tracing::error!(message = %refusal.message, "sync refused");
-                report.changes = list_changes(&plan, &files, &HashMap::new());
+                report.changes = list_changes(&plan, &files, &NewIds::default());
                 report.refused = Some(refusal);
                 report.duration_ms = timer.elapsed().as_millis() as u64;
                 return Ok(report);
@@ -313,7 +313,6 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         report.fill_counts(&ok);
     }
     report.changes = list_changes(&plan, &files, &applied.ids);
-    report.duration_ms = timer.elapsed().as_millis() as u64;
 
     // Links: every primary to the row it holds now.
     let links: Vec<(i64, i64)> = plan
@@ -323,23 +322,25 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         .filter_map(|(i, role)| {
             let row = match role {
                 rules::Role::Primary { row: Some(r) } => Some(*r),
-                rules::Role::Primary { row: None } => applied.ids.get(&i).copied(),
+                rules::Role::Primary { row: None } => applied.ids.get(i),
                 _ => None,
             }?;
             (files[i].id > 0
                 && files[i].target_id != Some(row)
-                && !failed.contains(files[i].path.as_str()))
+                && (failed.is_empty() || !failed.contains(files[i].path.as_str())))
             .then_some((files[i].id, row))
         })
         .collect();
     let failed: Vec<&str> = failed.into_iter().collect();
-    archive.finish_run(
-        applied.run_id,
-        &report.totals(),
-        report.duration_ms,
-        &failed,
-        &links,
-    )?;
+    let totals = report.totals();
+    archive.finish_run(applied.run_id, &totals, timer, &failed, &links)?;
+    // The whole call, links included (`sync_runs.duration_ms` misses only the last commit).
+    report.duration_ms = timer.elapsed().as_millis() as u64;
+    tracing::debug!(
+        links = links.len(),
+        elapsed_ms = report.duration_ms,
+        "links and run totals committed"
+    );
     tracing::info!(
         added = report.added,
         updated = report.updated,
@@ -359,30 +360,30 @@ fn action_path<'a>(a: &'a Action, files: &'a [FileRecord]) -> &'a str {
     }
 }
 
-fn list_changes(plan: &Plan, files: &[FileRecord], ids: &HashMap<usize, i64>) -> Vec<Change> {
+fn list_changes(plan: &Plan, files: &[FileRecord], ids: &NewIds) -> Vec<Change> {
     plan.actions
         .iter()
         .take(MAX_LISTED_CHANGES)
         .map(|a| {
             let h = history_entry(a, files, ids);
             Change {
-                event: h.event,
-                path: h.path,
-                old_path: h.old_path,
+                event: h.event.as_str(),
+                path: h.path.to_string(),
+                old_path: h.old_path.map(str::to_string),
                 target_id: h.target_id,
             }
         })
         .collect()
 }
 
-fn history_entry(a: &Action, files: &[FileRecord], ids: &HashMap<usize, i64>) -> HistoryEntry {
+fn history_entry<'a>(a: &'a Action, files: &'a [FileRecord], ids: &NewIds) -> HistoryEntry<'a> {
     match a {
         Action::Insert { file } => HistoryEntry {
-            event: Event::Added.as_str(),
-            path: files[*file].path.clone(),
+            event: Event::Added,
+            path: &files[*file].path,
             old_path: None,
-            catalog: files[*file].catalog().to_string(),
-            target_id: ids.get(file).copied(),
+            catalog: files[*file].catalog(),
+            target_id: ids.get(*file),
             file_id: Some(files[*file].id).filter(|&id| id > 0),
             size_bytes: Some(files[*file].size),
         },
@@ -393,23 +394,34 @@ fn history_entry(a: &Action, files: &[FileRecord], ids: &HashMap<usize, i64>) ->
             old_path,
             ..
         } => HistoryEntry {
-            event: event.as_str(),
-            path: files[*file].path.clone(),
-            old_path: (old_path != &files[*file].path).then(|| old_path.clone()),
-            catalog: files[*file].catalog().to_string(),
+            event: *event,
+            path: &files[*file].path,
+            old_path: (old_path != &files[*file].path).then_some(old_path.as_str()),
+            catalog: files[*file].catalog(),
             target_id: Some(*row),
             file_id: Some(files[*file].id).filter(|&id| id > 0),
             size_bytes: Some(files[*file].size),
         },
         Action::Delete { row, path, catalog } => HistoryEntry {
-            event: Event::Deleted.as_str(),
-            path: path.clone(),
+            event: Event::Deleted,
+            path,
             old_path: None,
-            catalog: catalog.clone(),
+            catalog,
             target_id: Some(*row),
             file_id: None,
             size_bytes: None,
         },
+    }
+}
+
+/// The Target ids fixed for the rows a sync inserts, by file index; 0 = no insert (Target ids
+/// start at 1). A vector, not a map: a first sync inserts almost every file.
+#[derive(Default)]
+struct NewIds(Vec<i64>);
+
+impl NewIds {
+    fn get(&self, file: usize) -> Option<i64> {
+        self.0.get(file).copied().filter(|&id| id != 0)
     }
 }
 
@@ -427,7 +439,7 @@ struct ApplyContext<'a> {
 struct Applied {
     run_id: i64,
     /// Target ids of inserted files, by file index.
-    ids: HashMap<usize, i64>,
+    ids: NewIds,
     errors: Vec<SyncError>,
 }
 
@@ -443,17 +455,23 @@ fn apply_target(
     ctx: &ApplyContext<'_>,
     version: i64,
 ) -> Result<Option<Applied>> {
-    let (plan, files, rules, now) = (ctx.plan, ctx.files, ctx.rules, ctx.applied_at);
+    let (plan, files, now) = (ctx.plan, ctx.files, ctx.applied_at);
     let busy_secs = target.busy_timeout_secs();
-    let mut errors: Vec<SyncError> = Vec::new();
     if plan.actions.is_empty() {
-        let run_id = archive.begin_run(ctx.started, now, ctx.forced, &ctx.totals, &[])?;
+        let run_id = archive.begin_run(
+            ctx.started,
+            now,
+            ctx.forced,
+            &ctx.totals,
+            std::iter::empty(),
+        )?;
         return Ok(Some(Applied {
             run_id,
-            ids: HashMap::new(),
-            errors,
+            ids: NewIds::default(),
+            errors: Vec::new(),
         }));
     }
+    let timer = Instant::now();
     let tx = target.begin_immediate()?;
     let current: i64 = tx
         .pragma_query_value(None, "data_version", |r| r.get(0))
@@ -474,117 +492,37 @@ fn apply_target(
         )
         .unwrap_or(0);
     let mut next_id = max_id.max(seq);
-    let mut ids: HashMap<usize, i64> = HashMap::new();
+    let mut ids = NewIds(Vec::new());
     for a in &plan.actions {
         if let Action::Insert { file } = a {
+            if ids.0.is_empty() {
+                ids.0 = vec![0; files.len()];
+            }
             next_id += 1;
-            ids.insert(*file, next_id);
+            ids.0[*file] = next_id;
         }
     }
-    let entries: Vec<HistoryEntry> = plan
-        .actions
-        .iter()
-        .map(|a| history_entry(a, files, &ids))
-        .collect();
-    let run_id = archive.begin_run(ctx.started, now, ctx.forced, &ctx.totals, &entries)?;
-    tracing::debug!(entries = entries.len(), "write-ahead history committed");
+    let run_id = archive.begin_run(
+        ctx.started,
+        now,
+        ctx.forced,
+        &ctx.totals,
+        plan.actions.iter().map(|a| history_entry(a, files, &ids)),
+    )?;
+    // Phase times below are since the Target transaction began (`ms`), not since the sync began.
+    tracing::debug!(
+        entries = plan.actions.len(),
+        ms = timer.elapsed().as_millis() as u64,
+        "write-ahead history committed"
+    );
 
-    let result = (|| -> Result<()> {
-        let mut upd = tx
-            .prepare(
-                "UPDATE files SET nas_path = ?2, filename = ?3, catalog = ?4, format = ?5,
-                 size_bytes = ?6, hls_compatible = ?7, status = 'active', deleted_at = NULL,
-                 updated_at = ?8,
-                 codec = CASE WHEN ?13 THEN ?9 ELSE COALESCE(?9, codec) END,
-                 width = CASE WHEN ?13 THEN ?10 ELSE COALESCE(?10, width) END,
-                 height = CASE WHEN ?13 THEN ?11 ELSE COALESCE(?11, height) END,
-                 duration_sec = CASE WHEN ?13 THEN ?12 ELSE COALESCE(?12, duration_sec) END
-                 WHERE id = ?1",
-            )
-            .ctx("prepare Target update")?;
-        let mut del = tx
-            .prepare(
-                "UPDATE files SET status = 'deleted', deleted_at = ?2, updated_at = ?2
-                 WHERE id = ?1 AND status = 'active'",
-            )
-            .ctx("prepare Target delete")?;
-        let mut ins = tx
-            .prepare(
-                "INSERT INTO files (id, nas_path, filename, catalog, format, size_bytes,
-                 hls_compatible, status, created_at, updated_at, codec, width, height, duration_sec)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8, ?8, ?9, ?10, ?11, ?12)",
-            )
-            .ctx("prepare Target insert")?;
-        for a in &plan.actions {
-            let res = match a {
-                Action::Update {
-                    row,
-                    file,
-                    replace_media,
-                    ..
-                } => {
-                    let d = rules::desired(&files[*file], rules);
-                    upd.execute(params![
-                        row,
-                        d.nas_path,
-                        d.filename,
-                        d.catalog,
-                        d.format,
-                        d.size_bytes,
-                        d.hls_compatible,
-                        now,
-                        d.codec,
-                        d.width,
-                        d.height,
-                        d.duration_sec,
-                        replace_media
-                    ])
-                }
-                Action::Delete { row, .. } => del.execute(params![row, now]),
-                Action::Insert { file } => {
-                    let d = rules::desired(&files[*file], rules);
-                    ins.execute(params![
-                        ids[file],
-                        d.nas_path,
-                        d.filename,
-                        d.catalog,
-                        d.format,
-                        d.size_bytes,
-                        d.hls_compatible,
-                        now,
-                        d.codec,
-                        d.width,
-                        d.height,
-                        d.duration_sec
-                    ])
-                }
-            };
-            if let Err(e) = res {
-                if crate::target::is_busy(&e) {
-                    return Err(Error::TargetBusy { secs: busy_secs });
-                }
-                // Some errors (a trigger's RAISE(ROLLBACK), disk full, I/O) end the whole
-                // transaction: stop at once, or later statements would commit one by one.
-                if tx.is_autocommit() {
-                    return Err(Error::Sqlite {
-                        context: format!(
-                            "pokervod.db rolled back the sync at {}; nothing was applied",
-                            action_path(a, files)
-                        ),
-                        source: e,
-                    });
-                }
-                // A failed statement is rolled back on its own; the rest of the sync goes on.
-                errors.push(SyncError {
-                    path: action_path(a, files).to_string(),
-                    message: e.to_string(),
-                });
-            }
-        }
-        Ok(())
-    })();
-    let committed = result.and_then(|()| {
-        tx.commit().map_err(|e| {
+    let written = write_target(&tx, ctx, &ids, busy_secs);
+    tracing::debug!(
+        ms = timer.elapsed().as_millis() as u64,
+        "Target rows written"
+    );
+    let committed = written.and_then(|errors| {
+        tx.commit().map(|()| errors).map_err(|e| {
             if crate::target::is_busy(&e) {
                 Error::TargetBusy { secs: busy_secs }
             } else {
@@ -595,15 +533,122 @@ fn apply_target(
             }
         })
     });
-    if let Err(e) = committed {
-        archive.discard_run(run_id)?;
-        return Err(e);
+    match committed {
+        Ok(errors) => Ok(Some(Applied {
+            run_id,
+            ids,
+            errors,
+        })),
+        Err(e) => {
+            archive.discard_run(run_id)?;
+            Err(e)
+        }
     }
-    Ok(Some(Applied {
-        run_id,
-        ids,
-        errors,
-    }))
+}
+
+/// The plan's writes inside the open Target transaction; returns the rows that failed on their
+/// own (the rest of the sync goes on without them).
+fn write_target(
+    tx: &rusqlite::Transaction<'_>,
+    ctx: &ApplyContext<'_>,
+    ids: &NewIds,
+    busy_secs: u64,
+) -> Result<Vec<SyncError>> {
+    let (plan, files, rules, now) = (ctx.plan, ctx.files, ctx.rules, ctx.applied_at);
+    let mut errors: Vec<SyncError> = Vec::new();
+    let mut upd = tx
+        .prepare_cached(
+            "UPDATE files SET nas_path = ?2, filename = ?3, catalog = ?4, format = ?5,
+             size_bytes = ?6, hls_compatible = ?7, status = 'active', deleted_at = NULL,
+             updated_at = ?8,
+             codec = CASE WHEN ?13 THEN ?9 ELSE COALESCE(?9, codec) END,
+             width = CASE WHEN ?13 THEN ?10 ELSE COALESCE(?10, width) END,
+             height = CASE WHEN ?13 THEN ?11 ELSE COALESCE(?11, height) END,
+             duration_sec = CASE WHEN ?13 THEN ?12 ELSE COALESCE(?12, duration_sec) END
+             WHERE id = ?1",
+        )
+        .ctx("prepare Target update")?;
+    let mut del = tx
+        .prepare_cached(
+            "UPDATE files SET status = 'deleted', deleted_at = ?2, updated_at = ?2
+             WHERE id = ?1 AND status = 'active'",
+        )
+        .ctx("prepare Target delete")?;
+    let mut ins = tx
+        .prepare_cached(
+            "INSERT INTO files (id, nas_path, filename, catalog, format, size_bytes,
+             hls_compatible, status, created_at, updated_at, codec, width, height, duration_sec)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .ctx("prepare Target insert")?;
+    for a in &plan.actions {
+        let res = match a {
+            Action::Update {
+                row,
+                file,
+                replace_media,
+                ..
+            } => {
+                let d = rules::desired(&files[*file], rules);
+                upd.execute(params![
+                    row,
+                    d.nas_path,
+                    d.filename,
+                    d.catalog,
+                    d.format,
+                    d.size_bytes,
+                    d.hls_compatible,
+                    now,
+                    d.codec,
+                    d.width,
+                    d.height,
+                    d.duration_sec,
+                    replace_media
+                ])
+            }
+            Action::Delete { row, .. } => del.execute(params![row, now]),
+            Action::Insert { file } => {
+                let f = &files[*file];
+                let format = rules::format(f);
+                ins.execute(params![
+                    ids.get(*file),
+                    f.path,
+                    f.name(),
+                    f.catalog(),
+                    format,
+                    f.size,
+                    rules.is_hls(&format),
+                    now,
+                    f.media.codec,
+                    f.media.width,
+                    f.media.height,
+                    f.media.duration_sec
+                ])
+            }
+        };
+        if let Err(e) = res {
+            if crate::target::is_busy(&e) {
+                return Err(Error::TargetBusy { secs: busy_secs });
+            }
+            // Some errors (a trigger's RAISE(ROLLBACK), disk full, I/O) end the whole
+            // transaction: stop at once, or later statements would commit one by one.
+            if tx.is_autocommit() {
+                return Err(Error::Sqlite {
+                    context: format!(
+                        "pokervod.db rolled back the sync at {}; nothing was applied",
+                        action_path(a, files)
+                    ),
+                    source: e,
+                });
+            }
+            // A failed statement is rolled back on its own; the rest of the sync goes on.
+            errors.push(SyncError {
+                path: action_path(a, files).to_string(),
+                message: e.to_string(),
+            });
+        }
+    }
+    Ok(errors)
 }
 
 /// Settle runs that a killed process left `pending`: if their Target transaction committed (the
