@@ -34,4 +34,6 @@ ARGS=(run "$URL/api/openapi.json" --checks all --workers 1)
 # own tests (tests/serve.rs). POST /api/scan is admin-only and slow; both stay out.
 ARGS+=(--exclude-path /api/settings --exclude-path /api/scan)
 if [ -n "${ST_MAX_TIME:-}" ]; then ARGS+=(--max-time "$ST_MAX_TIME"); fi
+# A fixed seed (ST_SEED) makes a run repeatable; unset it for a fresh exploration.
+if [ -n "${ST_SEED:-}" ]; then ARGS+=(--seed "$ST_SEED"); fi
 "$VENV/bin/schemathesis" "${ARGS[@]}"

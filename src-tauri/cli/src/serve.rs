@@ -469,6 +469,17 @@ async fn tree(
     q: Result<Query<TreeParams>, QueryRejection>,
 ) -> ApiResult {
     let Query(p) = q.map_err(query_error)?;
+    if let Some(l) = p.limit
+        && !(1..=matching::MAX_NODE_FILES).contains(&l)
+    {
+        return Err(ApiError::from(Error::Invalid {
+            field: "limit".into(),
+            message: format!(
+                "limit must be between 1 and {} (got {l})",
+                matching::MAX_NODE_FILES
+            ),
+        }));
+    }
     match p.path {
         Some(path) => {
             let node = with_index(&st, move |index| {
@@ -572,7 +583,7 @@ struct StartBody {
 }
 
 fn start_body(body: &Bytes) -> Result<StartBody, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.is_empty() {
         return Ok(StartBody::default());
     }
     let bad = |e: String| {
