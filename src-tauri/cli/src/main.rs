@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::{Parser, Subcommand};
 use nas_sync_engine::clock::SystemClock;
+use nas_sync_engine::runtime::monitor::background_passes;
 use nas_sync_engine::scan::{self, ScanOptions};
 use nas_sync_engine::sync::{self, SyncOptions};
 use nas_sync_engine::{Config, Error, archive::Archive, demo, matching, query, reconcile};
@@ -310,15 +311,6 @@ fn load_config(cli: &Cli) -> Result<Config, Error> {
     Ok(cfg)
 }
 
-/// The background passes after a scan: content fingerprints (move detection) and media probes.
-fn after_scan(cfg: &Config, archive: &mut Archive) -> Result<(), Error> {
-    scan::fingerprint_pending(archive, cfg.require_root()?, cfg.scan_workers, None)?;
-    if cfg.probe_media {
-        nas_sync_engine::probe::probe_pending(archive, cfg, None, None)?;
-    }
-    Ok(())
-}
-
 /// Bring the match index up to date after a change, so the next screen query is fast. A
 /// failure here is a warning: the next query tries again.
 fn warm_index(cfg: &Config) {
@@ -364,8 +356,8 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 let mut archive = Archive::open(&cfg.archive_db_path()?)?;
                 scan::run_scan(&cfg, &mut archive, &clock, opts).and_then(|(r, _)| {
                     progress.finish();
-                    after_scan(&cfg, &mut archive)?;
                     drop(archive);
+                    background_passes(&cfg, &cancel)?;
                     warm_index(&cfg);
                     Ok(r)
                 })
@@ -391,9 +383,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             let report = report?;
             if !report.dry_run && report.refused.is_none() {
                 // The sync is applied: a failure in the background passes is a warning only.
-                let passes = Archive::open(&cfg.archive_db_path()?)
-                    .and_then(|mut archive| after_scan(&cfg, &mut archive));
-                if let Err(e) = passes {
+                if let Err(e) = background_passes(&cfg, &cancel) {
                     eprintln!("warning: fingerprint/probe pass after the sync: {e}");
                 }
                 warm_index(&cfg);

@@ -773,14 +773,20 @@ async fn ws_logs(State(st): State<AppState>, ws: WebSocketUpgrade) -> Response {
     ws.on_upgrade(move |socket| stream_logs(socket, hub))
 }
 
-async fn stream_logs(mut socket: WebSocket, hub: LogHub) {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(WS_BUFFER);
+async fn stream_logs(socket: WebSocket, hub: LogHub) {
+    let (tx, rx) = tokio::sync::mpsc::channel(WS_BUFFER);
     let id = hub.subscribe(Box::new(WsSink(tx)));
+    pump(socket, rx).await;
+    hub.unsubscribe(id);
+}
+
+/// Send each value of `rx` as a JSON text message until either side goes away.
+async fn pump<T: serde::Serialize>(mut socket: WebSocket, mut rx: tokio::sync::mpsc::Receiver<T>) {
     loop {
         tokio::select! {
-            line = rx.recv() => {
-                let Some(line) = line else { break };
-                let text = serde_json::to_string(&line).unwrap_or_default();
+            value = rx.recv() => {
+                let Some(value) = value else { break };
+                let text = serde_json::to_string(&value).unwrap_or_default();
                 if socket.send(Message::Text(text.into())).await.is_err() {
                     break;
                 }
@@ -793,7 +799,6 @@ async fn stream_logs(mut socket: WebSocket, hub: LogHub) {
             }
         }
     }
-    hub.unsubscribe(id);
 }
 
 struct StatusWsSink(tokio::sync::mpsc::Sender<Status>);
@@ -810,25 +815,10 @@ impl StatusSink for StatusWsSink {
 
 async fn ws_status(State(st): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let monitor = st.monitor.clone();
-    ws.on_upgrade(move |mut socket| async move {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    ws.on_upgrade(move |socket| async move {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        // The sink is dropped by the monitor on its next push after `rx` is gone.
         monitor.subscribe_status(Box::new(StatusWsSink(tx)));
-        loop {
-            tokio::select! {
-                s = rx.recv() => {
-                    let Some(s) = s else { break };
-                    let text = serde_json::to_string(&s).unwrap_or_default();
-                    if socket.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-                incoming = socket.recv() => {
-                    match incoming {
-                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                        _ => {}
-                    }
-                }
-            }
-        }
+        pump(socket, rx).await;
     })
 }

@@ -642,44 +642,38 @@ impl Monitor {
                 .then(|| ((expected - p.files) as f64 / p.files_per_sec).ceil() as u64);
         };
         let outcome: Result<JobResult> = match kind {
-            JobKind::Sync => {
-                let r = sync::run_sync(
-                    &cfg,
-                    clock.as_ref(),
-                    SyncOptions {
-                        dry_run: false,
-                        force,
-                        no_scan: false,
-                        progress: Some(&progress),
-                        cancel: Some(&cancel),
-                    },
-                );
-                if let Ok(rep) = &r
-                    && rep.refused.is_none()
-                    && !cancel.load(Ordering::Relaxed)
-                {
-                    lock(&info).progress.phase = "probing".into();
-                    if let Err(e) = background_passes(&cfg, &cancel) {
-                        tracing::warn!("지문/프로브 작업 실패 / fingerprint or probe pass: {e}");
-                    }
-                }
-                r.map(|r| JobResult::Sync(Box::new(r)))
-            }
+            JobKind::Sync => sync::run_sync(
+                &cfg,
+                clock.as_ref(),
+                SyncOptions {
+                    dry_run: false,
+                    force,
+                    no_scan: false,
+                    progress: Some(&progress),
+                    cancel: Some(&cancel),
+                },
+            )
+            .map(|r| JobResult::Sync(Box::new(r))),
             JobKind::Reconcile => {
                 lock(&info).progress.phase = "comparing".into();
                 reconcile::reconcile(&cfg, clock.as_ref())
                     .map(|r| JobResult::Reconcile(Box::new(r)))
             }
-            JobKind::Scan => full_scan(&cfg, clock.as_ref(), &progress, &cancel).map(|r| {
-                if !cancel.load(Ordering::Relaxed) {
-                    lock(&info).progress.phase = "probing".into();
-                    if let Err(e) = background_passes(&cfg, &cancel) {
-                        tracing::warn!("지문/프로브 작업 실패 / fingerprint or probe pass: {e}");
-                    }
-                }
-                JobResult::Scan(Box::new(r))
-            }),
+            JobKind::Scan => full_scan(&cfg, clock.as_ref(), &progress, &cancel)
+                .map(|r| JobResult::Scan(Box::new(r))),
         };
+        // After a scan or an applied sync: fingerprints and media probes of new files.
+        let applied = match &outcome {
+            Ok(JobResult::Sync(r)) => r.refused.is_none(),
+            Ok(JobResult::Scan(_)) => true,
+            _ => false,
+        };
+        if applied && !cancel.load(Ordering::Relaxed) {
+            lock(&info).progress.phase = "probing".into();
+            if let Err(e) = background_passes(&cfg, &cancel) {
+                tracing::warn!("지문/프로브 작업 실패 / fingerprint or probe pass: {e}");
+            }
+        }
         // Keep the screens' first query fast (a failure is retried by that query).
         if cfg.target_db.is_some()
             && kind != JobKind::Reconcile
