@@ -34,6 +34,7 @@ pub struct MatchingQuery {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct MatchingPage {
     /// Items matching the filters (all pages).
     pub total: u64,
@@ -47,6 +48,7 @@ pub struct MatchingPage {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(ts_rs::TS)]
 pub struct MatchingSummary {
     /// `synced` + `synced_with_duplicates` (PRD 7.3).
     pub synced: u64,
@@ -77,6 +79,7 @@ impl MatchingSummary {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(ts_rs::TS)]
 pub struct MatchItem {
     pub status: Status,
     /// Why the row has this status (Korean, for people).
@@ -99,6 +102,7 @@ pub struct MatchItem {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(ts_rs::TS)]
 pub struct SourcePart {
     pub id: i64,
     pub path: String,
@@ -112,6 +116,7 @@ pub struct SourcePart {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(ts_rs::TS)]
 pub struct TargetPart {
     pub id: i64,
     pub nas_path: String,
@@ -122,6 +127,7 @@ pub struct TargetPart {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(ts_rs::TS)]
 pub struct FileRef {
     pub id: i64,
     pub path: String,
@@ -530,6 +536,7 @@ fn load_items(conn: &Connection, ids: &[i64]) -> Result<Vec<MatchItem>> {
 /// Counts of a tree node. `total_files` counts Source files (not Target-only rows); `synced`
 /// includes `synced_with_duplicates`; `not_synced` counts non-eligible files only.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(ts_rs::TS)]
 pub struct NodeCounts {
     pub total_files: u64,
     pub synced: u64,
@@ -556,6 +563,7 @@ impl NodeCounts {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(ts_rs::TS)]
 pub struct TreeFile {
     pub name: String,
     pub source_id: Option<i64>,
@@ -567,6 +575,7 @@ pub struct TreeFile {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(ts_rs::TS)]
 pub struct TreeDir {
     pub name: String,
     #[serde(rename = "type")]
@@ -579,6 +588,7 @@ pub struct TreeDir {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(ts_rs::TS)]
 pub struct TreeCatalog {
     pub name: String,
     #[serde(flatten)]
@@ -588,12 +598,14 @@ pub struct TreeCatalog {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(ts_rs::TS)]
 pub struct Tree {
     pub catalogs: Vec<TreeCatalog>,
 }
 
 /// One directory's immediate children (`tree --path`, `GET /api/matching/tree?path=`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(ts_rs::TS)]
 pub struct TreeNode {
     pub path: String,
     #[serde(flatten)]
@@ -607,6 +619,7 @@ pub struct TreeNode {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(ts_rs::TS)]
 pub struct TreeNodeDir {
     pub name: String,
     pub path: String,

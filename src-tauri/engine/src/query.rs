@@ -13,6 +13,7 @@ use crate::matching::MatchingSummary;
 use crate::names::Kind;
 
 #[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct Dashboard {
     pub source: SourceSummary,
     pub target: TargetSummary,
@@ -23,6 +24,7 @@ pub struct Dashboard {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct SourceSummary {
     pub name: &'static str,
     pub db_path: String,
@@ -33,6 +35,7 @@ pub struct SourceSummary {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct TargetSummary {
     pub name: &'static str,
     pub db_path: String,
@@ -47,6 +50,7 @@ pub struct TargetSummary {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct Excluded {
     /// Video files that are not eligible (not in the HLS list).
     pub non_hls: u64,
@@ -55,6 +59,7 @@ pub struct Excluded {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct SyncStatus {
     pub is_running: bool,
     pub last_sync_time: Option<String>,
@@ -62,6 +67,7 @@ pub struct SyncStatus {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct LastResult {
     pub added: u64,
     pub updated: u64,
@@ -73,6 +79,7 @@ pub struct LastResult {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct CatalogCount {
     pub id: String,
     pub count: u64,
@@ -156,6 +163,7 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
 
 /// One applied Target change (PRD 4.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct HistoryItem {
     pub id: i64,
     /// `added`, `updated`, `moved`, `restored` or `deleted`.
@@ -181,6 +189,7 @@ pub struct HistoryFilter {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct HistoryPage {
     pub items: Vec<HistoryItem>,
     pub limit: u32,

@@ -32,6 +32,7 @@ pub struct WalkedFile {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueKind {
     /// A directory could not be listed; its known files are kept.
@@ -44,6 +45,7 @@ pub enum IssueKind {
 
 /// A warning from a scan: the scan went on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct ScanIssue {
     pub path: String,
     pub kind: IssueKind,
@@ -109,6 +111,7 @@ impl ScanDiff {
 
 /// The outcome of a scan.
 #[derive(Debug, Clone, Default, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct ScanReport {
     /// The scan's id in archive.db (`None` for a dry run or when nothing was committed).
     pub scan_id: Option<i64>,

@@ -32,6 +32,7 @@ use super::logs::LogHub;
 pub const JOBS_KEPT: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     /// Incremental scan + apply to the Target.
@@ -53,6 +54,7 @@ impl JobKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Running,
@@ -66,6 +68,7 @@ pub enum JobState {
 
 /// Where a running job is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct JobProgress {
     /// `scanning`, `syncing`, `probing`, `comparing`, `done`.
     pub phase: String,
@@ -79,6 +82,7 @@ pub struct JobProgress {
 
 /// A job's final report.
 #[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobResult {
     Sync(Box<SyncReport>),
@@ -88,6 +92,7 @@ pub enum JobResult {
 
 /// An error as the UI sees it: a stable code and a message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct ErrorInfo {
     pub code: String,
     pub message: String,
@@ -103,6 +108,7 @@ impl From<&Error> for ErrorInfo {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct JobInfo {
     pub id: u64,
     pub kind: JobKind,
@@ -120,6 +126,7 @@ pub struct JobInfo {
 
 /// What [`Monitor::start`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct Started {
     pub job_id: u64,
     /// False: a job was already running and `job_id` is that job.
@@ -128,6 +135,7 @@ pub struct Started {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusKind {
     Ok,
@@ -150,6 +158,7 @@ impl StatusKind {
 
 /// The monitor's status, as the tray, the header light and `/health` show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct Status {
     pub status: StatusKind,
     pub label: &'static str,
@@ -164,12 +173,14 @@ pub struct Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct RunningJob {
     pub id: u64,
     pub kind: JobKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct LastError {
     pub code: String,
     pub message: String,

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 
 /// One field's problem, for the form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
