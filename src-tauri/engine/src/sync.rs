@@ -318,10 +318,26 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     }
     report.changes = list_changes(&plan, &files, &applied.ids);
 
-    let (links, unlinked) = new_links(&plan, &files, &applied.ids, &failed);
+    // Links: every primary to the row it holds now.
+    let links: Vec<(i64, i64)> = plan
+        .roles
+        .iter()
+        .enumerate()
+        .filter_map(|(i, role)| {
+            let row = match role {
+                rules::Role::Primary { row: Some(r) } => Some(*r),
+                rules::Role::Primary { row: None } => applied.ids.get(i),
+                _ => None,
+            }?;
+            (files[i].id > 0
+                && files[i].target_id != Some(row)
+                && (failed.is_empty() || !failed.contains(files[i].path.as_str())))
+            .then_some((files[i].id, row))
+        })
+        .collect();
     let failed: Vec<&str> = failed.into_iter().collect();
     let totals = report.totals();
-    archive.finish_run(applied.run_id, &totals, timer, &failed, &links, &unlinked)?;
+    archive.finish_run(applied.run_id, &totals, timer, &failed, &links)?;
     // The whole call, links included (`sync_runs.duration_ms` misses only the last commit).
     report.duration_ms = timer.elapsed().as_millis() as u64;
     tracing::debug!(
@@ -339,49 +355,6 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         "sync applied"
     );
     Ok(report)
-}
-
-/// Links after a sync: every primary to the row it holds now, as (file id, Target id) for the
-/// links that are new or changed, and the files that lose their link because their row went
-/// to another file. Files whose write failed keep what they had.
-fn new_links(
-    plan: &Plan,
-    files: &[FileRecord],
-    ids: &NewIds,
-    failed: &HashSet<&str>,
-) -> (Vec<(i64, i64)>, Vec<i64>) {
-    let mut relinked = vec![false; files.len()];
-    let mut links: Vec<(i64, i64)> = Vec::new();
-    for (i, role) in plan.roles.iter().enumerate() {
-        let row = match role {
-            rules::Role::Primary { row: Some(r) } => Some(*r),
-            rules::Role::Primary { row: None } => ids.get(i),
-            _ => None,
-        };
-        let Some(row) = row else { continue };
-        if files[i].id > 0
-            && files[i].target_id != Some(row)
-            && (failed.is_empty() || !failed.contains(files[i].path.as_str()))
-        {
-            relinked[i] = true;
-            links.push((files[i].id, row));
-        }
-    }
-    if links.is_empty() {
-        return (links, Vec::new());
-    }
-    // A row is linked to one file at most: whoever held a row that changes hands lets go.
-    let mut taken: Vec<i64> = links.iter().map(|&(_, t)| t).collect();
-    taken.sort_unstable();
-    let unlinked = files
-        .iter()
-        .enumerate()
-        .filter(|&(i, f)| {
-            !relinked[i] && f.target_id.is_some_and(|t| taken.binary_search(&t).is_ok())
-        })
-        .map(|(_, f)| f.id)
-        .collect();
-    (links, unlinked)
 }
 
 fn action_path<'a>(a: &'a Action, files: &'a [FileRecord]) -> &'a str {
