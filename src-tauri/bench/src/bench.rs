@@ -19,7 +19,7 @@ use crate::error::{BenchError, Result, StepContext};
 use crate::machine::{Machine, filesystem_of, source_commit};
 use crate::measure::{fmt_count, fmt_secs, proc_status_bytes, reset_peak_rss, timed};
 use crate::report::{Header, Report, Row};
-use crate::{Args, Log, queries, tree};
+use crate::{Args, Log, Until, queries, tree};
 
 const SCAN_MAX_RATIO: f64 = 2.2;
 const RESCAN_MAX_RATIO: f64 = 1.2;
@@ -304,6 +304,27 @@ pub fn run(args: &Args, dir: &Path, command: String, log: &Log) -> Result<Report
         "≥ 250,000 rows/s",
         rate >= FIRST_SYNC_MIN_ROWS_PER_SEC,
     ));
+    let header = Header {
+        filesystem: filesystem_of(dir).unwrap_or_else(|| "unknown file system".into()),
+        machine,
+        files: n,
+        queries: args.queries,
+        command,
+        release_build: !cfg!(debug_assertions),
+        commit: source_commit().unwrap_or_else(|| "unknown".into()),
+        dir: dir.display().to_string(),
+        mass_delete_guard: guard_note,
+    };
+    if args.until == Until::FirstSync {
+        notes.push("--until first-sync: the run stopped after the first sync.".into());
+        return Ok(Report {
+            header,
+            generated,
+            rows,
+            counts: json!({ "first_sync": sync_summary(&first_sync) }),
+            notes,
+        });
+    }
     log.say("    index rebuild after the first sync");
     let (t, rebuilt) = timed(|| {
         Index::open(&cfg)
@@ -422,17 +443,7 @@ pub fn run(args: &Args, dir: &Path, command: String, log: &Log) -> Result<Report
         "queries": q.counts,
     });
     Ok(Report {
-        header: Header {
-            filesystem: filesystem_of(dir).unwrap_or_else(|| "unknown file system".into()),
-            machine,
-            files: n,
-            queries: args.queries,
-            command,
-            release_build: !cfg!(debug_assertions),
-            commit: source_commit().unwrap_or_else(|| "unknown".into()),
-            dir: dir.display().to_string(),
-            mass_delete_guard: guard_note,
-        },
+        header,
         generated,
         rows,
         counts,

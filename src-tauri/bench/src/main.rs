@@ -46,6 +46,17 @@ pub struct Args {
     /// Keep the work directory (tree, archive.db, pokervod.db, index) at the end.
     #[arg(long)]
     pub keep: bool,
+    /// Stop after this step (for working on one part): `first-sync` ends the run after the
+    /// first sync, before any index rebuild or query.
+    #[arg(long, value_enum, default_value_t = Until::All)]
+    pub until: Until,
+}
+
+/// Where a run may stop early.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    FirstSync,
+    All,
 }
 
 /// Progress lines on stderr, with the time since the start.

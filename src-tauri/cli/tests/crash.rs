@@ -364,7 +364,8 @@ fn source_state(db: &Path) -> SourceState {
     let c = Connection::open(db).expect("open archive.db");
     let mut s = c
         .prepare(
-            "SELECT id, path, size, mtime, first_seen, fingerprint, target_id FROM files ORDER BY id",
+            "SELECT f.id, f.path, f.size, f.mtime, f.first_seen, f.fingerprint, l.target_id
+             FROM files f LEFT JOIN links l ON l.file_id = f.id ORDER BY f.id",
         )
         .expect("prepare Source state");
     s.query_map([], |r| {

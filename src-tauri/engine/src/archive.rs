@@ -104,7 +104,29 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX IF EXISTS files_name_key;
     DROP INDEX IF EXISTS files_catalog;
     "#,
+    // 4: links in their own narrow table. As a `files` column, linking the files of a first sync
+    // rewrote every (wide) `files` row; here it appends two integers per file. A file's link
+    // goes with it when the scan removes it (ids are never reused, so a stray link would only
+    // be clutter).
+    r#"
+    CREATE TABLE links (
+        file_id INTEGER PRIMARY KEY,
+        target_id INTEGER NOT NULL
+    );
+    INSERT INTO links (file_id, target_id)
+        SELECT id, target_id FROM files WHERE target_id IS NOT NULL;
+    DROP INDEX IF EXISTS files_target_id;
+    ALTER TABLE files DROP COLUMN target_id;
+    CREATE TRIGGER files_unlink AFTER DELETE ON files
+        BEGIN DELETE FROM links WHERE file_id = old.id; END;
+    "#,
 ];
+
+/// Page cache of a connection that writes (negative: KiB), for archive.db and the Target.
+pub(crate) const CACHE_SIZE_KIB: i64 = -65_536;
+
+/// "No link" in a vector of links by file id (a Target id can be any integer, even 0).
+const NO_LINK: i64 = i64::MIN;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -259,6 +281,10 @@ impl Archive {
             .ctx("archive.db synchronous")?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .ctx("archive.db foreign_keys")?;
+        // A first sync writes a history row per file in one transaction; with SQLite's 2 MB
+        // default the dirty pages spill to the WAL again and again.
+        conn.pragma_update(None, "cache_size", CACHE_SIZE_KIB)
+            .ctx("archive.db cache_size")?;
         let mut a = Archive {
             conn,
             path: path.to_path_buf(),
@@ -349,7 +375,7 @@ impl Archive {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, path, size, mtime, first_seen, fingerprint, target_id, codec, width, height,
+                "SELECT id, path, size, mtime, first_seen, fingerprint, NULL, codec, width, height,
                         duration_sec
                  FROM files",
             )
@@ -378,6 +404,103 @@ impl Archive {
         let mut files = rows
             .collect::<rusqlite::Result<Vec<_>>>()
             .ctx("load files")?;
+        drop(stmt);
+        self.fill_links(&mut files)?;
+        files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+
+    /// Set each file's `target_id` from the `links` table.
+    pub(crate) fn fill_links(&self, files: &mut [FileRecord]) -> Result<()> {
+        if files.len() < 1_000 {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT target_id FROM links WHERE file_id = ?1")
+                .ctx("load links")?;
+            for f in files.iter_mut() {
+                f.target_id = stmt
+                    .query_row([f.id], |r| r.get(0))
+                    .optional()
+                    .ctx("load links")?;
+            }
+            return Ok(());
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT file_id, target_id FROM links")
+            .ctx("load links")?;
+        let links = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .ctx("load links")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("load links")?;
+        if links.is_empty() {
+            return Ok(());
+        }
+        // File ids are dense (AUTOINCREMENT from 1), so a vector by id beats a hash map; fall
+        // back to the map if the ids are sparse.
+        let max_id = files.iter().map(|f| f.id).max().unwrap_or(0).max(0) as usize;
+        if max_id <= files.len().saturating_mul(4) + 1_024 {
+            let mut by_id = vec![NO_LINK; max_id + 1];
+            for &(file, target) in &links {
+                if let Some(slot) = usize::try_from(file).ok().and_then(|i| by_id.get_mut(i)) {
+                    *slot = target;
+                }
+            }
+            for f in files.iter_mut() {
+                f.target_id = usize::try_from(f.id)
+                    .ok()
+                    .and_then(|i| by_id.get(i).copied())
+                    .filter(|&t| t != NO_LINK);
+            }
+        } else {
+            let by_id: rustc_hash::FxHashMap<i64, i64> = links.into_iter().collect();
+            for f in files.iter_mut() {
+                f.target_id = by_id.get(&f.id).copied();
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored files at or below the directories `dirs` (relative, `/` separators, none
+    /// inside another), ordered by path: what a partial scan compares. Each directory is one
+    /// range of the `path` index: `dir/` ≤ path < `dir0` (`0` is the byte after `/`).
+    pub fn load_files_under(&self, dirs: &[String]) -> Result<Vec<FileRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, path, size, mtime, first_seen, fingerprint, NULL, codec, width, height,
+                        duration_sec
+                 FROM files WHERE path >= ?1 AND path < ?2",
+            )
+            .ctx("load files under")?;
+        let mut files = Vec::new();
+        for dir in dirs {
+            let rows = stmt
+                .query_map([format!("{dir}/"), format!("{dir}0")], |r| {
+                    Ok(FileRecord {
+                        id: r.get(0)?,
+                        path: r.get(1)?,
+                        size: r.get(2)?,
+                        mtime: r.get(3)?,
+                        first_seen: r.get(4)?,
+                        fingerprint: r.get(5)?,
+                        target_id: r.get(6)?,
+                        media: Media {
+                            codec: r.get(7)?,
+                            width: r.get(8)?,
+                            height: r.get(9)?,
+                            duration_sec: r.get(10)?,
+                        },
+                    })
+                })
+                .ctx("load files under")?;
+            for row in rows {
+                files.push(row.ctx("load files under")?);
+            }
+        }
+        drop(stmt);
+        self.fill_links(&mut files)?;
         files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
     }
@@ -513,8 +636,11 @@ impl Archive {
     }
 
     /// Close a run after the Target committed: drop the history of changes that failed, store the
-    /// final totals and remember which Target row each file is synced to.
-    /// `started` is when the sync began: the stored duration covers everything but this commit.
+    /// final totals and remember which Target row each file is synced to: `links` are the
+    /// (file id, Target id) pairs that are new or changed, `unlinked` the files whose link
+    /// goes to another file (the caller knows every file's link, so no lookup by Target id is
+    /// needed). `started` is when the sync began: the stored duration covers everything but
+    /// this commit.
     pub(crate) fn finish_run(
         &mut self,
         run_id: i64,
@@ -522,6 +648,7 @@ impl Archive {
         started: std::time::Instant,
         failed_paths: &[&str],
         links: &[(i64, i64)],
+        unlinked: &[i64],
     ) -> Result<()> {
         let tx = self.conn.transaction().ctx("finish sync record")?;
         {
@@ -534,7 +661,7 @@ impl Archive {
         }
         let status = if totals.errors == 0 { "ok" } else { "partial" };
         update_totals(&tx, run_id, status, totals)?;
-        write_links(&tx, links)?;
+        write_links(&tx, links, Some(unlinked))?;
         tx.execute(
             "UPDATE sync_runs SET duration_ms = ?2 WHERE id = ?1",
             params![run_id, started.elapsed().as_millis() as i64],
@@ -619,7 +746,7 @@ impl Archive {
             .filter(|e| keep.contains(&e.id) && e.event != "deleted")
             .filter_map(|e| Some((e.file_id?, e.target_id?)))
             .collect();
-        write_links(&tx, &links)?;
+        write_links(&tx, &links, None)?;
         tx.commit().ctx("settle sync run")?;
         Ok(())
     }
@@ -721,37 +848,88 @@ fn insert_history<'e>(
     Ok(())
 }
 
-/// Remember which Target row each file is synced to, set-based (a first sync links every file):
-/// stage the links, clear any other file's link to a row that changes hands, then set them.
-fn write_links(tx: &rusqlite::Transaction<'_>, links: &[(i64, i64)]) -> Result<()> {
+/// Link rows per INSERT statement.
+const LINKS_PER_INSERT: usize = 128;
+
+/// Remember which Target row each file is synced to. A Target row is linked to one file at
+/// most: `unlinked` names the files that lose their link to a row changing hands; `None` (the
+/// rare recovery path) finds them in SQL.
+fn write_links(
+    tx: &rusqlite::Transaction<'_>,
+    links: &[(i64, i64)],
+    unlinked: Option<&[i64]>,
+) -> Result<()> {
     if links.is_empty() {
         return Ok(());
     }
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS new_links (file_id INTEGER PRIMARY KEY, target_id INTEGER NOT NULL);
-         DELETE FROM new_links;",
-    )
-    .ctx("stage links")?;
-    {
-        let mut stage = tx
-            .prepare("INSERT OR REPLACE INTO new_links (file_id, target_id) VALUES (?1, ?2)")
+    // In file-id order the inserts append to the B-tree instead of splitting pages at random.
+    let mut links = links.to_vec();
+    links.sort_unstable();
+    links.dedup_by_key(|l| l.0);
+    match unlinked {
+        Some(files) => {
+            let mut unlink = tx
+                .prepare("DELETE FROM links WHERE file_id = ?1")
+                .ctx("write links")?;
+            for f in files {
+                unlink.execute([f]).ctx("write links")?;
+            }
+        }
+        None => {
+            tx.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS new_links (file_id INTEGER PRIMARY KEY, target_id INTEGER NOT NULL);
+                 DELETE FROM new_links;",
+            )
             .ctx("stage links")?;
-        for &(file_id, target_id) in links {
-            stage
-                .execute(params![file_id, target_id])
-                .ctx("stage links")?;
+            {
+                let mut stage = tx
+                    .prepare("INSERT OR REPLACE INTO new_links (file_id, target_id) VALUES (?1, ?2)")
+                    .ctx("stage links")?;
+                for &(file_id, target_id) in &links {
+                    stage
+                        .execute(params![file_id, target_id])
+                        .ctx("stage links")?;
+                }
+            }
+            tx.execute_batch(
+                "DELETE FROM links
+                  WHERE target_id IN (SELECT target_id FROM new_links)
+                    AND file_id NOT IN (SELECT file_id FROM new_links);
+                 DELETE FROM new_links;",
+            )
+            .ctx("write links")?;
         }
     }
-    tx.execute_batch(
-        "CREATE INDEX IF NOT EXISTS temp.new_links_target ON new_links(target_id);
-         UPDATE files SET target_id = NULL
-          WHERE target_id IN (SELECT target_id FROM new_links)
-            AND id NOT IN (SELECT file_id FROM new_links);
-         UPDATE files SET target_id = (SELECT l.target_id FROM new_links l WHERE l.file_id = files.id)
-          WHERE id IN (SELECT file_id FROM new_links);
-         DELETE FROM new_links;",
-    )
-    .ctx("write links")?;
+    let sql = |rows: usize| {
+        let mut sql = String::from("INSERT OR REPLACE INTO links (file_id, target_id) VALUES ");
+        for i in 0..rows {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(?{}, ?{})", 2 * i + 1, 2 * i + 2));
+        }
+        sql
+    };
+    let mut full: Option<rusqlite::Statement<'_>> = None;
+    for chunk in links.chunks(LINKS_PER_INSERT) {
+        let mut partial;
+        let stmt = if chunk.len() == LINKS_PER_INSERT {
+            match &mut full {
+                Some(s) => s,
+                None => full.insert(tx.prepare(&sql(chunk.len())).ctx("write links")?),
+            }
+        } else {
+            partial = tx.prepare(&sql(chunk.len())).ctx("write links")?;
+            &mut partial
+        };
+        for (i, &(file_id, target_id)) in chunk.iter().enumerate() {
+            stmt.raw_bind_parameter(2 * i + 1, file_id)
+                .ctx("write links")?;
+            stmt.raw_bind_parameter(2 * i + 2, target_id)
+                .ctx("write links")?;
+        }
+        stmt.raw_execute().ctx("write links")?;
+    }
     Ok(())
 }
 

@@ -318,26 +318,10 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     }
     report.changes = list_changes(&plan, &files, &applied.ids);
 
-    // Links: every primary to the row it holds now.
-    let links: Vec<(i64, i64)> = plan
-        .roles
-        .iter()
-        .enumerate()
-        .filter_map(|(i, role)| {
-            let row = match role {
-                rules::Role::Primary { row: Some(r) } => Some(*r),
-                rules::Role::Primary { row: None } => applied.ids.get(i),
-                _ => None,
-            }?;
-            (files[i].id > 0
-                && files[i].target_id != Some(row)
-                && (failed.is_empty() || !failed.contains(files[i].path.as_str())))
-            .then_some((files[i].id, row))
-        })
-        .collect();
+    let (links, unlinked) = new_links(&plan, &files, &applied.ids, &failed);
     let failed: Vec<&str> = failed.into_iter().collect();
     let totals = report.totals();
-    archive.finish_run(applied.run_id, &totals, timer, &failed, &links)?;
+    archive.finish_run(applied.run_id, &totals, timer, &failed, &links, &unlinked)?;
     // The whole call, links included (`sync_runs.duration_ms` misses only the last commit).
     report.duration_ms = timer.elapsed().as_millis() as u64;
     tracing::debug!(
@@ -355,6 +339,49 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         "sync applied"
     );
     Ok(report)
+}
+
+/// Links after a sync: every primary to the row it holds now, as (file id, Target id) for the
+/// links that are new or changed, and the files that lose their link because their row went
+/// to another file. Files whose write failed keep what they had.
+fn new_links(
+    plan: &Plan,
+    files: &[FileRecord],
+    ids: &NewIds,
+    failed: &HashSet<&str>,
+) -> (Vec<(i64, i64)>, Vec<i64>) {
+    let mut relinked = vec![false; files.len()];
+    let mut links: Vec<(i64, i64)> = Vec::new();
+    for (i, role) in plan.roles.iter().enumerate() {
+        let row = match role {
+            rules::Role::Primary { row: Some(r) } => Some(*r),
+            rules::Role::Primary { row: None } => ids.get(i),
+            _ => None,
+        };
+        let Some(row) = row else { continue };
+        if files[i].id > 0
+            && files[i].target_id != Some(row)
+            && (failed.is_empty() || !failed.contains(files[i].path.as_str()))
+        {
+            relinked[i] = true;
+            links.push((files[i].id, row));
+        }
+    }
+    if links.is_empty() {
+        return (links, Vec::new());
+    }
+    // A row is linked to one file at most: whoever held a row that changes hands lets go.
+    let mut taken: Vec<i64> = links.iter().map(|&(_, t)| t).collect();
+    taken.sort_unstable();
+    let unlinked = files
+        .iter()
+        .enumerate()
+        .filter(|&(i, f)| {
+            !relinked[i] && f.target_id.is_some_and(|t| taken.binary_search(&t).is_ok())
+        })
+        .map(|(_, f)| f.id)
+        .collect();
+    (links, unlinked)
 }
 
 fn action_path<'a>(a: &'a Action, files: &'a [FileRecord]) -> &'a str {
@@ -506,25 +533,39 @@ fn apply_target(
             ids.0[*file] = next_id;
         }
     }
-    let run_id = archive.begin_run(
-        ctx.started,
-        now,
-        ctx.forced,
-        &ctx.totals,
-        plan.actions.iter().map(|a| history_entry(a, files, &ids)),
-    )?;
-    // Phase times below are since the Target transaction began (`ms`), not since the sync began.
-    tracing::debug!(
-        entries = plan.actions.len(),
-        ms = timer.elapsed().as_millis() as u64,
-        "write-ahead history committed"
-    );
-
-    let written = write_target(&tx, ctx, &ids, busy_secs);
-    tracing::debug!(
-        ms = timer.elapsed().as_millis() as u64,
-        "Target rows written"
-    );
+    // The write-ahead history (archive.db) and the Target rows (pokervod.db) are written at the
+    // same time, on two threads: two files, two connections, two cores. The Target commits only
+    // after the history has committed (the join below), so the order of commits is unchanged.
+    let (history, written) = std::thread::scope(|scope| {
+        let history = scope.spawn(|| {
+            let run_id = archive.begin_run(
+                ctx.started,
+                now,
+                ctx.forced,
+                &ctx.totals,
+                plan.actions.iter().map(|a| history_entry(a, files, &ids)),
+            );
+            // Phase times below are since the Target transaction began (`ms`).
+            tracing::debug!(
+                entries = plan.actions.len(),
+                ms = timer.elapsed().as_millis() as u64,
+                "write-ahead history committed"
+            );
+            run_id
+        });
+        let written = write_target(&tx, ctx, &ids, busy_secs);
+        tracing::debug!(
+            ms = timer.elapsed().as_millis() as u64,
+            "Target rows written"
+        );
+        // A panic there is a panic here (the Target transaction rolls back as it unwinds).
+        let history = history
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (history, written)
+    });
+    // No history, no Target commit: dropping `tx` rolls the Target back.
+    let run_id = history?;
     let committed = written.and_then(|errors| {
         tx.commit().map(|()| errors).map_err(|e| {
             if crate::target::is_busy(&e) {
@@ -585,6 +626,107 @@ fn write_target(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8, ?8, ?9, ?10, ?11, ?12)",
         )
         .ctx("prepare Target insert")?;
+    // Classify a failed statement: stop the sync, or note the row and go on.
+    let failure = |e: rusqlite::Error, path: &str, errors: &mut Vec<SyncError>| -> Result<()> {
+        if crate::target::is_busy(&e) {
+            return Err(Error::TargetBusy { secs: busy_secs });
+        }
+        // Some errors (a trigger's RAISE(ROLLBACK), disk full, I/O) end the whole
+        // transaction: stop at once, or later statements would commit one by one.
+        if tx.is_autocommit() {
+            return Err(Error::Sqlite {
+                context: format!(
+                    "pokervod.db rolled back the sync at {path}; nothing was applied"
+                ),
+                source: e,
+            });
+        }
+        // A failed statement is rolled back on its own; the rest of the sync goes on.
+        errors.push(SyncError {
+            path: path.to_string(),
+            message: e.to_string(),
+        });
+        Ok(())
+    };
+    let mut insert_one = |file: usize, errors: &mut Vec<SyncError>| -> Result<()> {
+        let f = &files[file];
+        let format = rules::format(f);
+        let res = ins.execute(params![
+            ids.get(file),
+            f.path,
+            f.name(),
+            f.catalog(),
+            format,
+            f.size,
+            rules.is_hls(&format),
+            now,
+            f.media.codec,
+            f.media.width,
+            f.media.height,
+            f.media.duration_sec
+        ]);
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) => failure(e, &f.path, errors),
+        }
+    };
+    let mut multi: Option<rusqlite::CachedStatement<'_>> = None;
+    let mut batch: Vec<usize> = Vec::with_capacity(INSERT_ROWS_PER_STATEMENT);
+    // Inserts go INSERT_ROWS_PER_STATEMENT rows to a statement. If one of them fails, SQLite
+    // undoes that statement alone, and its rows are replayed one by one so that only the bad
+    // row is reported.
+    let mut flush = |batch: &mut Vec<usize>, errors: &mut Vec<SyncError>| -> Result<()> {
+        if batch.len() < INSERT_ROWS_PER_STATEMENT {
+            for &file in batch.iter() {
+                insert_one(file, errors)?;
+            }
+            batch.clear();
+            return Ok(());
+        }
+        let stmt = match &mut multi {
+            Some(s) => s,
+            None => multi.insert(
+                tx.prepare_cached(&multi_insert_sql(INSERT_ROWS_PER_STATEMENT))
+                    .ctx("prepare Target insert")?,
+            ),
+        };
+        stmt.raw_bind_parameter(1, now).ctx("Target insert")?;
+        for (k, &file) in batch.iter().enumerate() {
+            let f = &files[file];
+            let format = rules::format(f);
+            let p = 2 + k * 11;
+            let mut bind = || -> rusqlite::Result<()> {
+                stmt.raw_bind_parameter(p, ids.get(file))?;
+                stmt.raw_bind_parameter(p + 1, &f.path)?;
+                stmt.raw_bind_parameter(p + 2, f.name())?;
+                stmt.raw_bind_parameter(p + 3, f.catalog())?;
+                stmt.raw_bind_parameter(p + 4, format.as_ref())?;
+                stmt.raw_bind_parameter(p + 5, f.size)?;
+                stmt.raw_bind_parameter(p + 6, rules.is_hls(&format))?;
+                stmt.raw_bind_parameter(p + 7, f.media.codec.as_deref())?;
+                stmt.raw_bind_parameter(p + 8, f.media.width)?;
+                stmt.raw_bind_parameter(p + 9, f.media.height)?;
+                stmt.raw_bind_parameter(p + 10, f.media.duration_sec)
+            };
+            bind().ctx("Target insert")?;
+        }
+        match stmt.raw_execute() {
+            Ok(_) => {}
+            Err(e) => {
+                if crate::target::is_busy(&e) {
+                    return Err(Error::TargetBusy { secs: busy_secs });
+                }
+                if tx.is_autocommit() {
+                    return failure(e, &files[batch[0]].path, errors);
+                }
+                for &file in batch.iter() {
+                    insert_one(file, errors)?;
+                }
+            }
+        }
+        batch.clear();
+        Ok(())
+    };
     for a in &plan.actions {
         let res = match a {
             Action::Update {
@@ -612,47 +754,52 @@ fn write_target(
             }
             Action::Delete { row, .. } => del.execute(params![row, now]),
             Action::Insert { file } => {
-                let f = &files[*file];
-                let format = rules::format(f);
-                ins.execute(params![
-                    ids.get(*file),
-                    f.path,
-                    f.name(),
-                    f.catalog(),
-                    format,
-                    f.size,
-                    rules.is_hls(&format),
-                    now,
-                    f.media.codec,
-                    f.media.width,
-                    f.media.height,
-                    f.media.duration_sec
-                ])
+                batch.push(*file);
+                if batch.len() == INSERT_ROWS_PER_STATEMENT {
+                    flush(&mut batch, &mut errors)?;
+                }
+                continue;
             }
         };
         if let Err(e) = res {
-            if crate::target::is_busy(&e) {
-                return Err(Error::TargetBusy { secs: busy_secs });
-            }
-            // Some errors (a trigger's RAISE(ROLLBACK), disk full, I/O) end the whole
-            // transaction: stop at once, or later statements would commit one by one.
-            if tx.is_autocommit() {
-                return Err(Error::Sqlite {
-                    context: format!(
-                        "pokervod.db rolled back the sync at {}; nothing was applied",
-                        action_path(a, files)
-                    ),
-                    source: e,
-                });
-            }
-            // A failed statement is rolled back on its own; the rest of the sync goes on.
-            errors.push(SyncError {
-                path: action_path(a, files).to_string(),
-                message: e.to_string(),
-            });
+            failure(e, action_path(a, files), &mut errors)?;
         }
     }
+    flush(&mut batch, &mut errors)?;
     Ok(errors)
+}
+
+/// Target rows per INSERT statement (11 parameters a row plus the shared time).
+const INSERT_ROWS_PER_STATEMENT: usize = 64;
+
+/// `INSERT INTO files … VALUES (…), (…), …` for `rows` rows; ?1 is the time shared by all.
+fn multi_insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO files (id, nas_path, filename, catalog, format, size_bytes,
+         hls_compatible, status, created_at, updated_at, codec, width, height, duration_sec)
+         VALUES ",
+    );
+    for k in 0..rows {
+        let p = 2 + k * 11;
+        if k > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!(
+            "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, 'active', ?1, ?1, ?{}, ?{}, ?{}, ?{})",
+            p,
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6,
+            p + 7,
+            p + 8,
+            p + 9,
+            p + 10
+        ));
+    }
+    sql
 }
 
 /// Settle runs that a killed process left `pending`: if their Target transaction committed (the
@@ -712,4 +859,59 @@ fn settle_pending_runs(archive: &mut Archive, target: Option<&Target>) -> Result
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::Media;
+    use crate::rules::Role;
+
+    fn file(id: i64, path: &str, target_id: Option<i64>) -> FileRecord {
+        FileRecord {
+            id,
+            path: path.into(),
+            size: 1,
+            mtime: 1,
+            first_seen: 1,
+            fingerprint: None,
+            target_id,
+            media: Media::default(),
+        }
+    }
+
+    #[test]
+    fn a_row_that_changes_hands_unlinks_its_previous_file() {
+        // a: linked to 10, now not eligible; b: takes row 10; c: keeps 20; d: inserted as 31.
+        let files = vec![
+            file(1, "A/a.mxf", Some(10)),
+            file(2, "A/b.mp4", None),
+            file(3, "A/c.mp4", Some(20)),
+            file(4, "A/d.mp4", None),
+        ];
+        let plan = Plan {
+            actions: Vec::new(),
+            roles: vec![
+                Role::NotEligible {
+                    reason: String::new(),
+                    code: "not_hls",
+                },
+                Role::Primary { row: Some(10) },
+                Role::Primary { row: Some(20) },
+                Role::Primary { row: None },
+            ],
+            skipped: 0,
+            active_before: 0,
+        };
+        let ids = NewIds(vec![0, 0, 0, 31]);
+        let (links, unlinked) = new_links(&plan, &files, &ids, &HashSet::new());
+        assert_eq!(links, vec![(2, 10), (4, 31)], "only new or changed links");
+        assert_eq!(unlinked, vec![1], "a lets go of row 10");
+
+        // A failed write keeps the file's old state: no new link, nobody unlinked for it.
+        let failed: HashSet<&str> = ["A/b.mp4"].into_iter().collect();
+        let (links, unlinked) = new_links(&plan, &files, &ids, &failed);
+        assert_eq!(links, vec![(4, 31)]);
+        assert!(unlinked.is_empty());
+    }
 }

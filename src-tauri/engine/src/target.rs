@@ -101,6 +101,9 @@ impl Target {
         // is never corrupted by a crash; a lost last transaction is redone by the next sync.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .ctx("pokervod.db synchronous")?;
+        // Our connection's page cache only: a first sync inserts every row in one transaction.
+        conn.pragma_update(None, "cache_size", crate::archive::CACHE_SIZE_KIB)
+            .ctx("pokervod.db cache_size")?;
         Ok(Target {
             conn,
             path: path.to_path_buf(),

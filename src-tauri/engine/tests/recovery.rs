@@ -58,7 +58,7 @@ fn run_killed_after_the_target_commit_keeps_its_history() {
     // Stage the crash window: the Target committed, archive.db still says `pending` and has no
     // links yet (finish_run never ran).
     let c = Connection::open(&e.archive).expect("open archive");
-    c.execute_batch("UPDATE sync_runs SET status = 'pending'; UPDATE files SET target_id = NULL;")
+    c.execute_batch("UPDATE sync_runs SET status = 'pending'; DELETE FROM links;")
         .expect("stage crash");
     drop(c);
 
@@ -78,7 +78,7 @@ fn run_killed_after_the_target_commit_keeps_its_history() {
     let linked: i64 = Connection::open(&e.archive)
         .expect("open")
         .query_row(
-            "SELECT COUNT(*) FROM files WHERE target_id IS NOT NULL",
+            "SELECT COUNT(*) FROM links",
             [],
             |r| r.get(0),
         )
@@ -133,7 +133,7 @@ fn recovered_run_restores_links_so_a_later_move_keeps_the_row_id() {
     put(&e.root, "X/b.mp4", b"bb");
     sync_at(&e, 1);
     let c = Connection::open(&e.archive).expect("open archive");
-    c.execute_batch("UPDATE sync_runs SET status = 'pending'; UPDATE files SET target_id = NULL;")
+    c.execute_batch("UPDATE sync_runs SET status = 'pending'; DELETE FROM links;")
         .expect("stage crash after the Target commit");
     drop(c);
     // Move and rename in one go: only the link (rule b) can find the row now.

@@ -195,3 +195,70 @@ fn dashboard_reports_a_running_sync() {
         "a held sync lock means a sync is running"
     );
 }
+
+/// More files than one multi-row INSERT holds, so the batched insert path is the one that fails.
+fn many_files(e: &common::Env, n: usize) -> Vec<String> {
+    let paths: Vec<String> = (0..n).map(|i| format!("X/f{i:03}.mp4")).collect();
+    for p in &paths {
+        put(&e.root, p, p.as_bytes());
+    }
+    paths
+}
+
+#[test]
+fn one_rejected_row_in_a_batched_insert_is_reported_and_the_rest_applied() {
+    let e = env();
+    many_files(&e, 200);
+    let c = Connection::open(&e.target).expect("create target");
+    c.execute_batch(&format!(
+        "{CREATE_FILES_SQL};
+         CREATE TRIGGER no_100 BEFORE INSERT ON files WHEN NEW.nas_path = 'X/f100.mp4'
+         BEGIN SELECT RAISE(ABORT, 'owner rejects f100'); END;"
+    ))
+    .expect("owner schema");
+    drop(c);
+    let r = sync::run_sync(&e.cfg, &SystemClock, SyncOptions::default()).expect("sync");
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert_eq!(r.errors[0].path, "X/f100.mp4");
+    assert!(r.errors[0].message.contains("owner rejects f100"), "{:?}", r.errors);
+    assert_eq!(r.added, 199, "the other rows of the failed statement are replayed");
+    let rows = rows(&e.target);
+    assert_eq!(rows.len(), 199);
+    assert!(rows.iter().all(|(_, p, _)| p != "X/f100.mp4"));
+    assert_eq!(
+        count(&e.archive, "SELECT COUNT(*) FROM file_history WHERE event = 'added'"),
+        199,
+        "the failed row has no history"
+    );
+    assert_eq!(count(&e.archive, "SELECT COUNT(*) FROM links"), 199);
+
+    // Once the owner lets it in, the next sync adds just that row.
+    Connection::open(&e.target)
+        .expect("open target")
+        .execute_batch("DROP TRIGGER no_100;")
+        .expect("drop trigger");
+    let r = sync::run_sync(&e.cfg, &SystemClock, SyncOptions::default()).expect("sync");
+    assert_eq!((r.added, r.updated, r.deleted, r.errors.len()), (1, 0, 0, 0));
+    assert_eq!(count(&e.archive, "SELECT COUNT(*) FROM links"), 200);
+}
+
+#[test]
+fn a_rollback_inside_a_batched_insert_leaves_the_target_untouched() {
+    let e = env();
+    many_files(&e, 200);
+    let c = Connection::open(&e.target).expect("create target");
+    c.execute_batch(&format!(
+        "{CREATE_FILES_SQL};
+         CREATE TRIGGER no_150 BEFORE INSERT ON files WHEN NEW.nas_path = 'X/f150.mp4'
+         BEGIN SELECT RAISE(ROLLBACK, 'owner says no'); END;"
+    ))
+    .expect("owner schema");
+    drop(c);
+    let err = sync::run_sync(&e.cfg, &SystemClock, SyncOptions::default())
+        .expect_err("a rolled-back transaction is an error");
+    assert!(err.to_string().contains("nothing was applied"), "{err}");
+    assert!(rows(&e.target).is_empty(), "no row may commit on its own");
+    assert_eq!(count(&e.archive, "SELECT COUNT(*) FROM file_history"), 0);
+    assert_eq!(count(&e.archive, "SELECT COUNT(*) FROM sync_runs"), 0);
+    assert_eq!(count(&e.archive, "SELECT COUNT(*) FROM links"), 0);
+}

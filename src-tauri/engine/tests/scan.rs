@@ -141,7 +141,7 @@ fn set_target_id(a: &Archive, path: &str, target_id: i64) {
     let n = a
         .conn()
         .execute(
-            "UPDATE files SET target_id = ?2 WHERE path = ?1",
+            "INSERT OR REPLACE INTO links (file_id, target_id) SELECT id, ?2 FROM files WHERE path = ?1",
             rusqlite::params![path, target_id],
         )
         .expect("set target_id");
@@ -703,7 +703,7 @@ fn identical_content_ties_stay_remove_plus_add() {
     let linked: i64 = a
         .conn()
         .query_row(
-            "SELECT COUNT(*) FROM files WHERE target_id IS NOT NULL",
+            "SELECT COUNT(*) FROM links",
             [],
             |r| r.get(0),
         )

@@ -547,7 +547,8 @@ fn first_sync_into_existing_target_adopts_the_old_systems_member() {
     let linked: Option<i64> = Connection::open(&e.archive)
         .expect("open archive")
         .query_row(
-            "SELECT target_id FROM files WHERE path = 'Z/FINAL.mp4'",
+            "SELECT l.target_id FROM files f LEFT JOIN links l ON l.file_id = f.id
+             WHERE f.path = 'Z/FINAL.mp4'",
             [],
             |r| r.get(0),
         )
