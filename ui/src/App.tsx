@@ -1,0 +1,37 @@
+import { Dashboard } from "./components/Dashboard";
+import { Header } from "./components/Header";
+import { History } from "./components/History";
+import { LogView } from "./components/LogView";
+import { Matching } from "./components/Matching";
+import { Settings } from "./components/Settings";
+import { useLang } from "./i18n";
+import { useApp } from "./state/app";
+import { useLocation } from "./state/router";
+
+function OfflineBanner() {
+  const { online } = useApp();
+  const { t } = useLang();
+  if (online) return null;
+  return (
+    <div role="alert" data-testid="offline-banner" className="bg-amber-100 px-4 py-2 text-center text-sm text-amber-900 dark:bg-amber-900 dark:text-amber-100">
+      🔌 {t("서버와 연결이 끊겼습니다. 다시 연결하는 중…", "Lost the connection to the server. Reconnecting…")}
+    </div>
+  );
+}
+
+export function App() {
+  const { view } = useLocation();
+  return (
+    <div className="flex min-h-full flex-col">
+      <Header />
+      <OfflineBanner />
+      <main className="mx-auto w-full max-w-7xl flex-1 px-4 py-5">
+        {view === "dashboard" && <Dashboard />}
+        {view === "matching" && <Matching />}
+        {view === "logs" && <LogView />}
+        {view === "history" && <History />}
+        {view === "settings" && <Settings />}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,55 @@
+import type {
+  Config,
+  DemoCreated,
+  Dashboard,
+  HistoryPage,
+  HistoryParams,
+  JobInfo,
+  LogLine,
+  MatchingPage,
+  MatchingParams,
+  ReconcileResponse,
+  RootTest,
+  SettingsResponse,
+  SettingsSaved,
+  StartResponse,
+  Status,
+  Tree,
+  TreeNode,
+  TreeParams,
+} from "./types";
+
+/** Whether a stream is connected; the UI shows a banner while it is not. */
+export type StreamState = "connecting" | "open" | "closed";
+
+export type Unsubscribe = () => void;
+
+/**
+ * Everything the UI asks of the engine. Two implementations: HTTP + WebSocket against
+ * `nas-sync serve` ([`HttpTransport`]) and Tauri `invoke` + `Channel` in the desktop window
+ * ([`TauriTransport`]). Streams deliver the current state's replay first (logs: the buffer), and
+ * reconnect by themselves; `onState` tells when they are up.
+ */
+export interface Transport {
+  readonly kind: "http" | "tauri";
+  dashboard(): Promise<Dashboard>;
+  matching(p: MatchingParams): Promise<MatchingPage>;
+  tree(): Promise<Tree>;
+  treeNode(p: TreeParams): Promise<TreeNode>;
+  history(p: HistoryParams): Promise<HistoryPage>;
+  status(): Promise<Status>;
+  jobs(): Promise<JobInfo[]>;
+  job(id: number): Promise<JobInfo>;
+  cancelJob(id: number): Promise<void>;
+  startSync(force: boolean): Promise<StartResponse>;
+  startScan(): Promise<StartResponse>;
+  reconcile(): Promise<ReconcileResponse>;
+  pause(): Promise<Status>;
+  resume(): Promise<Status>;
+  settings(): Promise<SettingsResponse>;
+  saveSettings(patch: Partial<Config>): Promise<SettingsSaved>;
+  testRoot(root: string): Promise<RootTest>;
+  createDemo(): Promise<DemoCreated>;
+  subscribeLogs(onLine: (l: LogLine) => void, onState: (s: StreamState) => void): Unsubscribe;
+  subscribeStatus(onStatus: (s: Status) => void, onState: (s: StreamState) => void): Unsubscribe;
+}

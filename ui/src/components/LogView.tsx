@@ -1,0 +1,130 @@
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import type { Level } from "../api";
+import { formatClock, formatNumber } from "../format";
+import { useLang } from "../i18n";
+import { useApp, useLogLines } from "../state/app";
+import { Button, Card, EmptyState, cx } from "./ui";
+
+const LEVELS: Level[] = ["ERROR", "WARN", "INFO", "DEBUG"];
+
+const levelClass: Record<Level, string> = {
+  ERROR: "text-red-600 dark:text-red-400",
+  WARN: "text-amber-600 dark:text-amber-400",
+  INFO: "text-sky-700 dark:text-sky-400",
+  DEBUG: "text-slate-400",
+  TRACE: "text-slate-400",
+};
+
+const rank: Record<Level, number> = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4 };
+
+/** Whether a scrolled box is at (or within a line of) its bottom. */
+export function atBottom(el: { scrollTop: number; scrollHeight: number; clientHeight: number }) {
+  return el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+}
+
+export function LogView() {
+  const { t, lang } = useLang();
+  const { online } = useApp();
+  const logs = useLogLines();
+  const [min, setMin] = useState<Level>("INFO");
+  const [follow, setFollow] = useState(true);
+  const box = useRef<HTMLDivElement>(null);
+  const lines = logs.all().filter((l) => rank[l.level] >= rank[min]);
+  const last = lines.length ? lines[lines.length - 1].seq : 0;
+
+  // Follow the tail unless the reader scrolled up.
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (el && follow) el.scrollTop = el.scrollHeight;
+  }, [last, follow, min]);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const onScroll = () => setFollow(atBottom(el));
+    el.addEventListener("scroll", onScroll, { passive: true });
+    return () => el.removeEventListener("scroll", onScroll);
+  }, []);
+
+  return (
+    <Card
+      icon="📜"
+      title={t("실시간 로그", "Live log")}
+      testId="logs"
+      actions={
+        <>
+          <label htmlFor="log-level" className="text-xs text-slate-500">
+            {t("레벨", "Level")}
+          </label>
+          <select
+            id="log-level"
+            data-testid="log-level"
+            value={min}
+            onChange={(e) => setMin(e.target.value as Level)}
+            className="rounded-md border border-slate-300 bg-white px-2 py-1 text-xs dark:border-slate-700 dark:bg-slate-900"
+          >
+            {LEVELS.map((l) => (
+              <option key={l} value={l}>
+                {l === "DEBUG" ? t("전체 (DEBUG+)", "All (DEBUG+)") : `${l}+`}
+              </option>
+            ))}
+          </select>
+          <Button size="sm" data-testid="log-clear" onClick={() => logs.clear()}>
+            Clear
+          </Button>
+        </>
+      }
+    >
+      <div className="mb-2 flex items-center gap-3 text-xs text-slate-500">
+        <span className={cx("h-2 w-2 rounded-full", online ? "bg-emerald-500" : "bg-slate-400")} aria-hidden />
+        <span>{online ? t("실시간 연결됨", "Live") : t("다시 연결하는 중…", "Reconnecting…")}</span>
+        <span data-testid="log-count">
+          {t(`${formatNumber(lines.length, lang)}줄 (최근 1,000줄 보관)`, `${formatNumber(lines.length, lang)} lines (last 1,000 kept)`)}
+        </span>
+        {logs.missed > 0 && (
+          <span className="text-amber-600">
+            {t(`${logs.missed}줄 놓침`, `${logs.missed} lines missed`)}
+          </span>
+        )}
+        {!follow && (
+          <button
+            type="button"
+            data-testid="log-follow"
+            className="ml-auto rounded-md bg-blue-600 px-2 py-0.5 text-white"
+            onClick={() => setFollow(true)}
+          >
+            ↓ {t("최신 로그로", "Jump to latest")}
+          </button>
+        )}
+      </div>
+      <div
+        ref={box}
+        tabIndex={0}
+        role="log"
+        aria-live="polite"
+        aria-label={t("로그 내용", "Log lines")}
+        data-testid="log-box"
+        className="h-[60vh] overflow-auto rounded-lg bg-slate-950 p-3 font-mono text-xs leading-5 text-slate-200"
+      >
+        {lines.length === 0 ? (
+          <EmptyState icon="🕊️" title={<span className="text-slate-300">{t("아직 로그가 없습니다", "No log lines yet")}</span>}>
+            <span className="text-slate-400">
+              {t("동기화를 실행하면 여기에 진행 상황이 표시됩니다.", "Run a sync and its progress shows here.")}
+            </span>
+          </EmptyState>
+        ) : (
+          lines.map((l) => (
+            <div key={l.seq} data-testid="log-line" data-level={l.level} className="flex gap-2 whitespace-pre-wrap break-all">
+              <span className="shrink-0 text-slate-500">{formatClock(l.time)}</span>
+              <span className={cx("w-12 shrink-0 font-semibold", levelClass[l.level].replace(/text-(\w+)-(6|7)00/, "text-$1-400"))}>
+                [{l.level}]
+              </span>
+              <span className={l.level === "ERROR" ? "text-red-300" : l.level === "WARN" ? "text-amber-200" : ""}>
+                {l.message}
+              </span>
+            </div>
+          ))
+        )}
+      </div>
+    </Card>
+  );
+}

@@ -1,0 +1,274 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState, type ReactNode } from "react";
+import { ApiError, type Config, type RootTest } from "../api";
+import { useLang } from "../i18n";
+import { useApp } from "../state/app";
+import { ErrorPanel } from "./ErrorPanel";
+import { Button, Card, Field, Spinner, cx, inputClass } from "./ui";
+
+/** The form's text for each field (lists as text, numbers as typed). */
+type Form = Record<string, string | boolean>;
+
+export function toForm(c: Config): Form {
+  return {
+    root: c.root ?? "",
+    archive_db: c.archive_db ?? "",
+    target_db: c.target_db ?? "",
+    interval_minutes: String(c.interval_minutes),
+    hls_only: c.hls_only,
+    hls_extensions: c.hls_extensions.join(", "),
+    ignore: c.ignore.join("\n"),
+    max_delete_percent: String(c.max_delete_percent),
+    max_delete_count: String(c.max_delete_count),
+    marker_file: c.marker_file ?? "",
+    busy_timeout_secs: String(c.busy_timeout_secs),
+    probe_media: c.probe_media,
+    strict_codec_check: c.strict_codec_check,
+  };
+}
+
+/**
+ * The fields that differ from the saved config, as the PUT body. A number that does not parse
+ * is sent as typed (a string), so the server's field-level message explains it.
+ */
+export function patchOf(form: Form, saved: Config): Partial<Config> {
+  const before = toForm(saved);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(form)) {
+    if (v === before[k]) continue;
+    switch (k) {
+      case "root":
+      case "archive_db":
+      case "target_db":
+      case "marker_file":
+        out[k] = String(v).trim() || null;
+        break;
+      case "hls_extensions":
+        out[k] = String(v)
+          .split(/[,\s]+/)
+          .map((x) => x.trim().replace(/^\./, "").toLowerCase())
+          .filter(Boolean);
+        break;
+      case "ignore":
+        out[k] = String(v)
+          .split("\n")
+          .map((x) => x.trim())
+          .filter(Boolean);
+        break;
+      case "interval_minutes":
+      case "max_delete_percent":
+      case "max_delete_count":
+      case "busy_timeout_secs": {
+        const s = String(v).trim();
+        const n = Number(s);
+        out[k] = s !== "" && Number.isFinite(n) ? n : s;
+        break;
+      }
+      default:
+        out[k] = v;
+    }
+    // Typed differently but the same value (spaces, a trailing comma): nothing to save.
+    if (JSON.stringify(out[k]) === JSON.stringify((saved as Record<string, unknown>)[k])) delete out[k];
+  }
+  return out as Partial<Config>;
+}
+
+export function Settings() {
+  const { api, status } = useApp();
+  const { t, lang, setLang } = useLang();
+  const qc = useQueryClient();
+  const q = useQuery({ queryKey: ["settings"], queryFn: () => api.settings() });
+  const [form, setForm] = useState<Form | null>(null);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [notice, setNotice] = useState<string | null>(null);
+  const [test, setTest] = useState<RootTest | null>(null);
+  useEffect(() => {
+    if (q.data && !form) setForm(toForm(q.data.config));
+  }, [q.data, form]);
+  const save = useMutation({
+    mutationFn: (patch: Partial<Config>) => api.saveSettings(patch),
+    onSuccess: (r) => {
+      setErrors({});
+      setForm(toForm(r.config));
+      setNotice(r.saved ? t("저장했습니다.", "Saved.") : t("적용했습니다 (파일에는 저장되지 않음).", "Applied (not written to a file)."));
+      void qc.invalidateQueries();
+    },
+    onError: (e) => {
+      setNotice(null);
+      if (e instanceof ApiError && e.code === "invalid_settings")
+        setErrors(Object.fromEntries(e.errors.map((x) => [x.field, x.message])));
+      else if (e instanceof ApiError && e.field) setErrors({ [e.field]: e.message });
+    },
+  });
+  const testRoot = useMutation({
+    mutationFn: (root: string) => api.testRoot(root),
+    onSuccess: setTest,
+  });
+  const pause = useMutation({
+    mutationFn: () => (status?.paused ? api.resume() : api.pause()),
+  });
+
+  if (q.error) {
+    const e = q.error;
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403))
+      return <ErrorPanel error={new ApiError(403, "forbidden", t("설정은 관리자만 볼 수 있습니다 (관리자 토큰 필요).", "Settings need the admin token."))} />;
+    return <ErrorPanel error={e} retry={() => void q.refetch()} />;
+  }
+  if (!q.data || !form) return <Spinner label={t("불러오는 중…", "Loading…")} />;
+  const saved = q.data.config;
+  const patch = patchOf(form, saved);
+  const dirty = Object.keys(patch).length > 0;
+  const set = (k: string) => (v: string | boolean) => {
+    setForm({ ...form, [k]: v });
+    setNotice(null);
+  };
+  const text = (k: string, label: ReactNode, hint?: ReactNode, props: { type?: string; multiline?: boolean } = {}) => (
+    <Field htmlFor={`s-${k}`} label={label} hint={hint} error={errors[k]}>
+      {props.multiline ? (
+        <textarea
+          id={`s-${k}`}
+          data-testid={`s-${k}`}
+          rows={3}
+          className={cx(inputClass, "font-mono", errors[k] && "border-red-500")}
+          value={String(form[k])}
+          aria-invalid={!!errors[k]}
+          aria-describedby={errors[k] ? `s-${k}-error` : undefined}
+          onChange={(e) => set(k)(e.target.value)}
+        />
+      ) : (
+        <input
+          id={`s-${k}`}
+          data-testid={`s-${k}`}
+          type={props.type ?? "text"}
+          inputMode={props.type === "number" ? "decimal" : undefined}
+          className={cx(inputClass, errors[k] && "border-red-500")}
+          value={String(form[k])}
+          aria-invalid={!!errors[k]}
+          aria-describedby={errors[k] ? `s-${k}-error` : undefined}
+          onChange={(e) => set(k)(e.target.value)}
+        />
+      )}
+    </Field>
+  );
+  const check = (k: string, label: ReactNode, hint?: ReactNode) => (
+    <label className="flex items-start gap-2 text-sm" htmlFor={`s-${k}`}>
+      <input id={`s-${k}`} data-testid={`s-${k}`} type="checkbox" className="mt-1" checked={Boolean(form[k])} onChange={(e) => set(k)(e.target.checked)} />
+      <span>
+        <span className="font-medium">{label}</span>
+        {hint && <span className="block text-xs text-slate-500">{hint}</span>}
+        {errors[k] && <span role="alert" className="block text-xs text-red-600">{errors[k]}</span>}
+      </span>
+    </label>
+  );
+  const otherErrors = Object.entries(errors).filter(([k]) => !(k in form));
+  return (
+    <form
+      data-testid="settings"
+      className="flex flex-col gap-4"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (dirty) save.mutate(patch);
+      }}
+    >
+      {q.data.warning && (
+        <p role="alert" className="rounded-lg bg-amber-50 p-3 text-sm text-amber-800 dark:bg-amber-950 dark:text-amber-200">
+          {q.data.warning}
+        </p>
+      )}
+      <Card icon="🗄️" title={t("NAS와 데이터베이스", "NAS and databases")}>
+        <div className="grid gap-4">
+          <div className="grid gap-2">
+            {text("root", t("NAS 루트 경로 (UNC)", "NAS root path (UNC)"), t("예: \\\\10.10.100.122\\docker\\GGPNAs\\ARCHIVE", "e.g. \\\\10.10.100.122\\docker\\GGPNAs\\ARCHIVE"))}
+            <div className="flex flex-wrap items-center gap-2">
+              <Button data-testid="s-test-root" disabled={!form.root || testRoot.isPending} onClick={() => testRoot.mutate(String(form.root))}>
+                🔌 {t("연결 테스트", "Test connection")}
+              </Button>
+              {testRoot.isPending && <Spinner />}
+              {test && (
+                <span role="status" data-testid="s-test-result" data-ok={test.ok} className={cx("text-sm", test.ok ? "text-emerald-700 dark:text-emerald-400" : "text-red-600")}>
+                  {test.ok ? "✅" : "❌"} {test.message}
+                </span>
+              )}
+              {testRoot.error && <span className="text-sm text-red-600">{testRoot.error.message}</span>}
+            </div>
+          </div>
+          <div className="grid gap-4 md:grid-cols-2">
+            {text("archive_db", t("Source DB (archive.db)", "Source DB (archive.db)"))}
+            {text("target_db", t("Target DB (pokervod.db)", "Target DB (pokervod.db)"))}
+          </div>
+          {text("marker_file", t("온라인 확인 파일 (선택)", "Online marker file (optional)"), t("이 파일이 루트에 있어야 공유 폴더가 연결된 것으로 봅니다.", "The share counts as online only when this file exists in the root."))}
+        </div>
+      </Card>
+      <Card icon="⏱️" title={t("자동 동기화", "Automatic sync")}>
+        <div className="grid gap-4 md:grid-cols-2">
+          {text("interval_minutes", t("동기화 간격 (분)", "Interval (minutes)"), t("1–1440분, 기본 30분", "1–1440, default 30"), { type: "number" })}
+          {text("busy_timeout_secs", t("Target 잠김 대기 (초)", "Wait for a locked Target (s)"), undefined, { type: "number" })}
+        </div>
+        <div className="mt-4 flex items-center gap-3">
+          <Button data-testid="s-pause" onClick={() => pause.mutate()} disabled={pause.isPending}>
+            {status?.paused ? `▶ ${t("자동 동기화 재개", "Resume schedule")}` : `⏸ ${t("자동 동기화 일시정지", "Pause schedule")}`}
+          </Button>
+        </div>
+      </Card>
+      <Card icon="🎞️" title={t("HLS 필터와 제외 규칙", "HLS filter and exclusions")}>
+        <div className="grid gap-4">
+          {check("hls_only", t("HLS 호환 파일만 동기화", "Sync HLS-compatible files only"), t("아래 확장자만 Target에 등록합니다.", "Only the extensions below reach the Target."))}
+          {text("hls_extensions", t("HLS 확장자", "HLS extensions"), t("쉼표로 구분: mp4, mov, ts", "comma separated: mp4, mov, ts"))}
+          {check("strict_codec_check", t("코덱까지 확인 (엄격)", "Check codecs too (strict)"), t("HLS 확장자라도 재생할 수 없는 코덱(ProRes 등)은 제외합니다.", "Exclude HLS-extension files whose codec HLS cannot play (ProRes, …)."))}
+          {check("probe_media", t("미디어 정보 읽기 (코덱·해상도)", "Probe media (codec, resolution)"))}
+          {text("ignore", t("제외 패턴", "Ignore patterns"), t("한 줄에 하나, 예: **/temp/**", "one per line, e.g. **/temp/**"), { multiline: true })}
+        </div>
+      </Card>
+      <Card icon="🛡️" title={t("대량 삭제 방지", "Mass-delete guard")}>
+        <p className="mb-3 text-sm text-slate-500">
+          {t("두 기준을 모두 넘으면 동기화를 적용하지 않고 확인을 요청합니다.", "A sync over both limits is not applied until someone reviews it.")}
+        </p>
+        <div className="grid gap-4 md:grid-cols-2">
+          {text("max_delete_percent", t("최대 삭제 비율 (%)", "Max delete percent"), undefined, { type: "number" })}
+          {text("max_delete_count", t("최대 삭제 건수", "Max delete count"), undefined, { type: "number" })}
+        </div>
+      </Card>
+      <Card icon="🖥️" title={t("앱", "App")}>
+        <div className="grid gap-4 md:grid-cols-2">
+          <Field htmlFor="s-lang" label={t("언어", "Language")}>
+            <select id="s-lang" data-testid="s-lang" className={inputClass} value={lang} onChange={(e) => setLang(e.target.value as "ko" | "en")}>
+              <option value="ko">한국어</option>
+              <option value="en">English</option>
+            </select>
+          </Field>
+          <div className="flex flex-col gap-2 text-sm text-slate-500">
+            <label className="flex items-center gap-2">
+              <input type="checkbox" disabled /> {t("에러 알림 (데스크톱 앱)", "Error notifications (desktop app)")}
+            </label>
+            <label className="flex items-center gap-2">
+              <input type="checkbox" disabled /> {t("Windows 시작 시 자동 실행 (데스크톱 앱)", "Start at Windows login (desktop app)")}
+            </label>
+          </div>
+        </div>
+      </Card>
+      <div className="sticky bottom-0 flex flex-wrap items-center gap-3 border-t border-slate-200 bg-slate-50/95 py-3 dark:border-slate-800 dark:bg-slate-950/95">
+        <Button type="submit" variant="primary" data-testid="s-save" disabled={!dirty || save.isPending}>
+          {t("저장", "Save")}
+        </Button>
+        <Button
+          variant="ghost"
+          disabled={!dirty}
+          onClick={() => {
+            setForm(toForm(saved));
+            setErrors({});
+          }}
+        >
+          {t("되돌리기", "Revert")}
+        </Button>
+        {Object.keys(errors).length > 0 && (
+          <span role="alert" data-testid="s-errors" className="text-sm text-red-600">
+            {t(`${Object.keys(errors).length}개 항목을 확인하세요.`, `Check ${Object.keys(errors).length} field(s).`)}
+            {otherErrors.map(([k, m]) => ` ${k}: ${m}`)}
+          </span>
+        )}
+        {notice && <span role="status" data-testid="s-notice" className="text-sm text-emerald-700">{notice}</span>}
+        {q.data.path && <span className="ml-auto truncate text-xs text-slate-400" title={q.data.path}>{q.data.path}</span>}
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,135 @@
+// App-wide state: the transport, the monitor status (asked first, then followed over the status
+// stream), the connection to the server, and the live log (kept while other screens are open).
+import { useQueryClient } from "@tanstack/react-query";
+import {
+  createContext,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  useSyncExternalStore,
+  type ReactNode,
+} from "react";
+import type { Status, StreamState, Transport } from "../api";
+import { LogStore } from "./logStore";
+
+type AppCtx = {
+  api: Transport;
+  status: Status | null;
+  /** False while the server cannot be reached (restarting); the screens show a banner. */
+  online: boolean;
+  logs: LogStore;
+  /** Subscribe to log store changes (for useSyncExternalStore). */
+  subscribeLogs: (l: () => void) => () => void;
+};
+
+const Ctx = createContext<AppCtx | null>(null);
+
+export function useApp(): AppCtx {
+  const c = useContext(Ctx);
+  if (!c) throw new Error("useApp outside AppProvider");
+  return c;
+}
+
+export function useApi(): Transport {
+  return useApp().api;
+}
+
+/** Log store changes as a subscribable counter (so only the log screen re-renders per line). */
+function useLogs(api: Transport) {
+  const store = useMemo(() => new LogStore(), []);
+  const listeners = useRef(new Set<() => void>());
+  useEffect(() => {
+    let pending = false;
+    const flush = () => {
+      pending = false;
+      for (const l of listeners.current) l();
+    };
+    return api.subscribeLogs(
+      (line) => {
+        if (store.push(line) && !pending) {
+          pending = true;
+          // Bursts of lines render once per frame.
+          requestAnimationFrame(flush);
+        }
+      },
+      (s) => {
+        if (s === "open") store.connected();
+      },
+    );
+  }, [api, store]);
+  const subscribe = useMemo(
+    () => (l: () => void) => {
+      listeners.current.add(l);
+      return () => {
+        listeners.current.delete(l);
+      };
+    },
+    [],
+  );
+  return { store, subscribe };
+}
+
+export function AppProvider({ api, children }: { api: Transport; children: ReactNode }) {
+  const qc = useQueryClient();
+  const [status, setStatus] = useState<Status | null>(null);
+  const [stream, setStream] = useState<StreamState>("connecting");
+  const [reachable, setReachable] = useState(true);
+  const lastJob = useRef<number | null>(null);
+  const { store, subscribe } = useLogs(api);
+
+  useEffect(() => {
+    let alive = true;
+    let wasClosed = false;
+    const apply = (s: Status) => {
+      if (!alive) return;
+      setStatus(s);
+      const job = s.job?.id ?? null;
+      // A job ended: everything the screens show may have changed.
+      if (lastJob.current !== null && job !== lastJob.current) void qc.invalidateQueries();
+      lastJob.current = job;
+    };
+    const ask = () =>
+      api.status().then(
+        (s) => {
+          setReachable(true);
+          apply(s);
+        },
+        () => alive && setReachable(false),
+      );
+    // The current state first, then its changes.
+    void ask();
+    const stop = api.subscribeStatus(apply, (st) => {
+      if (!alive) return;
+      setStream(st);
+      if (st === "closed") wasClosed = true;
+      if (st === "open") {
+        // A change between the first answer and the subscription, or a server restart.
+        void ask();
+        if (wasClosed) {
+          wasClosed = false;
+          void qc.invalidateQueries();
+        }
+      }
+    });
+    return () => {
+      alive = false;
+      stop();
+    };
+  }, [api, qc]);
+
+  const online = reachable && stream !== "closed";
+  const value = useMemo(
+    () => ({ api, status, online, logs: store, subscribeLogs: subscribe }),
+    [api, status, online, store, subscribe],
+  );
+  return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
+}
+
+/** The log lines, re-rendering the caller once per frame of new lines. */
+export function useLogLines() {
+  const { logs, subscribeLogs } = useApp();
+  useSyncExternalStore(subscribeLogs, () => logs.rev);
+  return logs;
+}
