@@ -30,8 +30,9 @@ use crate::target::{Target, TargetRow};
 const INDEX_VERSION: i64 = 3;
 
 /// A row's status in the 1:1 matching table. The order is the `sort=status` order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[derive(ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[ts(rename = "MatchStatus")]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
