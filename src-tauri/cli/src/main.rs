@@ -325,7 +325,7 @@ fn warm_index(cfg: &Config) {
     if cfg.target_db.is_none() {
         return;
     }
-    if let Err(e) = nas_sync_engine::index::Index::open(cfg) {
+    if let Err(e) = nas_sync_engine::index::Index::open(cfg).and_then(|i| i.warm_search()) {
         eprintln!("warning: updating the match index: {e}");
     }
 }
