@@ -31,7 +31,8 @@ pub struct WalkedFile {
     pub mtime: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueKind {
     /// A directory could not be listed; its known files are kept.
@@ -43,7 +44,8 @@ pub enum IssueKind {
 }
 
 /// A warning from a scan: the scan went on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct ScanIssue {
     pub path: String,
     pub kind: IssueKind,
@@ -108,7 +110,8 @@ impl ScanDiff {
 }
 
 /// The outcome of a scan.
-#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct ScanReport {
     /// The scan's id in archive.db (`None` for a dry run or when nothing was committed).
     pub scan_id: Option<i64>,

@@ -702,7 +702,11 @@ fn identical_content_ties_stay_remove_plus_add() {
     }
     let linked: i64 = a
         .conn()
-        .query_row("SELECT COUNT(*) FROM links", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM links",
+            [],
+            |r| r.get(0),
+        )
         .expect("count links");
     assert_eq!(linked, 0, "the old rows and their links are gone");
 }

@@ -31,7 +31,8 @@ use super::logs::LogHub;
 /// Finished jobs kept for `GET /api/jobs/{id}`.
 pub const JOBS_KEPT: usize = 50;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     /// Incremental scan + apply to the Target.
@@ -52,7 +53,8 @@ impl JobKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Running,
@@ -65,7 +67,8 @@ pub enum JobState {
 }
 
 /// Where a running job is.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct JobProgress {
     /// `scanning`, `syncing`, `probing`, `comparing`, `done`.
     pub phase: String,
@@ -78,7 +81,8 @@ pub struct JobProgress {
 }
 
 /// A job's final report.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobResult {
     Sync(Box<SyncReport>),
@@ -87,7 +91,8 @@ pub enum JobResult {
 }
 
 /// An error as the UI sees it: a stable code and a message.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct ErrorInfo {
     pub code: String,
     pub message: String,
@@ -102,7 +107,8 @@ impl From<&Error> for ErrorInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct JobInfo {
     pub id: u64,
     pub kind: JobKind,
@@ -119,7 +125,8 @@ pub struct JobInfo {
 }
 
 /// What [`Monitor::start`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct Started {
     pub job_id: u64,
     /// False: a job was already running and `job_id` is that job.
@@ -127,7 +134,8 @@ pub struct Started {
     pub kind: JobKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusKind {
     Ok,
@@ -149,7 +157,8 @@ impl StatusKind {
 }
 
 /// The monitor's status, as the tray, the header light and `/health` show it.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct Status {
     pub status: StatusKind,
     pub label: &'static str,
@@ -163,13 +172,15 @@ pub struct Status {
     pub next_sync: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct RunningJob {
     pub id: u64,
     pub kind: JobKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(ts_rs::TS)]
 pub struct LastError {
     pub code: String,
     pub message: String,
