@@ -169,6 +169,14 @@ pub struct Outcome {
 }
 
 fn main() -> ExitCode {
+    let code = run_main();
+    // A sync copies pokervod.db's WAL into the file after its commit, on another thread; the
+    // output is already printed, so the user does not wait for it, but the process does.
+    nas_sync_engine::target::finish_checkpoints();
+    code
+}
+
+fn run_main() -> ExitCode {
     let cli = Cli::parse();
     let hub = nas_sync_engine::runtime::LogHub::new();
     init_logging(&cli, &hub);
@@ -317,7 +325,7 @@ fn warm_index(cfg: &Config) {
     if cfg.target_db.is_none() {
         return;
     }
-    if let Err(e) = nas_sync_engine::index::Index::open(cfg) {
+    if let Err(e) = nas_sync_engine::index::Index::open(cfg).and_then(|i| i.warm_search()) {
         eprintln!("warning: updating the match index: {e}");
     }
 }

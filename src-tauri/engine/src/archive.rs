@@ -281,10 +281,6 @@ impl Archive {
             .ctx("archive.db synchronous")?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .ctx("archive.db foreign_keys")?;
-        // A first sync writes a history row per file in one transaction; with SQLite's 2 MB
-        // default the dirty pages spill to the WAL again and again.
-        conn.pragma_update(None, "cache_size", CACHE_SIZE_KIB)
-            .ctx("archive.db cache_size")?;
         let mut a = Archive {
             conn,
             path: path.to_path_buf(),
@@ -364,6 +360,15 @@ impl Archive {
     /// The underlying connection, for read-only queries elsewhere in the engine.
     pub fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// A first sync writes a history row per file in one transaction; with SQLite's 2 MB
+    /// default page cache the dirty pages spill to the WAL again and again. Only the sync asks
+    /// for more (the scan's peak memory stays where it was).
+    pub(crate) fn use_large_cache(&self) -> Result<()> {
+        self.conn
+            .pragma_update(None, "cache_size", CACHE_SIZE_KIB)
+            .ctx("archive.db cache_size")
     }
 
     pub(crate) fn conn_mut(&mut self) -> &mut Connection {
@@ -883,7 +888,9 @@ fn write_links(
             .ctx("stage links")?;
             {
                 let mut stage = tx
-                    .prepare("INSERT OR REPLACE INTO new_links (file_id, target_id) VALUES (?1, ?2)")
+                    .prepare(
+                        "INSERT OR REPLACE INTO new_links (file_id, target_id) VALUES (?1, ?2)",
+                    )
                     .ctx("stage links")?;
                 for &(file_id, target_id) in &links {
                     stage

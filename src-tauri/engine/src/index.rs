@@ -30,8 +30,9 @@ use crate::target::{Target, TargetRow};
 const INDEX_VERSION: i64 = 3;
 
 /// A row's status in the 1:1 matching table. The order is the `sort=status` order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[derive(ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[ts(rename = "MatchStatus")]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -427,6 +428,12 @@ impl Index {
         &self.conn
     }
 
+    /// Load the search columns now (and write their cache file), so that the first search
+    /// after a sync or scan does not pay for it.
+    pub fn warm_search(&self) -> Result<()> {
+        self.search_data().map(|_| ())
+    }
+
     /// The search's columns of the current index version (loaded once per version).
     pub(crate) fn search_data(&self) -> Result<std::sync::Arc<SearchData>> {
         let version = index_version(&self.conn)?;
@@ -437,7 +444,7 @@ impl Index {
             return Ok(d.clone());
         }
         *slot = None;
-        let data = std::sync::Arc::new(SearchData::load(&self.conn)?);
+        let data = std::sync::Arc::new(SearchData::load_cached(&self.conn, &self.path, &version)?);
         *slot = Some(data.clone());
         Ok(data)
     }
@@ -1080,7 +1087,133 @@ fn index_version(conn: &Connection) -> Result<String> {
     ))
 }
 
+/// The search columns' cache file beside the index (`archive.index.db.search`): the same bytes
+/// as the `blobs` table, in one plain file a per-call process (the CLI) reads in a few ms
+/// instead of pulling ~65 MB of blob pages through SQLite. Only a cache: it names the index
+/// version it was written from and is ignored unless that is the current one.
+fn search_cache_path(index: &Path) -> PathBuf {
+    let mut p = index.as_os_str().to_owned();
+    p.push(".search");
+    PathBuf::from(p)
+}
+
+const SEARCH_CACHE_MAGIC: &[u8; 8] = b"NSMSRC01";
+
 impl SearchData {
+    /// The columns of index version `version`: from the cache file when it holds that version,
+    /// else from the index (and then written to the cache file, when the folder allows).
+    fn load_cached(conn: &Connection, index: &Path, version: &str) -> Result<SearchData> {
+        let cache = search_cache_path(index);
+        match SearchData::read_cache(&cache) {
+            Ok(Some(data)) if data.version == version => return Ok(data),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "search cache unreadable; reading the index"),
+        }
+        let data = SearchData::load(conn)?;
+        if let Err(e) = data.write_cache(&cache) {
+            tracing::debug!(error = %e, "search cache not written");
+        }
+        Ok(data)
+    }
+
+    fn write_cache(&self, path: &Path) -> std::io::Result<()> {
+        use std::io::Write;
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+            std::process::id()
+        ));
+        let le32 = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let le64 = |v: &[i64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let mut keys = Vec::new();
+        for k in &self.dir_keys {
+            keys.extend_from_slice(k.as_bytes());
+            keys.push(0);
+        }
+        let parts: [&[u8]; 9] = [
+            self.version.as_bytes(),
+            &self.names,
+            &le32(&self.starts),
+            &self.status,
+            &le32(&self.catalog),
+            &le32(&self.dir),
+            &le64(&self.size),
+            &le64(&self.mtime),
+            &keys,
+        ];
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        f.write_all(SEARCH_CACHE_MAGIC)?;
+        for part in parts {
+            f.write_all(&(part.len() as u64).to_le_bytes())?;
+            f.write_all(part)?;
+        }
+        f.into_inner().map_err(|e| e.into_error())?.sync_data().ok();
+        // Atomic replace: a reader sees the old file or the new one, never half of one.
+        std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+    }
+
+    fn read_cache(path: &Path) -> std::io::Result<Option<SearchData>> {
+        let mut f = match std::fs::File::open(path) {
+            Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let len = std::fs::metadata(path)?.len();
+        let mut magic = [0u8; 8];
+        f.read_exact(&mut magic)?;
+        if &magic != SEARCH_CACHE_MAGIC {
+            return Ok(None);
+        }
+        let mut part = || -> std::io::Result<Vec<u8>> {
+            let mut n = [0u8; 8];
+            f.read_exact(&mut n)?;
+            let n = u64::from_le_bytes(n);
+            if n > len {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "search cache part longer than the file",
+                ));
+            }
+            let mut v = vec![0u8; n as usize];
+            f.read_exact(&mut v)?;
+            Ok(v)
+        };
+        let version = String::from_utf8_lossy(&part()?).into_owned();
+        let names = part()?;
+        let starts = u32s(part()?);
+        let status = part()?;
+        let catalog = u32s(part()?);
+        let dir = u32s(part()?);
+        let size = i64s(part()?);
+        let mtime = i64s(part()?);
+        let keys = part()?;
+        let n = status.len();
+        if starts.len() != n
+            || catalog.len() != n
+            || dir.len() != n
+            || size.len() != n
+            || mtime.len() != n
+        {
+            return Ok(None);
+        }
+        Ok(Some(SearchData {
+            version,
+            names,
+            starts,
+            status,
+            catalog,
+            dir,
+            size,
+            mtime,
+            dir_keys: split_keys(&keys),
+        }))
+    }
+
     fn load(conn: &Connection) -> Result<SearchData> {
         // Read in one transaction so all columns come from the same index version.
         conn.execute_batch("BEGIN").ctx("read the search columns")?;
@@ -1095,30 +1228,12 @@ impl SearchData {
             };
             let names = blob("names")?;
             let status = blob("status")?;
-            let u32s = |b: Vec<u8>| -> Vec<u32> {
-                b.chunks_exact(4)
-                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect()
-            };
-            let i64s = |b: Vec<u8>| -> Vec<i64> {
-                b.chunks_exact(8)
-                    .map(|c| {
-                        let mut a = [0u8; 8];
-                        a.copy_from_slice(c);
-                        i64::from_le_bytes(a)
-                    })
-                    .collect()
-            };
             let catalog = u32s(blob("catalog")?);
             let dir = u32s(blob("dir")?);
             let size = i64s(blob("size")?);
             let mtime = i64s(blob("mtime")?);
             let keys = blob("dir_keys")?;
-            let dir_keys = keys
-                .split(|&b| b == 0)
-                .take(keys.iter().filter(|&&b| b == 0).count())
-                .map(|k| String::from_utf8_lossy(k).into_owned())
-                .collect();
+            let dir_keys = split_keys(&keys);
             let mut starts = Vec::with_capacity(status.len());
             if !status.is_empty() {
                 starts.push(0u32);
@@ -1169,6 +1284,30 @@ impl SearchData {
             .unwrap_or(self.names.len().saturating_sub(1));
         &self.names[start..end]
     }
+}
+
+fn u32s(b: Vec<u8>) -> Vec<u32> {
+    b.chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn i64s(b: Vec<u8>) -> Vec<i64> {
+    b.chunks_exact(8)
+        .map(|c| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            i64::from_le_bytes(a)
+        })
+        .collect()
+}
+
+/// NUL-terminated keys, as packed by [`Packed::store`].
+fn split_keys(keys: &[u8]) -> Vec<String> {
+    keys.split(|&b| b == 0)
+        .take(keys.iter().filter(|&&b| b == 0).count())
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect()
 }
 
 fn ensure_dir<'a>(

@@ -272,27 +272,32 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
             })
             .or_insert(i);
     }
-    let source_paths: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
-
-    // Eligibility and duplicate groups.
+    let t0 = std::time::Instant::now();
+    // Eligibility and duplicate groups: group ids by name key, members by group id.
+    const NONE: u32 = u32::MAX;
     let mut roles: Vec<Role> = Vec::with_capacity(files.len());
-    let mut groups: HashMap<String, Members> =
+    let mut group_ids: HashMap<String, u32> =
         HashMap::with_capacity_and_hasher(files.len(), Default::default());
+    let mut groups: Vec<Members> = Vec::with_capacity(files.len());
     for (i, f) in files.iter().enumerate() {
         match rules.ineligible_reason(f) {
             Some((reason, code)) => roles.push(Role::NotEligible { reason, code }),
             None => {
                 roles.push(Role::Primary { row: None });
-                match groups.entry(names::name_key(f.name())) {
-                    std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(i),
+                match group_ids.entry(names::name_key(f.name())) {
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        groups[*e.get() as usize].push(i)
+                    }
                     std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(Members::One(i));
+                        e.insert(groups.len() as u32);
+                        groups.push(Members::One(i));
                     }
                 }
             }
         }
     }
 
+    let t_groups = t0.elapsed();
     // A member "holds" an active row at its path or an active row it is linked to.
     let holds = |i: usize| -> bool {
         let f = &files[i];
@@ -308,9 +313,9 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     let order = |i: usize| (files[i].first_seen, files[i].path.as_bytes());
     // Groups are independent, so the visiting order does not matter (primaries are sorted below).
     let mut primaries: Vec<usize> = Vec::with_capacity(groups.len());
-    let mut group_of_primary: HashMap<usize, &str> =
-        HashMap::with_capacity_and_hasher(groups.len(), Default::default());
-    for (key, members) in &groups {
+    // Per file: the group it is the primary of (NONE for the others).
+    let mut group_of_primary: Vec<u32> = vec![NONE; files.len()];
+    for (gid, members) in groups.iter().enumerate() {
         let members = members.as_slice();
         let primary = if let [only] = members {
             *only
@@ -332,7 +337,7 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
             primary
         };
         primaries.push(primary);
-        group_of_primary.insert(primary, key.as_str());
+        group_of_primary[primary] = gid as u32;
     }
     // Path order; files usually arrive sorted by path, and then index order is path order.
     if files.is_sorted_by(|a, b| a.path <= b.path) {
@@ -341,69 +346,84 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
         primaries.sort_by(|&a, &b| files[a].path.cmp(&files[b].path));
     }
 
-    // Claims: row index -> primary. Phases (a), (b), (c) over all primaries, so no primary's
-    // claim depends on the order in which primaries are visited.
-    let mut claimed: HashMap<usize, usize> =
-        HashMap::with_capacity_and_hasher(primaries.len(), Default::default());
-    let mut row_of: HashMap<usize, (usize, char)> =
-        HashMap::with_capacity_and_hasher(primaries.len(), Default::default());
-    // (a) the row at the primary's own path.
-    for &p in &primaries {
-        if let Some(&r) = by_path.get(files[p].path.as_str()) {
-            claimed.insert(r, p);
-            row_of.insert(p, (r, 'a'));
+    let t_primaries = t0.elapsed();
+    // Claims: per row, the primary that took it; per file, its row and the phase. Phases (a),
+    // (b), (c) over all primaries, so no primary's claim depends on the order of visits.
+    let mut claimed: Vec<u32> = vec![NONE; rows.len()];
+    let mut row_of: Vec<(u32, u8)> = vec![(NONE, 0); files.len()];
+    let has_row = |row_of: &[(u32, u8)], p: usize| row_of[p].0 != NONE;
+    if !rows.is_empty() {
+        // (a) the row at the primary's own path.
+        for &p in &primaries {
+            if let Some(&r) = by_path.get(files[p].path.as_str()) {
+                claimed[r] = p as u32;
+                row_of[p] = (r as u32, b'a');
+            }
         }
-    }
-    // (b) the row the primary is linked to (it moved: the row still holds the old path).
-    for &p in &primaries {
-        if row_of.contains_key(&p) {
-            continue;
+        // (b) the row the primary is linked to (it moved: the row still holds the old path).
+        for &p in &primaries {
+            if has_row(&row_of, p) {
+                continue;
+            }
+            if let Some(&r) = files[p].target_id.and_then(|id| by_id.get(&id))
+                && claimed[r] == NONE
+            {
+                claimed[r] = p as u32;
+                row_of[p] = (r as u32, b'b');
+            }
         }
-        if let Some(&r) = files[p].target_id.and_then(|id| by_id.get(&id))
-            && let std::collections::hash_map::Entry::Vacant(e) = claimed.entry(r)
-        {
-            e.insert(p);
-            row_of.insert(p, (r, 'b'));
-        }
-    }
-    // (c) an active row of the primary's group whose file disappeared: re-point it (smallest id).
-    let mut orphans_by_group: HashMap<String, Vec<usize>> = HashMap::default();
-    for (ri, r) in rows.iter().enumerate() {
-        if r.active && !claimed.contains_key(&ri) && !source_paths.contains(r.nas_path.as_str()) {
-            orphans_by_group
-                .entry(names::name_key(names::file_name(&r.nas_path)))
-                .or_default()
-                .push(ri);
-        }
-    }
-    for &p in &primaries {
-        if row_of.contains_key(&p) {
-            continue;
-        }
-        let Some(cands) = orphans_by_group.get_mut(group_of_primary[&p]) else {
-            continue;
-        };
-        cands.retain(|ri| !claimed.contains_key(ri));
-        if let Some(&r) = cands.iter().min_by_key(|&&ri| rows[ri].id) {
-            claimed.insert(r, p);
-            row_of.insert(p, (r, 'c'));
+        // (c) an active row of the primary's group whose file disappeared: re-point it
+        // (smallest id). Only rows still unclaimed need the Source's paths.
+        let unclaimed_active = rows
+            .iter()
+            .enumerate()
+            .any(|(ri, r)| r.active && claimed[ri] == NONE);
+        if unclaimed_active {
+            let source_paths: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+            let mut orphans_by_group: HashMap<u32, Vec<usize>> = HashMap::default();
+            for (ri, r) in rows.iter().enumerate() {
+                if r.active
+                    && claimed[ri] == NONE
+                    && !source_paths.contains(r.nas_path.as_str())
+                    && let Some(&gid) =
+                        group_ids.get(&names::name_key(names::file_name(&r.nas_path)))
+                {
+                    orphans_by_group.entry(gid).or_default().push(ri);
+                }
+            }
+            if !orphans_by_group.is_empty() {
+                for &p in &primaries {
+                    if has_row(&row_of, p) {
+                        continue;
+                    }
+                    let Some(cands) = orphans_by_group.get_mut(&group_of_primary[p]) else {
+                        continue;
+                    };
+                    cands.retain(|&ri| claimed[ri] == NONE);
+                    if let Some(&r) = cands.iter().min_by_key(|&&ri| rows[ri].id) {
+                        claimed[r] = p as u32;
+                        row_of[p] = (r as u32, b'c');
+                    }
+                }
+            }
         }
     }
 
+    let t_claims = t0.elapsed();
     // Actions.
     let mut updates: Vec<Action> = Vec::new();
     let mut inserts: Vec<Action> = Vec::new();
     let mut skipped = 0u64;
     for &p in &primaries {
         let f = &files[p];
-        match row_of.get(&p) {
-            Some(&(ri, phase)) => {
+        match (row_of[p].0 != NONE).then(|| (row_of[p].0 as usize, row_of[p].1)) {
+            Some((ri, phase)) => {
                 let row = &rows[ri];
                 roles[p] = Role::Primary { row: Some(row.id) };
                 let d = desired(f, rules);
                 let event = if !row.active {
                     Event::Restored
-                } else if phase == 'a' {
+                } else if phase == b'a' {
                     if row_matches(row, &d) {
                         skipped += 1;
                         continue;
@@ -419,7 +439,7 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
                     old_path: row.nas_path.clone(),
                     // Rule (c) hands the row to another file: the old file's media are wrong for
                     // it. A changed file at the same path keeps the row's values until probed.
-                    replace_media: phase == 'c',
+                    replace_media: phase == b'c',
                 });
             }
             None => inserts.push(Action::Insert { file: p }),
@@ -433,7 +453,7 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     let mut deletes: Vec<Action> = rows
         .iter()
         .enumerate()
-        .filter(|(ri, r)| r.active && !claimed.contains_key(ri))
+        .filter(|&(ri, r)| r.active && claimed[ri] == NONE)
         .map(|(_, r)| Action::Delete {
             row: r.id,
             path: r.nas_path.clone(),
@@ -447,6 +467,13 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     let mut actions = updates;
     actions.extend(deletes);
     actions.extend(inserts);
+    tracing::debug!(
+        groups_ms = t_groups.as_millis() as u64,
+        primaries_ms = t_primaries.as_millis() as u64,
+        claims_ms = t_claims.as_millis() as u64,
+        actions_ms = t0.elapsed().as_millis() as u64,
+        "plan phases"
+    );
     Plan {
         actions,
         roles,

@@ -35,23 +35,20 @@ pub struct SyncOptions<'a> {
 }
 
 /// Why a sync did not apply.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct Refusal {
     pub guard: Guard,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct SyncError {
     pub path: String,
     pub message: String,
 }
 
 /// One Target change, for reports (the full list is in `file_history`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Change {
     pub event: &'static str,
     pub path: String,
@@ -64,8 +61,7 @@ pub struct Change {
 pub const MAX_LISTED_CHANGES: usize = 500;
 
 /// The result of `sync` (the CLI's `--json` document).
-#[derive(Debug, Clone, Default, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
 pub struct SyncReport {
     pub added: u64,
     pub updated: u64,
@@ -245,6 +241,7 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     let mut target = Target::open(&target_path, cfg.busy_timeout_secs)?;
     target.ensure_schema()?;
     target.prefer_wal();
+    archive.use_large_cache()?;
 
     // Plan on a snapshot, then apply in one IMMEDIATE transaction. If another program committed
     // to the Target in between (data_version moved), plan again on fresh rows.
@@ -318,6 +315,9 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     }
     report.changes = list_changes(&plan, &files, &applied.ids);
 
+    // The rows are committed and visible; copying the WAL into pokervod.db is not on the
+    // sync's path.
+    target.checkpoint_in_background();
     let (links, unlinked) = new_links(&plan, &files, &applied.ids, &failed);
     let failed: Vec<&str> = failed.into_iter().collect();
     let totals = report.totals();
@@ -635,9 +635,7 @@ fn write_target(
         // transaction: stop at once, or later statements would commit one by one.
         if tx.is_autocommit() {
             return Err(Error::Sqlite {
-                context: format!(
-                    "pokervod.db rolled back the sync at {path}; nothing was applied"
-                ),
+                context: format!("pokervod.db rolled back the sync at {path}; nothing was applied"),
                 source: e,
             });
         }

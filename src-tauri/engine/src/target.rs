@@ -104,6 +104,12 @@ impl Target {
         // Our connection's page cache only: a first sync inserts every row in one transaction.
         conn.pragma_update(None, "cache_size", crate::archive::CACHE_SIZE_KIB)
             .ctx("pokervod.db cache_size")?;
+        // No checkpoint inside our commit: a first sync's WAL is hundreds of MB, and copying it
+        // into the database file would double the sync's time. The sync checkpoints on another
+        // thread after it committed ([`Target::checkpoint_in_background`]), the documented way
+        // to keep checkpoints off a writer's path; readers see the rows from the commit on.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .ctx("pokervod.db wal_autocheckpoint")?;
         Ok(Target {
             conn,
             path: path.to_path_buf(),
@@ -289,6 +295,53 @@ impl Target {
 }
 
 /// SQLITE_BUSY or SQLITE_LOCKED.
+/// Checkpoints started by [`Target::checkpoint_in_background`] and not yet waited for.
+static CHECKPOINTS: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+impl Target {
+    /// Copy the WAL into the database file and close the connection, on a thread of its own.
+    /// A process that is about to exit calls [`finish_checkpoints`] first; one that exits
+    /// without it leaves a valid WAL that the next connection to pokervod.db uses and
+    /// checkpoints (SQLite's own recovery), so nothing is ever lost or half-written.
+    pub fn checkpoint_in_background(self) {
+        let handle = std::thread::spawn(move || {
+            let started = Instant::now();
+            match self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                }) {
+                Ok((busy, log, done)) => tracing::debug!(
+                    busy,
+                    wal_pages = log,
+                    checkpointed = done,
+                    ms = started.elapsed().as_millis() as u64,
+                    "pokervod.db checkpoint"
+                ),
+                Err(e) => tracing::debug!(error = %e, "pokervod.db checkpoint skipped"),
+            }
+            drop(self);
+        });
+        let mut pending = CHECKPOINTS.lock().unwrap_or_else(|p| p.into_inner());
+        pending.retain(|h| !h.is_finished());
+        pending.push(handle);
+    }
+}
+
+/// Wait for the Target checkpoints still running (before a process exits).
+pub fn finish_checkpoints() {
+    let pending: Vec<_> =
+        std::mem::take(&mut *CHECKPOINTS.lock().unwrap_or_else(|p| p.into_inner()));
+    for h in pending {
+        let _ = h.join();
+    }
+}
+
 pub fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),

@@ -2186,3 +2186,59 @@ fn a_long_lived_index_searches_the_new_version_after_a_rebuild() {
     .expect("search after another process rebuilt");
     assert_eq!(serde_json::to_value(page).expect("json"), v);
 }
+
+#[test]
+fn a_per_call_search_reads_the_cache_file_of_the_current_index_version_only() {
+    let e = search_scenario();
+    let search = |term: &str| -> Vec<String> {
+        let page = page_of(
+            &e.cfg,
+            &MatchingQuery {
+                search: Some(term.into()),
+                per_page: Some(200),
+                ..q()
+            },
+        );
+        page.items
+            .iter()
+            .map(|i| item_path(&serde_json::to_value(i).expect("json")))
+            .collect()
+    };
+    let cache = {
+        let mut p = index::index_path(&e.archive).into_os_string();
+        p.push(".search");
+        PathBuf::from(p)
+    };
+    assert_eq!(search("ep4"), vec!["GGM/Season Finale/ep4.mp4"]);
+    let bytes = fs::read(&cache).expect("the first search wrote the cache file");
+
+    // The cache is what a per-call search reads: the same bytes with one name changed (same
+    // length) change the answer. (Only to prove the file is used; the index never does this.)
+    let at = memchr_find(&bytes, b"ep4.mp4").expect("ep4's name in the cache");
+    let mut edited = bytes.clone();
+    edited[at..at + 3].copy_from_slice(b"xq9");
+    fs::write(&cache, &edited).expect("edit the cache");
+    assert_eq!(search("xq9"), vec!["GGM/Season Finale/ep4.mp4"]);
+
+    // A new index version ignores the old file and replaces it.
+    put(&e.root, "GGM/brand new.mp4", 100);
+    scan_only(&e, 3);
+    assert_eq!(search("brand new"), vec!["GGM/brand new.mp4"]);
+    assert!(search("xq9").is_empty(), "the stale cache is not used");
+    assert_eq!(search("ep4"), vec!["GGM/Season Finale/ep4.mp4"]);
+    assert_ne!(
+        fs::read(&cache).expect("cache"),
+        edited,
+        "the cache was rewritten"
+    );
+
+    // A damaged file is ignored (and rewritten): the answer comes from the index.
+    fs::write(&cache, b"NSMSRC01\xff\xff\xff\xff\xff\xff\xff\x7f garbage").expect("damage");
+    assert_eq!(search("brand"), vec!["GGM/brand new.mp4"]);
+    fs::write(&cache, b"not a cache at all").expect("damage");
+    assert_eq!(search("brand"), vec!["GGM/brand new.mp4"]);
+}
+
+fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}

@@ -220,13 +220,23 @@ fn one_rejected_row_in_a_batched_insert_is_reported_and_the_rest_applied() {
     let r = sync::run_sync(&e.cfg, &SystemClock, SyncOptions::default()).expect("sync");
     assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
     assert_eq!(r.errors[0].path, "X/f100.mp4");
-    assert!(r.errors[0].message.contains("owner rejects f100"), "{:?}", r.errors);
-    assert_eq!(r.added, 199, "the other rows of the failed statement are replayed");
+    assert!(
+        r.errors[0].message.contains("owner rejects f100"),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(
+        r.added, 199,
+        "the other rows of the failed statement are replayed"
+    );
     let rows = rows(&e.target);
     assert_eq!(rows.len(), 199);
     assert!(rows.iter().all(|(_, p, _)| p != "X/f100.mp4"));
     assert_eq!(
-        count(&e.archive, "SELECT COUNT(*) FROM file_history WHERE event = 'added'"),
+        count(
+            &e.archive,
+            "SELECT COUNT(*) FROM file_history WHERE event = 'added'"
+        ),
         199,
         "the failed row has no history"
     );
@@ -238,7 +248,10 @@ fn one_rejected_row_in_a_batched_insert_is_reported_and_the_rest_applied() {
         .execute_batch("DROP TRIGGER no_100;")
         .expect("drop trigger");
     let r = sync::run_sync(&e.cfg, &SystemClock, SyncOptions::default()).expect("sync");
-    assert_eq!((r.added, r.updated, r.deleted, r.errors.len()), (1, 0, 0, 0));
+    assert_eq!(
+        (r.added, r.updated, r.deleted, r.errors.len()),
+        (1, 0, 0, 0)
+    );
     assert_eq!(count(&e.archive, "SELECT COUNT(*) FROM links"), 200);
 }
 
