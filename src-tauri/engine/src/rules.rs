@@ -254,6 +254,9 @@ impl Members {
     }
 }
 
+/// From this many Source files on, the plan classifies them on two threads.
+const PARALLEL_PLAN_MIN_FILES: usize = 50_000;
+
 /// Compute the plan. `files` is the Source after the scan; `rows` the Target as it is now.
 pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     // Target indexes. With a legacy table lacking UNIQUE(nas_path), the smallest id at a path wins.
@@ -273,18 +276,52 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
             .or_insert(i);
     }
     let t0 = std::time::Instant::now();
-    // Eligibility and duplicate groups: group ids by name key, members by group id.
+    // Eligibility and name keys: pure per file, so computed in two halves at once (name keys
+    // are most of a first sync's planning time).
     const NONE: u32 = u32::MAX;
+    type Classified = (Option<(String, &'static str)>, String);
+    let classify = |chunk: &[FileRecord]| -> Vec<Classified> {
+        chunk
+            .iter()
+            .map(|f| match rules.ineligible_reason(f) {
+                Some(r) => (Some(r), String::new()),
+                None => (None, names::name_key(f.name())),
+            })
+            .collect()
+    };
+    let classified: Vec<Classified> = if files.len() >= PARALLEL_PLAN_MIN_FILES {
+        let (head, tail) = files.split_at(files.len() / 2);
+        let (mut a, b) = std::thread::scope(|scope| {
+            let b = scope.spawn(|| classify(tail));
+            let a = classify(head);
+            (
+                a,
+                b.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            )
+        });
+        a.extend(b);
+        a
+    } else {
+        classify(files)
+    };
+    // Duplicate groups: group ids by name key, members by group id.
     let mut roles: Vec<Role> = Vec::with_capacity(files.len());
-    let mut group_ids: HashMap<String, u32> =
+    let mut group_ids: HashMap<&str, u32> =
         HashMap::with_capacity_and_hasher(files.len(), Default::default());
     let mut groups: Vec<Members> = Vec::with_capacity(files.len());
-    for (i, f) in files.iter().enumerate() {
-        match rules.ineligible_reason(f) {
+    let mut keys: Vec<String> = Vec::with_capacity(files.len());
+    let mut ineligible: Vec<Option<(String, &'static str)>> = Vec::with_capacity(files.len());
+    for (reason, key) in classified {
+        ineligible.push(reason);
+        keys.push(key);
+    }
+    for (i, reason) in ineligible.into_iter().enumerate() {
+        match reason {
             Some((reason, code)) => roles.push(Role::NotEligible { reason, code }),
             None => {
                 roles.push(Role::Primary { row: None });
-                match group_ids.entry(names::name_key(f.name())) {
+                match group_ids.entry(keys[i].as_str()) {
                     std::collections::hash_map::Entry::Occupied(e) => {
                         groups[*e.get() as usize].push(i)
                     }
@@ -386,7 +423,7 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
                     && claimed[ri] == NONE
                     && !source_paths.contains(r.nas_path.as_str())
                     && let Some(&gid) =
-                        group_ids.get(&names::name_key(names::file_name(&r.nas_path)))
+                        group_ids.get(names::name_key(names::file_name(&r.nas_path)).as_str())
                 {
                     orphans_by_group.entry(gid).or_default().push(ri);
                 }
@@ -479,5 +516,64 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
         roles,
         skipped,
         active_before: rows.iter().filter(|r| r.active).count() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::Media;
+
+    /// Above [`PARALLEL_PLAN_MIN_FILES`] the files are classified in two halves: the roles must
+    /// still line up with the files they belong to.
+    #[test]
+    fn a_large_plan_classified_in_halves_keeps_every_role_with_its_file() {
+        let n = PARALLEL_PLAN_MIN_FILES + 10_000;
+        let mut files: Vec<FileRecord> = (0..n)
+            .map(|i| {
+                // Pairs: A/n{k}.mp4 (first seen in scan 1) and B/N{k}.MP4 (scan 2) share a name
+                // key; every 7th pair is mxf instead (not eligible).
+                let k = i / 2;
+                let ext = if k % 7 == 0 { "mxf" } else { "mp4" };
+                let (path, first_seen) = if i % 2 == 0 {
+                    (format!("A/n{k}.{ext}"), 1)
+                } else {
+                    (format!("B/N{k}.{}", ext.to_uppercase()), 2)
+                };
+                FileRecord {
+                    id: i as i64 + 1,
+                    path,
+                    size: 1,
+                    mtime: 1,
+                    first_seen,
+                    fingerprint: None,
+                    target_id: None,
+                    media: Media::default(),
+                }
+            })
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let plan = plan(&files, &[], &Rules::from_config(&crate::Config::default()));
+        let mut inserts = 0;
+        for (i, f) in files.iter().enumerate() {
+            let mxf = f.path.to_lowercase().ends_with(".mxf");
+            match &plan.roles[i] {
+                Role::NotEligible { code, .. } => assert!(mxf && *code == "not_hls", "{}", f.path),
+                Role::Primary { row: None } => {
+                    assert!(!mxf && f.path.starts_with("A/"), "{}", f.path);
+                    inserts += 1;
+                }
+                Role::Duplicate { primary } => {
+                    assert!(f.path.starts_with("B/"), "{}", f.path);
+                    let p = &files[*primary].path;
+                    assert_eq!(
+                        p.to_lowercase(),
+                        f.path.replacen("B/", "A/", 1).to_lowercase()
+                    );
+                }
+                other => panic!("{}: {other:?}", f.path),
+            }
+        }
+        assert_eq!(plan.actions.len(), inserts);
     }
 }
