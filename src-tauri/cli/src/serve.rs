@@ -284,6 +284,8 @@ fn router(state: AppState, ui_dir: Option<&std::path::Path>) -> Router {
     let admin = Router::new()
         .route("/api/scan", post(start_scan))
         .route("/api/settings", get(get_settings).put(put_settings))
+        .route("/api/settings/test-root", post(test_root))
+        .route("/api/demo", post(create_demo))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     let mut app = Router::new()
         .route("/health", get(health))
@@ -741,6 +743,113 @@ async fn put_settings(State(st): State<AppState>, body: Bytes) -> ApiResult {
             e.to_string(),
         )),
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestRootBody {
+    root: String,
+    /// Checked too when given (else the configured one).
+    marker_file: Option<String>,
+}
+
+/// The settings screen's "test connection": can this root be listed (and its marker found)?
+/// Always 200 with `{ok, code, message, entries}`; nothing is saved.
+async fn test_root(State(st): State<AppState>, body: Bytes) -> ApiResult {
+    let b: TestRootBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            format!("request body must be {{\"root\": \"…\"}}: {e}"),
+        )
+    })?;
+    let mut cfg = st.monitor.config();
+    cfg.root = Some(PathBuf::from(b.root.trim()));
+    if b.marker_file.is_some() {
+        cfg.marker_file = b.marker_file.filter(|m| !m.trim().is_empty());
+    }
+    let answer = tokio::task::spawn_blocking(move || {
+        if cfg.root.as_deref().is_some_and(|r| r.as_os_str().is_empty()) {
+            return json!({"ok": false, "code": "invalid_argument", "entries": null,
+                "message": "루트 경로를 입력하세요 / enter the root path"});
+        }
+        match nas_sync_engine::runtime::monitor::check_root(&cfg) {
+            Ok(()) => {
+                let entries = cfg
+                    .root
+                    .as_deref()
+                    .and_then(|r| std::fs::read_dir(r).ok())
+                    .map(|it| it.take(100_000).count());
+                json!({"ok": true, "code": "ok", "entries": entries,
+                    "message": format!("연결됨: 최상위 항목 {} 개 / reachable", entries.unwrap_or(0))})
+            }
+            Err(e) => json!({"ok": false, "code": e.code(), "message": e.to_string(), "entries": null}),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    ok(answer)
+}
+
+/// Onboarding's "start with the demo archive": writes the demo next to the settings file (or
+/// archive.db), points the settings at it and starts a first sync. Refused (409) once a root
+/// is configured, so it can never replace a real NAS.
+async fn create_demo(State(st): State<AppState>, body: Bytes) -> ApiResult {
+    start_body(&body)?;
+    let current = st.monitor.config();
+    if current.root.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_configured",
+            "NAS 루트가 이미 설정되어 있습니다 / a root is already configured",
+        ));
+    }
+    let base = match st.settings.as_ref().and_then(|s| s.path().parent()) {
+        Some(p) => p.to_path_buf(),
+        None => current
+            .archive_db_path()?
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+    };
+    let dir = base.join("demo");
+    let store = st.settings.clone();
+    let (report, cfg) = blocking(move || {
+        let report = nas_sync_engine::demo::write_demo(&dir, 300)?;
+        let mut cfg = current;
+        cfg.root = Some(report.root.clone());
+        cfg.archive_db = Some(report.dir.join("archive.db"));
+        cfg.target_db = Some(report.dir.join("pokervod.db"));
+        if let Some(s) = &store {
+            s.save(&cfg).map_err(|e| match e {
+                SaveError::Invalid(errors) => Error::Config {
+                    field: errors.first().map(|f| f.field.clone()).unwrap_or_default(),
+                    message: errors
+                        .first()
+                        .map(|f| f.message.clone())
+                        .unwrap_or_default(),
+                },
+                SaveError::Io(e) => e,
+            })?;
+        }
+        cfg.normalize();
+        Ok((report, cfg))
+    })
+    .await?;
+    st.monitor.set_config(cfg);
+    *st.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    tracing::info!(
+        "데모 아카이브 사용 / demo archive at {}",
+        report.dir.display()
+    );
+    let started = st.monitor.start(JobKind::Sync, false, "manual");
+    ok(json!({
+        "config": st.monitor.config(),
+        "dir": report.dir,
+        "files": report.files,
+        "created": report.created,
+        "job_id": started.job_id,
+    }))
 }
 
 async fn openapi() -> Response {

@@ -655,3 +655,64 @@ fn the_watcher_puts_a_new_file_in_the_target_without_a_sync_request() {
         "{jobs}"
     );
 }
+
+#[test]
+fn test_root_says_whether_a_root_is_reachable_without_saving_it() {
+    let s = serve_demo(20);
+    let root = s.dir.path().join("archive");
+    let (code, v) = s.call(
+        "POST",
+        "/api/settings/test-root",
+        Some(&json!({"root": root.display().to_string()})),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["entries"].as_u64().is_some_and(|n| n > 0), "{v}");
+    let missing = s.dir.path().join("no-such-share");
+    let (code, v) = s.call(
+        "POST",
+        "/api/settings/test-root",
+        Some(&json!({"root": missing.display().to_string()})),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["code"], "root_unreachable", "{v}");
+    // Nothing was saved: the configured root is still the demo's.
+    let cfg = s.get("/api/settings");
+    assert_eq!(cfg["config"]["root"], root.display().to_string());
+    let (code, _) = s.call("POST", "/api/settings/test-root", Some(&json!({})));
+    assert_eq!(code, 400, "a body without root is a bad request");
+}
+
+#[test]
+fn onboarding_demo_configures_an_empty_setup_once_and_syncs_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // No root and no Target yet; archive.db kept in the temp dir (not the OS data dir).
+    fs::write(
+        dir.path().join("nas-sync.toml"),
+        "archive_db = \"archive.db\"\n",
+    )
+    .expect("config");
+    let s = start(dir, "127.0.0.1:0", &[]).expect("server starts");
+    let (code, v) = s.call("GET", "/api/dashboard", None);
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["code"], "config_invalid", "{v}");
+    let (code, v) = s.call("POST", "/api/demo", None);
+    assert_eq!(code, 200, "{v}");
+    assert!(v["files"].as_u64().is_some_and(|n| n >= 100), "{v}");
+    let root = v["config"]["root"].as_str().expect("root set").to_string();
+    assert!(Path::new(&root).is_dir(), "demo root exists: {root}");
+    let job = s.wait_job(v["job_id"].as_u64().expect("job id"));
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let d = s.get("/api/dashboard");
+    assert_eq!(d["source"]["total_files"], v["files"], "{d}");
+    assert!(d["target"]["total_files"].as_u64().is_some_and(|n| n > 0));
+    let saved = fs::read_to_string(s.config()).expect("config");
+    assert!(
+        saved.contains("demo"),
+        "settings point at the demo: {saved}"
+    );
+    let (code, v) = s.call("POST", "/api/demo", None);
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["code"], "already_configured");
+}
