@@ -24,5 +24,9 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 # One closing line for the whole run (cargo prints one per test binary, the last often 0 doc tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+# ---- web UI (ui/): typecheck, lint, Vitest, build, Playwright E2E in Chromium ------------------
+echo "== web UI"
+bash scripts/ui-test.sh
+# ---- end web UI ---------------------------------------------------------------------------------
 echo "== schemathesis (bounded: 60 s)"
 ST_MAX_TIME="${ST_MAX_TIME:-60}" ST_SEED="${ST_SEED:-20261130}" bash scripts/schemathesis.sh

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  fieldMessage,
   formatBytes,
   formatDuration,
   formatPercent,
@@ -85,5 +86,19 @@ describe("small formats", () => {
     expect(formatDuration(65, "ko")).toBe("1분 5초");
     expect(formatDuration(3600, "en")).toBe("1 h");
     expect(formatDuration(0, "ko")).toBe("0초");
+  });
+});
+
+describe("fieldMessage", () => {
+  it("takes the language's half of a bilingual message", () => {
+    const m = "OTT 카탈로그(pokervod.db) 경로를 입력하세요. / Enter the path of pokervod.db.";
+    expect(fieldMessage(m, "ko")).toBe("OTT 카탈로그(pokervod.db) 경로를 입력하세요.");
+    expect(fieldMessage(m, "en")).toBe("Enter the path of pokervod.db.");
+  });
+  it("says the engine's range checks in Korean, keeps them in English", () => {
+    const m = "interval_minutes must be between 1 and 1440 (got 0)";
+    expect(fieldMessage(m, "ko")).toBe("1–1440 사이의 값이어야 합니다 (입력값: 0)");
+    expect(fieldMessage(m, "en")).toBe(m);
+    expect(fieldMessage("something else", "ko")).toBe("something else");
   });
 });

@@ -122,3 +122,20 @@ export function topCatalogs<T extends { id: string; count: number }>(
   if (sorted.length > n && rest > 0) top.push({ id: "", count: rest, other: true });
   return top;
 }
+
+/**
+ * A server message for a form field in the screen's language: bilingual messages ("한국어 /
+ * English") give their half; the engine's English-only range checks are said in Korean.
+ */
+export function fieldMessage(message: string, lang: Lang): string {
+  const split = message.lastIndexOf(" / ");
+  if (split > 0 && /[\uac00-\ud7a3]/.test(message.slice(0, split))) {
+    return lang === "ko" ? message.slice(0, split) : message.slice(split + 3);
+  }
+  if (lang === "en") return message;
+  const range = /^\w+ must be between (\S+) and (\S+) \(got (.*)\)$/.exec(message);
+  if (range) return `${range[1]}–${range[2]} 사이의 값이어야 합니다 (입력값: ${range[3]})`;
+  if (/must name at least one extension/.test(message))
+    return "확장자를 하나 이상 입력하세요 (예: mp4, mov, ts)";
+  return message;
+}

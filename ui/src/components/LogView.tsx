@@ -7,12 +7,13 @@ import { Button, Card, EmptyState, cx } from "./ui";
 
 const LEVELS: Level[] = ["ERROR", "WARN", "INFO", "DEBUG"];
 
+/** Level colours on the log's dark background (light and dark theme alike). */
 const levelClass: Record<Level, string> = {
-  ERROR: "text-red-600 dark:text-red-400",
-  WARN: "text-amber-600 dark:text-amber-400",
-  INFO: "text-sky-700 dark:text-sky-400",
-  DEBUG: "text-slate-400",
-  TRACE: "text-slate-400",
+  ERROR: "text-red-400",
+  WARN: "text-amber-300",
+  INFO: "text-sky-400",
+  DEBUG: "text-slate-500",
+  TRACE: "text-slate-500",
 };
 
 const rank: Record<Level, number> = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4 };
@@ -115,7 +116,7 @@ export function LogView() {
           lines.map((l) => (
             <div key={l.seq} data-testid="log-line" data-level={l.level} className="flex gap-2 whitespace-pre-wrap break-all">
               <span className="shrink-0 text-slate-500">{formatClock(l.time)}</span>
-              <span className={cx("w-12 shrink-0 font-semibold", levelClass[l.level].replace(/text-(\w+)-(6|7)00/, "text-$1-400"))}>
+              <span className={cx("w-12 shrink-0 font-semibold", levelClass[l.level])}>
                 [{l.level}]
               </span>
               <span className={l.level === "ERROR" ? "text-red-300" : l.level === "WARN" ? "text-amber-200" : ""}>

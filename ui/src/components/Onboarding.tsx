@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { ApiError, type RootTest } from "../api";
+import { fieldMessage } from "../format";
 import { useLang } from "../i18n";
 import { useApp } from "../state/app";
 import { Button, Card, Field, inputClass } from "./ui";
@@ -8,7 +9,7 @@ import { Button, Card, Field, inputClass } from "./ui";
 /** No NAS configured yet: ask for the root (and the Target), or start with the demo archive. */
 export function Onboarding() {
   const { api } = useApp();
-  const { t } = useLang();
+  const { t, lang } = useLang();
   const qc = useQueryClient();
   const [root, setRoot] = useState("");
   const [target, setTarget] = useState("");
@@ -23,7 +24,7 @@ export function Onboarding() {
     },
     onError: (e) => {
       if (e instanceof ApiError && e.errors.length)
-        setErrors(Object.fromEntries(e.errors.map((x) => [x.field, x.message])));
+        setErrors(Object.fromEntries(e.errors.map((x) => [x.field, fieldMessage(x.message, lang)])));
     },
   });
   const demo = useMutation({
@@ -62,7 +63,7 @@ export function Onboarding() {
           {test && (
             <p role="status" className={test.ok ? "text-sm text-emerald-700" : "text-sm text-red-600"}>
               {test.ok ? "✅ " : "❌ "}
-              {test.message}
+              {fieldMessage(test.message, lang)}
             </p>
           )}
           <Field htmlFor="ob-target" label={t("Target DB 경로 (pokervod.db)", "Target DB path (pokervod.db)")} error={errors.target_db}>

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type ReactNode } from "react";
 import { ApiError, type Config, type RootTest } from "../api";
+import { fieldMessage } from "../format";
 import { useLang } from "../i18n";
 import { useApp } from "../state/app";
 import { ErrorPanel } from "./ErrorPanel";
@@ -96,8 +97,8 @@ export function Settings() {
     onError: (e) => {
       setNotice(null);
       if (e instanceof ApiError && e.code === "invalid_settings")
-        setErrors(Object.fromEntries(e.errors.map((x) => [x.field, x.message])));
-      else if (e instanceof ApiError && e.field) setErrors({ [e.field]: e.message });
+        setErrors(Object.fromEntries(e.errors.map((x) => [x.field, fieldMessage(x.message, lang)])));
+      else if (e instanceof ApiError && e.field) setErrors({ [e.field]: fieldMessage(e.message, lang) });
     },
   });
   const testRoot = useMutation({
@@ -186,7 +187,7 @@ export function Settings() {
               {testRoot.isPending && <Spinner />}
               {test && (
                 <span role="status" data-testid="s-test-result" data-ok={test.ok} className={cx("text-sm", test.ok ? "text-emerald-700 dark:text-emerald-400" : "text-red-600")}>
-                  {test.ok ? "✅" : "❌"} {test.message}
+                  {test.ok ? "✅" : "❌"} {fieldMessage(test.message, lang)}
                 </span>
               )}
               {testRoot.error && <span className="text-sm text-red-600">{testRoot.error.message}</span>}

@@ -159,8 +159,14 @@ function Node({ node, style }: NodeRendererProps<Row>) {
         <span className="tabular text-right text-xs text-slate-600 dark:text-slate-300">
           {formatNumber(c.total_files, lang)} {t("개", "")}
         </span>
-        <span className="tabular text-right text-xs text-emerald-700 dark:text-emerald-400">
-          ✅ {formatNumber(c.synced, lang)} {t("동기화", "synced")}
+        <span
+          className={cx(
+            "tabular text-right text-xs",
+            c.synced > 0 ? "text-emerald-700 dark:text-emerald-400" : "text-slate-400",
+          )}
+        >
+          {c.synced > 0 ? "✅ " : ""}
+          {formatNumber(c.synced, lang)} {t("동기화", "synced")}
         </span>
       </div>
     );
@@ -204,10 +210,22 @@ function Node({ node, style }: NodeRendererProps<Row>) {
 }
 
 
+/** Rows on screen: the top level and the children of open folders. */
+export function visibleRows(rows: Row[], expanded: Set<string>): number {
+  let n = 0;
+  for (const r of rows) {
+    n++;
+    if (r.kind === "dir" && expanded.has(r.id)) n += visibleRows(r.children, expanded);
+  }
+  return n;
+}
+
 export function TreeView() {
   const { api } = useApp();
   const { t, lang } = useLang();
+  // Folders ever opened (their answers stay loaded) and the ones open now (for the height).
   const [open, setOpen] = useState<string[]>([]);
+  const [expanded, setExpanded] = useState<Set<string>>(new Set());
   const [limits, setLimits] = useState<Record<string, number>>({});
   const root = useQuery({
     queryKey: ["tree", "", limits[""] ?? NODE_PAGE],
@@ -238,7 +256,7 @@ export function TreeView() {
   if (root.error) return <ErrorPanel error={root.error} retry={() => void root.refetch()} />;
   if (!root.data) return <Spinner label={t("불러오는 중…", "Loading…")} />;
   const r = root.data;
-  const height = Math.min(640, Math.max(ROW * 6, ROW * data.length + 8));
+  const height = Math.min(640, Math.max(ROW * 6, ROW * visibleRows(data, expanded) + 8));
 
   return (
     <Card>
@@ -274,6 +292,12 @@ export function TreeView() {
             if (!id.startsWith("d:")) return;
             const path = id.slice(2);
             setOpen((o) => (o.includes(path) ? o : [...o, path]));
+            setExpanded((e) => {
+              const n = new Set(e);
+              if (n.has(id)) n.delete(id);
+              else n.add(id);
+              return n;
+            });
           }}
         >
           {Node}

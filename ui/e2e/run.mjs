@@ -1,0 +1,525 @@
+// End-to-end tests of the web UI in a real Chromium (playwright-core + Debian's chromium)
+// against a real `nas-sync serve` on a demo archive. Every wait is on a condition with a generous
+// timeout (a 2-core shared machine); nothing sleeps to assert. Screenshots of each screen
+// (Korean) go to docs/screenshots/. The last line is "N passed, N failed".
+//
+//   NAS_SYNC_BIN=path/to/nas-sync node e2e/run.mjs     (after `npm run build`)
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const UI = path.resolve(here, "..");
+const REPO = path.resolve(UI, "..");
+const DIST = path.join(UI, "dist");
+const SHOTS = process.env.SCREENSHOT_DIR ?? path.join(REPO, "docs", "screenshots");
+const BIN =
+  process.env.NAS_SYNC_BIN ??
+  path.join(process.env.CARGO_TARGET_DIR ?? path.join(REPO, "target"), "debug", "nas-sync");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const WAIT = 60_000;
+const ONLY = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
+
+if (!fs.existsSync(path.join(DIST, "index.html"))) throw new Error(`build the UI first: ${DIST}`);
+if (!fs.existsSync(BIN)) throw new Error(`nas-sync binary not found: ${BIN} (set NAS_SYNC_BIN)`);
+fs.mkdirSync(SHOTS, { recursive: true });
+
+// ---------------------------------------------------------------------------------------------
+// The real server and CLI
+
+function cli(dir, args) {
+  const out = execFileSync(BIN, ["--config", path.join(dir, "nas-sync.toml"), ...args, "--json"], {
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  });
+  return JSON.parse(out);
+}
+
+function makeDemo() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nas-sync-e2e-"));
+  execFileSync(BIN, ["demo", "--dir", dir], { encoding: "utf8" });
+  // The media probe of MXF files (ffprobe) is not what these tests are about.
+  fs.appendFileSync(path.join(dir, "nas-sync.toml"), "probe_media = false\n");
+  execFileSync(BIN, ["--config", path.join(dir, "nas-sync.toml"), "sync", "-q"]);
+  return dir;
+}
+
+const servers = new Set();
+
+async function serve(dir, bind = "127.0.0.1:0") {
+  const proc = spawn(
+    BIN,
+    ["--config", path.join(dir, "nas-sync.toml"), "serve", "--bind", bind, "--ui-dir", DIST, "--no-schedule", "--no-watch"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  servers.add(proc);
+  let err = "";
+  proc.stderr.on("data", (d) => {
+    err = (err + d).slice(-8000);
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    const t = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), WAIT);
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[1]);
+      }
+    });
+    proc.on("exit", (code) => {
+      clearTimeout(t);
+      reject(new Error(`serve exited ${code}: ${err}`));
+    });
+  });
+  return {
+    url,
+    proc,
+    stderr: () => err,
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const done = new Promise((r) => proc.once("exit", r));
+      proc.kill("SIGTERM");
+      await done;
+      servers.delete(proc);
+    },
+  };
+}
+
+async function api(base, method, p, body) {
+  const r = await fetch(base + p, {
+    method,
+    headers: body ? { "Content-Type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: r.status, json: await r.json() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browser and assertions
+
+const external = [];
+const pageErrors = [];
+
+async function browser() {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "nas-sync-chromium-"));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--lang=ko-KR",
+    ],
+    viewport: { width: 1366, height: 900 },
+    locale: "ko-KR",
+    timezoneId: "Asia/Seoul",
+    colorScheme: "light",
+  });
+  ctx.setDefaultTimeout(WAIT);
+  // No fetch may leave the machine (fonts and assets are bundled or the system's).
+  await ctx.route("**/*", (route) => {
+    const u = new URL(route.request().url());
+    if (u.protocol === "data:" || u.hostname === "127.0.0.1" || u.hostname === "localhost") return route.continue();
+    external.push(u.href);
+    return route.abort();
+  });
+  return ctx;
+}
+
+function watchPage(page) {
+  page.on("pageerror", (e) => pageErrors.push(e.stack ?? e.message));
+}
+
+class Failure extends Error {}
+
+function assert(cond, msg) {
+  if (!cond) throw new Failure(msg);
+}
+
+function eq(actual, expected, msg) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Failure(`${msg}: expected ${e}, got ${a}`);
+}
+
+/** Poll `fn` until it returns a truthy value (or throw with what it last saw). */
+async function until(fn, msg, timeout = WAIT) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Failure(`${msg} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function shot(page, name, fullPage = true) {
+  await page.evaluate(() => document.fonts.ready);
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
+}
+
+const texts = (loc) => loc.allInnerTexts();
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+let ctx;
+let page;
+let srv;
+let dir;
+const metrics = {};
+
+test("onboarding: no NAS configured asks for the root and starts the demo archive", async () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), "nas-sync-e2e-empty-"));
+  fs.writeFileSync(path.join(empty, "nas-sync.toml"), 'archive_db = "archive.db"\nprobe_media = false\n');
+  const s = await serve(empty);
+  try {
+    const p = await ctx.newPage();
+    watchPage(p);
+    await p.goto(s.url + "/");
+    await p.getByTestId("onboarding").waitFor();
+    assert(await p.getByLabel("NAS 루트 경로 (UNC)").isVisible(), "onboarding asks for the root");
+    // The connection test says what is wrong with a path that does not exist.
+    await p.getByLabel("NAS 루트 경로 (UNC)").fill(path.join(empty, "no-such-share"));
+    await p.getByTestId("ob-test").click();
+    await until(async () => (await p.getByRole("status").innerText()).includes("❌"), "test connection fails for a missing root");
+    await shot(p, "onboarding");
+    await p.getByTestId("ob-demo").click();
+    await p.getByTestId("source-total").waitFor();
+    await until(async () => Number(await p.getByTestId("target-total").getAttribute("data-value")) > 0, "the demo's first sync reaches the Target");
+    const d = cli(empty, ["dashboard"]);
+    eq(Number(await p.getByTestId("source-total").getAttribute("data-value")), d.source.total_files, "demo source total");
+    await p.close();
+  } finally {
+    await s.stop();
+  }
+});
+
+test("dashboard numbers equal `nas-sync dashboard --json`, first data within the budget", async () => {
+  const d = cli(dir, ["dashboard"]);
+  const t0 = Date.now();
+  await page.goto(srv.url + "/");
+  await page.getByTestId("source-total").waitFor();
+  metrics.firstDataMs = Date.now() - t0;
+  const nav = await page.evaluate(() => {
+    const e = performance.getEntriesByType("navigation")[0];
+    const p = performance.getEntriesByName("first-contentful-paint")[0];
+    return { domContentLoaded: Math.round(e.domContentLoadedEventEnd), fcp: p ? Math.round(p.startTime) : null };
+  });
+  metrics.navigation = nav;
+  const val = async (id) => Number(await page.getByTestId(id).getAttribute("data-value"));
+  eq(await val("source-total"), d.source.total_files, "Source total");
+  eq(await val("target-total"), d.target.total_files, "Target total (HLS registered)");
+  eq(Number((await page.getByTestId("excluded-non-hls").innerText()).replace(/,/g, "")), d.target.excluded.non_hls, "non-HLS");
+  eq(Number((await page.getByTestId("excluded-duplicates").innerText()).replace(/,/g, "")), d.target.excluded.duplicates, "duplicates");
+  const bars = await page.getByTestId("catalog-bar").evaluateAll((els) => els.map((e) => [e.dataset.catalog, Number(e.dataset.count)]));
+  const sorted = [...d.catalogs].sort((a, b) => b.count - a.count || a.id.localeCompare(b.id));
+  const want = sorted.slice(0, 6).map((c) => [c.id, c.count]);
+  const rest = sorted.slice(6).reduce((s, c) => s + c.count, 0);
+  if (rest) want.push(["기타", rest]);
+  eq(bars, want, "catalog bars (top 6 + 기타)");
+  assert((await page.getByTestId("status-light").getAttribute("data-status")) === "ok", "status light is 정상");
+  await page.getByTestId("status-light").hover();
+  await page.getByTestId("status-details").waitFor();
+  assert((await page.getByTestId("status-details").innerText()).includes("마지막 동기화"), "status details on hover");
+  await page.mouse.move(0, 400);
+  assert(metrics.firstDataMs < 5000, `first data on screen took ${metrics.firstDataMs} ms`);
+  await shot(page, "dashboard");
+});
+
+test("reconcile shows a readable drift report", async () => {
+  await page.getByTestId("action-reconcile").click();
+  const report = page.getByTestId("drift-report");
+  await report.waitFor();
+  eq(await report.getAttribute("data-in-sync"), "true", "a fresh sync is in sync");
+  assert((await report.innerText()).includes("차이 없음"), "report says 차이 없음");
+});
+
+test("matching table: tab counts, status filter, search, catalog, sort and pages in the URL", async () => {
+  const all = cli(dir, ["matching"]);
+  await page.getByTestId("nav-matching").click();
+  await page.getByTestId("matching-table").waitFor();
+  for (const [s, n] of Object.entries(all.summary.by_status)) {
+    eq(Number(await page.getByTestId(`tab-${s}`).getAttribute("data-count")), n, `tab ${s} count`);
+  }
+  const paths = () => texts(page.getByTestId("source-path"));
+  eq(await paths(), all.items.filter((i) => i.source).map((i) => i.source.path), "page 1 rows equal the CLI");
+  // Status filter.
+  await page.getByTestId("tab-not_synced").click();
+  await until(async () => new URL(page.url()).searchParams.get("status") === "not_synced", "status in the URL");
+  await until(async () => {
+    const st = await page.getByTestId("matching-row").evaluateAll((els) => els.map((e) => e.dataset.status));
+    return st.length > 0 && st.every((s) => s === "not_synced");
+  }, "only not_synced rows");
+  const reasons = await texts(page.getByTestId("reason"));
+  eq(reasons.length, await page.getByTestId("matching-row").count(), "every non-synced row has a reason");
+  assert(reasons.every((r) => r.length > 2), "reasons are not empty");
+  // Pages: 20 per page, page 2 equals the CLI's page 2.
+  await page.getByTestId("tab-all").click();
+  await until(async () => !new URL(page.url()).searchParams.has("status"), "status cleared");
+  const p2 = cli(dir, ["matching", "--page", "2"]);
+  await page.getByTestId("page-2").click();
+  await until(async () => new URL(page.url()).searchParams.get("page") === "2", "page 2 in the URL");
+  await until(async () => JSON.stringify(await paths()) === JSON.stringify(p2.items.filter((i) => i.source).map((i) => i.source.path)), "page 2 rows equal the CLI");
+  eq(await page.getByTestId("matching-row").count(), 20, "20 rows per page");
+  // Sort by size, descending (second click).
+  await page.getByTestId("sort-size").click();
+  await until(async () => new URL(page.url()).searchParams.get("sort") === "size", "sort in the URL");
+  await page.getByTestId("sort-size").click();
+  await until(async () => new URL(page.url()).searchParams.get("desc") === "1", "desc in the URL");
+  const bySize = cli(dir, ["matching", "--sort", "size", "--desc"]);
+  await until(async () => JSON.stringify(await paths()) === JSON.stringify(bySize.items.filter((i) => i.source).map((i) => i.source.path)), "size-desc rows equal the CLI");
+  // Catalog + search.
+  await page.getByTestId("catalog-filter").selectOption("WSOP");
+  await page.getByTestId("search").fill("Day1");
+  await until(async () => new URL(page.url()).searchParams.get("search") === "Day1", "search in the URL");
+  const want = cli(dir, ["matching", "--catalog", "WSOP", "--search", "Day1", "--sort", "size", "--desc"]);
+  await until(async () => JSON.stringify(await paths()) === JSON.stringify(want.items.filter((i) => i.source).map((i) => i.source.path)), "filtered rows equal the CLI");
+  eq(Number(await page.getByTestId("matching-total").getAttribute("data-total")), want.total, "filtered total");
+  // The state survives a reload (it is the URL).
+  const before = page.url();
+  await page.reload();
+  await page.getByTestId("matching-table").waitFor();
+  eq(page.url(), before, "URL kept");
+  eq(await page.getByTestId("search").inputValue(), "Day1", "search kept after reload");
+  await until(async () => JSON.stringify(await paths()) === JSON.stringify(want.items.filter((i) => i.source).map((i) => i.source.path)), "rows kept after reload");
+  // No results.
+  await page.getByTestId("search").fill("없는파일이름zzz");
+  await page.getByTestId("matching-empty").waitFor();
+  // Duplicates expand.
+  await page.goto(srv.url + "/matching?status=synced_with_duplicates");
+  await page.getByTestId("dup-toggle").first().click();
+  await page.getByTestId("dup-list").first().waitFor();
+  await page.goto(srv.url + "/matching");
+  await page.getByTestId("matching-table").waitFor();
+  await shot(page, "matching-table");
+});
+
+test("tree view: lazy folders with counts, Source vs Target", async () => {
+  const root = cli(dir, ["tree", "--path", ""]);
+  await page.goto(srv.url + "/matching");
+  await page.getByTestId("toggle-tree").click();
+  await until(async () => new URL(page.url()).searchParams.get("view") === "tree", "view=tree in the URL");
+  await page.getByTestId("tree-dir").first().waitFor();
+  const dirs = await page.getByTestId("tree-dir").evaluateAll((els) => els.map((e) => e.dataset.path));
+  eq(dirs, root.directories.map((d) => d.path), "catalog folders equal the CLI");
+  await page.locator('[data-testid="tree-dir"][data-path="WSOP"]').click();
+  const wsop = cli(dir, ["tree", "--path", "WSOP"]);
+  await until(async () => (await page.locator('[data-testid="tree-dir"][data-path^="WSOP/"]').count()) === wsop.directories.length, "WSOP's sub-folders load when it opens");
+  // Down the first folder of each level until one holds files.
+  let node = wsop;
+  for (let level = 0; level < 8 && node.files.length === 0 && node.directories.length; level++) {
+    const next = node.directories[0];
+    const row = page.locator(`[data-testid="tree-dir"][data-path="${next.path}"]`);
+    await row.waitFor();
+    await row.click();
+    node = cli(dir, ["tree", "--path", next.path]);
+  }
+  assert(node.files.length > 0, "a folder with files was reached");
+  await page.getByTestId("tree-file").first().waitFor();
+  assert((await page.getByTestId("tree-file").first().innerText()).match(/ID:\d+|미등록|중복/), "a file row shows its Target side");
+  await shot(page, "matching-tree");
+});
+
+test("a sync from the UI after adding files: log lines, new rows, history entries", async () => {
+  const src = cli(dir, ["matching", "--catalog", "WSOP", "--status", "synced"]).items[0].source.path;
+  const root = path.join(dir, "archive");
+  const added = ["E2E_신규_에피소드_1.mp4", "E2E_신규_에피소드_2.mp4", "E2E_신규_에피소드_3.mov"];
+  fs.mkdirSync(path.join(root, "WSOP", "2026"), { recursive: true });
+  for (const [i, name] of added.entries()) {
+    const data = Buffer.concat([fs.readFileSync(path.join(root, src)), Buffer.from(`e2e-${i}`)]);
+    fs.writeFileSync(path.join(root, "WSOP", "2026", name), data);
+  }
+  await page.getByTestId("nav-dashboard").click();
+  await page.getByTestId("action-sync").click();
+  const result = page.getByTestId("job-result");
+  await until(async () => (await result.getAttribute("data-state")) === "succeeded", "the sync finished");
+  const jobs = (await api(srv.url, "GET", "/api/jobs")).json;
+  const job = jobs.reduce((a, j) => (a && a.id > j.id ? a : j), null);
+  eq(job.result.added, added.length, "the sync added the new files");
+  assert((await page.getByTestId("job-result-counts").innerText()).includes(`추가 ${added.length}`), "result shows 추가 3");
+  await until(async () => Number(await page.getByTestId("target-total").getAttribute("data-value")) === cli(dir, ["dashboard"]).target.total_files, "dashboard refreshed after the job");
+  // Live log.
+  await page.getByTestId("nav-logs").click();
+  await until(async () => (await texts(page.getByTestId("log-line"))).some((l) => l.includes("동기화 완료")), "log shows 동기화 완료");
+  const lines = await texts(page.getByTestId("log-line"));
+  assert(lines.some((l) => l.includes("동기화 시작")), "log shows 동기화 시작");
+  await shot(page, "logs", false);
+  // New rows in the matching table.
+  await page.goto(srv.url + "/matching?search=E2E_");
+  await until(async () => (await page.getByTestId("matching-row").count()) === added.length, "the new files are rows");
+  const st = await page.getByTestId("matching-row").evaluateAll((els) => els.map((e) => e.dataset.status));
+  assert(st.every((s) => s === "synced"), `new rows synced: ${st}`);
+  const ids = await texts(page.getByTestId("target-id"));
+  assert(ids.every((i) => /^\d+$/.test(i.trim())), `new rows have Target ids: ${ids}`);
+  // History entries.
+  await page.getByTestId("nav-history").click();
+  await page.getByTestId("history-table").waitFor();
+  const rows = await page.getByTestId("history-row").evaluateAll((els) => els.slice(0, 3).map((e) => [e.dataset.event, e.querySelector("[data-testid=history-path]").textContent]));
+  eq(rows.map((r) => r[0]), ["added", "added", "added"], "newest history rows are 추가");
+  eq(rows.map((r) => r[1]).sort(), [...added].sort(), "history names the new files");
+  assert((await page.getByTestId("history-row").first().innerText()).includes("방금 전"), "relative time 방금 전");
+  await page.getByTestId("hist-event-deleted").click();
+  await until(async () => new URL(page.url()).searchParams.get("event") === "deleted", "event filter in the URL");
+  await page.getByTestId("history-empty").waitFor();
+  await page.getByTestId("hist-event-all").click();
+  await page.getByTestId("history-table").waitFor();
+  await shot(page, "history");
+});
+
+test("mass-delete guard: the refused sync shows the numbers, review, then force applies", async () => {
+  const root = path.join(dir, "archive");
+  for (const d of ["HCL", "WSOP/2021", "WSOP/2022"]) fs.rmSync(path.join(root, d), { recursive: true, force: true });
+  const activeBefore = cli(dir, ["dashboard"]).target.total_files;
+  await page.getByTestId("nav-dashboard").click();
+  await page.getByTestId("action-sync").click();
+  const panel = page.getByTestId("guard-panel");
+  await panel.waitFor();
+  const jobs = (await api(srv.url, "GET", "/api/jobs")).json;
+  const job = jobs.reduce((a, j) => (a && a.id > j.id ? a : j), null);
+  eq(job.state, "refused", "the job was refused");
+  const numbers = await page.getByTestId("guard-numbers").innerText();
+  assert(numbers.includes(`${activeBefore}건 중 ${job.result.deleted}건`), `guard numbers: ${numbers}`);
+  eq(cli(dir, ["dashboard"]).target.total_files, activeBefore, "nothing was applied");
+  await page.getByTestId("guard-review").click();
+  await page.getByTestId("guard-review-panel").waitFor();
+  assert(await page.getByTestId("guard-force").isDisabled(), "force needs the confirmation");
+  await shot(page, "guard");
+  await page.getByTestId("guard-confirm").check();
+  await page.getByTestId("guard-force").click();
+  await until(async () => (await page.getByTestId("job-result").getAttribute("data-state").catch(() => null)) === "succeeded", "the forced sync applied");
+  eq(cli(dir, ["dashboard"]).target.total_files, activeBefore - job.result.deleted + job.result.added, "the Target lost exactly the reviewed rows");
+  await until(async () => (await page.getByTestId("guard-panel").count()) === 0, "the guard panel is gone");
+  // The refusal is a WARN line in the live log (yellow), next to the sync's INFO lines.
+  await page.getByTestId("nav-logs").click();
+  await until(async () => (await page.locator('[data-testid="log-line"][data-level="WARN"]').count()) > 0, "a WARN line for the refusal");
+  await shot(page, "logs", false);
+});
+
+test("settings: field-level validation messages from the server, then a valid save", async () => {
+  const cfgPath = path.join(dir, "nas-sync.toml");
+  const before = fs.readFileSync(cfgPath, "utf8");
+  await page.getByTestId("nav-settings").click();
+  await page.getByTestId("s-interval_minutes").fill("0");
+  await page.getByTestId("s-max_delete_percent").fill("500");
+  await page.getByTestId("s-save").click();
+  await page.locator("#s-interval_minutes-error").waitFor();
+  const bad = await api(srv.url, "PUT", "/api/settings", { interval_minutes: 0, max_delete_percent: 500 });
+  const msg = Object.fromEntries(bad.json.errors.map((e) => [e.field, e.message]));
+  // The server's check, said in Korean under its field.
+  assert(/between 1 and 1440 \(got 0\)/.test(msg.interval_minutes), `server message: ${msg.interval_minutes}`);
+  eq(await page.locator("#s-interval_minutes-error").innerText(), "1–1440 사이의 값이어야 합니다 (입력값: 0)", "interval message under its field");
+  eq(await page.locator("#s-max_delete_percent-error").innerText(), "0–100 사이의 값이어야 합니다 (입력값: 500)", "percent message under its field");
+  eq(await page.getByTestId("s-interval_minutes").getAttribute("aria-invalid"), "true", "field marked invalid");
+  eq(fs.readFileSync(cfgPath, "utf8"), before, "an invalid save writes nothing");
+  await page.getByTestId("s-test-root").click();
+  await until(async () => (await page.getByTestId("s-test-result").getAttribute("data-ok")) === "true", "test connection succeeds for the demo root");
+  await shot(page, "settings", false);
+  await page.getByTestId("s-interval_minutes").fill("15");
+  await page.getByTestId("s-max_delete_percent").fill("10");
+  await page.getByTestId("s-save").click();
+  await page.getByTestId("s-notice").waitFor();
+  assert(fs.readFileSync(cfgPath, "utf8").includes("interval_minutes = 15"), "the valid value was saved");
+  eq(await page.locator("#s-interval_minutes-error").count(), 0, "errors cleared");
+});
+
+test("English switch and keyboard reach", async () => {
+  await page.getByTestId("nav-dashboard").click();
+  await page.getByTestId("lang-switch").click();
+  await until(async () => (await page.locator("h1").innerText()).includes("NAS Sync Monitor"), "English header");
+  assert((await page.getByTestId("action-sync").innerText()).includes("Run sync"), "English button");
+  await page.getByTestId("lang-switch").click();
+  await until(async () => (await page.locator("h1").innerText()).includes("NAS 동기화 모니터"), "Korean again");
+  // Tab from the top reaches the navigation and the sync button.
+  await page.locator("body").click({ position: { x: 5, y: 5 } });
+  const seen = new Set();
+  for (let i = 0; i < 25; i++) {
+    await page.keyboard.press("Tab");
+    const id = await page.evaluate(() => document.activeElement?.getAttribute("data-testid"));
+    if (id) seen.add(id);
+  }
+  for (const id of ["nav-matching", "nav-logs", "status-light", "action-sync"]) assert(seen.has(id), `Tab reaches ${id} (${[...seen]})`);
+  await page.keyboard.press("Enter");
+  // Dark theme follows the OS.
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.getByTestId("nav-dashboard").click();
+  await page.getByTestId("source-total").waitFor();
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert(bg !== "rgb(248, 250, 252)", `dark background (got ${bg})`);
+  await shot(page, "dashboard-dark", false);
+  await page.emulateMedia({ colorScheme: "light" });
+});
+
+test("the page reconnects after the server restarts", async () => {
+  await page.getByTestId("nav-dashboard").click();
+  await page.getByTestId("source-total").waitFor();
+  const bind = new URL(srv.url).host;
+  await srv.stop();
+  await page.getByTestId("offline-banner").waitFor();
+  eq(await page.getByTestId("status-light").getAttribute("data-status"), "offline", "light shows 연결 끊김");
+  srv = await serve(dir, bind);
+  await until(async () => (await page.getByTestId("offline-banner").count()) === 0, "banner gone after the restart");
+  await until(async () => (await page.getByTestId("status-light").getAttribute("data-status")) === "ok", "status back to 정상");
+  // New log lines of the new server arrive on the re-opened stream.
+  await api(srv.url, "POST", "/api/schedule/pause");
+  await page.getByTestId("nav-logs").click();
+  await until(async () => (await texts(page.getByTestId("log-line"))).some((l) => l.includes("일시정지")), "a log line from the restarted server");
+  await api(srv.url, "POST", "/api/schedule/resume");
+});
+
+// ---------------------------------------------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+try {
+  ctx = await browser();
+  dir = makeDemo();
+  srv = await serve(dir);
+  page = ctx.pages()[0] ?? (await ctx.newPage());
+  watchPage(page);
+  for (const t of tests) {
+    if (ONLY && !ONLY.test(t.name)) continue;
+    const start = Date.now();
+    try {
+      await t.fn();
+      passed++;
+      console.log(`ok   ${t.name} (${Date.now() - start} ms)`);
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${t.name}\n     ${e instanceof Failure ? e.message : (e.stack ?? e)}`);
+      await page.screenshot({ path: path.join(os.tmpdir(), `e2e-fail-${passed + failed}.png`) }).catch(() => {});
+    }
+  }
+  const t = { name: "no external network requests and no page errors" };
+  if (external.length === 0 && pageErrors.length === 0) {
+    passed++;
+    console.log(`ok   ${t.name}`);
+  } else {
+    failed++;
+    console.log(`FAIL ${t.name}\n     external: ${external.join(", ")}\n     errors: ${pageErrors.join("\n")}`);
+  }
+  console.log(`metrics: ${JSON.stringify(metrics)}`);
+} finally {
+  await ctx?.close().catch(() => {});
+  for (const p of servers) p.kill("SIGTERM");
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed ? 1 : 0;
