@@ -607,6 +607,27 @@ impl Archive {
         totals: &SyncTotals,
         entries: impl IntoIterator<Item = HistoryEntry<'e>>,
     ) -> Result<i64> {
+        // The Target commits right after this, so this commit must survive a power loss, not
+        // only a crash: FULL makes SQLite fsync the WAL at this commit (one fsync per sync).
+        // archive.db's other commits stay NORMAL.
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .ctx("archive.db synchronous")?;
+        let recorded = self.record_run(started_at, applied_at, forced, totals, entries);
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .ctx("archive.db synchronous")?;
+        recorded
+    }
+
+    fn record_run<'e>(
+        &mut self,
+        started_at: &str,
+        applied_at: &str,
+        forced: bool,
+        totals: &SyncTotals,
+        entries: impl IntoIterator<Item = HistoryEntry<'e>>,
+    ) -> Result<i64> {
         let tx = self.conn.transaction().ctx("begin sync record")?;
         tx.execute(
             "INSERT INTO sync_runs (started_at, finished_at, status, forced, added, updated, moved,
