@@ -414,6 +414,33 @@ test("mass-delete guard: the refused sync shows the numbers, review, then force 
   await shot(page, "logs", false);
 });
 
+test("share unreachable: the sync stops, says what to check, the light shows 에러 until it is back", async () => {
+  const root = path.join(dir, "archive");
+  const away = `${root}.away`;
+  fs.renameSync(root, away);
+  try {
+    await page.getByTestId("nav-dashboard").click();
+    await page.getByTestId("action-sync").click();
+    const panel = page.getByTestId("offline-panel");
+    await panel.waitFor();
+    assert((await panel.innerText()).includes("NAS 공유 폴더"), "the panel names the share");
+    // The engine checks the root on /health (the page asks every 30 s; the test asks now).
+    eq((await fetch(srv.url + "/health")).status, 503, "health is 503 without the share");
+    await until(async () => (await page.getByTestId("status-light").getAttribute("data-status")) === "error", "the light turns 에러");
+    await page.getByTestId("status-light").click();
+    await until(async () => (await page.getByTestId("last-error").innerText()).includes("NAS"), "the last error is shown on click");
+    await shot(page, "share-unreachable", false);
+    await page.keyboard.press("Escape");
+  } finally {
+    if (fs.existsSync(away)) fs.renameSync(away, root);
+  }
+  eq((await fetch(srv.url + "/health")).status, 200, "health is back");
+  await until(async () => (await page.getByTestId("status-light").getAttribute("data-status")) === "ok", "the light is 정상 again");
+  await page.getByTestId("offline-retry").click();
+  await until(async () => (await page.getByTestId("job-result").getAttribute("data-state").catch(() => null)) === "succeeded", "the retry applied");
+  eq(await page.getByTestId("offline-panel").count(), 0, "the panel is gone");
+});
+
 test("settings: field-level validation messages from the server, then a valid save", async () => {
   const cfgPath = path.join(dir, "nas-sync.toml");
   const before = fs.readFileSync(cfgPath, "utf8");

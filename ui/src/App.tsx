@@ -1,12 +1,16 @@
+import { lazy, Suspense } from "react";
 import { Dashboard } from "./components/Dashboard";
 import { Header } from "./components/Header";
-import { History } from "./components/History";
-import { LogView } from "./components/LogView";
-import { Matching } from "./components/Matching";
-import { Settings } from "./components/Settings";
+import { Spinner } from "./components/ui";
 import { useLang } from "./i18n";
 import { useApp } from "./state/app";
 import { useLocation } from "./state/router";
+
+// The dashboard is in the first bundle (first data fast); the other screens load when opened.
+const Matching = lazy(() => import("./components/Matching").then((m) => ({ default: m.Matching })));
+const LogView = lazy(() => import("./components/LogView").then((m) => ({ default: m.LogView })));
+const History = lazy(() => import("./components/History").then((m) => ({ default: m.History })));
+const Settings = lazy(() => import("./components/Settings").then((m) => ({ default: m.Settings })));
 
 function OfflineBanner() {
   const { online } = useApp();
@@ -26,11 +30,13 @@ export function App() {
       <Header />
       <OfflineBanner />
       <main className="mx-auto w-full max-w-7xl flex-1 px-4 py-5">
-        {view === "dashboard" && <Dashboard />}
-        {view === "matching" && <Matching />}
-        {view === "logs" && <LogView />}
-        {view === "history" && <History />}
-        {view === "settings" && <Settings />}
+        <Suspense fallback={<Spinner />}>
+          {view === "dashboard" && <Dashboard />}
+          {view === "matching" && <Matching />}
+          {view === "logs" && <LogView />}
+          {view === "history" && <History />}
+          {view === "settings" && <Settings />}
+        </Suspense>
       </main>
     </div>
   );

@@ -3,6 +3,7 @@ import type { StreamState, Transport, Unsubscribe } from "./transport";
 import type {
   Config,
   DemoCreated,
+  Health,
   Dashboard,
   HistoryPage,
   HistoryParams,
@@ -104,6 +105,15 @@ export class HttpTransport implements Transport {
   }
   status() {
     return this.call<Status>("GET", "/api/status");
+  }
+  async health() {
+    // 503 while in error is an answer, not a failure.
+    try {
+      return await this.call<Health>("GET", "/health");
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 503) return { status: "error", label: e.message, last_sync: null, last_error: null } as Health;
+      throw e;
+    }
   }
   jobs() {
     return this.call<JobInfo[]>("GET", "/api/jobs");

@@ -4,6 +4,7 @@ import type { StreamState, Transport, Unsubscribe } from "./transport";
 import type {
   Config,
   DemoCreated,
+  Health,
   Dashboard,
   HistoryPage,
   HistoryParams,
@@ -26,7 +27,7 @@ import type {
  * Tauri `invoke` + `Channel` in the desktop window. Command names are `verb_noun` (STYLE.md);
  * their arguments and answers are the same shapes as the HTTP API. The desktop shell must
  * register these commands: get_dashboard, get_matching, get_tree, get_tree_node, get_history,
- * get_status, list_jobs, get_job, cancel_job, start_sync, start_scan, start_reconcile,
+ * get_status, get_health, list_jobs, get_job, cancel_job, start_sync, start_scan, start_reconcile,
  * pause_schedule, resume_schedule, get_settings, save_settings, test_root, create_demo, subscribe_logs,
  * subscribe_status, unsubscribe. Errors arrive as `{code, message, field?, errors?}`.
  */
@@ -59,6 +60,9 @@ export class TauriTransport implements Transport {
   }
   status() {
     return this.call<Status>("get_status");
+  }
+  health() {
+    return this.call<Health>("get_health");
   }
   jobs() {
     return this.call<JobInfo[]>("list_jobs");

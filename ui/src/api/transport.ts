@@ -1,6 +1,7 @@
 import type {
   Config,
   DemoCreated,
+  Health,
   Dashboard,
   HistoryPage,
   HistoryParams,
@@ -38,6 +39,8 @@ export interface Transport {
   treeNode(p: TreeParams): Promise<TreeNode>;
   history(p: HistoryParams): Promise<HistoryPage>;
   status(): Promise<Status>;
+  /** Also makes the engine look at the root now (an unreachable share turns the status to error). */
+  health(): Promise<Health>;
   jobs(): Promise<JobInfo[]>;
   job(id: number): Promise<JobInfo>;
   cancelJob(id: number): Promise<void>;

@@ -3,6 +3,7 @@ import { useState } from "react";
 import { ApiError, isUnreachable, needsSetup, type Dashboard as DashboardData } from "../api";
 import type { JobInfo, ReconcileReport, SyncReport } from "../api";
 import {
+  fieldMessage,
   formatBytes,
   formatDateTime,
   formatDuration,
@@ -304,7 +305,12 @@ function Actions() {
       {actionError && <ActionError error={actionError} t={t} />}
       {job && (job.state === "running" || job.id === status?.job?.id) && <RunningJob job={job} />}
       {lastSync && lastSync.state === "refused" && !busy && (
-        <GuardPanel job={lastSync} onForce={() => sync.mutate(true)} forcing={sync.isPending} />
+        <GuardPanel
+          job={lastSync}
+          onForce={() => sync.mutate(true)}
+          onRetry={() => sync.mutate(false)}
+          forcing={sync.isPending}
+        />
       )}
       {job && job.state !== "running" && job.id !== status?.job?.id && job.kind !== "reconcile" && (
         <FinishedJob job={job} />
@@ -415,15 +421,25 @@ function triggerKo(trigger: string): string {
  * The mass-delete guard refused a sync: the numbers, the rows it would delete, and a deliberate
  * two-step "review, then apply anyway".
  */
-export function GuardPanel({ job, onForce, forcing }: { job: JobInfo; onForce: () => void; forcing: boolean }) {
+export function GuardPanel({
+  job,
+  onForce,
+  onRetry,
+  forcing,
+}: {
+  job: JobInfo;
+  onForce: () => void;
+  onRetry?: () => void;
+  forcing: boolean;
+}) {
   const { t, lang } = useLang();
   const [reviewing, setReviewing] = useState(false);
   const [confirmed, setConfirmed] = useState(false);
   const r = syncReportOf(job);
   if (!r) return null;
+  if (r.refused?.guard === "offline") return <OfflinePanel message={r.refused.message} onRetry={onRetry} />;
   const deletes = r.changes.filter((c) => c.event === "deleted");
   const pct = r.active_before ? r.deleted / r.active_before : 0;
-  const offline = r.refused?.guard === "offline";
   return (
     <div
       data-testid="guard-panel"
@@ -431,7 +447,7 @@ export function GuardPanel({ job, onForce, forcing }: { job: JobInfo; onForce: (
       className="mt-4 rounded-lg border border-red-300 bg-red-50 p-4 text-sm dark:border-red-900 dark:bg-red-950"
     >
       <p className="text-base font-semibold text-red-800 dark:text-red-200">
-        🛡️ {offline ? t("공유 폴더가 비어 있거나 오프라인으로 보여 동기화를 멈췄습니다", "The share looks empty or offline; the sync was stopped") : t("대량 삭제 방지: 동기화를 적용하지 않았습니다", "Mass-delete guard: the sync was not applied")}
+        🛡️ {t("대량 삭제 방지: 동기화를 적용하지 않았습니다", "Mass-delete guard: the sync was not applied")}
       </p>
       <p className="mt-1 text-red-800 dark:text-red-200" data-testid="guard-numbers">
         {t(
@@ -494,6 +510,43 @@ export function GuardPanel({ job, onForce, forcing }: { job: JobInfo; onForce: (
             </Button>
           </div>
         </div>
+      )}
+    </div>
+  );
+}
+
+/** The share looked offline (root missing, unreadable or empty): nothing was written anywhere. */
+function OfflinePanel({ message, onRetry }: { message: string; onRetry?: () => void }) {
+  const { t, lang } = useLang();
+  return (
+    <div
+      data-testid="offline-panel"
+      role="alert"
+      className="mt-4 rounded-lg border border-amber-300 bg-amber-50 p-4 text-sm dark:border-amber-900 dark:bg-amber-950"
+    >
+      <p className="text-base font-semibold text-amber-900 dark:text-amber-100">
+        📡 {t("NAS 공유 폴더에 연결할 수 없어 동기화를 멈췄습니다", "The NAS share cannot be reached; the sync stopped")}
+      </p>
+      <p className="mt-1 break-words text-amber-900 dark:text-amber-100">{fieldMessage(message, lang)}</p>
+      <p className="mt-1 font-mono text-xs break-words text-amber-800/80 dark:text-amber-200/70" data-testid="offline-detail">
+        {message}
+      </p>
+      <p className="mt-1 text-amber-900/80 dark:text-amber-200/80">
+        {t("archive.db와 pokervod.db에는 아무것도 쓰지 않았습니다.", "Nothing was written to archive.db or pokervod.db.")}
+      </p>
+      <ul className="mt-2 list-disc pl-5 text-amber-900 dark:text-amber-100">
+        <li>{t("NAS 전원과 네트워크 연결을 확인하세요.", "Check that the NAS is on and on the network.")}</li>
+        <li>{t("탐색기에서 공유 경로가 열리는지, 드라이브 연결과 권한이 살아 있는지 확인하세요.", "Check that the share opens in Explorer and the credentials are valid.")}</li>
+        <li>
+          <button type="button" className="underline" onClick={() => navigate("settings")}>
+            {t("설정에서 루트 경로 확인", "Check the root path in Settings")}
+          </button>
+        </li>
+      </ul>
+      {onRetry && (
+        <Button className="mt-3" data-testid="offline-retry" onClick={onRetry}>
+          {t("다시 시도", "Try again")}
+        </Button>
       )}
     </div>
   );

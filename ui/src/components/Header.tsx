@@ -17,13 +17,18 @@ const lightColor: Record<StatusKind, string> = {
 export function StatusLight() {
   const { status, online } = useApp();
   const { t, lang } = useLang();
-  const [open, setOpen] = useState(false);
+  // Shown while hovered, or pinned by a click (keyboard: Enter/Space) until Escape or a click outside.
+  const [hover, setHover] = useState(false);
+  const [pinned, setPinned] = useState(false);
+  const open = hover || pinned;
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!open) return;
     const close = (e: MouseEvent | KeyboardEvent) => {
-      if (e instanceof KeyboardEvent ? e.key === "Escape" : !ref.current?.contains(e.target as Node))
-        setOpen(false);
+      if (e instanceof KeyboardEvent ? e.key === "Escape" : !ref.current?.contains(e.target as Node)) {
+        setPinned(false);
+        setHover(false);
+      }
     };
     document.addEventListener("mousedown", close);
     document.addEventListener("keydown", close);
@@ -44,8 +49,8 @@ export function StatusLight() {
     <div
       ref={ref}
       className="relative"
-      onMouseEnter={() => setOpen(true)}
-      onMouseLeave={() => setOpen(false)}
+      onMouseEnter={() => setHover(true)}
+      onMouseLeave={() => setHover(false)}
     >
       <button
         type="button"
@@ -53,7 +58,7 @@ export function StatusLight() {
         data-status={kind ?? "offline"}
         aria-expanded={open}
         aria-label={`${t("상태", "Status")}: ${label}`}
-        onClick={() => setOpen((o) => !o)}
+        onClick={() => setPinned((p) => !p)}
         className="flex items-center gap-2 rounded-full border border-slate-200 bg-white px-3 py-1.5 text-sm font-medium dark:border-slate-700 dark:bg-slate-900"
       >
         <span

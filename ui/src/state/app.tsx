@@ -24,6 +24,8 @@ type AppCtx = {
   subscribeLogs: (l: () => void) => () => void;
 };
 
+const HEALTH_EVERY_MS = 30_000;
+
 const Ctx = createContext<AppCtx | null>(null);
 
 export function useApp(): AppCtx {
@@ -113,8 +115,12 @@ export function AppProvider({ api, children }: { api: Transport; children: React
         }
       }
     });
+    // The engine looks at the root when asked for its health: a share that went away shows as
+    // 에러 in the light within this period even without a sync.
+    const health = setInterval(() => void api.health().catch(() => {}), HEALTH_EVERY_MS);
     return () => {
       alive = false;
+      clearInterval(health);
       stop();
     };
   }, [api, qc]);
