@@ -11,8 +11,8 @@ need node "Install Node.js 20 or newer (with npm), then re-run."
 need npm "Install npm (it comes with Node.js), then re-run."
 if command -v dpkg-query >/dev/null 2>&1; then
   # chromium: the browser of the E2E suite (playwright-core drives it; no browser download);
-  # fonts: Hangul and the emoji icons render as on Windows.
-  ensure_debs chromium fonts-noto-cjk fonts-noto-color-emoji
+  # fonts: Hangul and the emoji icons render as on Windows; python3 holds the Target lock in a test.
+  ensure_debs chromium fonts-noto-cjk fonts-noto-color-emoji python3
 fi
 
 target="${CARGO_TARGET_DIR:-target}"

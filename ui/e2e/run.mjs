@@ -441,6 +441,47 @@ test("share unreachable: the sync stops, says what to check, the light shows 에
   eq(await page.getByTestId("offline-panel").count(), 0, "the panel is gone");
 });
 
+test("Target locked: another program holds pokervod.db, the sync gives up and says so", async () => {
+  const hasPython = (() => {
+    try {
+      execFileSync("python3", ["-c", "import sqlite3"]);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  assert(hasPython, "python3 with sqlite3 is needed to hold the Target's write lock");
+  const cfg = await api(srv.url, "PUT", "/api/settings", { busy_timeout_secs: 1 });
+  eq(cfg.status, 200, "short busy timeout set");
+  // A new file so the sync has something to write.
+  const root = path.join(dir, "archive");
+  const src = cli(dir, ["matching", "--catalog", "PAD", "--status", "synced"]).items[0].source.path;
+  fs.writeFileSync(path.join(root, "PAD", "E2E_잠김_테스트.mp4"), Buffer.concat([fs.readFileSync(path.join(root, src)), Buffer.from("lock")]));
+  const holder = spawn(
+    "python3",
+    ["-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN EXCLUSIVE')\nprint('locked',flush=True)\nsys.stdin.read()", path.join(dir, "pokervod.db")],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  try {
+    await new Promise((resolve, reject) => {
+      holder.stdout.on("data", (d) => String(d).includes("locked") && resolve());
+      holder.on("exit", (c) => reject(new Error(`lock holder exited ${c}`)));
+    });
+    await page.goto(srv.url + "/");
+    await page.getByTestId("action-sync").click();
+    await page.getByTestId("target-locked").waitFor();
+    eq(await page.getByTestId("job-result").getAttribute("data-state"), "failed", "the job failed");
+    await shot(page, "target-locked", false);
+  } finally {
+    holder.stdin.end();
+    await new Promise((r) => (holder.exitCode !== null ? r() : holder.once("exit", r)));
+  }
+  await api(srv.url, "PUT", "/api/settings", { busy_timeout_secs: 30 });
+  await page.getByTestId("action-sync").click();
+  await until(async () => (await page.getByTestId("job-result").getAttribute("data-state").catch(() => null)) === "succeeded", "the next sync applies once the lock is gone");
+  eq(await page.getByTestId("target-locked").count(), 0, "the locked notice is gone");
+});
+
 test("settings: field-level validation messages from the server, then a valid save", async () => {
   const cfgPath = path.join(dir, "nas-sync.toml");
   const before = fs.readFileSync(cfgPath, "utf8");
