@@ -213,6 +213,42 @@ test("onboarding: no NAS configured asks for the root and starts the demo archiv
   }
 });
 
+test("job progress (phase, count, ETA) and cancel on a first sync of 6,000 files", async () => {
+  const big = fs.mkdtempSync(path.join(os.tmpdir(), "nas-sync-e2e-big-"));
+  execFileSync(BIN, ["demo", "--dir", big, "--files", "6000"], { encoding: "utf8" });
+  // Probing on (the demo's default): the first sync reads every video's headers, which takes a while.
+  const s = await serve(big);
+  try {
+    const p = await ctx.newPage();
+    watchPage(p);
+    await p.goto(s.url + "/");
+    await p.getByTestId("action-sync").click();
+    const progress = p.getByTestId("job-progress");
+    await progress.waitFor();
+    await until(async () => /\d[\d,]* ?개 파일 확인/.test(await p.getByTestId("job-count").innerText({ timeout: 2000 })), "the count of files seen");
+    const ptext = await progress.innerText();
+    assert(/NAS 스캔 중|미디어 정보 읽는 중|Target 반영 중|시작 중|비교 중|마무리 중/.test(ptext), `a phase is named: ${ptext}`);
+    assert(/남은 시간|경과/.test(await progress.innerText()), "ETA or elapsed time");
+    assert(await p.getByTestId("action-sync").isDisabled(), "no second sync while one runs");
+    await shot(p, "job-progress", false);
+    const id = Number(await progress.getAttribute("data-job-id"));
+    await p.getByTestId("job-cancel").click();
+    // The engine decides what a cancel means in each phase (a probe pass stops early and the sync
+    // still applies what it has); the screen must show the job's final state as the engine has it.
+    const final = await until(async () => {
+      const j = (await api(s.url, "GET", `/api/jobs/${id}`)).json;
+      return j.state !== "running" && j;
+    }, "the job ended after the cancel");
+    await until(async () => (await p.getByTestId("job-result").getAttribute("data-state").catch(() => null)) === final.state, `the screen shows ${final.state}`);
+    eq(await p.getByTestId("job-progress").count(), 0, "the progress panel is gone");
+    if (final.state === "cancelled") eq(cli(big, ["dashboard"]).target.total_files, 0, "a cancelled first sync wrote nothing");
+    metrics.cancelOutcome = final.state;
+    await p.close();
+  } finally {
+    await s.stop();
+  }
+});
+
 test("dashboard numbers equal `nas-sync dashboard --json`, first data within the budget", async () => {
   const d = cli(dir, ["dashboard"]);
   const t0 = Date.now();

@@ -121,6 +121,7 @@ export function phaseLabel(phase: string, t: T): string {
     case "done":
       return t("마무리 중", "Finishing");
     case "":
+    case "starting":
       return t("시작 중", "Starting");
     default:
       return phase;
