@@ -39,7 +39,7 @@ function cli(dir, args) {
 }
 
 function makeDemo() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nas-sync-e2e-"));
+  const dir = tempDir("nas-sync-e2e-");
   execFileSync(BIN, ["demo", "--dir", dir], { encoding: "utf8" });
   // The media probe of MXF files (ffprobe) is not what these tests are about.
   fs.appendFileSync(path.join(dir, "nas-sync.toml"), "probe_media = false\n");
@@ -48,6 +48,13 @@ function makeDemo() {
 }
 
 const servers = new Set();
+/** Temp dirs of this run, removed at the end. */
+const temps = [];
+function tempDir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
 
 async function serve(dir, bind = "127.0.0.1:0") {
   const proc = spawn(
@@ -106,7 +113,7 @@ const external = [];
 const pageErrors = [];
 
 async function browser() {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "nas-sync-chromium-"));
+  const profile = tempDir("nas-sync-chromium-");
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
@@ -188,7 +195,7 @@ let dir;
 const metrics = {};
 
 test("onboarding: no NAS configured asks for the root and starts the demo archive", async () => {
-  const empty = fs.mkdtempSync(path.join(os.tmpdir(), "nas-sync-e2e-empty-"));
+  const empty = tempDir("nas-sync-e2e-empty-");
   fs.writeFileSync(path.join(empty, "nas-sync.toml"), 'archive_db = "archive.db"\nprobe_media = false\n');
   const s = await serve(empty);
   try {
@@ -214,7 +221,7 @@ test("onboarding: no NAS configured asks for the root and starts the demo archiv
 });
 
 test("job progress (phase, count, ETA) and cancel on a first sync of 6,000 files", async () => {
-  const big = fs.mkdtempSync(path.join(os.tmpdir(), "nas-sync-e2e-big-"));
+  const big = tempDir("nas-sync-e2e-big-");
   execFileSync(BIN, ["demo", "--dir", big, "--files", "6000"], { encoding: "utf8" });
   // Probing on (the demo's default): the first sync reads every video's headers, which takes a while.
   const s = await serve(big);
@@ -623,7 +630,10 @@ try {
   console.log(`metrics: ${JSON.stringify(metrics)}`);
 } finally {
   await ctx?.close().catch(() => {});
-  for (const p of servers) p.kill("SIGTERM");
+  await Promise.all(
+    [...servers].map((p) => (p.exitCode !== null ? null : new Promise((r) => (p.once("exit", r), p.kill("SIGTERM"))))),
+  );
+  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed ? 1 : 0;
