@@ -365,7 +365,7 @@ impl Index {
             // answer from an index built in memory for this one call rather than fail.
             Err(e) if is_unwritable(&e) => {
                 tracing::warn!(
-                    "match index {} is not writable ({e}); building it in memory",
+                    "매치 인덱스 {}에 쓸 수 없어 메모리에 만듭니다 ({e}) / match index not writable; building it in memory",
                     path.display()
                 );
                 let conn = Connection::open_in_memory().ctx("in-memory match index")?;
@@ -567,9 +567,9 @@ fn refresh(
     // Keep the WAL from holding a second copy of the index.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
     tracing::info!(
-        items = built.items.len(),
-        ms = timer.elapsed().as_millis() as u64,
-        "match index rebuilt"
+        "매치 인덱스 갱신: 항목 {}개, {:.1}초 / match index rebuilt",
+        built.items.len(),
+        timer.elapsed().as_secs_f64()
     );
     Ok(true)
 }

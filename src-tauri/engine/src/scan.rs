@@ -5,8 +5,13 @@
 //! (added / removed / modified / moved) → **commit** in one transaction at the end. A scan that is
 //! killed or cancelled before the commit leaves archive.db exactly as it was; a scan that finds no
 //! change writes no file rows.
+//!
+//! A **partial scan** ([`run_partial_scan`], the watcher's) walks only the directories the
+//! file-system events named and compares only the records below them; everything else in
+//! archive.db stays as it is until the next full scan. The same guards apply to the root, and a
+//! scope that cannot be walked on its own falls back to a full scan.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,8 +36,7 @@ pub struct WalkedFile {
     pub mtime: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueKind {
     /// A directory could not be listed; its known files are kept.
@@ -44,8 +48,7 @@ pub enum IssueKind {
 }
 
 /// A warning from a scan: the scan went on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ScanIssue {
     pub path: String,
     pub kind: IssueKind,
@@ -110,8 +113,7 @@ impl ScanDiff {
 }
 
 /// The outcome of a scan.
-#[derive(Debug, Clone, Default, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
 pub struct ScanReport {
     /// The scan's id in archive.db (`None` for a dry run or when nothing was committed).
     pub scan_id: Option<i64>,
@@ -126,6 +128,10 @@ pub struct ScanReport {
     pub kept_unreadable: u64,
     pub warnings: Vec<ScanIssue>,
     pub duration_ms: u64,
+    /// The directories a partial scan walked (absent for a full scan).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub scope: Option<Vec<String>>,
 }
 
 /// Walk + guards + diff, without writing anything.
@@ -172,30 +178,7 @@ fn walk_guarded(cfg: &Config, known_len: usize, opts: ScanOptions<'_>) -> Result
     let ignore = IgnoreSet::new(&cfg.ignore)?;
     let never = AtomicBool::new(false);
     let cancel = opts.cancel.unwrap_or(&never);
-
-    match fs::metadata(root) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(offline(format!(
-                "NAS 경로가 폴더가 아닙니다 / the archive root is not a directory: {}. Nothing was changed; check `root`.",
-                root.display()
-            )));
-        }
-        Err(e) => {
-            return Err(offline(format!(
-                "NAS 공유 폴더에 접근할 수 없습니다 / the archive root is not reachable: {}: {e}. Nothing was changed; check that the share is mounted and online.",
-                root.display()
-            )));
-        }
-    }
-    if let Some(marker) = &cfg.marker_file
-        && !root.join(marker).is_file()
-    {
-        return Err(offline(format!(
-            "NAS 확인 파일이 없습니다 / the marker file `{marker}` is missing in {}: the share may be offline or a different folder is mounted. Nothing was changed.",
-            root.display()
-        )));
-    }
+    check_share(cfg, root)?;
 
     let t = Instant::now();
     let walk = walk(root, &ignore, cfg.scan_workers, cancel, opts.progress)?;
@@ -224,6 +207,35 @@ fn walk_guarded(cfg: &Config, known_len: usize, opts: ScanOptions<'_>) -> Result
         return Err(Error::Cancelled);
     }
     Ok(walk)
+}
+
+/// The guards before any walk, whole or partial: the root is a reachable directory and the
+/// marker file (if configured) is in it.
+fn check_share(cfg: &Config, root: &Path) -> Result<()> {
+    match fs::metadata(root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(offline(format!(
+                "NAS 경로가 폴더가 아닙니다 / the archive root is not a directory: {}. Nothing was changed; check `root`.",
+                root.display()
+            )));
+        }
+        Err(e) => {
+            return Err(offline(format!(
+                "NAS 공유 폴더에 접근할 수 없습니다 / the archive root is not reachable: {}: {e}. Nothing was changed; check that the share is mounted and online.",
+                root.display()
+            )));
+        }
+    }
+    if let Some(marker) = &cfg.marker_file
+        && !root.join(marker).is_file()
+    {
+        return Err(offline(format!(
+            "NAS 확인 파일이 없습니다 / the marker file `{marker}` is missing in {}: the share may be offline or a different folder is mounted. Nothing was changed.",
+            root.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Run a scan against archive.db: walk, guard, diff and (unless a dry run) commit atomically.
@@ -272,6 +284,7 @@ pub fn run_scan(
         kept_unreadable: d.kept_unreadable as u64,
         warnings: std::mem::take(&mut walk.issues),
         duration_ms: 0,
+        scope: None,
     };
     let times = ScanTimes {
         started: iso(started),
@@ -284,14 +297,7 @@ pub fn run_scan(
     let unchanged_by_others = archive.data_version()? == version_before;
     report.scan_id = Some(scan_id);
     report.duration_ms = timer.elapsed().as_millis() as u64;
-    tracing::info!(
-        added = report.added,
-        removed = report.removed,
-        modified = report.modified,
-        moved = report.moved,
-        warnings = report.warnings.len(),
-        "scan committed"
-    );
+    tracing::info!("{} / scan committed", scan_summary_ko("스캔 완료", &report));
     let t = Instant::now();
     let files = if let Some(added_ids) = added_ids.filter(|_| unchanged_by_others) {
         after_commit(known, walk.files, &d, &added_ids, scan_id)
@@ -301,6 +307,220 @@ pub fn run_scan(
     };
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "scan: records ready");
     Ok((report, files))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Partial scan (the watcher's)
+// ---------------------------------------------------------------------------------------------
+
+/// A partial scan of more directories than this is done as a full scan instead: a burst that
+/// wide is a reorganisation, and one walk of the share costs less than hundreds of small ones.
+pub const MAX_PARTIAL_DIRS: usize = 256;
+
+/// Which part of the share a scan walks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanScope {
+    /// The whole share.
+    Full,
+    /// These directories (relative to the root, `/` separators, none inside another, sorted)
+    /// and everything below them. Build it with [`ScanScope::dirs`].
+    Dirs(Vec<String>),
+}
+
+impl ScanScope {
+    /// The scope of a set of changed directories, collapsed to the outermost ones (a directory
+    /// below another one of the set is walked with it). The root itself (`""`), a path with an
+    /// empty, `.` or `..` component, or more than [`MAX_PARTIAL_DIRS`] directories after
+    /// collapsing make it [`ScanScope::Full`].
+    pub fn dirs<I, S>(dirs: I) -> ScanScope
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut set: BTreeSet<String> = BTreeSet::new();
+        for d in dirs {
+            let d = d.as_ref().trim_matches('/');
+            if d.is_empty() || d.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+                return ScanScope::Full;
+            }
+            set.insert(d.to_string());
+        }
+        let outermost: Vec<String> = set
+            .iter()
+            .filter(|d| !d.match_indices('/').any(|(i, _)| set.contains(&d[..i])))
+            .cloned()
+            .collect();
+        if outermost.len() > MAX_PARTIAL_DIRS {
+            ScanScope::Full
+        } else {
+            ScanScope::Dirs(outermost)
+        }
+    }
+
+    /// Both scopes in one (a burst that arrived while a sync ran joins the next one).
+    pub fn merge(self, other: ScanScope) -> ScanScope {
+        match (self, other) {
+            (ScanScope::Dirs(a), ScanScope::Dirs(b)) => ScanScope::dirs(a.into_iter().chain(b)),
+            _ => ScanScope::Full,
+        }
+    }
+
+    pub fn is_full(&self) -> bool {
+        matches!(self, ScanScope::Full)
+    }
+}
+
+/// Whether the relative path `rel` or one of its parent directories is skipped by the scan
+/// (built-in clutter such as `.` names and `@eaDir`, or an `ignore` glob): a full walk never
+/// enters it, so a partial scan does not either.
+pub fn is_ignored_path(ignore: &IgnoreSet, rel: &str) -> bool {
+    let mut end = 0;
+    for part in rel.split('/') {
+        let start = end;
+        end = start + part.len();
+        if !part.is_empty() && ignore.is_ignored(&rel[..end], part) {
+            return true;
+        }
+        end += 1;
+    }
+    false
+}
+
+/// What [`run_partial_scan`] did.
+#[derive(Debug)]
+pub enum PartialScan {
+    /// Walked, compared and (unless a dry run) committed, like a full scan of those
+    /// directories.
+    Done(ScanReport),
+    /// A directory of the scope is gone, is not a plain directory or lies below a symlink, so
+    /// the scope cannot be walked on its own. Nothing was written; run a full scan. The text
+    /// says why.
+    NeedsFullScan(String),
+}
+
+/// Scan only `dirs` (as [`ScanScope::Dirs`] holds them) and everything below them: walk them,
+/// compare the records stored under them, commit the difference in one transaction. Records
+/// elsewhere are neither read nor written, so a change outside the scope waits for the next
+/// full scan. The root and marker-file guards apply as for a full scan; an unreadable
+/// directory keeps its known files; a move between two directories of the scope keeps its
+/// record (same id, same Target row). Ignored directories are left out of the scope.
+pub fn run_partial_scan(
+    cfg: &Config,
+    archive: &mut Archive,
+    clock: &dyn Clock,
+    dirs: &[String],
+    opts: ScanOptions<'_>,
+) -> Result<PartialScan> {
+    let started = clock.now();
+    let timer = Instant::now();
+    let root = cfg.require_root()?;
+    let ignore = IgnoreSet::new(&cfg.ignore)?;
+    check_share(cfg, root)?;
+    let mut scope: Vec<String> = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        if is_ignored_path(&ignore, dir) {
+            continue;
+        }
+        if let Some(why) = not_walkable(root, dir) {
+            return Ok(PartialScan::NeedsFullScan(why));
+        }
+        scope.push(dir.clone());
+    }
+    let never = AtomicBool::new(false);
+    let cancel = opts.cancel.unwrap_or(&never);
+    let known = archive.load_files_under(&scope)?;
+    let mut walk = Walk {
+        top_level_dirs: scope.len(),
+        ..Walk::default()
+    };
+    for p in walk_parts(
+        root,
+        &ignore,
+        &scope,
+        cfg.scan_workers,
+        0,
+        cancel,
+        opts.progress,
+        timer,
+    )? {
+        walk.files.extend(p.files);
+        walk.dirs_seen += p.dirs;
+        walk.issues.extend(p.issues);
+        walk.unreadable_dirs.extend(p.unreadable);
+        if p.top_unreadable {
+            walk.top_level_unreadable += 1;
+        }
+    }
+    walk.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    walk.issues.sort_by(|a, b| a.path.cmp(&b.path));
+    let d = diff_idx(root, &known, &walk, cancel)?;
+    let mut report = ScanReport {
+        scan_id: None,
+        dry_run: opts.dry_run,
+        files_seen: walk.files.len() as u64,
+        dirs_seen: walk.dirs_seen,
+        added: d.added.len() as u64,
+        removed: d.removed.len() as u64,
+        modified: d.modified.len() as u64,
+        moved: d.moved.len() as u64,
+        unchanged: d.unchanged as u64,
+        kept_unreadable: d.kept_unreadable as u64,
+        warnings: std::mem::take(&mut walk.issues),
+        duration_ms: 0,
+        scope: Some(scope),
+    };
+    if opts.dry_run {
+        report.duration_ms = timer.elapsed().as_millis() as u64;
+        return Ok(PartialScan::Done(report));
+    }
+    let times = ScanTimes {
+        started: iso(started),
+        finished: iso(clock.now()),
+        duration_ms: timer.elapsed().as_millis() as i64,
+    };
+    let (scan_id, _) = commit(archive, &known, &walk.files, &d, &report, &times)?;
+    report.scan_id = Some(scan_id);
+    report.duration_ms = timer.elapsed().as_millis() as u64;
+    tracing::info!(
+        "{} / partial scan committed",
+        scan_summary_ko("부분 스캔 완료", &report)
+    );
+    Ok(PartialScan::Done(report))
+}
+
+/// Why `dir` cannot be walked on its own, if it cannot: it (or a parent) is gone, is not a
+/// directory, or is a symlink or junction (never followed). A parent that cannot be examined
+/// (permissions) is not a reason: the walk reports the directory unreadable and keeps its files.
+fn not_walkable(root: &Path, dir: &str) -> Option<String> {
+    let mut path = root.to_path_buf();
+    for part in dir.split('/') {
+        path.push(part);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_dir() => {}
+            Ok(_) => {
+                return Some(format!(
+                    "{dir}: 폴더가 아니거나 링크입니다 / not a plain directory"
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Some(format!("{dir}: 폴더가 없습니다 / the directory is gone"));
+            }
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// `label: 추가 N, 삭제 N, 변경 N, 이동 N[, 경고 N]` for the live log.
+fn scan_summary_ko(label: &str, r: &ScanReport) -> String {
+    let mut s = format!(
+        "{label}: 추가 {}, 삭제 {}, 변경 {}, 이동 {}",
+        r.added, r.removed, r.modified, r.moved
+    );
+    if !r.warnings.is_empty() {
+        s.push_str(&format!(", 경고 {}", r.warnings.len()));
+    }
+    s
 }
 
 /// The stored records after a committed scan, derived from what was loaded before it and the
@@ -409,6 +629,7 @@ impl ScanOutcome {
             kept_unreadable: o.diff.kept_unreadable as u64,
             warnings: o.walk.issues.clone(),
             duration_ms: o.timer.elapsed().as_millis() as u64,
+            scope: None,
         }
     }
 }
@@ -651,7 +872,9 @@ fn insert_added(
     if ids.is_empty() || (check(0)? && check(ids.len() - 1)?) {
         Ok(Some(ids))
     } else {
-        tracing::warn!("new file ids are not consecutive; reading the records back");
+        tracing::warn!(
+            "새 파일 id가 연속되지 않아 다시 읽습니다 / new file ids are not consecutive; reading the records back"
+        );
         Ok(None)
     }
 }
@@ -763,17 +986,55 @@ fn walk(
     out.top_level_dirs = top_dirs.len() + unreadable_top;
     out.top_level_unreadable = unreadable_top;
 
+    let parts = walk_parts(
+        root,
+        ignore,
+        &top_dirs,
+        workers,
+        out.files.len() as u64,
+        cancel,
+        progress,
+        started,
+    )?;
+    for p in parts {
+        out.files.extend(p.files);
+        out.dirs_seen += p.dirs;
+        out.issues.extend(p.issues);
+        out.unreadable_dirs.extend(p.unreadable);
+        if p.top_unreadable {
+            out.top_level_unreadable += 1;
+        }
+    }
+    // Workers finish in any order; sorting makes the result independent of scheduling.
+    out.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    out.issues.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Walk each of `dirs` (and everything below it) on up to `workers` threads; one [`Part`] per
+/// directory, in no particular order. `files_before` seeds the progress count.
+#[allow(clippy::too_many_arguments)]
+fn walk_parts(
+    root: &Path,
+    ignore: &IgnoreSet,
+    dirs: &[String],
+    workers: usize,
+    files_before: u64,
+    cancel: &AtomicBool,
+    progress: Option<&(dyn Fn(&ScanProgress) + Sync)>,
+    started: Instant,
+) -> Result<Vec<Part>> {
     let shared = Shared {
         root,
         ignore,
         cancel,
         stop: AtomicBool::new(false),
-        files: AtomicU64::new(out.files.len() as u64),
+        files: AtomicU64::new(files_before),
         dirs: AtomicU64::new(0),
         current: Mutex::new(String::new()),
     };
-    let queue = Arc::new(Mutex::new(top_dirs.clone()));
-    let n_workers = workers.clamp(1, top_dirs.len().max(1));
+    let queue = Arc::new(Mutex::new(dirs.to_vec()));
+    let n_workers = workers.clamp(1, dirs.len().max(1));
     let (tx, rx) = mpsc::channel::<Result<Part>>();
     let mut parts: Vec<Part> = Vec::new();
     std::thread::scope(|s| {
@@ -824,19 +1085,7 @@ fn walk(
     if cancel.load(Ordering::Relaxed) {
         return Err(Error::Cancelled);
     }
-    for p in parts {
-        out.files.extend(p.files);
-        out.dirs_seen += p.dirs;
-        out.issues.extend(p.issues);
-        out.unreadable_dirs.extend(p.unreadable);
-        if p.top_unreadable {
-            out.top_level_unreadable += 1;
-        }
-    }
-    // Workers finish in any order; sorting makes the result independent of scheduling.
-    out.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    out.issues.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
+    Ok(parts)
 }
 
 fn snapshot(shared: &Shared<'_>, started: Instant) -> ScanProgress {
@@ -946,7 +1195,9 @@ fn walk_top(shared: &Shared<'_>, top: &str) -> Result<Part> {
 
 /// Record a directory that could not be listed: a warning, and its known files are kept.
 fn unreadable_dir(part: &mut Part, path: String, e: &std::io::Error) {
-    tracing::warn!(path = %path, error = %e, "directory could not be read; its known files are kept");
+    tracing::warn!(
+        "폴더를 읽을 수 없어 기존 파일을 유지합니다: {path} ({e}) / directory could not be read; its known files are kept"
+    );
     part.unreadable.push(path.clone());
     part.issues.push(ScanIssue {
         path,

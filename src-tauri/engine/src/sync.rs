@@ -214,7 +214,7 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
                 files
             }
             Err(Error::Refused { guard, message }) => {
-                tracing::error!(%message, "sync refused");
+                tracing::error!("동기화 보류: {message}");
                 report.refused = Some(Refusal { guard, message });
                 report.duration_ms = timer.elapsed().as_millis() as u64;
                 return Ok(report);
@@ -266,15 +266,15 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
             empty_source_refusal(&files, &plan).or_else(|| mass_delete_refusal(cfg, &plan))
         {
             if !opts.force {
-                tracing::error!(message = %refusal.message, "sync refused");
+                tracing::error!("동기화 보류: {}", refusal.message);
                 report.changes = list_changes(&plan, &files, &NewIds::default());
                 report.refused = Some(refusal);
                 report.duration_ms = timer.elapsed().as_millis() as u64;
                 return Ok(report);
             }
             tracing::warn!(
-                deleted = plan.deletes(),
-                "mass-delete guard overridden with --force"
+                "대량 삭제 방지를 무시하고 강제 적용합니다: 삭제 {} / mass-delete guard overridden with --force",
+                plan.deletes()
             );
         }
         let ctx = ApplyContext {
@@ -289,7 +289,9 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         match apply_target(&mut target, &mut archive, &ctx, version)? {
             Some(applied) => break (plan, applied),
             None if attempt < 5 => {
-                tracing::info!("pokervod.db changed while planning; planning again");
+                tracing::info!(
+                    "계획 중에 pokervod.db가 바뀌어 다시 계획합니다 / pokervod.db changed while planning; planning again"
+                );
                 continue;
             }
             None => {
@@ -330,13 +332,17 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         "links and run totals committed"
     );
     tracing::info!(
-        added = report.added,
-        updated = report.updated,
-        moved = report.moved,
-        restored = report.restored,
-        deleted = report.deleted,
-        errors = report.errors.len(),
-        "sync applied"
+        "동기화 완료: 추가 {}, 변경 {}, 이동 {}, 복원 {}, 삭제 {}{} / sync applied",
+        report.added,
+        report.updated,
+        report.moved,
+        report.restored,
+        report.deleted,
+        if report.errors.is_empty() {
+            String::new()
+        } else {
+            format!(", 오류 {}", report.errors.len())
+        }
     );
     Ok(report)
 }
@@ -843,15 +849,13 @@ fn settle_pending_runs(archive: &mut Archive, target: Option<&Target>) -> Result
         }
         if keep.is_empty() && !entries.is_empty() {
             tracing::info!(
-                run_id,
-                "a sync killed before its Target commit left no changes; forgotten"
+                "중단된 동기화(#{run_id})는 pokervod.db에 반영되지 않아 기록을 지웁니다 / a sync killed before its Target commit left no changes; forgotten"
             );
             archive.discard_run(run_id)?;
         } else {
             tracing::warn!(
-                run_id,
-                changes = keep.len(),
-                "recovered the history of a sync killed after its Target commit"
+                "중단된 동기화(#{run_id})의 변경 {}건 이력을 복구했습니다 / recovered the history of a sync killed after its Target commit",
+                keep.len()
             );
             archive.settle_run(run_id, &keep)?;
         }

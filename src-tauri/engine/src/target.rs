@@ -206,7 +206,10 @@ impl Target {
             tx.execute_batch(&format!("{CREATE_FILES_SQL};"))
                 .ctx("create pokervod.db files table")?;
             tx.commit().ctx("create pokervod.db files table")?;
-            tracing::info!(path = %self.path.display(), "created the files table in pokervod.db");
+            tracing::info!(
+                "새 files 테이블을 만들었습니다: {} / created the files table in pokervod.db",
+                self.path.display()
+            );
         }
         Ok(())
     }
@@ -264,8 +267,8 @@ impl Target {
             Ok(tx) => Ok(tx),
             Err(e) if is_busy(&e) => {
                 tracing::warn!(
-                    waited_ms = started.elapsed().as_millis() as u64,
-                    "pokervod.db stayed locked"
+                    "잠긴 pokervod.db를 {:.1}초 기다렸지만 풀리지 않았습니다 / pokervod.db stayed locked",
+                    started.elapsed().as_secs_f64()
                 );
                 Err(Error::TargetBusy { secs })
             }

@@ -1,6 +1,7 @@
 //! The monitor runtime on real directory trees and real SQLite files: single-flight jobs,
 //! reports, cancellation, the mass-delete guard as a job result, the status and its stream,
-//! the schedule (skips, pause). The live log fed by the engine's tracing is in runtime_logs.rs.
+//! the schedule (skips, pause), the watcher (partial syncs of the changed directories, restarts
+//! on settings changes). The live log fed by the engine's tracing is in runtime_logs.rs.
 
 mod common;
 
@@ -15,6 +16,7 @@ use nas_sync_engine::runtime::monitor::{JobResult, ROOT_UNREACHABLE};
 use nas_sync_engine::runtime::{
     JobKind, JobState, LogHub, Monitor, MonitorOptions, Status, StatusKind,
 };
+use nas_sync_engine::scan::ScanScope;
 use rusqlite::Connection;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -290,7 +292,8 @@ fn the_watcher_syncs_a_new_file_without_a_click() {
     put(&e.root, "WSOP/old.mp4", b"x");
     let m = monitor(&e.cfg, manual());
     assert_eq!(run(&m, JobKind::Sync, false).state, JobState::Succeeded);
-    let _watch = nas_sync_engine::runtime::watch::start(&m).expect("a local root is watched");
+    let watched = m.start_watching().expect("a local root is watched");
+    assert_eq!(watched, e.root);
     let t0 = Instant::now();
     put(&e.root, "WSOP/2024/new day/fresh.mp4", b"new");
     let deadline = t0 + WAIT;
@@ -303,6 +306,24 @@ fn the_watcher_syncs_a_new_file_without_a_click() {
         jobs.iter().any(|j| j.trigger == "watch"),
         "a watch-triggered sync did it"
     );
+    // It scanned the changed directories only: new folders under WSOP, never the whole share.
+    for j in jobs
+        .iter()
+        .filter(|j| j.trigger == "watch" && j.state != JobState::Running)
+    {
+        let Some(JobResult::Sync(r)) = &j.result else {
+            panic!("a sync result: {j:?}");
+        };
+        let scope = r
+            .scan
+            .as_ref()
+            .and_then(|s| s.scope.clone())
+            .unwrap_or_else(|| panic!("a partial scan: {r:?}"));
+        assert!(
+            !scope.is_empty() && scope.iter().all(|d| d.starts_with("WSOP")),
+            "{scope:?}"
+        );
+    }
     // Our own database files do not trigger syncs: write one under the root and wait. First
     // let the new file's events settle (a burst that arrived while the first watch sync ran
     // earns one more sync after it).
@@ -320,4 +341,199 @@ fn the_watcher_syncs_a_new_file_without_a_click() {
     fs::write(e.root.join("notes.db-wal"), b"x").expect("own file");
     std::thread::sleep(Duration::from_millis(1_000));
     assert_eq!(m.jobs().len(), before, "no sync for an engine-owned file");
+}
+
+fn target_row(target: &std::path::Path, nas_path: &str) -> Option<(i64, String)> {
+    Connection::open(target)
+        .expect("open target")
+        .query_row(
+            "SELECT id, status FROM files WHERE nas_path = ?1",
+            [nas_path],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ok()
+}
+
+fn run_scoped(m: &Monitor, dirs: &[&str]) -> nas_sync_engine::sync::SyncReport {
+    let s = m.start_scoped(
+        JobKind::Sync,
+        false,
+        "watch",
+        ScanScope::dirs(dirs.iter().copied()),
+    );
+    assert!(s.started, "no other job was running");
+    assert!(m.wait(s.job_id, WAIT));
+    let job = m.job(s.job_id).expect("job");
+    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+    match job.result {
+        Some(JobResult::Sync(r)) => *r,
+        other => panic!("sync result expected, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_scoped_sync_applies_its_dirs_and_a_move_between_them_keeps_the_target_id() {
+    let e = env();
+    put(&e.root, "WSOP/2024/day1/a.mp4", b"aaaa");
+    put(&e.root, "WSOP/2024/day1/b.mp4", b"bbbbb");
+    put(&e.root, "HCL/ep1/y.mp4", b"yyyyyyyyy");
+    put(&e.root, "PAD/s1/p.mp4", b"pp");
+    let m = monitor(&e.cfg, manual());
+    assert_eq!(run(&m, JobKind::Sync, false).state, JobState::Succeeded);
+    let (y_id, _) = target_row(&e.target, "HCL/ep1/y.mp4").expect("y synced");
+
+    fs::rename(
+        e.root.join("HCL/ep1/y.mp4"),
+        e.root.join("WSOP/2024/day1/y here.mp4"),
+    )
+    .expect("move");
+    put(&e.root, "WSOP/2024/day1/new.mp4", b"new file");
+    fs::remove_file(e.root.join("WSOP/2024/day1/b.mp4")).expect("rm");
+    // Outside the scope: on disk now, in the Target only after a full sync.
+    put(&e.root, "PAD/s1/later.mp4", b"later");
+    let r = run_scoped(&m, &["HCL/ep1", "WSOP/2024/day1"]);
+    assert_eq!((r.added, r.moved, r.deleted), (1, 1, 1), "{r:?}");
+    let scan = r.scan.as_ref().expect("scan report");
+    assert_eq!(
+        scan.scope,
+        Some(vec!["HCL/ep1".to_string(), "WSOP/2024/day1".to_string()])
+    );
+    assert_eq!(
+        target_row(&e.target, "WSOP/2024/day1/y here.mp4"),
+        Some((y_id, "active".to_string())),
+        "the moved file kept its Target row"
+    );
+    assert_eq!(
+        target_row(&e.target, "WSOP/2024/day1/b.mp4").map(|r| r.1),
+        Some("deleted".to_string())
+    );
+    assert!(target_row(&e.target, "PAD/s1/later.mp4").is_none());
+    assert!(
+        target_row(&e.target, "PAD/s1/p.mp4").is_some_and(|r| r.1 == "active"),
+        "files outside the scope keep their rows: the sync still sees all of archive.db"
+    );
+    assert_eq!(active_rows(&e.target), 4, "a, y here, new, p");
+
+    // The next full sync (the schedule's) picks up the rest.
+    let full = run(&m, JobKind::Sync, false);
+    let Some(JobResult::Sync(r)) = full.result else {
+        panic!("sync result");
+    };
+    assert_eq!(r.added, 1);
+    assert!(r.scan.as_ref().is_some_and(|s| s.scope.is_none()));
+    assert!(target_row(&e.target, "PAD/s1/later.mp4").is_some());
+}
+
+#[test]
+fn a_scope_that_cannot_be_scanned_alone_becomes_a_full_sync() {
+    let e = env();
+    put(&e.root, "WSOP/2024/a.mp4", b"aaaa");
+    let m = monitor(&e.cfg, manual());
+    assert_eq!(run(&m, JobKind::Sync, false).state, JobState::Succeeded);
+    put(&e.root, "HCL/elsewhere.mp4", b"x");
+    // The directory of the burst is gone by the time the sync runs.
+    let r = run_scoped(&m, &["WSOP/2024/day that was removed"]);
+    assert!(
+        r.scan.as_ref().is_some_and(|s| s.scope.is_none()),
+        "a full scan ran: {r:?}"
+    );
+    assert_eq!(r.added, 1);
+    let full = run_scoped_full(&m);
+    assert_eq!(full.added, 0);
+}
+
+fn run_scoped_full(m: &Monitor) -> nas_sync_engine::sync::SyncReport {
+    let s = m.start_scoped(JobKind::Sync, false, "watch", ScanScope::Full);
+    assert!(m.wait(s.job_id, WAIT));
+    match m.job(s.job_id).and_then(|j| j.result) {
+        Some(JobResult::Sync(r)) => *r,
+        other => panic!("sync result expected, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_scoped_sync_keeps_the_root_guard() {
+    let e = env();
+    put(&e.root, "WSOP/2024/a.mp4", b"aaaa");
+    let m = monitor(&e.cfg, manual());
+    assert_eq!(run(&m, JobKind::Sync, false).state, JobState::Succeeded);
+    let aside = e.root.with_file_name("share-away");
+    fs::rename(&e.root, &aside).expect("take the share away");
+    let s = m.start_scoped(
+        JobKind::Sync,
+        false,
+        "watch",
+        ScanScope::dirs(["WSOP/2024"]),
+    );
+    assert!(m.wait(s.job_id, WAIT));
+    let job = m.job(s.job_id).expect("job");
+    assert_eq!(job.state, JobState::Refused, "{job:?}");
+    assert_eq!(active_rows(&e.target), 1, "nothing was deleted");
+}
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !ok() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn settings_the_watcher_depends_on_restart_it_and_the_interval_reschedules_without_one() {
+    let e = env();
+    put(&e.root, "WSOP/old.mp4", b"x");
+    let m = monitor(
+        &e.cfg,
+        MonitorOptions {
+            schedule: true,
+            ..MonitorOptions::default()
+        },
+    );
+    assert_eq!(run(&m, JobKind::Sync, false).state, JobState::Succeeded);
+    assert_eq!(m.start_watching().as_deref(), Ok(e.root.as_path()));
+    assert_eq!(m.watcher_starts(), 1);
+    let next = |m: &Monitor| {
+        m.status().next_sync.map(|t| {
+            chrono::DateTime::parse_from_rfc3339(&t)
+                .expect("next_sync is RFC 3339")
+                .to_utc()
+        })
+    };
+    wait_for("the schedule set its next tick", || next(&m).is_some());
+    let at_30 = next(&m).expect("next sync");
+
+    // The interval: the schedule counts anew, the watcher stays.
+    let mut cfg = e.cfg.clone();
+    cfg.interval_minutes = 5;
+    m.set_config(cfg.clone());
+    wait_for("the schedule took the new interval", || {
+        next(&m).is_some_and(|t| t < at_30 - chrono::Duration::minutes(20))
+    });
+    assert_eq!(m.watcher_starts(), 1, "no restart for the interval");
+
+    // Ignore patterns: a new watcher.
+    cfg.ignore = vec!["*.partial".into()];
+    m.set_config(cfg.clone());
+    wait_for("the watcher restarted", || m.watcher_starts() == 2);
+    assert_eq!(m.watched_root(), Some(e.root.clone()));
+
+    // The root: a new watcher on the new root, whose new file reaches the Target.
+    let root2 = e.root.with_file_name("share2");
+    put(&root2, "WSOP/old.mp4", b"x");
+    cfg.root = Some(root2.clone());
+    m.set_config(cfg.clone());
+    wait_for("the watcher moved to the new root", || {
+        m.watcher_starts() == 3 && m.watched_root() == Some(root2.clone())
+    });
+    put(&root2, "WSOP/2025/fresh.mp4", b"new");
+    wait_for("a file in the new root reached the Target", || {
+        target_row(&e.target, "WSOP/2025/fresh.mp4").is_some()
+    });
+    m.stop_watching();
+    assert_eq!(m.watched_root(), None);
+    cfg.ignore.clear();
+    m.set_config(cfg);
+    assert_eq!(m.watcher_starts(), 3, "a stopped watcher is not restarted");
+    m.shutdown(WAIT);
 }

@@ -43,9 +43,18 @@ fn a_sync_jobs_engine_lines_reach_a_subscriber_in_order() {
     assert!(start.is_some() && done.is_some(), "{texts:#?}");
     assert!(start < done);
     assert!(
-        texts[done.unwrap_or(0)].contains("added=5"),
-        "the finish line carries the counts: {texts:#?}"
+        texts[done.unwrap_or(0)]
+            .starts_with("동기화 완료: 추가 5, 변경 0, 이동 0, 복원 0, 삭제 0 / sync applied"),
+        "the finish line carries the counts, Korean first: {texts:#?}"
     );
+    // Every line an operator sees is Korean first, English after " / ".
+    for t in &texts {
+        let korean = t
+            .chars()
+            .next()
+            .is_some_and(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c));
+        assert!(korean && t.contains(" / "), "not Korean first: {t}");
+    }
     // Lines logged on the job's thread by the engine itself are there too.
     assert!(
         lines

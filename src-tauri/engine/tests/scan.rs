@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use nas_sync_engine::archive::{Archive, FileRecord};
 use nas_sync_engine::clock::FixedClock;
-use nas_sync_engine::scan::{self, IssueKind, ScanOptions, ScanReport};
+use nas_sync_engine::scan::{self, IssueKind, PartialScan, ScanOptions, ScanReport};
 use nas_sync_engine::{Config, Error, Guard};
 use tempfile::TempDir;
 use unicode_normalization::UnicodeNormalization;
@@ -702,11 +702,7 @@ fn identical_content_ties_stay_remove_plus_add() {
     }
     let linked: i64 = a
         .conn()
-        .query_row(
-            "SELECT COUNT(*) FROM links",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT COUNT(*) FROM links", [], |r| r.get(0))
         .expect("count links");
     assert_eq!(linked, 0, "the old rows and their links are gone");
 }
@@ -1097,4 +1093,220 @@ fn dry_run_scan_reports_the_diff_and_writes_nothing() {
         (1, 1, 1, 1, 2)
     );
     assert_eq!(paths(&after), paths(&preview));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Partial scans (the watcher's): only the changed directories
+// ---------------------------------------------------------------------------------------------
+
+fn partial(cfg: &Config, a: &mut Archive, dirs: &[&str]) -> ScanReport {
+    let dirs: Vec<String> = dirs.iter().map(|d| d.to_string()).collect();
+    match scan::run_partial_scan(cfg, a, &clock(), &dirs, ScanOptions::default()) {
+        Ok(PartialScan::Done(r)) => r,
+        Ok(PartialScan::NeedsFullScan(why)) => panic!("a partial scan was possible: {why}"),
+        Err(e) => panic!("partial scan failed: {e}"),
+    }
+}
+
+/// A tree in two catalogs, scanned once; returns the records.
+fn seeded_two_catalogs(fx: &Fixture, a: &mut Archive) -> Vec<FileRecord> {
+    fx.put("WSOP/2024/day1/a.mp4", b"aaaa", 1);
+    fx.put("WSOP/2024/day1/b.mp4", b"bbbbb", 2);
+    fx.put("WSOP/2024/day1/c.mp4", b"cccccc", 3);
+    fx.put("WSOP/2024/day1/sub/deep.mp4", b"deep", 4);
+    fx.put("WSOP/2023/old.mp4", b"old one", 5);
+    fx.put("HCL/ep1/x.mp4", b"xxxxxxxx", 6);
+    fx.put("HCL/ep1/y.mp4", b"yyyyyyyyy", 7);
+    scan_ok(&fx.cfg(), a).1
+}
+
+#[test]
+fn a_partial_scan_finds_every_kind_of_change_in_its_dir_and_leaves_the_rest_untouched() {
+    let fx = Fixture::new();
+    let mut a = fx.archive();
+    let before = seeded_two_catalogs(&fx, &mut a);
+    // Inside the scope: added, removed, modified, moved (within the subtree).
+    fx.put("WSOP/2024/day1/new.mp4", b"brand new", 10);
+    fs::remove_file(fx.abs("WSOP/2024/day1/b.mp4")).expect("rm");
+    fx.put("WSOP/2024/day1/c.mp4", b"cccccc, now longer", 11);
+    fx.mv("WSOP/2024/day1/a.mp4", "WSOP/2024/day1/sub/a renamed.mp4");
+    // Outside it: changed on disk too, but not in the scope.
+    fx.put("HCL/ep1/z.mp4", b"zzz", 12);
+    fs::remove_file(fx.abs("HCL/ep1/x.mp4")).expect("rm");
+    fx.put("WSOP/2023/old.mp4", b"old one, rewritten", 13);
+
+    let r = partial(&fx.cfg(), &mut a, &["WSOP/2024/day1"]);
+    assert_eq!(
+        (r.added, r.removed, r.modified, r.moved, r.unchanged),
+        (1, 1, 1, 1, 1),
+        "only the scope's 5 files were compared: {r:?}"
+    );
+    assert_eq!(r.files_seen, 4, "the walk saw only the scope");
+    assert_eq!(r.scope, Some(vec!["WSOP/2024/day1".to_string()]));
+    assert!(r.scan_id.is_some(), "committed");
+
+    let after = a.load_files().expect("load");
+    assert_eq!(
+        paths(&after),
+        vec![
+            "HCL/ep1/x.mp4",
+            "HCL/ep1/y.mp4",
+            "WSOP/2023/old.mp4",
+            "WSOP/2024/day1/c.mp4",
+            "WSOP/2024/day1/new.mp4",
+            "WSOP/2024/day1/sub/a renamed.mp4",
+            "WSOP/2024/day1/sub/deep.mp4",
+        ],
+        "x.mp4 is still known and z.mp4 not yet: HCL was not in the scope"
+    );
+    assert_eq!(
+        find(&after, "WSOP/2024/day1/sub/a renamed.mp4").id,
+        find(&before, "WSOP/2024/day1/a.mp4").id,
+        "a move inside the scope keeps the record"
+    );
+    assert_eq!(find(&after, "WSOP/2024/day1/c.mp4").size, 18);
+    assert_eq!(
+        find(&after, "WSOP/2023/old.mp4"),
+        find(&before, "WSOP/2023/old.mp4"),
+        "a record outside the scope is untouched although its file changed"
+    );
+
+    // The next full scan picks up what the partial one left alone.
+    let (full, files) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(
+        (full.added, full.removed, full.modified, full.moved),
+        (1, 1, 1, 0),
+        "{full:?}"
+    );
+    assert!(full.scope.is_none());
+    assert!(files.iter().any(|f| f.path == "HCL/ep1/z.mp4"));
+    assert!(!files.iter().any(|f| f.path == "HCL/ep1/x.mp4"));
+}
+
+#[test]
+fn a_move_between_two_changed_dirs_keeps_the_id_and_the_target_link() {
+    let fx = Fixture::new();
+    let mut a = fx.archive();
+    let before = seeded_two_catalogs(&fx, &mut a);
+    set_target_id(&a, "HCL/ep1/y.mp4", 77);
+    fx.mv("HCL/ep1/y.mp4", "WSOP/2024/day1/y moved here.mp4");
+
+    let r = partial(&fx.cfg(), &mut a, &["HCL/ep1", "WSOP/2024/day1"]);
+    assert_eq!((r.added, r.removed, r.moved), (0, 0, 1), "{r:?}");
+    let after = a.load_files().expect("load");
+    let moved = find(&after, "WSOP/2024/day1/y moved here.mp4");
+    assert_eq!(moved.id, find(&before, "HCL/ep1/y.mp4").id, "same record");
+    assert_eq!(moved.target_id, Some(77), "same Target row");
+    assert_eq!(moved.first_seen, find(&before, "HCL/ep1/y.mp4").first_seen);
+}
+
+#[test]
+fn a_partial_scan_of_a_dir_that_is_gone_or_a_symlink_asks_for_a_full_scan() {
+    let fx = Fixture::new();
+    let mut a = fx.archive();
+    let before = seeded_two_catalogs(&fx, &mut a);
+    let scans = scans_count(&a);
+    fs::rename(fx.abs("HCL/ep1"), fx.abs("HCL/ep1 renamed")).expect("rename dir");
+    symlink(fx.abs("WSOP/2023"), fx.abs("WSOP/link")).expect("symlink");
+    for dir in [
+        "HCL/ep1",
+        "WSOP/link",
+        "WSOP/link/deeper",
+        "HCL/ep1/x.mp4/nope",
+    ] {
+        let got = scan::run_partial_scan(
+            &fx.cfg(),
+            &mut a,
+            &clock(),
+            &[dir.to_string()],
+            ScanOptions::default(),
+        )
+        .expect("no error");
+        assert!(
+            matches!(got, PartialScan::NeedsFullScan(_)),
+            "{dir}: {got:?}"
+        );
+    }
+    assert_unchanged(&a, &before, scans);
+}
+
+#[test]
+fn a_partial_scan_keeps_the_root_and_marker_guards() {
+    let fx = Fixture::new();
+    let mut a = fx.archive();
+    fx.put(".online", b"", 0);
+    let before = seeded_two_catalogs(&fx, &mut a);
+    let scans = scans_count(&a);
+    let mut cfg = fx.cfg();
+    cfg.marker_file = Some(".online".into());
+    fs::remove_file(fx.abs(".online")).expect("rm marker");
+    fs::remove_file(fx.abs("HCL/ep1/x.mp4")).expect("rm");
+    let dirs = vec!["HCL/ep1".to_string()];
+    let e = scan::run_partial_scan(&cfg, &mut a, &clock(), &dirs, ScanOptions::default())
+        .expect_err("the marker is missing");
+    assert_offline(&e);
+    let mut gone = cfg.clone();
+    gone.root = Some(fx.base.join("no-such-share"));
+    let e = scan::run_partial_scan(&gone, &mut a, &clock(), &dirs, ScanOptions::default())
+        .expect_err("the root is missing");
+    assert_offline(&e);
+    assert_unchanged(&a, &before, scans);
+}
+
+#[test]
+fn ignored_dirs_are_left_out_of_a_partial_scan() {
+    let fx = Fixture::new();
+    let mut a = fx.archive();
+    seeded_two_catalogs(&fx, &mut a);
+    fx.put("HCL/@eaDir/thumb.mp4", b"synology thumbnail", 20);
+    fx.put("HCL/proxies/p.mp4", b"proxy", 21);
+    let mut cfg = fx.cfg();
+    cfg.ignore = vec!["proxies".into()];
+    let r = partial(&cfg, &mut a, &["HCL/@eaDir", "HCL/proxies/deeper"]);
+    assert_eq!((r.files_seen, r.added), (0, 0), "{r:?}");
+    assert_eq!(r.scope, Some(Vec::new()));
+    assert!(
+        !a.load_files()
+            .expect("load")
+            .iter()
+            .any(|f| f.path.contains("thumb") || f.path.contains("proxies"))
+    );
+}
+
+#[test]
+fn scan_scopes_collapse_to_the_outermost_dirs_and_wide_bursts_are_full() {
+    use nas_sync_engine::scan::{MAX_PARTIAL_DIRS, ScanScope};
+    assert_eq!(
+        ScanScope::dirs([
+            "WSOP/2024/day1",
+            "WSOP/2024",
+            "WSOP/2024 b",
+            "HCL/x/",
+            "WSOP/2024/z"
+        ]),
+        ScanScope::Dirs(vec![
+            "HCL/x".into(),
+            "WSOP/2024".into(),
+            "WSOP/2024 b".into()
+        ])
+    );
+    assert_eq!(
+        ScanScope::dirs([""]),
+        ScanScope::Full,
+        "the root is a full scan"
+    );
+    assert_eq!(ScanScope::dirs(["A/../B"]), ScanScope::Full);
+    let wide: Vec<String> = (0..=MAX_PARTIAL_DIRS).map(|i| format!("D/{i}")).collect();
+    assert_eq!(ScanScope::dirs(&wide), ScanScope::Full);
+    assert!(
+        matches!(ScanScope::dirs(&wide[1..]), ScanScope::Dirs(d) if d.len() == MAX_PARTIAL_DIRS)
+    );
+    assert_eq!(
+        ScanScope::dirs(["A/b"]).merge(ScanScope::dirs(["A"])),
+        ScanScope::Dirs(vec!["A".into()])
+    );
+    assert_eq!(
+        ScanScope::dirs(["A"]).merge(ScanScope::Full),
+        ScanScope::Full
+    );
 }

@@ -122,12 +122,12 @@ pub fn probe_pending(
     stats.remaining = stats.pending - stats.probed;
     stats.duration_ms = started.elapsed().as_millis() as u64;
     tracing::info!(
-        probed = stats.probed,
-        ok = stats.ok,
-        failed = stats.failed,
-        unsupported = stats.unsupported,
-        remaining = stats.remaining,
-        "probe pass"
+        "미디어 분석: {}개 (성공 {}, 실패 {}, 미지원 {}, 남음 {}) / probe pass",
+        stats.probed,
+        stats.ok,
+        stats.failed,
+        stats.unsupported,
+        stats.remaining
     );
     Ok(stats)
 }

@@ -11,28 +11,29 @@
 //!   [`State::status`], and subscribers hear of a change only when the derived value changes.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::archive::Archive;
+use crate::archive::{Archive, SyncLock};
 use crate::clock::{Clock, iso};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::reconcile::{self, ReconcileReport};
-use crate::scan::{self, ScanOptions, ScanProgress, ScanReport};
-use crate::sync::{self, SyncOptions, SyncReport};
+use crate::scan::{self, PartialScan, ScanOptions, ScanProgress, ScanReport, ScanScope};
+use crate::sync::{self, Refusal, SyncOptions, SyncReport};
 
 use super::logs::LogHub;
+use super::watch::{self, NotWatched, Watch};
 
 /// Finished jobs kept for `GET /api/jobs/{id}`.
 pub const JOBS_KEPT: usize = 50;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     /// Incremental scan + apply to the Target.
@@ -53,8 +54,7 @@ impl JobKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Running,
@@ -67,8 +67,7 @@ pub enum JobState {
 }
 
 /// Where a running job is.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ts_rs::TS)]
 pub struct JobProgress {
     /// `scanning`, `syncing`, `probing`, `comparing`, `done`.
     pub phase: String,
@@ -81,8 +80,7 @@ pub struct JobProgress {
 }
 
 /// A job's final report.
-#[derive(Debug, Clone, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobResult {
     Sync(Box<SyncReport>),
@@ -91,8 +89,7 @@ pub enum JobResult {
 }
 
 /// An error as the UI sees it: a stable code and a message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct ErrorInfo {
     pub code: String,
     pub message: String,
@@ -107,8 +104,7 @@ impl From<&Error> for ErrorInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct JobInfo {
     pub id: u64,
     pub kind: JobKind,
@@ -125,8 +121,7 @@ pub struct JobInfo {
 }
 
 /// What [`Monitor::start`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Started {
     pub job_id: u64,
     /// False: a job was already running and `job_id` is that job.
@@ -134,8 +129,7 @@ pub struct Started {
     pub kind: JobKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusKind {
     Ok,
@@ -157,8 +151,7 @@ impl StatusKind {
 }
 
 /// The monitor's status, as the tray, the header light and `/health` show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct Status {
     pub status: StatusKind,
     pub label: &'static str,
@@ -172,15 +165,13 @@ pub struct Status {
     pub next_sync: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct RunningJob {
     pub id: u64,
     pub kind: JobKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct LastError {
     pub code: String,
     pub message: String,
@@ -260,6 +251,18 @@ struct Shared {
     wake: Condvar,
     sinks: Mutex<Vec<Box<dyn StatusSink>>>,
     interval: Option<Duration>,
+    /// The watcher, when one was asked for. Its own lock: starting a watcher on a big tree
+    /// takes a while and must not hold up the state.
+    watch: Mutex<WatchSlot>,
+}
+
+#[derive(Default)]
+struct WatchSlot {
+    /// `start_watching` was called (and not `stop_watching`): settings changes restart it.
+    wanted: bool,
+    current: Option<Watch>,
+    /// How many watchers were started (restarts included).
+    starts: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -270,6 +273,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Clone)]
 pub struct Monitor {
     shared: Arc<Shared>,
+}
+
+/// A handle that does not keep the monitor alive (the watcher's thread holds one, so that the
+/// monitor, which owns the watcher, can be dropped).
+#[derive(Clone)]
+pub struct WeakMonitor(Weak<Shared>);
+
+impl WeakMonitor {
+    pub fn upgrade(&self) -> Option<Monitor> {
+        self.0.upgrade().map(|shared| Monitor { shared })
+    }
 }
 
 /// How a [`Monitor`] starts.
@@ -318,6 +332,7 @@ impl Monitor {
             wake: Condvar::new(),
             sinks: Mutex::new(Vec::new()),
             interval: opts.interval,
+            watch: Mutex::new(WatchSlot::default()),
         });
         let monitor = Monitor { shared };
         if opts.schedule {
@@ -334,6 +349,10 @@ impl Monitor {
         &self.shared.logs
     }
 
+    pub fn downgrade(&self) -> WeakMonitor {
+        WeakMonitor(Arc::downgrade(&self.shared))
+    }
+
     pub fn config(&self) -> Config {
         self.shared
             .cfg
@@ -342,14 +361,96 @@ impl Monitor {
             .clone()
     }
 
-    /// Use new settings from the next job on; the schedule restarts its interval.
+    /// Use new settings from the next job on; the schedule counts its interval from now (a new
+    /// `interval_minutes` applies at once). When the watcher runs and a setting it is built from
+    /// changed (root, ignore patterns, archive_db), it is restarted on its own thread, so the
+    /// caller (an HTTP handler, a Tauri command) does not wait for a big tree to be watched.
     pub fn set_config(&self, cfg: Config) {
-        *self.shared.cfg.write().unwrap_or_else(|p| p.into_inner()) = cfg;
+        let old = {
+            let mut guard = self.shared.cfg.write().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *guard, cfg.clone())
+        };
+        if old.interval_minutes != cfg.interval_minutes {
+            tracing::info!(
+                "자동 동기화 간격 변경: {}분 → {}분 / sync interval changed",
+                old.interval_minutes,
+                cfg.interval_minutes
+            );
+        }
         let mut st = lock(&self.shared.state);
         st.next_tick = None;
         drop(st);
         self.shared.wake.notify_all();
         self.notify();
+        if watch::inputs(&old) != watch::inputs(&cfg) && lock(&self.shared.watch).wanted {
+            tracing::info!(
+                "설정이 바뀌어 변경 감지를 다시 시작합니다 / settings changed; restarting the watcher"
+            );
+            let m = self.clone();
+            let spawned = std::thread::Builder::new()
+                .name("nas-sync-watch-restart".into())
+                .spawn(move || {
+                    let _ = m.restart_watch();
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(
+                    "변경 감지를 다시 시작할 수 없습니다 ({e}) / cannot restart the watcher"
+                );
+            }
+        }
+    }
+
+    /// Watch the root (see [`watch`]) and keep watching it: a settings change of the root,
+    /// the ignore patterns or archive_db restarts the watcher. A root that cannot be watched
+    /// (a network share, a refusal) is logged once and left to the schedule; settings that
+    /// change later try again. Returns the watched root.
+    pub fn start_watching(&self) -> std::result::Result<PathBuf, NotWatched> {
+        lock(&self.shared.watch).wanted = true;
+        self.restart_watch()
+    }
+
+    /// Stop watching (and stop restarting on settings changes).
+    pub fn stop_watching(&self) {
+        let old = {
+            let mut slot = lock(&self.shared.watch);
+            slot.wanted = false;
+            slot.current.take()
+        };
+        drop(old);
+    }
+
+    /// The root being watched now, if any.
+    pub fn watched_root(&self) -> Option<PathBuf> {
+        lock(&self.shared.watch)
+            .current
+            .as_ref()
+            .map(|w| w.root().to_path_buf())
+    }
+
+    /// How many watchers this monitor started, restarts included.
+    pub fn watcher_starts(&self) -> u64 {
+        lock(&self.shared.watch).starts
+    }
+
+    fn restart_watch(&self) -> std::result::Result<PathBuf, NotWatched> {
+        let mut slot = lock(&self.shared.watch);
+        // The old watcher stops before the new one starts: never two for one monitor.
+        slot.current = None;
+        if !slot.wanted {
+            return Err(NotWatched::Refused("stopped".into()));
+        }
+        match watch::start(self) {
+            Ok(w) => {
+                let root = w.root().to_path_buf();
+                slot.current = Some(w);
+                slot.starts += 1;
+                Ok(root)
+            }
+            Err(why) => {
+                tracing::warn!("{}", why.message());
+                Err(why)
+            }
+        }
     }
 
     pub fn status(&self) -> Status {
@@ -380,6 +481,19 @@ impl Monitor {
 
     /// Start a job, or return the running one.
     pub fn start(&self, kind: JobKind, force: bool, trigger: &str) -> Started {
+        self.start_scoped(kind, force, trigger, ScanScope::Full)
+    }
+
+    /// Start a job whose scan covers only `scope` (the watcher's: the directories its events
+    /// named), or return the running one. Only a sync uses the scope; the plan, the guards and
+    /// the apply still see every file. [`ScanScope::Full`] is [`Monitor::start`].
+    pub fn start_scoped(
+        &self,
+        kind: JobKind,
+        force: bool,
+        trigger: &str,
+        scope: ScanScope,
+    ) -> Started {
         let mut st = lock(&self.shared.state);
         if let Some(r) = &st.running {
             let i = lock(&r.info);
@@ -411,7 +525,7 @@ impl Monitor {
         let (i2, c2) = (info.clone(), cancel.clone());
         let thread = std::thread::Builder::new()
             .name(format!("nas-sync-job-{id}"))
-            .spawn(move || m.run_job(i2, c2))
+            .spawn(move || m.run_job(i2, c2, scope))
             .ok();
         st.running = Some(Running {
             info,
@@ -420,10 +534,9 @@ impl Monitor {
         });
         drop(st);
         tracing::info!(
-            job = id,
-            trigger,
-            "{} 시작 / {kind:?} started",
-            kind.label_ko()
+            "{} 시작 (#{id}, {}) / {kind:?} job started ({trigger})",
+            kind.label_ko(),
+            trigger_ko(trigger)
         );
         self.notify();
         Started {
@@ -555,6 +668,7 @@ impl Monitor {
 
     /// Stop the schedule and cancel the running job, waiting for it to end cleanly.
     pub fn shutdown(&self, timeout: Duration) {
+        self.stop_watching();
         let thread = {
             let mut st = lock(&self.shared.state);
             st.shutdown = true;
@@ -628,7 +742,7 @@ impl Monitor {
         }
     }
 
-    fn run_job(&self, info: Arc<Mutex<JobInfo>>, cancel: Arc<AtomicBool>) {
+    fn run_job(&self, info: Arc<Mutex<JobInfo>>, cancel: Arc<AtomicBool>, scope: ScanScope) {
         let (kind, force, id) = {
             let i = lock(&info);
             (i.kind, i.force, i.id)
@@ -652,8 +766,12 @@ impl Monitor {
             i.progress.eta_sec = (expected > p.files && p.files_per_sec > 0.0)
                 .then(|| ((expected - p.files) as f64 / p.files_per_sec).ceil() as u64);
         };
-        let outcome: Result<JobResult> = match kind {
-            JobKind::Sync => sync::run_sync(
+        let outcome: Result<JobResult> = match (kind, &scope) {
+            (JobKind::Sync, ScanScope::Dirs(dirs)) => {
+                scoped_sync(&cfg, clock.as_ref(), dirs, force, &progress, &cancel)
+                    .map(|r| JobResult::Sync(Box::new(r)))
+            }
+            (JobKind::Sync, ScanScope::Full) => sync::run_sync(
                 &cfg,
                 clock.as_ref(),
                 SyncOptions {
@@ -665,12 +783,12 @@ impl Monitor {
                 },
             )
             .map(|r| JobResult::Sync(Box::new(r))),
-            JobKind::Reconcile => {
+            (JobKind::Reconcile, _) => {
                 lock(&info).progress.phase = "comparing".into();
                 reconcile::reconcile(&cfg, clock.as_ref())
                     .map(|r| JobResult::Reconcile(Box::new(r)))
             }
-            JobKind::Scan => full_scan(&cfg, clock.as_ref(), &progress, &cancel)
+            (JobKind::Scan, _) => full_scan(&cfg, clock.as_ref(), &progress, &cancel)
                 .map(|r| JobResult::Scan(Box::new(r))),
         };
         // After a scan or an applied sync: fingerprints and media probes of new files.
@@ -707,21 +825,23 @@ impl Monitor {
                 } else {
                     JobState::Succeeded
                 };
+                let secs = started.elapsed().as_secs_f64();
                 if let JobResult::Sync(r) = &result {
-                    if let Some(refusal) = &r.refused {
-                        tracing::warn!("동기화 보류 / sync refused: {}", refusal.message);
+                    if r.refused.is_some() {
+                        tracing::warn!(
+                            "동기화 작업 #{id} 보류: 내용을 확인한 뒤 강제 적용할 수 있습니다 / sync job refused; review it, then force to apply"
+                        );
                     } else {
                         st.last_sync = Some(now.clone());
                         tracing::info!(
-                            added = r.added,
-                            updated = r.updated,
-                            moved = r.moved,
-                            restored = r.restored,
-                            deleted = r.deleted,
-                            errors = r.errors.len(),
-                            "동기화 완료 / sync finished"
+                            "동기화 작업 #{id} 끝 ({secs:.1}초) / sync job finished ({secs:.1} s)"
                         );
                     }
+                } else {
+                    tracing::info!(
+                        "{} 작업 #{id} 끝 ({secs:.1}초) / {kind:?} job finished ({secs:.1} s)",
+                        kind.label_ko()
+                    );
                 }
                 // A job that ran clears a job error; an outside error (the share) stays until
                 // its own check clears it.
@@ -736,11 +856,11 @@ impl Monitor {
             }
             Err(e) if cancelled || matches!(e, Error::Cancelled) => {
                 i.state = JobState::Cancelled;
-                tracing::info!(job = id, "{} 취소됨 / cancelled", kind.label_ko());
+                tracing::info!("{} 작업 #{id} 취소됨 / job cancelled", kind.label_ko());
             }
             Err(e) => {
                 i.state = JobState::Failed;
-                tracing::error!(job = id, "{} 실패 / failed: {e}", kind.label_ko());
+                tracing::error!("{} 작업 #{id} 실패: {e} / job failed", kind.label_ko());
                 st.last_error = Some(LastError {
                     code: e.code().to_string(),
                     message: e.to_string(),
@@ -757,6 +877,93 @@ impl Monitor {
         drop(st);
         self.notify();
     }
+}
+
+/// How a job was started, for the live log.
+fn trigger_ko(trigger: &str) -> &str {
+    match trigger {
+        "manual" => "수동",
+        "schedule" => "예약",
+        "watch" => "변경 감지",
+        other => other,
+    }
+}
+
+/// A watch-triggered sync: a partial scan of `dirs` and the probe of what it found, under the
+/// sync lock, then the sync on archive.db as it stands (its plan, guards and apply see every
+/// file, as in any sync). A scope that cannot be scanned on its own becomes a full sync.
+fn scoped_sync(
+    cfg: &Config,
+    clock: &dyn Clock,
+    dirs: &[String],
+    force: bool,
+    progress: &(dyn Fn(&ScanProgress) + Sync),
+    cancel: &AtomicBool,
+) -> Result<SyncReport> {
+    let timer = Instant::now();
+    let archive_db = cfg.archive_db_path()?;
+    let opts = SyncOptions {
+        dry_run: false,
+        force,
+        no_scan: false,
+        progress: Some(progress),
+        cancel: Some(cancel),
+    };
+    // The lock is released before `run_sync`, which takes it again.
+    let scanned = {
+        let _lock = SyncLock::acquire(&archive_db, cfg.busy_timeout_secs)?;
+        let mut archive = Archive::open(&archive_db)?;
+        let scan_opts = ScanOptions {
+            dry_run: false,
+            progress: Some(progress),
+            cancel: Some(cancel),
+        };
+        match scan::run_partial_scan(cfg, &mut archive, clock, dirs, scan_opts) {
+            Ok(PartialScan::Done(report)) => {
+                let probe = if cfg.probe_media && cfg.probe_budget_secs > 0 {
+                    Some(crate::probe::probe_pending(
+                        &mut archive,
+                        cfg,
+                        Some(cancel),
+                        Some(Duration::from_secs(cfg.probe_budget_secs)),
+                    )?)
+                } else {
+                    None
+                };
+                Some((report, probe))
+            }
+            Ok(PartialScan::NeedsFullScan(why)) => {
+                tracing::info!("전체 스캔으로 동기화합니다: {why} / full scan instead");
+                None
+            }
+            Err(Error::Refused { guard, message }) => {
+                tracing::error!("동기화 보류: {message}");
+                return Ok(SyncReport {
+                    refused: Some(Refusal { guard, message }),
+                    duration_ms: timer.elapsed().as_millis() as u64,
+                    ..SyncReport::default()
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let Some((scan_report, probe)) = scanned else {
+        return sync::run_sync(cfg, clock, opts);
+    };
+    let mut report = sync::run_sync(
+        cfg,
+        clock,
+        SyncOptions {
+            no_scan: true,
+            ..opts
+        },
+    )?;
+    report.scan = Some(scan_report);
+    if probe.is_some() {
+        report.probe = probe;
+    }
+    report.duration_ms = timer.elapsed().as_millis() as u64;
+    Ok(report)
 }
 
 /// `last_error.code` of an unreachable share.

@@ -1,22 +1,33 @@
-//! The watcher: file-system events under the root start an incremental sync, so a new file
-//! reaches the Target seconds after it lands instead of at the next scheduled sync.
+//! The watcher: file-system events under the root start a sync of just the directories they
+//! name, so a new file reaches the Target seconds after it lands instead of at the next
+//! scheduled sync.
 //!
-//! Events are hints, never the truth: the sync they start walks the share and compares, so a
-//! lost, merged or overflowing event stream costs at most a delay until the next event or the
-//! schedule (which always keeps running). The debouncer keeps no file-id cache (it would stat
-//! every file of a huge tree at start). Network shares are detected and not watched: inotify
-//! does not see changes made by other machines on a CIFS/NFS mount, and an SMB server may refuse
-//! change notifications; the status says so once and the schedule does the work.
+//! Events are hints, never the truth: the sync they start walks the changed directories and
+//! compares, and a lost, merged or overflowing event stream (the debouncer's errors, a "rescan"
+//! flag) becomes a full incremental sync. The schedule always keeps running. The debouncer keeps
+//! no file-id cache (it would stat every file of a huge tree at start). Network shares are
+//! detected and not watched: inotify does not see changes made by other machines on a CIFS/NFS
+//! mount, and an SMB server may refuse change notifications; the status says so once and the
+//! schedule does the work.
+//!
+//! The [`Monitor`] owns the running watcher (`Monitor::start_watching`) and restarts it when a
+//! setting it depends on changes (root, ignore patterns, archive_db location).
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use notify_debouncer_full::notify::event::{MetadataKind, ModifyKind};
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, Debouncer, NoCache, new_debouncer_opt};
+use notify_debouncer_full::{
+    DebounceEventResult, DebouncedEvent, Debouncer, NoCache, new_debouncer_opt,
+};
 
-use super::monitor::{JobKind, Monitor};
+use super::monitor::{JobKind, Monitor, WeakMonitor};
+use crate::config::Config;
+use crate::names::IgnoreSet;
+use crate::scan::{ScanScope, is_ignored_path};
 
 /// Quiet time before a burst of events becomes one sync.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -59,41 +70,29 @@ impl Watch {
     }
 }
 
-/// Watch `monitor`'s root. Each debounced burst of events starts a sync (trigger `watch`);
-/// events that arrive while a job runs start one more sync when it ends.
+/// The settings the watcher is built from: a change of any of them needs a new watcher.
+pub fn inputs(cfg: &Config) -> (Option<PathBuf>, Vec<String>, Option<PathBuf>) {
+    (cfg.root.clone(), cfg.ignore.clone(), cfg.archive_db.clone())
+}
+
+/// Watch `monitor`'s root. Each debounced burst of events starts a sync of the directories it
+/// names (trigger `watch`); events that arrive while a job runs start one more sync when it
+/// ends. Usually called through [`Monitor::start_watching`], which keeps the watcher.
 pub fn start(monitor: &Monitor) -> Result<Watch, NotWatched> {
     let cfg = monitor.config();
     let root = cfg.root.clone().ok_or(NotWatched::NoRoot)?;
     if let Some(fs) = network_fs(&root) {
         return Err(NotWatched::NetworkShare(fs));
     }
-    let (tx, rx) = mpsc::channel::<()>();
+    let filter = Filter::new(&cfg, &root).map_err(|e| NotWatched::Refused(e.to_string()))?;
+    let (tx, rx) = mpsc::channel::<ScanScope>();
     let mut debouncer = new_debouncer_opt::<_, RecommendedWatcher, NoCache>(
         DEBOUNCE,
         None,
         move |r: DebounceEventResult| {
-            match r {
-                // Our own databases and logs may live under the root; their writes are not
-                // changes to the archive (and would otherwise trigger syncs forever).
-                // Reading a file (the sync's own fingerprint and probe passes do) is not a
-                // change either.
-                Ok(events)
-                    if !events
-                        .iter()
-                        .filter(|e| is_change(&e.kind))
-                        .flat_map(|e| e.paths.iter())
-                        .any(|p| !is_own_file(p)) =>
-                {
-                    return;
-                }
-                Ok(_) => {}
-                // An error or overflow: something changed that we could not follow; the sync
-                // walks the share anyway.
-                Err(errors) => {
-                    tracing::debug!(errors = errors.len(), "watch: errors, syncing to be safe");
-                }
+            if let Some(scope) = filter.scope_of(&r) {
+                let _ = tx.send(scope);
             }
-            let _ = tx.send(());
         },
         NoCache,
         notify_debouncer_full::notify::Config::default(),
@@ -102,36 +101,167 @@ pub fn start(monitor: &Monitor) -> Result<Watch, NotWatched> {
     debouncer
         .watch(&root, RecursiveMode::Recursive)
         .map_err(|e| NotWatched::Refused(e.to_string()))?;
-    let m = monitor.clone();
+    let weak = monitor.downgrade();
+    let loop_root = root.clone();
     std::thread::Builder::new()
         .name("nas-sync-watch".into())
-        .spawn(move || trigger_loop(&m, &rx))
+        .spawn(move || trigger_loop(&weak, &loop_root, &rx))
         .map_err(|e| NotWatched::Refused(e.to_string()))?;
-    tracing::info!("변경 감지 시작 / watching {}", root.display());
+    tracing::info!("변경 감지 시작: {} / watching", root.display());
     Ok(Watch {
         _debouncer: debouncer,
         root,
     })
 }
 
-/// One sync per burst; a burst during a job is remembered and synced after it.
-fn trigger_loop(monitor: &Monitor, rx: &mpsc::Receiver<()>) {
-    while rx.recv().is_ok() {
-        // Merge everything already queued into this one sync.
-        while rx.try_recv().is_ok() {}
+/// One sync per burst; bursts during a job are merged and synced after it. Ends when the
+/// watcher is dropped (the channel closes) or the monitor is gone.
+fn trigger_loop(monitor: &WeakMonitor, root: &Path, rx: &mpsc::Receiver<ScanScope>) {
+    while let Ok(first) = rx.recv() {
+        let mut scope = drain(first, rx);
         loop {
-            if monitor.is_paused() {
+            let Some(m) = monitor.upgrade() else { return };
+            if m.is_paused() {
                 break;
             }
-            let s = monitor.start(JobKind::Sync, false, "watch");
+            // Bursts of a root that is no longer configured: the new root's watcher takes over.
+            if m.config().root.as_deref() != Some(root) {
+                break;
+            }
+            let s = m.start_scoped(JobKind::Sync, false, "watch", scope.clone());
             if s.started {
                 break;
             }
             // A job runs: wait for it, then sync again (its walk may have missed the change).
-            monitor.wait(s.job_id, Duration::from_secs(24 * 3600));
-            while rx.try_recv().is_ok() {}
+            m.wait(s.job_id, Duration::from_secs(24 * 3600));
+            scope = drain(scope, rx);
         }
     }
+}
+
+/// `scope` with every burst already queued merged in.
+fn drain(mut scope: ScanScope, rx: &mpsc::Receiver<ScanScope>) -> ScanScope {
+    while let Ok(more) = rx.try_recv() {
+        scope = scope.merge(more);
+    }
+    scope
+}
+
+/// Turns a burst of events into the directories to scan.
+struct Filter {
+    root: PathBuf,
+    ignore: IgnoreSet,
+    /// archive.db's folder and file stem: `archive.db`, its `-wal`, `.lock` and
+    /// `archive.index.db` are ours, and so is the `logs` folder next to them.
+    archive: Option<(PathBuf, String)>,
+}
+
+impl Filter {
+    fn new(cfg: &Config, root: &Path) -> crate::error::Result<Filter> {
+        let archive = cfg.archive_db_path().ok().and_then(|p| {
+            let stem = p.file_stem()?.to_string_lossy().into_owned();
+            Some((p.parent()?.to_path_buf(), stem))
+        });
+        Ok(Filter {
+            root: root.to_path_buf(),
+            ignore: IgnoreSet::new(&cfg.ignore)?,
+            archive,
+        })
+    }
+
+    fn is_own(&self, p: &Path) -> bool {
+        if is_own_file(p) {
+            return true;
+        }
+        let Some((dir, stem)) = &self.archive else {
+            return false;
+        };
+        if p.starts_with(dir.join("logs")) {
+            return true;
+        }
+        p.parent() == Some(dir.as_path())
+            && p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{stem}.")))
+    }
+
+    /// What to sync for one debounced result; `None`: nothing to do (only reads, our own
+    /// files or ignored names). An error (a watch lost, an overflow) is a full sync: something
+    /// changed that we could not follow.
+    fn scope_of(&self, r: &DebounceEventResult) -> Option<ScanScope> {
+        match r {
+            Ok(events) => self.scope(events),
+            Err(errors) => {
+                tracing::debug!(errors = errors.len(), "watch: errors, full sync");
+                Some(ScanScope::Full)
+            }
+        }
+    }
+
+    /// The scope of one debounced burst: the parent directory of every changed path (both
+    /// sides of a rename), or [`ScanScope::Full`] for a rescan flag, a path outside the root,
+    /// the root itself or an entry directly in it. `None`: nothing that matters changed.
+    fn scope(&self, events: &[DebouncedEvent]) -> Option<ScanScope> {
+        let mut dirs: BTreeSet<String> = BTreeSet::new();
+        let mut full = false;
+        for e in events {
+            if e.need_rescan() {
+                full = true;
+                continue;
+            }
+            if !is_change(&e.kind) {
+                continue;
+            }
+            for p in e.paths.iter().filter(|p| !self.is_own(p)) {
+                match self.parent_dir(p) {
+                    Changed::Ignored => {}
+                    Changed::Dir(d) => {
+                        dirs.insert(d);
+                    }
+                    Changed::Everything => full = true,
+                }
+            }
+        }
+        if full {
+            Some(ScanScope::Full)
+        } else if dirs.is_empty() {
+            None
+        } else {
+            Some(ScanScope::dirs(dirs))
+        }
+    }
+
+    fn parent_dir(&self, p: &Path) -> Changed {
+        let Ok(rel) = p.strip_prefix(&self.root) else {
+            return Changed::Everything;
+        };
+        let mut parts: Vec<&str> = Vec::new();
+        for c in rel.components() {
+            match c {
+                Component::Normal(name) => match name.to_str() {
+                    Some(n) => parts.push(n),
+                    // A name that is not UTF-8 is skipped by the scan; its parent is not.
+                    None if parts.is_empty() => return Changed::Everything,
+                    None => return Changed::Dir(parts.join("/")),
+                },
+                _ => return Changed::Everything,
+            }
+        }
+        if is_ignored_path(&self.ignore, &parts.join("/")) {
+            return Changed::Ignored;
+        }
+        match parts.split_last() {
+            Some((_, parent)) if !parent.is_empty() => Changed::Dir(parent.join("/")),
+            _ => Changed::Everything,
+        }
+    }
+}
+
+enum Changed {
+    /// Skipped by the scan anyway.
+    Ignored,
+    Dir(String),
+    Everything,
 }
 
 /// An event that may mean the archive changed (not a read, not an access-time update).
@@ -192,6 +322,103 @@ pub fn network_fs(root: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use notify_debouncer_full::notify::event::{CreateKind, Event, Flag, RenameMode};
+
+    fn filter(root: &Path, ignore: &[&str]) -> Filter {
+        let cfg = Config {
+            root: Some(root.to_path_buf()),
+            archive_db: Some(root.join("state/archive.db")),
+            ignore: ignore.iter().map(|s| s.to_string()).collect(),
+            ..Config::default()
+        };
+        Filter::new(&cfg, root).expect("filter")
+    }
+
+    fn event(kind: EventKind, paths: &[PathBuf]) -> DebouncedEvent {
+        let mut e = Event::new(kind);
+        for p in paths {
+            e = e.add_path(p.clone());
+        }
+        DebouncedEvent::new(e, std::time::Instant::now())
+    }
+
+    fn dirs(d: &[&str]) -> Option<ScanScope> {
+        Some(ScanScope::Dirs(d.iter().map(|s| s.to_string()).collect()))
+    }
+
+    #[test]
+    fn a_burst_becomes_the_parent_dirs_of_its_paths_with_both_sides_of_a_rename() {
+        let root = PathBuf::from("/share");
+        let f = filter(&root, &["*.part"]);
+        let create = EventKind::Create(CreateKind::File);
+        let rename = EventKind::Modify(ModifyKind::Name(RenameMode::Both));
+        let burst = vec![
+            event(create, &[root.join("WSOP/2024/day1/a.mp4")]),
+            event(create, &[root.join("WSOP/2024/day1/sub/b.mp4")]),
+            event(
+                rename,
+                &[root.join("HCL/ep1/y.mp4"), root.join("PAD/s1/y.mp4")],
+            ),
+        ];
+        assert_eq!(
+            f.scope_of(&Ok(burst)),
+            dirs(&["HCL/ep1", "PAD/s1", "WSOP/2024/day1"])
+        );
+        // Reads, our own files (archive.db, its journal, the log folder, any *.db) and ignored
+        // names start nothing.
+        let quiet = vec![
+            event(
+                EventKind::Access(notify_debouncer_full::notify::event::AccessKind::Any),
+                &[root.join("WSOP/x.mp4")],
+            ),
+            event(create, &[root.join("state/archive.db-wal")]),
+            event(create, &[root.join("state/archive.db.lock")]),
+            event(create, &[root.join("state/logs/nas-sync.log")]),
+            event(create, &[root.join("WSOP/2024/pokervod.db")]),
+            event(create, &[root.join("WSOP/2024/@eaDir/x.mp4")]),
+            event(create, &[root.join("WSOP/2024/.x.mp4.tmp1")]),
+            event(create, &[root.join("WSOP/2024/x.mp4.part")]),
+        ];
+        assert_eq!(f.scope_of(&Ok(quiet)), None);
+    }
+
+    #[test]
+    fn an_overflow_an_error_a_rescan_flag_or_the_root_level_is_a_full_sync() {
+        let root = PathBuf::from("/share");
+        let f = filter(&root, &[]);
+        let errors = vec![notify_debouncer_full::notify::Error::generic("overflow")];
+        assert_eq!(f.scope_of(&Err(errors)), Some(ScanScope::Full));
+        let mut rescan = Event::new(EventKind::Other);
+        rescan = rescan.set_flag(Flag::Rescan);
+        let burst = vec![
+            event(
+                EventKind::Create(CreateKind::File),
+                &[root.join("WSOP/a/b.mp4")],
+            ),
+            DebouncedEvent::new(rescan, std::time::Instant::now()),
+        ];
+        assert_eq!(f.scope_of(&Ok(burst)), Some(ScanScope::Full));
+        for p in [
+            root.join("NEWCATALOG"),
+            root.clone(),
+            PathBuf::from("/elsewhere/x.mp4"),
+        ] {
+            let burst = vec![event(
+                EventKind::Create(CreateKind::Folder),
+                std::slice::from_ref(&p),
+            )];
+            assert_eq!(f.scope_of(&Ok(burst)), Some(ScanScope::Full), "{p:?}");
+        }
+        let wide: Vec<DebouncedEvent> = (0..300)
+            .map(|i| {
+                event(
+                    EventKind::Create(CreateKind::File),
+                    &[root.join(format!("WSOP/d{i}/f.mp4"))],
+                )
+            })
+            .collect();
+        assert_eq!(f.scope_of(&Ok(wide)), Some(ScanScope::Full), "over the cap");
+    }
 
     #[test]
     fn unc_paths_are_network_shares_and_a_local_dir_is_not() {
