@@ -402,7 +402,9 @@ test("a sync from the UI after adding files: log lines, new rows, history entrie
   await until(async () => Number(await page.getByTestId("target-total").getAttribute("data-value")) === cli(dir, ["dashboard"]).target.total_files, "dashboard refreshed after the job");
   // Live log.
   await page.getByTestId("nav-logs").click();
-  await until(async () => (await texts(page.getByTestId("log-line"))).some((l) => l.includes("동기화 완료")), "log shows 동기화 완료");
+  // The engine's wording of the finish line ("동기화 완료" / "동기화 작업 #N 끝") may change.
+  const finished = /동기화 완료|동기화 작업 #\d+ 끝|sync (job )?finished/;
+  await until(async () => (await texts(page.getByTestId("log-line"))).some((l) => finished.test(l)), "log shows the sync finished");
   const lines = await texts(page.getByTestId("log-line"));
   assert(lines.some((l) => l.includes("동기화 시작")), "log shows 동기화 시작");
   await shot(page, "logs", false);

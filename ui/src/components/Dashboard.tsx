@@ -24,14 +24,16 @@ export function Dashboard() {
   const { api } = useApp();
   const { t } = useLang();
   const q = useQuery({ queryKey: ["dashboard"], queryFn: () => api.dashboard() });
+  // One sync mutation for the card's [실행] and the actions' 동기화 실행 (one error display).
+  const sync = useStartSync();
   if (q.error && needsSetup(q.error)) return <Onboarding />;
   if (q.error && !q.data) return <ErrorPanel error={q.error} retry={() => void q.refetch()} />;
   if (!q.data) return <Spinner label={t("불러오는 중…", "Loading…")} />;
   const d = q.data;
   return (
     <div className="flex flex-col gap-4" data-testid="dashboard">
-      <SummaryCards d={d} />
-      <Actions />
+      <SummaryCards d={d} sync={sync} />
+      <Actions sync={sync} />
       <div className="grid gap-4 lg:grid-cols-2">
         <CatalogStats d={d} />
         <FormatStats d={d} />
@@ -52,10 +54,11 @@ function Stat({ value, label, testId }: { value: number; label: string; testId: 
   );
 }
 
-function SummaryCards({ d }: { d: DashboardData }) {
+type SyncMutation = ReturnType<typeof useStartSync>;
+
+function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation }) {
   const { t, lang } = useLang();
   const { status } = useApp();
-  const sync = useStartSync();
   const last = d.sync_status.last_result;
   const running = d.sync_status.is_running || status?.job != null;
   return (
@@ -246,12 +249,11 @@ function FormatStats({ d }: { d: DashboardData }) {
 // ---------------------------------------------------------------------------------------------
 // Actions: sync, reconcile, scan; the running job; the guard; the drift report.
 
-function Actions() {
+function Actions({ sync }: { sync: SyncMutation }) {
   const { api, status } = useApp();
   const { t } = useLang();
   const qc = useQueryClient();
   const { latest } = useLatestJobs();
-  const sync = useStartSync();
   const scan = useMutation({
     mutationFn: () => api.startScan(),
     onSuccess: () => void qc.invalidateQueries({ queryKey: ["jobs"] }),
