@@ -24,7 +24,7 @@ import type {
 
 type Query = Record<string, string | number | boolean | undefined | null>;
 
-function queryString(q: Query | undefined): string {
+export function queryString(q: Query | undefined): string {
   if (!q) return "";
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(q)) {
