@@ -41,8 +41,7 @@ function cli(dir, args) {
 function makeDemo() {
   const dir = tempDir("nas-sync-e2e-");
   execFileSync(BIN, ["demo", "--dir", dir], { encoding: "utf8" });
-  // The media probe of MXF files (ffprobe) is not what these tests are about.
-  fs.appendFileSync(path.join(dir, "nas-sync.toml"), "probe_media = false\n");
+  // The media probe stays on (the demo's real clips give codecs and resolutions to show).
   execFileSync(BIN, ["--config", path.join(dir, "nas-sync.toml"), "sync", "-q"]);
   return dir;
 }
