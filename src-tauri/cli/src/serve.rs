@@ -189,18 +189,11 @@ async fn run_server(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Err
             ..Default::default()
         },
     );
-    // Kept alive until the server stops.
-    let _watch = if args.watch {
-        match nas_sync_engine::runtime::watch::start(&monitor) {
-            Ok(w) => Some(w),
-            Err(why) => {
-                tracing::warn!("{}", why.message());
-                None
-            }
-        }
-    } else {
-        None
-    };
+    // The monitor keeps the watcher (restarted when the settings it depends on change); a
+    // root that cannot be watched is logged there and left to the schedule.
+    if args.watch {
+        let _ = monitor.start_watching();
+    }
     let state = AppState {
         monitor: monitor.clone(),
         index: Arc::new(Mutex::new(None)),

@@ -415,14 +415,13 @@ fn sync_over_http_streams_log_lines_fast_and_a_second_post_joins_the_running_job
     assert!(
         done["message"]
             .as_str()
-            .is_some_and(|m| m.contains("added=50")),
+            .is_some_and(|m| m.starts_with("동기화 완료: 추가 50,")),
         "{done}"
     );
     assert!(lines.iter().any(|l| {
-        l["message"] == "scan committed"
-            || l["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("scan committed"))
+        l["message"].as_str().is_some_and(|m| {
+            m.starts_with("스캔 완료: 추가 50,") && m.ends_with("/ scan committed")
+        })
     }));
     let seqs: Vec<u64> = lines.iter().filter_map(|l| l["seq"].as_u64()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order: {seqs:?}");
