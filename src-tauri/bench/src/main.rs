@@ -14,6 +14,7 @@ mod queries;
 mod report;
 mod rng;
 mod tree;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,6 +51,15 @@ pub struct Args {
     /// first sync, before any index rebuild or query.
     #[arg(long, value_enum, default_value_t = Until::All)]
     pub until: Until,
+    /// Another benchmark instead of the main one.
+    #[command(subcommand)]
+    pub mode: Option<Mode>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Mode {
+    /// Watch-to-Target latency: files created one by one on a watched root (src/watch.rs).
+    Watch(watch::WatchArgs),
 }
 
 /// Where a run may stop early.
@@ -201,7 +211,11 @@ fn main() -> ExitCode {
     let log = Log {
         start: Instant::now(),
     };
-    match run(&args, &log) {
+    let outcome = match &args.mode {
+        Some(Mode::Watch(w)) => watch::main(w, &log),
+        None => run(&args, &log),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,0 +1,362 @@
+//! `nas-sync-bench watch`: how long a file created on a local root takes to reach the Target
+//! through the watcher (target: within 2 s at p95). One generated archive-shaped tree, one first
+//! sync, then a [`Monitor`] with its watcher, as `nas-sync serve` runs it; files are created one
+//! at a time in random leaf directories, and each sample is the time from the file's creation to
+//! its row being visible in pokervod.db (polled read-only every 2 ms). Before each file the
+//! monitor is idle (the previous watch job, with its probe and index refresh, has ended), so a
+//! sample is one file on a quiet system, not a queue.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nas_sync_engine::Config;
+use nas_sync_engine::archive::Archive;
+use nas_sync_engine::clock::SystemClock;
+use nas_sync_engine::runtime::monitor::JobResult;
+use nas_sync_engine::runtime::{LogHub, Monitor, MonitorOptions};
+use nas_sync_engine::sync::{self, SyncOptions};
+use serde::Serialize;
+
+use crate::error::{BenchError, IoContext, Result, StepContext};
+use crate::machine::{Machine, filesystem_of, source_commit};
+use crate::measure::{Latency, fmt_count, fmt_ms, fmt_secs, timed};
+use crate::rng::XorShift;
+use crate::{Log, WorkDir, command_line, tree};
+
+/// The target: p95 of creation → visible Target row.
+pub const TARGET_P95_MS: f64 = 2_000.0;
+/// Longest wait for one file (a miss is an error, not a slow sample).
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(120);
+const SEED: u64 = 0x5741_5443_4845_5221;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct WatchArgs {
+    /// Number of files in the generated tree.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(100..=5_000_000))]
+    pub files: u64,
+    /// Files created one by one (samples).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub samples: u32,
+    /// Work directory (must be empty or not exist); default as for the main benchmark.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Also write the results as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Keep the work directory at the end.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// One file's trip.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    pub path: String,
+    pub ms: f64,
+    /// Directories the watch sync that carried it scanned (`None`: a full scan).
+    pub scope: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WatchReport {
+    pub machine: Machine,
+    pub command: String,
+    pub release_build: bool,
+    pub commit: String,
+    pub dir: String,
+    pub filesystem: String,
+    pub files: u64,
+    pub generate_secs: f64,
+    pub first_sync_secs: f64,
+    pub watch_start_ms: f64,
+    pub latency: Latency,
+    pub pass: bool,
+    /// Watch syncs that ran a partial scan / a full scan.
+    pub partial_syncs: u64,
+    pub full_syncs: u64,
+    pub samples: Vec<Sample>,
+}
+
+/// Run the watch benchmark in a fresh work directory; prints the table on stdout.
+pub fn main(args: &WatchArgs, log: &Log) -> Result<()> {
+    if cfg!(debug_assertions) {
+        log.say("WARNING: debug build — timings are not meaningful; use --release");
+    }
+    let work = WorkDir::prepare(args.dir.as_deref())?;
+    log.say(&format!("work directory {}", work.path.display()));
+    let outcome = run(args, &work.path, command_line(), log);
+    if args.keep {
+        log.say(&format!("kept {}", work.path.display()));
+    } else if let Err(e) = work.remove() {
+        log.say(&format!(
+            "warning: could not remove the work directory: {e}"
+        ));
+    }
+    let report = outcome?;
+    print!("{}", report.markdown());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| BenchError::Check(format!("serialize the results: {e}")))?;
+        std::fs::write(path, text + "\n").at(path)?;
+        log.say(&format!("results written to {}", path.display()));
+    }
+    Ok(())
+}
+
+fn wait_idle(m: &Monitor) -> Result<()> {
+    let deadline = Instant::now() + SAMPLE_TIMEOUT;
+    while m.status().job.is_some() {
+        if Instant::now() > deadline {
+            return Err(BenchError::Check(
+                "the monitor stayed busy for two minutes".into(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+/// The leaf directories of the tree (directories holding files), sorted.
+fn leaf_dirs(archive_db: &Path) -> Result<Vec<String>> {
+    let archive = Archive::open(archive_db).step("open archive.db")?;
+    let mut dirs: Vec<String> = archive
+        .load_files()
+        .step("load archive.db")?
+        .into_iter()
+        .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d.to_string()))
+        .filter(|d| d.contains('/'))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    Ok(dirs)
+}
+
+pub fn run(args: &WatchArgs, dir: &Path, command: String, log: &Log) -> Result<WatchReport> {
+    let machine = Machine::detect();
+    let root = dir.join("ARCHIVE");
+    log.say(&format!("generating {} files", fmt_count(args.files)));
+    let (gen_time, generated) = timed(|| {
+        tree::generate(&root, args.files, &|n| {
+            log.say(&format!("  {} files written", fmt_count(n)))
+        })
+    })?;
+    let cfg = Config {
+        root: Some(root.clone()),
+        archive_db: Some(dir.join("state/archive.db")),
+        target_db: Some(dir.join("state/pokervod.db")),
+        ..Config::default()
+    };
+    let archive_db = cfg.archive_db_path().step("archive_db")?;
+    let target_db = dir.join("state/pokervod.db");
+
+    log.say("first sync");
+    let (first_sync, report) =
+        timed(|| sync::run_sync(&cfg, &SystemClock, SyncOptions::default()).step("first sync"))?;
+    if let Some(r) = &report.refused {
+        return Err(BenchError::Check(format!(
+            "the first sync was refused: {}",
+            r.message
+        )));
+    }
+    if report.added != generated.eligible_originals {
+        return Err(BenchError::Check(format!(
+            "the first sync added {} rows, the tree has {} eligible originals",
+            report.added, generated.eligible_originals
+        )));
+    }
+    let dirs = leaf_dirs(&archive_db)?;
+
+    let monitor = Monitor::new(
+        cfg.clone(),
+        Arc::new(SystemClock),
+        LogHub::new(),
+        MonitorOptions {
+            schedule: false,
+            ..MonitorOptions::default()
+        },
+    );
+    let t = Instant::now();
+    monitor
+        .start_watching()
+        .map_err(|why| BenchError::Check(why.message()))?;
+    let watch_start = t.elapsed();
+    log.say(&format!(
+        "watching {} ({} leaf directories) after {}",
+        root.display(),
+        fmt_count(dirs.len() as u64),
+        fmt_ms(watch_start.as_secs_f64() * 1000.0)
+    ));
+
+    let target = rusqlite::Connection::open_with_flags(
+        &target_db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .step("open pokervod.db read-only")?;
+    target
+        .busy_timeout(Duration::from_secs(30))
+        .step("pokervod.db busy_timeout")?;
+    let mut visible = target
+        .prepare("SELECT 1 FROM files WHERE nas_path = ?1 AND status = 'active'")
+        .step("prepare the Target poll")?;
+
+    let mut rng = XorShift::new(SEED);
+    let mut samples: Vec<Sample> = Vec::new();
+    let jobs_before = monitor.jobs().len();
+    for i in 0..args.samples {
+        wait_idle(&monitor)?;
+        let leaf = rng.pick(&dirs).clone();
+        let rel = format!("{leaf}/watch sample {i:04}.mp4");
+        let path = root.join(&rel);
+        let body = vec![0u8; 4096 + i as usize];
+        let t0 = Instant::now();
+        std::fs::write(&path, &body).at(&path)?;
+        loop {
+            let found = visible
+                .exists([&rel])
+                .step("poll the Target for the new row")?;
+            if found {
+                break;
+            }
+            if t0.elapsed() > SAMPLE_TIMEOUT {
+                return Err(BenchError::Check(format!(
+                    "{rel} did not reach the Target within {} s",
+                    SAMPLE_TIMEOUT.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        // The sync that carried it is the newest finished or running watch job.
+        wait_idle(&monitor)?;
+        let scope = monitor
+            .jobs()
+            .into_iter()
+            .find(|j| j.trigger == "watch")
+            .and_then(|j| match j.result {
+                Some(JobResult::Sync(r)) => r.scan.and_then(|s| s.scope),
+                _ => None,
+            });
+        log.say(&format!("  sample {i}: {} ({rel})", fmt_ms(ms)));
+        samples.push(Sample {
+            path: rel,
+            ms,
+            scope,
+        });
+    }
+    let jobs: Vec<_> = monitor.jobs().into_iter().collect();
+    let watch_jobs: Vec<_> = jobs[..jobs.len().saturating_sub(jobs_before)]
+        .iter()
+        .filter(|j| j.trigger == "watch")
+        .collect();
+    let partial_syncs = watch_jobs
+        .iter()
+        .filter(|j| {
+            matches!(&j.result, Some(JobResult::Sync(r))
+                if r.scan.as_ref().is_some_and(|s| s.scope.is_some()))
+        })
+        .count() as u64;
+    let full_syncs = watch_jobs.len() as u64 - partial_syncs;
+    monitor.shutdown(Duration::from_secs(60));
+    drop(visible);
+
+    let latency = Latency::from_samples(samples.iter().map(|s| s.ms).collect());
+    Ok(WatchReport {
+        machine,
+        command,
+        release_build: !cfg!(debug_assertions),
+        commit: source_commit().unwrap_or_else(|| "unknown".into()),
+        dir: dir.display().to_string(),
+        filesystem: filesystem_of(dir).unwrap_or_else(|| "unknown".into()),
+        files: generated.files,
+        generate_secs: gen_time.as_secs_f64(),
+        first_sync_secs: first_sync.as_secs_f64(),
+        watch_start_ms: watch_start.as_secs_f64() * 1000.0,
+        pass: latency.p95_ms <= TARGET_P95_MS,
+        latency,
+        partial_syncs,
+        full_syncs,
+        samples,
+    })
+}
+
+impl WatchReport {
+    /// The results in the main benchmark's table style.
+    pub fn markdown(&self) -> String {
+        let m = &self.machine;
+        let mut out = String::new();
+        out.push_str("## nas-sync-bench watch results\n\n");
+        if !self.release_build {
+            out.push_str(
+                "> **WARNING: debug build — timings are not meaningful.** Use `cargo run --release -p nas-sync-bench -- watch`.\n\n",
+            );
+        }
+        out.push_str(&format!(
+            "- machine: {} CPUs (nproc), {}, {:.1} GiB RAM, Linux {}\n",
+            m.nproc, m.cpu, m.ram_gib, m.kernel
+        ));
+        out.push_str(&format!(
+            "- date: {} (load average at the start: {})\n",
+            m.date, m.load_average
+        ));
+        out.push_str(&format!(
+            "- files: {} (tree in `{}`, {})\n",
+            fmt_count(self.files),
+            self.dir,
+            self.filesystem
+        ));
+        out.push_str(&format!("- command: `{}`\n", self.command));
+        out.push_str(&format!(
+            "- build: {}\n",
+            if self.release_build {
+                "release"
+            } else {
+                "debug (timings not meaningful)"
+            }
+        ));
+        out.push_str(&format!("- built from commit: {}\n\n", self.commit));
+        out.push_str("| measurement | result | target | pass/fail |\n|---|---|---|---|\n");
+        let row = |out: &mut String, name: &str, result: String, target: &str, verdict: &str| {
+            out.push_str(&format!("| {name} | {result} | {target} | {verdict} |\n"));
+        };
+        row(
+            &mut out,
+            "generate the tree",
+            fmt_secs(Duration::from_secs_f64(self.generate_secs)),
+            "—",
+            "—",
+        );
+        row(
+            &mut out,
+            "first sync (scan + apply)",
+            fmt_secs(Duration::from_secs_f64(self.first_sync_secs)),
+            "—",
+            "—",
+        );
+        row(
+            &mut out,
+            "start the watcher (recursive, no file-id cache)",
+            fmt_ms(self.watch_start_ms),
+            "—",
+            "—",
+        );
+        row(
+            &mut out,
+            &format!(
+                "file created → Target row visible ({} files, one at a time)",
+                self.latency.n
+            ),
+            self.latency.display(),
+            &format!("p95 ≤ {} s", TARGET_P95_MS / 1000.0),
+            if self.pass { "PASS" } else { "**FAIL**" },
+        );
+        row(
+            &mut out,
+            "watch syncs: partial scan / full scan",
+            format!("{} / {}", self.partial_syncs, self.full_syncs),
+            "—",
+            "—",
+        );
+        out
+    }
+}
