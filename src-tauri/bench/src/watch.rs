@@ -4,7 +4,9 @@
 //! at a time in random leaf directories, and each sample is the time from the file's creation to
 //! its row being visible in pokervod.db (polled read-only every 2 ms). Before each file the
 //! monitor is idle (the previous watch job, with its probe and index refresh, has ended), so a
-//! sample is one file on a quiet system, not a queue.
+//! sample is one file on a quiet system, not a queue. Media probing is off (the generated files
+//! are empty) and the fingerprint pass of the first sync is run before the watcher starts, as
+//! on an archive in steady state.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -145,6 +147,9 @@ pub fn run(args: &WatchArgs, dir: &Path, command: String, log: &Log) -> Result<W
         root: Some(root.clone()),
         archive_db: Some(dir.join("state/archive.db")),
         target_db: Some(dir.join("state/pokervod.db")),
+        // The generated files hold no media: probing them measures nothing (a real new file's
+        // probe reads a few KiB of headers before the apply).
+        probe_media: false,
         ..Config::default()
     };
     let archive_db = cfg.archive_db_path().step("archive_db")?;
@@ -165,6 +170,11 @@ pub fn run(args: &WatchArgs, dir: &Path, command: String, log: &Log) -> Result<W
             report.added, generated.eligible_originals
         )));
     }
+    // Steady state before the watcher: the fingerprint pass after the first sync done (the
+    // monitor runs it after every job; on a fresh archive.db it would cover the whole tree).
+    log.say("fingerprint pass");
+    let never = std::sync::atomic::AtomicBool::new(false);
+    nas_sync_engine::runtime::monitor::background_passes(&cfg, &never).step("fingerprint pass")?;
     let dirs = leaf_dirs(&archive_db)?;
 
     let monitor = Monitor::new(
