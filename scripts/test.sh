@@ -10,7 +10,9 @@ if command -v dpkg-query >/dev/null 2>&1; then
   # setpriv runs the unreadable-directory tests as an unprivileged user when we are root;
   # ffprobe (ffmpeg) is the probe's fallback for MXF and other formats without a Rust parser.
   # python3-venv: Schemathesis (PyPI) fuzzes the HTTP API against its OpenAPI document.
-  ensure_debs util-linux ffmpeg python3-venv
+  # WebKitGTK 4.1, GTK 3, appindicator, librsvg: the desktop app's crate (src-tauri, Tauri 2).
+  ensure_debs util-linux ffmpeg python3-venv libwebkit2gtk-4.1-dev libgtk-3-dev \
+    libayatana-appindicator3-dev librsvg2-dev
 fi
 
 echo "== cargo fmt --check"

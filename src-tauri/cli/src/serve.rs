@@ -25,9 +25,10 @@ use serde_json::{Value, json};
 
 use nas_sync_engine::index::Index;
 use nas_sync_engine::matching::{self, MatchingQuery};
+use nas_sync_engine::runtime::actions::{self, PatchError};
 use nas_sync_engine::runtime::logs::{LogLine, LogSink, Push};
 use nas_sync_engine::runtime::monitor::StatusSink;
-use nas_sync_engine::runtime::settings::{self, SaveError, SettingsStore};
+use nas_sync_engine::runtime::settings::SettingsStore;
 use nas_sync_engine::runtime::{JobKind, LogHub, Monitor, Status, StatusKind};
 use nas_sync_engine::{Config, Error, query};
 
@@ -688,40 +689,19 @@ async fn put_settings(State(st): State<AppState>, body: Bytes) -> ApiResult {
         )
     };
     let patch: Value = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
-    let Value::Object(patch) = patch else {
-        return Err(bad("not an object".into()));
-    };
-    let mut merged = serde_json::to_value(st.monitor.config()).map_err(|e| bad(e.to_string()))?;
-    if let Value::Object(m) = &mut merged {
-        m.extend(patch);
-    }
-    let cfg: Config = serde_json::from_value(merged).map_err(|e| bad(e.to_string()))?;
-    let store = st.settings.clone();
-    let checked = {
-        let cfg = cfg.clone();
-        tokio::task::spawn_blocking(move || match &store {
-            Some(s) => s.save(&cfg),
-            None => {
-                let errors = settings::validate(&cfg);
-                if errors.is_empty() {
-                    Ok(())
-                } else {
-                    Err(SaveError::Invalid(errors))
-                }
-            }
-        })
-        .await
-    };
-    match checked {
-        Ok(Ok(())) => {
-            let mut cfg = cfg;
-            cfg.normalize();
-            st.monitor.set_config(cfg);
+    let (monitor, store) = (st.monitor.clone(), st.settings.clone());
+    let applied = tokio::task::spawn_blocking(move || {
+        actions::apply_settings_patch(&monitor, store.as_ref(), patch)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    match applied {
+        Ok(config) => {
             *st.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            tracing::info!("설정 저장됨 / settings saved");
-            ok(json!({"config": st.monitor.config(), "saved": st.settings.is_some()}))
+            ok(json!({"config": config, "saved": st.settings.is_some()}))
         }
-        Ok(Err(SaveError::Invalid(errors))) => Err(ApiError {
+        Err(PatchError::Malformed(e)) => Err(bad(e)),
+        Err(PatchError::Invalid(errors)) => Err(ApiError {
             status: StatusCode::BAD_REQUEST,
             body: json!({
                 "code": "invalid_settings",
@@ -729,12 +709,7 @@ async fn put_settings(State(st): State<AppState>, body: Bytes) -> ApiResult {
                 "errors": errors,
             }),
         }),
-        Ok(Err(SaveError::Io(e))) => Err(e.into()),
-        Err(e) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            e.to_string(),
-        )),
+        Err(PatchError::Io(e)) => Err(e.into()),
     }
 }
 
@@ -756,93 +731,31 @@ async fn test_root(State(st): State<AppState>, body: Bytes) -> ApiResult {
             format!("request body must be {{\"root\": \"…\"}}: {e}"),
         )
     })?;
-    let mut cfg = st.monitor.config();
-    cfg.root = Some(PathBuf::from(b.root.trim()));
-    if b.marker_file.is_some() {
-        cfg.marker_file = b.marker_file.filter(|m| !m.trim().is_empty());
-    }
-    let answer = tokio::task::spawn_blocking(move || {
-        if cfg.root.as_deref().is_some_and(|r| r.as_os_str().is_empty()) {
-            return json!({"ok": false, "code": "invalid_argument", "entries": null,
-                "message": "루트 경로를 입력하세요 / enter the root path"});
-        }
-        match nas_sync_engine::runtime::monitor::check_root(&cfg) {
-            Ok(()) => {
-                let entries = cfg
-                    .root
-                    .as_deref()
-                    .and_then(|r| std::fs::read_dir(r).ok())
-                    .map(|it| it.take(100_000).count());
-                json!({"ok": true, "code": "ok", "entries": entries,
-                    "message": format!("연결됨: 최상위 항목 {} 개 / reachable", entries.unwrap_or(0))})
-            }
-            Err(e) => json!({"ok": false, "code": e.code(), "message": e.to_string(), "entries": null}),
-        }
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let cfg = st.monitor.config();
+    let answer =
+        tokio::task::spawn_blocking(move || actions::test_root(&cfg, &b.root, b.marker_file))
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?;
     ok(answer)
 }
 
-/// Onboarding's "start with the demo archive": writes the demo next to the settings file (or
-/// archive.db), points the settings at it and starts a first sync. Refused (409) once a root
-/// is configured, so it can never replace a real NAS.
+/// Onboarding's "start with the demo archive" (see `actions::use_demo`); 409 once a root is
+/// configured, so it can never replace a real NAS.
 async fn create_demo(State(st): State<AppState>, body: Bytes) -> ApiResult {
     start_body(&body)?;
-    let current = st.monitor.config();
-    if current.root.is_some() {
-        return Err(ApiError::new(
+    let (monitor, store) = (st.monitor.clone(), st.settings.clone());
+    let started = blocking(move || actions::use_demo(&monitor, store.as_ref())).await?;
+    *st.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    match started {
+        Some(d) => ok(d),
+        None => Err(ApiError::new(
             StatusCode::CONFLICT,
             "already_configured",
             "NAS 루트가 이미 설정되어 있습니다 / a root is already configured",
-        ));
+        )),
     }
-    let base = match st.settings.as_ref().and_then(|s| s.path().parent()) {
-        Some(p) => p.to_path_buf(),
-        None => current
-            .archive_db_path()?
-            .parent()
-            .map(PathBuf::from)
-            .unwrap_or_default(),
-    };
-    let dir = base.join("demo");
-    let store = st.settings.clone();
-    let (report, cfg) = blocking(move || {
-        let report = nas_sync_engine::demo::write_demo(&dir, 300)?;
-        let mut cfg = current;
-        cfg.root = Some(report.root.clone());
-        cfg.archive_db = Some(report.dir.join("archive.db"));
-        cfg.target_db = Some(report.dir.join("pokervod.db"));
-        if let Some(s) = &store {
-            s.save(&cfg).map_err(|e| match e {
-                SaveError::Invalid(errors) => Error::Config {
-                    field: errors.first().map(|f| f.field.clone()).unwrap_or_default(),
-                    message: errors
-                        .first()
-                        .map(|f| f.message.clone())
-                        .unwrap_or_default(),
-                },
-                SaveError::Io(e) => e,
-            })?;
-        }
-        cfg.normalize();
-        Ok((report, cfg))
-    })
-    .await?;
-    st.monitor.set_config(cfg);
-    *st.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    tracing::info!(
-        "데모 아카이브 사용 / demo archive at {}",
-        report.dir.display()
-    );
-    let started = st.monitor.start(JobKind::Sync, false, "manual");
-    ok(json!({
-        "config": st.monitor.config(),
-        "dir": report.dir,
-        "files": report.files,
-        "created": report.created,
-        "job_id": started.job_id,
-    }))
 }
 
 async fn openapi() -> Response {

@@ -2,6 +2,7 @@
 //! with progress and cancellation), the schedule, the watcher, the status and the live log.
 //! No HTTP or Tauri types here; the adapters translate.
 
+pub mod actions;
 pub mod logs;
 pub mod monitor;
 

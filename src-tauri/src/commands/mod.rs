@@ -1,0 +1,41 @@
+//! The window's commands: each parses its arguments, calls the engine's runtime (the same calls
+//! the HTTP handlers in `nas-sync serve` make) and maps the error to `{code, message}`. Names are
+//! `verb_noun`; arguments and answers are the HTTP API's JSON shapes (ui/src/api/tauri.ts).
+
+pub mod jobs;
+pub mod queries;
+pub mod settings;
+pub mod streams;
+
+/// Every command, for `invoke_handler` (keep in step with build.rs's COMMANDS).
+#[macro_export]
+macro_rules! all_commands {
+    () => {
+        tauri::generate_handler![
+            $crate::commands::queries::get_dashboard,
+            $crate::commands::queries::get_matching,
+            $crate::commands::queries::get_tree,
+            $crate::commands::queries::get_tree_node,
+            $crate::commands::queries::get_history,
+            $crate::commands::jobs::get_status,
+            $crate::commands::jobs::list_jobs,
+            $crate::commands::jobs::get_job,
+            $crate::commands::jobs::cancel_job,
+            $crate::commands::jobs::start_sync,
+            $crate::commands::jobs::start_scan,
+            $crate::commands::jobs::start_reconcile,
+            $crate::commands::jobs::pause_schedule,
+            $crate::commands::jobs::resume_schedule,
+            $crate::commands::settings::get_settings,
+            $crate::commands::settings::save_settings,
+            $crate::commands::settings::test_root,
+            $crate::commands::settings::create_demo,
+            $crate::commands::settings::open_log_folder,
+            $crate::commands::settings::get_autostart,
+            $crate::commands::settings::set_autostart,
+            $crate::commands::streams::subscribe_logs,
+            $crate::commands::streams::subscribe_status,
+            $crate::commands::streams::unsubscribe,
+        ]
+    };
+}

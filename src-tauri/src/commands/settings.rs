@@ -1,0 +1,131 @@
+//! Settings, onboarding and the desktop-only bits of the settings screen, as
+//! `GET/PUT /api/settings`, `POST /api/settings/test-root` and `POST /api/demo` answer them;
+//! plus `open_log_folder` and autostart, which only the desktop app has.
+
+use std::path::PathBuf;
+
+use nas_sync_engine::Config;
+use nas_sync_engine::runtime::actions::{self, DemoStarted, RootTest};
+use serde::Serialize;
+use serde_json::Value;
+use tauri::{AppHandle, Runtime, State};
+
+use crate::error::{CmdError, CmdResult, blocking};
+use crate::state::Shell;
+
+#[derive(Debug, Serialize)]
+pub struct SettingsResponse {
+    pub config: Config,
+    pub path: Option<PathBuf>,
+    pub warning: Option<String>,
+}
+
+#[tauri::command]
+pub fn get_settings(shell: State<'_, Shell>) -> SettingsResponse {
+    SettingsResponse {
+        config: shell.monitor.config(),
+        path: shell.settings.as_ref().map(|s| s.path().to_path_buf()),
+        warning: shell.settings_warning.clone(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SettingsSaved {
+    pub config: Config,
+    pub saved: bool,
+}
+
+/// The fields given replace the current ones; fields left out keep their values.
+#[tauri::command]
+pub async fn save_settings(shell: State<'_, Shell>, patch: Value) -> CmdResult<SettingsSaved> {
+    let (monitor, store) = (shell.monitor.clone(), shell.settings.clone());
+    let config = blocking(move || {
+        actions::apply_settings_patch(&monitor, store.as_ref(), patch).map_err(CmdError::from)
+    })
+    .await?;
+    shell.reset_index();
+    Ok(SettingsSaved {
+        config,
+        saved: shell.settings.is_some(),
+    })
+}
+
+/// "Test connection": can this root be listed (and its marker found)? Nothing is saved.
+#[tauri::command]
+pub async fn test_root(
+    shell: State<'_, Shell>,
+    root: String,
+    marker_file: Option<String>,
+) -> CmdResult<RootTest> {
+    let cfg = shell.monitor.config();
+    blocking(move || Ok(actions::test_root(&cfg, &root, marker_file))).await
+}
+
+/// Onboarding's "use the demo archive"; refused once a root is configured.
+#[tauri::command]
+pub async fn create_demo(shell: State<'_, Shell>) -> CmdResult<DemoStarted> {
+    let (monitor, store) = (shell.monitor.clone(), shell.settings.clone());
+    let started =
+        blocking(move || actions::use_demo(&monitor, store.as_ref()).map_err(CmdError::from))
+            .await?;
+    shell.reset_index();
+    started.ok_or_else(|| {
+        CmdError::new(
+            "already_configured",
+            "NAS 루트가 이미 설정되어 있습니다 / a root is already configured",
+        )
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogFolder {
+    pub path: PathBuf,
+    /// False when no file manager could be started (the path is still shown).
+    pub opened: bool,
+}
+
+/// Open the folder of the live log file in the OS file manager.
+#[tauri::command]
+pub fn open_log_folder(shell: State<'_, Shell>) -> CmdResult<LogFolder> {
+    let Some(dir) = shell.log_file.as_deref().and_then(|f| f.parent()) else {
+        return Err(CmdError::new(
+            "not_found",
+            "로그 파일이 없습니다 / there is no log file",
+        ));
+    };
+    let opener = if cfg!(windows) {
+        "explorer"
+    } else if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let opened = std::process::Command::new(opener)
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_ok();
+    Ok(LogFolder {
+        path: dir.to_path_buf(),
+        opened,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct Autostart {
+    pub enabled: bool,
+}
+
+#[tauri::command]
+pub fn get_autostart<R: Runtime>(app: AppHandle<R>) -> CmdResult<Autostart> {
+    crate::autostart::is_enabled(&app).map(|enabled| Autostart { enabled })
+}
+
+/// Start at login (minimised to the tray) or not.
+#[tauri::command]
+pub fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: bool) -> CmdResult<Autostart> {
+    crate::autostart::set(&app, enabled)?;
+    get_autostart(app)
+}

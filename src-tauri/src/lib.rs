@@ -1,0 +1,293 @@
+//! NAS Sync Monitor's desktop shell (Tauri 2): hosts the engine's runtime in-process (the same
+//! [`Monitor`] `nas-sync serve` hosts), exposes it to the bundled web UI through commands
+//! ([`commands`]) and channels, and lives in the tray ([`tray`]) with autostart and toasts.
+//!
+//! [`run`] is the real app; [`app_builder`] is generic over the runtime so the tests drive the
+//! same commands and setup with `tauri::test::mock_builder()`.
+
+pub mod autostart;
+pub mod commands;
+pub mod error;
+pub mod state;
+pub mod toasts;
+pub mod tray;
+pub mod window;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use nas_sync_engine::clock::SystemClock;
+use nas_sync_engine::runtime::settings::SettingsStore;
+use nas_sync_engine::runtime::{LogHub, Monitor, MonitorOptions, Status};
+use tauri::{App, AppHandle, Builder, Emitter, Manager, RunEvent, Runtime};
+
+use crate::state::Shell;
+
+/// The event every status change is emitted as (payload: the engine's `Status`).
+pub const STATUS_EVENT: &str = "status-changed";
+
+/// How the app starts.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Start hidden in the tray (autostart at login passes `--minimized`).
+    pub minimized: bool,
+    /// The settings file (`--config FILE`); default: the OS config directory.
+    pub config: Option<PathBuf>,
+    pub schedule: bool,
+    pub watch: bool,
+    pub tray: bool,
+    pub notifications: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            minimized: false,
+            config: None,
+            schedule: true,
+            watch: true,
+            tray: true,
+            notifications: true,
+        }
+    }
+}
+
+impl Options {
+    /// `--minimized`, `--config FILE`, `--no-schedule`, `--no-watch`; others are ignored (a
+    /// second launch's arguments go to the first instance, which only shows its window).
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Options {
+        let mut o = Options::default();
+        let mut it = args.into_iter().skip(1);
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                autostart::MINIMIZED_ARG => o.minimized = true,
+                "--config" => o.config = it.next().map(PathBuf::from),
+                "--no-schedule" => o.schedule = false,
+                "--no-watch" => o.watch = false,
+                _ => {}
+            }
+        }
+        o
+    }
+}
+
+/// The desktop app: single instance first (a second launch focuses the first and exits),
+/// autostart, notifications, then the shell.
+pub fn run() {
+    let opts = Options::from_args(std::env::args());
+    let hub = LogHub::new();
+    init_logging(&hub);
+    let builder = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("두 번째 실행: 기존 창을 엽니다 / second launch: focusing this one");
+            window::show_main(app, None);
+        }))
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .arg(autostart::MINIMIZED_ARG)
+                .build(),
+        )
+        .plugin(tauri_plugin_notification::init());
+    let app = match app_builder(builder, opts, hub).build(tauri::generate_context!()) {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("앱을 시작할 수 없습니다 / cannot start: {e}");
+            eprintln!("nas-sync-monitor: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(on_run_event);
+}
+
+/// The commands, the shell's state, the window's close-to-tray and the setup, over any
+/// runtime. The engine's runtime starts here (not in `setup`, which runs once the event loop
+/// does), so the commands work as soon as the app is built.
+pub fn app_builder<R: Runtime>(builder: Builder<R>, opts: Options, hub: LogHub) -> Builder<R> {
+    let shell = start_shell(&opts, hub);
+    let first_run = shell.monitor.config().root.is_none();
+    builder
+        .manage(shell)
+        .invoke_handler(all_commands!())
+        .on_window_event(window::on_window_event)
+        .setup(move |app| {
+            setup(app, &opts, first_run);
+            Ok(())
+        })
+}
+
+/// The engine exits only through 종료 (code given); anything else (the last window closing)
+/// keeps it in the tray. On exit the running job is cancelled at a safe point.
+pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
+    match event {
+        RunEvent::ExitRequested {
+            code: None, api, ..
+        } => api.prevent_exit(),
+        RunEvent::Exit => {
+            if let Some(shell) = app.try_state::<Shell>() {
+                shell.monitor.shutdown(window::SHUTDOWN_WAIT);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Settings from the OS config directory (or `--config`), the log file next to archive.db, and
+/// the monitor with its schedule and watcher.
+fn start_shell(opts: &Options, hub: LogHub) -> Shell {
+    let settings_path = opts
+        .config
+        .clone()
+        .or_else(nas_sync_engine::config::default_config_path);
+    let store = settings_path.map(SettingsStore::new);
+    let (cfg, warning) = match store.as_ref().map(|s| s.load(chrono::Utc::now())) {
+        Some(Ok(l)) => (l.config, l.warning),
+        Some(Err(e)) => {
+            tracing::error!("설정을 읽을 수 없습니다 / cannot read the settings: {e}");
+            (Default::default(), Some(e.to_string()))
+        }
+        None => (Default::default(), None),
+    };
+    // The live log file lives next to archive.db (as the server's), in the OS data directory.
+    if let Ok(db) = cfg.archive_db_path() {
+        let log = db.with_file_name("logs").join("nas-sync.log");
+        if let Err(e) = hub.log_to_file(&log) {
+            tracing::warn!(
+                "로그 파일을 열 수 없습니다 / cannot open {}: {e}",
+                log.display()
+            );
+        }
+    }
+    let monitor = Monitor::new(
+        cfg,
+        Arc::new(SystemClock),
+        hub,
+        MonitorOptions {
+            schedule: opts.schedule,
+            ..Default::default()
+        },
+    );
+    if opts.watch {
+        let _ = monitor.start_watching();
+    }
+    Shell::new(monitor, store, warning)
+}
+
+fn setup<R: Runtime>(app: &mut App<R>, opts: &Options, first_run: bool) {
+    let monitor = app.state::<Shell>().monitor.clone();
+    let handle = app.handle().clone();
+    if opts.tray
+        && let Err(e) = tray::create(&handle)
+    {
+        tracing::error!("트레이 아이콘을 만들 수 없습니다 / no tray icon: {e}");
+    }
+    if app
+        .try_state::<tauri_plugin_autostart::AutoLaunchManager>()
+        .is_some()
+        && autostart::is_enabled(&handle).unwrap_or(false)
+    {
+        autostart::quote_run_value(&handle);
+    }
+    watch_status(handle.clone(), monitor, opts.notifications);
+    // First run (no root yet): the window opens on the UI's onboarding even when minimised.
+    if !opts.minimized || first_run {
+        window::show_main(&handle, None);
+    }
+}
+
+/// One thread follows the status: tray icon and tooltip, the `status-changed` event, toasts.
+fn watch_status<R: Runtime>(app: AppHandle<R>, monitor: Monitor, notifications: bool) {
+    let (tx, rx) = std::sync::mpsc::channel::<Status>();
+    monitor.subscribe_status(Box::new(tx));
+    let spawned = std::thread::Builder::new()
+        .name("status".into())
+        .spawn(move || {
+            let mut toasts = toasts::Toasts::default();
+            let mut prev_job: Option<u64> = None;
+            while let Ok(status) = rx.recv() {
+                let counts = nas_sync_engine::query::dashboard(&monitor.config())
+                    .ok()
+                    .map(|d| tray::Counts {
+                        source: d.source.total_files,
+                        target: d.target.total_files,
+                    });
+                tray::update(&app, &status, counts);
+                let _ = app.emit(STATUS_EVENT, &status);
+                let now_job = status.job.as_ref().map(|j| j.id);
+                let finished = prev_job
+                    .filter(|id| Some(*id) != now_job)
+                    .and_then(|id| monitor.job(id));
+                prev_job = now_job;
+                for t in toasts.on_status(&status, finished.as_ref(), Instant::now()) {
+                    tracing::info!("알림 / toast: {} — {}", t.title, t.body);
+                    if notifications {
+                        show_toast(&app, &t);
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot follow the status: {e}");
+    }
+}
+
+fn show_toast<R: Runtime>(app: &AppHandle<R>, t: &toasts::Toast) {
+    use tauri_plugin_notification::NotificationExt;
+    if app
+        .try_state::<tauri_plugin_notification::Notification<R>>()
+        .is_none()
+    {
+        return;
+    }
+    if let Err(e) = app
+        .notification()
+        .builder()
+        .title(&t.title)
+        .body(&t.body)
+        .show()
+    {
+        tracing::warn!("알림을 표시할 수 없습니다 / cannot show a toast: {e}");
+    }
+}
+
+fn init_logging(hub: &LogHub) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NAS_SYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_filter(filter);
+    // The live log (ring buffer, log file, the window's log view) gets info and above.
+    let live = hub
+        .layer()
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(live)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_minimized_and_config() {
+        let o = Options::from_args(
+            [
+                "app",
+                "--minimized",
+                "--config",
+                "/x/nas-sync.toml",
+                "--no-watch",
+            ]
+            .map(String::from),
+        );
+        assert!(o.minimized && !o.watch && o.schedule);
+        assert_eq!(o.config, Some(PathBuf::from("/x/nas-sync.toml")));
+        assert!(!Options::from_args(["app".to_string()]).minimized);
+    }
+}

@@ -1,0 +1,106 @@
+//! What the commands share: the engine's runtime (the same [`Monitor`] the headless server
+//! hosts), the long-lived match index, the settings file and the open IPC subscriptions.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use nas_sync_engine::Error;
+use nas_sync_engine::index::Index;
+use nas_sync_engine::runtime::Monitor;
+use nas_sync_engine::runtime::logs::SubscriptionId;
+use nas_sync_engine::runtime::settings::SettingsStore;
+
+use crate::error::{CmdError, CmdResult, blocking};
+
+/// One open stream to the window.
+pub enum Subscription {
+    Logs(SubscriptionId),
+    /// The monitor drops a status sink on its next push once this flag is false.
+    Status(Arc<AtomicBool>),
+}
+
+pub struct Shell {
+    pub monitor: Monitor,
+    /// One long-lived match index (opened on first use, reset when the settings change).
+    pub index: Arc<Mutex<Option<Index>>>,
+    pub settings: Option<SettingsStore>,
+    /// Set when the settings file was unreadable and kept aside at startup.
+    pub settings_warning: Option<String>,
+    /// The live log file (the "open log folder" button opens its folder).
+    pub log_file: Option<PathBuf>,
+    subs: Mutex<HashMap<u32, Subscription>>,
+    next_sub: AtomicU32,
+}
+
+impl Shell {
+    pub fn new(
+        monitor: Monitor,
+        settings: Option<SettingsStore>,
+        settings_warning: Option<String>,
+    ) -> Shell {
+        let log_file = monitor.logs().log_file();
+        Shell {
+            monitor,
+            index: Arc::new(Mutex::new(None)),
+            settings,
+            settings_warning,
+            log_file,
+            subs: Mutex::new(HashMap::new()),
+            next_sub: AtomicU32::new(1),
+        }
+    }
+
+    /// Run `f` on the long-lived match index, opening or refreshing it first.
+    pub async fn with_index<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Index) -> Result<T, Error> + Send + 'static,
+    ) -> CmdResult<T> {
+        let slot = self.index.clone();
+        let cfg = self.monitor.config();
+        blocking(move || {
+            let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.as_mut() {
+                Some(index) => index.refresh_if_stale(&cfg)?,
+                None => *guard = Some(Index::open(&cfg)?),
+            }
+            match guard.as_ref() {
+                Some(index) => f(index).map_err(CmdError::from),
+                None => Err(Error::Cancelled.into()),
+            }
+        })
+        .await
+    }
+
+    /// The settings changed: the index is reopened on next use.
+    pub fn reset_index(&self) {
+        *self.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    pub fn add_subscription(&self, sub: Subscription) -> u32 {
+        let id = self.next_sub.fetch_add(1, Ordering::Relaxed);
+        self.lock_subs().insert(id, sub);
+        id
+    }
+
+    /// Close a stream; false when `id` was not open.
+    pub fn remove_subscription(&self, id: u32) -> bool {
+        let Some(sub) = self.lock_subs().remove(&id) else {
+            return false;
+        };
+        match sub {
+            Subscription::Logs(s) => self.monitor.logs().unsubscribe(s),
+            Subscription::Status(alive) => alive.store(false, Ordering::Relaxed),
+        }
+        true
+    }
+
+    pub fn subscription_count(&self) -> usize {
+        self.lock_subs().len()
+    }
+
+    fn lock_subs(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Subscription>> {
+        self.subs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

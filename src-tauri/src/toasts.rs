@@ -1,0 +1,174 @@
+//! Which status changes earn a toast: entering the error state, a tripped mass-delete guard, and
+//! the share coming back — transitions only (a lasting error is one toast, not one per
+//! scheduled tick), and the same toast at most once per [`MIN_GAP`] when a condition flaps.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use nas_sync_engine::runtime::{JobInfo, JobState, Status};
+
+/// The same toast (kind and error code) is not repeated sooner than this.
+pub const MIN_GAP: Duration = Duration::from_secs(30 * 60);
+
+const ROOT_UNREACHABLE: &str = "root_unreachable";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ToastKind {
+    ErrorEntered,
+    GuardTripped,
+    ShareBack,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toast {
+    pub kind: ToastKind,
+    pub title: String,
+    pub body: String,
+    /// The screen a click on it should open.
+    pub view: &'static str,
+}
+
+#[derive(Default)]
+pub struct Toasts {
+    prev: Option<Status>,
+    sent: HashMap<(ToastKind, String), Instant>,
+}
+
+impl Toasts {
+    /// The toasts for the change from the previous status to `new`. `finished` is the job that
+    /// just ended, if any.
+    pub fn on_status(
+        &mut self,
+        new: &Status,
+        finished: Option<&JobInfo>,
+        now: Instant,
+    ) -> Vec<Toast> {
+        let prev_code = self
+            .prev
+            .as_ref()
+            .and_then(|p| p.last_error.as_ref())
+            .map(|e| e.code.clone());
+        let new_code = new.last_error.as_ref().map(|e| e.code.clone());
+        let mut out = Vec::new();
+        if let Some(job) = finished
+            && job.state == JobState::Refused
+        {
+            let message = job
+                .error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_else(|| "삭제가 너무 많아 적용하지 않았습니다".into());
+            out.push(Toast {
+                kind: ToastKind::GuardTripped,
+                title: "동기화 보류: 안전장치 작동".into(),
+                body: format!("{message} — 대시보드에서 검토 후 적용하세요."),
+                view: "dashboard",
+            });
+        }
+        if let (Some(code), Some(err)) = (&new_code, &new.last_error)
+            && prev_code.as_ref() != Some(code)
+        {
+            let title = if code == ROOT_UNREACHABLE {
+                "NAS에 연결할 수 없습니다"
+            } else {
+                "동기화 오류"
+            };
+            out.push(Toast {
+                kind: ToastKind::ErrorEntered,
+                title: title.into(),
+                body: err.message.clone(),
+                view: "logs",
+            });
+        }
+        if prev_code.as_deref() == Some(ROOT_UNREACHABLE)
+            && new_code.as_deref() != Some(ROOT_UNREACHABLE)
+        {
+            out.push(Toast {
+                kind: ToastKind::ShareBack,
+                title: "NAS 연결 복구".into(),
+                body: "공유 폴더에 다시 연결되었습니다. 자동 동기화를 계속합니다.".into(),
+                view: "dashboard",
+            });
+        }
+        self.prev = Some(new.clone());
+        out.retain(|t| {
+            let key = (t.kind, new_code.clone().unwrap_or_default());
+            match self.sent.get(&key) {
+                Some(at) if now.duration_since(*at) < MIN_GAP => false,
+                _ => {
+                    self.sent.insert(key, now);
+                    true
+                }
+            }
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nas_sync_engine::runtime::StatusKind;
+    use nas_sync_engine::runtime::monitor::LastError;
+
+    fn status(error: Option<&str>) -> Status {
+        let kind = if error.is_some() {
+            StatusKind::Error
+        } else {
+            StatusKind::Ok
+        };
+        Status {
+            status: kind,
+            label: kind.label_ko(),
+            job: None,
+            paused: false,
+            last_error: error.map(|code| LastError {
+                code: code.into(),
+                message: format!("{code} happened"),
+                time: String::new(),
+            }),
+            last_sync: None,
+            next_sync: None,
+        }
+    }
+
+    fn kinds(t: &[Toast]) -> Vec<ToastKind> {
+        t.iter().map(|t| t.kind).collect()
+    }
+
+    #[test]
+    fn a_lasting_error_is_one_toast_and_the_share_coming_back_is_another() {
+        let mut toasts = Toasts::default();
+        let t0 = Instant::now();
+        assert!(toasts.on_status(&status(None), None, t0).is_empty());
+        let first = toasts.on_status(&status(Some(ROOT_UNREACHABLE)), None, t0);
+        assert_eq!(kinds(&first), [ToastKind::ErrorEntered]);
+        assert_eq!(first[0].title, "NAS에 연결할 수 없습니다");
+        // The same error seen again at every scheduled tick: no new toast.
+        for i in 1..5 {
+            let t = t0 + Duration::from_secs(i * 30 * 60);
+            assert!(
+                toasts
+                    .on_status(&status(Some(ROOT_UNREACHABLE)), None, t)
+                    .is_empty()
+            );
+        }
+        let back = toasts.on_status(&status(None), None, t0 + Duration::from_secs(9000));
+        assert_eq!(kinds(&back), [ToastKind::ShareBack]);
+    }
+
+    #[test]
+    fn a_flapping_error_is_rate_limited() {
+        let mut toasts = Toasts::default();
+        let t0 = Instant::now();
+        let mut shown = 0;
+        for i in 0..10 {
+            let t = t0 + Duration::from_secs(i * 60);
+            shown += toasts.on_status(&status(Some("database")), None, t).len();
+            toasts.on_status(&status(None), None, t);
+        }
+        assert_eq!(shown, 1, "ten flaps in ten minutes: one toast");
+        let later = toasts.on_status(&status(Some("database")), None, t0 + MIN_GAP * 2);
+        assert_eq!(kinds(&later), [ToastKind::ErrorEntered]);
+    }
+}

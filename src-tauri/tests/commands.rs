@@ -1,0 +1,335 @@
+//! Every window command through Tauri's IPC on the mock runtime (headless): the app's real
+//! builder, capabilities and ACL, a demo archive, and answers compared with the engine's own.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nas_sync_engine::runtime::LogHub;
+use nas_sync_engine::{Config, matching, query};
+use nas_sync_monitor_lib::{Options, app_builder};
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewWindow};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+    app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+}
+
+/// The app on `config` (a demo archive unless `demo` is false: then no settings file yet).
+fn fixture(demo: bool) -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = if demo {
+        nas_sync_engine::demo::write_demo(&dir.path().join("demo"), 120).expect("demo");
+        dir.path().join("demo").join("nas-sync.toml")
+    } else {
+        dir.path().join("fresh").join("nas-sync.toml")
+    };
+    let opts = Options {
+        minimized: true,
+        config: Some(config.clone()),
+        schedule: false,
+        watch: false,
+        tray: false,
+        notifications: false,
+    };
+    let app = app_builder(mock_builder(), opts, LogHub::new())
+        .build(tauri::generate_context!())
+        .expect("the app builds on the mock runtime");
+    let window = match app.get_webview_window("main") {
+        Some(w) => w,
+        None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .expect("main window"),
+    };
+    Fixture {
+        _dir: dir,
+        config,
+        app,
+        window,
+    }
+}
+
+impl Fixture {
+    fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        get_ipc_response(
+            &self.window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().expect("url"),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<Value>().expect("JSON answer"))
+    }
+
+    fn ok(&self, cmd: &str, args: Value) -> Value {
+        self.call(cmd, args)
+            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+
+    fn err(&self, cmd: &str, args: Value) -> Value {
+        match self.call(cmd, args) {
+            Ok(v) => panic!("{cmd} should fail, answered {v}"),
+            Err(e) => e,
+        }
+    }
+
+    fn cfg(&self) -> Config {
+        let (cfg, _) = Config::load(Some(&self.config)).expect("config");
+        cfg
+    }
+
+    /// Start a sync and wait for its report.
+    fn sync(&self) -> Value {
+        let started = self.ok("start_sync", json!({"force": false}));
+        assert_eq!(started["started"], true, "{started}");
+        assert_eq!(started["kind"], "sync");
+        self.wait_job(started["job_id"].as_u64().expect("job id"))
+    }
+
+    fn wait_job(&self, id: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let job = self.ok("get_job", json!({"id": id}));
+            if job["state"] != "running" {
+                return job;
+            }
+            assert!(Instant::now() < deadline, "job {id} still running: {job}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: T) -> Value {
+    serde_json::to_value(v).expect("serializable")
+}
+
+#[test]
+fn dashboard_after_a_sync_from_the_window_equals_the_engines_dashboard() {
+    let f = fixture(true);
+    let job = f.sync();
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert!(job["result"]["added"].as_u64().unwrap_or(0) > 0, "{job}");
+    let shown = f.ok("get_dashboard", json!({}));
+    let engine = to_json(query::dashboard(&f.cfg()).expect("engine dashboard"));
+    assert_eq!(shown["source"], engine["source"]);
+    assert_eq!(shown["target"], engine["target"]);
+    assert_eq!(shown["catalogs"], engine["catalogs"]);
+    assert_eq!(shown["matching"], engine["matching"]);
+    assert_eq!(shown["source"]["total_files"], 120, "{shown}");
+    assert!(shown["target"]["total_files"].as_u64().unwrap_or(0) > 0);
+    let jobs = f.ok("list_jobs", json!({}));
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{jobs}");
+}
+
+#[test]
+fn matching_tree_and_history_answer_what_the_engine_answers() {
+    let f = fixture(true);
+    f.sync();
+    let cfg = f.cfg();
+    let page = f.ok(
+        "get_matching",
+        json!({"query": {"status": "synced", "sort": "path", "per_page": 10, "page": 1}}),
+    );
+    let index = nas_sync_engine::index::Index::open(&cfg).expect("index");
+    let engine = matching::matching_in(
+        &index,
+        &matching::MatchingQuery {
+            status: Some("synced".into()),
+            sort: Some("path".into()),
+            per_page: Some(10),
+            page: Some(1),
+            ..Default::default()
+        },
+    )
+    .expect("engine matching");
+    assert_eq!(page, to_json(&engine));
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(10));
+    // No query at all is the first page of everything.
+    let all = f.ok("get_matching", json!({}));
+    assert_eq!(all["summary"], page["summary"]);
+
+    let tree = f.ok("get_tree", json!({}));
+    assert_eq!(tree, to_json(matching::tree(&cfg).expect("engine tree")));
+    let node = f.ok("get_tree_node", json!({"query": {"path": "", "limit": 50}}));
+    assert_eq!(
+        node,
+        to_json(matching::tree_node_in(&index, "", 0, Some(50)).expect("engine node"))
+    );
+
+    let history = f.ok("get_history", json!({"query": {"limit": 5}}));
+    let filter = query::HistoryFilter {
+        limit: Some(5),
+        ..Default::default()
+    };
+    assert_eq!(
+        history,
+        to_json(query::history(&cfg, &filter).expect("engine history"))
+    );
+    assert!(!history["items"].as_array().expect("items").is_empty());
+}
+
+#[test]
+fn errors_arrive_as_code_and_message() {
+    let f = fixture(true);
+    let e = f.err("get_job", json!({"id": 999}));
+    assert_eq!(e["code"], "not_found", "{e}");
+    assert!(e["message"].as_str().is_some_and(|m| m.contains("999")));
+    f.sync();
+    let e = f.err("get_tree_node", json!({"query": {"path": "no/such/dir"}}));
+    assert_eq!(e["code"], "not_found", "{e}");
+    assert_eq!(e["field"], "path");
+    let e = f.err("get_tree_node", json!({"query": {"path": "", "limit": 0}}));
+    assert_eq!(
+        (&e["code"], &e["field"]),
+        (&json!("invalid_argument"), &json!("limit"))
+    );
+    let e = f.err("get_matching", json!({"query": {"status": "bogus"}}));
+    assert_eq!(e["code"], "invalid_argument", "{e}");
+    let e = f.err("cancel_job", json!({"id": 1}));
+    assert_eq!(e["code"], "not_running", "{e}");
+    let e = f.err("cancel_job", json!({"id": 77}));
+    assert_eq!(e["code"], "not_found", "{e}");
+    // A command the app does not have is refused by Tauri, not by us.
+    assert!(f.call("drop_database", json!({})).is_err());
+}
+
+#[test]
+fn status_pause_resume_reconcile_and_scan() {
+    let f = fixture(true);
+    let s = f.ok("get_status", json!({}));
+    assert_eq!(s["status"], "ok", "{s}");
+    let s = f.ok("pause_schedule", json!({}));
+    assert_eq!(
+        (&s["status"], &s["paused"]),
+        (&json!("paused"), &json!(true))
+    );
+    assert_eq!(s["label"], "일시정지");
+    let s = f.ok("resume_schedule", json!({}));
+    assert_eq!((&s["status"], &s["paused"]), (&json!("ok"), &json!(false)));
+
+    f.sync();
+    let r = f.ok("start_reconcile", json!({}));
+    assert!(r["result"].is_object(), "reconcile report: {r}");
+    assert!(r["job_id"].as_u64().is_some());
+
+    let scan = f.ok("start_scan", json!({}));
+    assert_eq!(scan["kind"], "scan", "{scan}");
+    // While it runs, asking again answers with the running job, and cancel is accepted.
+    let again = f.ok("start_sync", json!({}));
+    let id = scan["job_id"].as_u64().expect("scan id");
+    if again["started"] == false {
+        assert_eq!(again["job_id"], scan["job_id"]);
+        let c = f.call("cancel_job", json!({"id": id}));
+        assert!(c.is_ok() || c.is_err_and(|e| e["code"] == "not_running"));
+    }
+    let job = f.wait_job(id);
+    assert!(
+        ["succeeded", "cancelled"].contains(&job["state"].as_str().unwrap_or("")),
+        "{job}"
+    );
+}
+
+#[test]
+fn settings_are_validated_saved_and_read_back() {
+    let f = fixture(true);
+    let s = f.ok("get_settings", json!({}));
+    assert_eq!(s["path"], json!(f.config));
+    assert_eq!(s["config"]["interval_minutes"], 30, "{s}");
+    assert!(s["warning"].is_null());
+
+    let e = f.err("save_settings", json!({"patch": {"interval_minutes": 0}}));
+    assert_eq!(e["code"], "invalid_settings", "{e}");
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .expect("field errors")
+        .iter()
+        .filter_map(|x| x["field"].as_str())
+        .collect();
+    assert!(fields.contains(&"interval_minutes"), "{e}");
+    let e = f.err("save_settings", json!({"patch": [1, 2]}));
+    assert_eq!(e["code"], "invalid_argument", "{e}");
+
+    let saved = f.ok("save_settings", json!({"patch": {"interval_minutes": 15}}));
+    assert_eq!(saved["saved"], true);
+    assert_eq!(saved["config"]["interval_minutes"], 15);
+    assert_eq!(f.cfg().interval_minutes, 15, "written to the file");
+    assert_eq!(
+        f.ok("get_settings", json!({}))["config"]["interval_minutes"],
+        15
+    );
+}
+
+#[test]
+fn test_root_reports_reachable_and_missing_roots() {
+    let f = fixture(true);
+    let root = f.cfg().root.expect("demo root");
+    let t = f.ok("test_root", json!({"root": root}));
+    assert_eq!(t["ok"], true, "{t}");
+    assert!(t["entries"].as_u64().unwrap_or(0) > 0);
+    let t = f.ok("test_root", json!({"root": root.join("nope")}));
+    assert_eq!(t["ok"], false, "{t}");
+    assert_eq!(t["code"], "root_unreachable");
+    let t = f.ok("test_root", json!({"root": "  "}));
+    assert_eq!(t["code"], "invalid_argument");
+}
+
+#[test]
+fn first_run_onboarding_demo_then_refused_once_configured() {
+    let f = fixture(false);
+    let e = f.err("get_dashboard", json!({}));
+    assert_eq!(e["code"], "config_invalid", "no root yet: {e}");
+    let d = f.ok("create_demo", json!({}));
+    assert!(d["files"].as_u64().unwrap_or(0) > 0, "{d}");
+    let dir = PathBuf::from(d["dir"].as_str().expect("dir"));
+    assert_eq!(dir, f.config.parent().expect("dir").join("demo"));
+    let job = f.wait_job(d["job_id"].as_u64().expect("job id"));
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(f.cfg().root, Some(dir.join("archive")), "settings saved");
+    assert!(f.ok("get_dashboard", json!({}))["target"]["total_files"].as_u64() > Some(0));
+    let e = f.err("create_demo", json!({}));
+    assert_eq!(e["code"], "already_configured", "{e}");
+}
+
+#[test]
+fn log_folder_is_next_to_archive_db_and_autostart_needs_its_plugin() {
+    let f = fixture(true);
+    let folder = f.ok("open_log_folder", json!({}));
+    let db = f.cfg().archive_db_path().expect("archive.db path");
+    assert_eq!(
+        Path::new(folder["path"].as_str().expect("path")),
+        db.with_file_name("logs")
+    );
+    // The mock app has no autostart plugin: a clear error, not a panic.
+    let e = f.err("get_autostart", json!({}));
+    assert_eq!(e["code"], "unavailable", "{e}");
+    let e = f.err("set_autostart", json!({"enabled": true}));
+    assert_eq!(e["code"], "unavailable", "{e}");
+}
+
+#[test]
+fn log_and_status_streams_open_and_close() {
+    let f = fixture(true);
+    let shell = f.app.state::<nas_sync_monitor_lib::state::Shell>();
+    let logs = f.ok("subscribe_logs", json!({"channel": "__CHANNEL__:1"}));
+    let status = f.ok("subscribe_status", json!({"channel": "__CHANNEL__:2"}));
+    assert_ne!(logs, status);
+    assert_eq!(shell.subscription_count(), 2);
+    let hub_subs = shell.monitor.logs().subscriber_count();
+    assert!(hub_subs >= 1);
+    f.ok("unsubscribe", json!({"id": logs}));
+    assert_eq!(shell.monitor.logs().subscriber_count(), hub_subs - 1);
+    f.ok("unsubscribe", json!({"id": status}));
+    assert_eq!(shell.subscription_count(), 0);
+    let e = f.err("unsubscribe", json!({"id": logs}));
+    assert_eq!(e["code"], "not_found", "{e}");
+}
