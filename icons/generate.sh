@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 IM=/usr/bin/convert
+# No time chunks: regenerating unchanged art leaves the files unchanged.
+ND="-define png:exclude-chunk=date,time"
 for s in 32 128 256 512; do
-  $IM -background none -density 384 source/app.svg -resize ${s}x${s} PNG32:app-$s.png
+  $IM -background none -density 384 source/app.svg -resize ${s}x${s} $ND PNG32:app-$s.png
 done
 mv app-32.png 32x32.png; mv app-128.png 128x128.png; cp app-256.png 128x128@2x.png
 mv app-512.png icon.png; rm -f app-256.png
@@ -14,12 +16,13 @@ $IM -background none -density 384 source/app.svg -define icon:auto-resize=256,64
 disc() { # name colour draw-args...
   local name=$1 colour=$2; shift 2
   $IM -size 64x64 xc:none -fill "$colour" -draw "circle 32,32 32,2" \
-    -fill white -stroke white "$@" -resize 32x32 PNG32:tray/$name.png
-  $IM tray/$name.png -resize 16x16 PNG32:tray/$name-16.png
+    -fill white -stroke white "$@" -resize 32x32 $ND PNG32:tray/$name.png
+  $IM tray/$name.png -resize 16x16 $ND PNG32:tray/$name-16.png
 }
 disc ok '#16a34a' -fill none -strokewidth 9 -draw "polyline 16,33 27,44 48,21"
-disc running '#2563eb' -fill none -strokewidth 7 \
-  -draw "arc 14,14 50,50 200,340" -draw "arc 14,14 50,50 20,160" \
-  -fill white -strokewidth 1 -draw "polygon 50,18 52,36 36,30" -draw "polygon 14,46 12,28 28,34"
+# running: a white ring with a gap at the top right and one arrowhead (a refresh sign)
+disc running '#2563eb' -fill none -strokewidth 7 -draw "circle 32,32 32,15" \
+  -stroke '#2563eb' -fill '#2563eb' -strokewidth 1 -draw "polygon 32,32 39,4 55,14" \
+  -stroke white -fill white -draw "polygon 36,6 52,17 34,26"
 disc error '#dc2626' -strokewidth 1 -draw "roundrectangle 27,12 37,40 4,4" -draw "circle 32,50 32,44"
 disc paused '#6b7280' -strokewidth 1 -draw "rectangle 20,17 28,47" -draw "rectangle 36,17 44,47"
