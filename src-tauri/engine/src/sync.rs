@@ -237,6 +237,13 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     } else {
         files
     };
+    // A cancel during the scan's probe stops the sync here, before anything is applied.
+    if opts
+        .cancel
+        .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    {
+        return Err(Error::Cancelled);
+    }
 
     let mut target = Target::open(&target_path, cfg.busy_timeout_secs)?;
     target.ensure_schema()?;

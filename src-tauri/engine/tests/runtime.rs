@@ -215,6 +215,33 @@ fn a_failed_job_sets_the_error_status_and_a_good_run_clears_it() {
 }
 
 #[test]
+fn a_share_that_looks_offline_is_a_refused_job_and_the_error_status_until_it_is_back() {
+    let e = env();
+    put(&e.root, "HCL/a.mp4", b"x");
+    let mut cfg = e.cfg.clone();
+    // The share counts as online only while its marker file is there.
+    cfg.marker_file = Some(".nas-online".into());
+    let m = monitor(&cfg, manual());
+    let refused = run(&m, JobKind::Sync, false);
+    assert_eq!(refused.state, JobState::Refused, "{refused:?}");
+    let status = m.status();
+    assert_eq!(status.status, StatusKind::Error, "{status:?}");
+    let err = status.last_error.expect("last error");
+    assert_eq!(err.code, "guard_offline");
+    assert!(!err.message.is_empty());
+    assert_eq!(active_rows_or_none(&e.target), None, "pokervod.db untouched");
+
+    put(&e.root, ".nas-online", b"");
+    assert_eq!(run(&m, JobKind::Sync, false).state, JobState::Succeeded);
+    assert_eq!(m.status().status, StatusKind::Ok);
+    assert_eq!(active_rows(&e.target), 1);
+}
+
+fn active_rows_or_none(target: &std::path::Path) -> Option<i64> {
+    target.exists().then(|| active_rows(target))
+}
+
+#[test]
 fn an_unreachable_root_is_an_error_until_it_is_back() {
     let e = env();
     put(&e.root, "HCL/a.mp4", b"x");

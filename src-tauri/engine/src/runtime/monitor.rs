@@ -843,13 +843,28 @@ impl Monitor {
                         kind.label_ko()
                     );
                 }
-                // A job that ran clears a job error; an outside error (the share) stays until
-                // its own check clears it.
-                if st
+                // A share that looks offline is an error the operator must see (status 에러,
+                // a toast), not only a refused job.
+                let offline = match &result {
+                    JobResult::Sync(r) => r
+                        .refused
+                        .as_ref()
+                        .filter(|r| r.guard == crate::Guard::Offline),
+                    _ => None,
+                };
+                if let Some(r) = offline {
+                    st.last_error = Some(LastError {
+                        code: "guard_offline".into(),
+                        message: r.message.clone(),
+                        time: now.clone(),
+                    });
+                } else if st
                     .last_error
                     .as_ref()
                     .is_some_and(|e| e.code != ROOT_UNREACHABLE)
                 {
+                    // A job that ran clears a job error; an outside error (the share) stays
+                    // until its own check clears it.
                     st.last_error = None;
                 }
                 i.result = Some(result);
