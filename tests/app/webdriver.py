@@ -1,0 +1,105 @@
+"""WebDriver E2E of the real desktop app (tauri-driver + WebKitWebDriver), plain W3C over HTTP.
+
+On a demo archive synced by the CLI: the dashboard shows the CLI's numbers; a sync started from the
+window's button writes log lines that the 실시간 로그 screen shows; a file added to the archive
+reaches the dashboard without a click (watcher). Run under `xvfb-run -a dbus-run-session`:
+
+  python3 tests/app/webdriver.py TARGET_DEBUG_DIR TAURI_DRIVER
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+target, driver_bin = sys.argv[1], sys.argv[2]
+work = tempfile.mkdtemp()
+env = dict(os.environ, XDG_CONFIG_HOME=f"{work}/config", XDG_DATA_HOME=f"{work}/data")
+nas = f"{target}/nas-sync"
+cfg = f"{work}/demo/nas-sync.toml"
+subprocess.run([nas, "demo", "--dir", f"{work}/demo", "--files", "300"], check=True, env=env, capture_output=True)
+subprocess.run([nas, "--config", cfg, "-q", "sync"], check=True, env=env)
+cli = json.loads(subprocess.run([nas, "--config", cfg, "--json", "dashboard"], check=True, env=env,
+                                capture_output=True).stdout)
+
+driver = subprocess.Popen([driver_bin, "--port", "4444", "--native-driver", "/usr/bin/WebKitWebDriver"],
+                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+BASE = "http://127.0.0.1:4444"
+
+
+def req(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    r = urllib.request.Request(BASE + path, data=data, method=method,
+                               headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(r, timeout=60) as resp:
+        return json.loads(resp.read() or b"{}").get("value")
+
+
+def wait(what, fn, timeout=60):
+    end = time.time() + timeout
+    while True:
+        try:
+            v = fn()
+            if v:
+                return v
+        except Exception:  # not there yet
+            pass
+        if time.time() > end:
+            raise SystemExit(f"FAIL: timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+sid = None
+try:
+    wait("tauri-driver", lambda: req("GET", "/status") is not None, 20)
+    sid = req("POST", "/session", {"capabilities": {"alwaysMatch": {"tauri:options": {
+        "application": f"{target}/nas-sync-monitor", "args": ["--config", cfg, "--no-schedule"]}}}})["sessionId"]
+
+    def find(css):
+        el = req("POST", f"/session/{sid}/element", {"using": "css selector", "value": css})
+        return next(iter(el.values()))
+
+    def attr(css, name):
+        return req("GET", f"/session/{sid}/element/{find(css)}/attribute/{name}")
+
+    def count(css):
+        return len(req("POST", f"/session/{sid}/elements", {"using": "css selector", "value": css}))
+
+    t0 = time.time()
+    src = wait("dashboard", lambda: attr('[data-testid="source-total"]', "data-value"))
+    print(f"first data after {time.time() - t0:.1f} s (session start to dashboard numbers)")
+    tgt = attr('[data-testid="target-total"]', "data-value")
+    assert int(src) == cli["source"]["total_files"], (src, cli["source"])
+    assert int(tgt) == cli["target"]["total_files"], (tgt, cli["target"])
+    print(f"dashboard = CLI: source {src}, target {tgt}")
+
+    req("POST", f"/session/{sid}/element/{find('[data-testid=sync-card-run]')}/click", {})
+    req("POST", f"/session/{sid}/execute/sync", {"script": (
+        "history.pushState(null, '', '/logs'); dispatchEvent(new PopStateEvent('popstate'));"), "args": []})
+    lines = wait("log lines", lambda: count('[data-testid="log-line"]'))
+    print(f"log screen shows {lines} lines after a sync from the window")
+
+    req("POST", f"/session/{sid}/execute/sync", {"script": (
+        "history.pushState(null, '', '/dashboard'); dispatchEvent(new PopStateEvent('popstate'));"), "args": []})
+    wait("dashboard again", lambda: attr('[data-testid="source-total"]', "data-value"))
+    time.sleep(2)
+    dst = f"{work}/demo/archive/WSOP/e2e-new-file.mp4"
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    with open(dst, "wb") as f:
+        f.write(b"\0" * 4096)
+    want = str(int(src) + 1)
+    wait("the new file on the dashboard without a click",
+         lambda: attr('[data-testid="source-total"]', "data-value") == want, 60)
+    print(f"new file reached the dashboard without a click: source {want}")
+    print("webdriver e2e: ok")
+finally:
+    if sid:
+        try:
+            req("DELETE", f"/session/{sid}")
+        except Exception:
+            pass
+    driver.terminate()
+    shutil.rmtree(work, ignore_errors=True)
