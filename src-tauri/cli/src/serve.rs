@@ -598,7 +598,8 @@ fn start_body(body: &Bytes) -> Result<StartBody, ApiError> {
 }
 
 fn started(st: &AppState, kind: JobKind, force: bool) -> ApiResult {
-    let s = st.monitor.start(kind, force, "manual");
+    // Starting may wait a moment for a job that only runs its background passes to yield.
+    let s = tokio::task::block_in_place(|| st.monitor.start(kind, force, "manual"));
     let message = if s.started {
         format!("{} 시작 / started", kind.label_ko())
     } else {
@@ -628,7 +629,7 @@ async fn start_scan(State(st): State<AppState>, body: Bytes) -> ApiResult {
 /// minute; after that, or when another job runs, answers 202 with the job id to poll).
 async fn reconcile(State(st): State<AppState>, body: Bytes) -> ApiResult {
     start_body(&body)?;
-    let s = st.monitor.start(JobKind::Reconcile, false, "manual");
+    let s = tokio::task::block_in_place(|| st.monitor.start(JobKind::Reconcile, false, "manual"));
     if !s.started {
         return started(&st, JobKind::Reconcile, false);
     }

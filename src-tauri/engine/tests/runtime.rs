@@ -229,12 +229,59 @@ fn a_share_that_looks_offline_is_a_refused_job_and_the_error_status_until_it_is_
     let err = status.last_error.expect("last error");
     assert_eq!(err.code, "guard_offline");
     assert!(!err.message.is_empty());
-    assert_eq!(active_rows_or_none(&e.target), None, "pokervod.db untouched");
+    assert_eq!(
+        active_rows_or_none(&e.target),
+        None,
+        "pokervod.db untouched"
+    );
 
     put(&e.root, ".nas-online", b"");
     assert_eq!(run(&m, JobKind::Sync, false).state, JobState::Succeeded);
     assert_eq!(m.status().status, StatusKind::Ok);
     assert_eq!(active_rows(&e.target), 1);
+}
+
+#[test]
+fn a_job_that_only_runs_its_background_passes_yields_to_a_new_job() {
+    let e = env();
+    // Enough video files that the after-sync fingerprint and probe passes take a while.
+    for i in 0..20_000 {
+        put(
+            &e.root,
+            &format!("WSOP/{}/part{i}.mp4", i % 50),
+            b"not really a video",
+        );
+    }
+    let mut cfg = e.cfg.clone();
+    cfg.probe_media = true;
+    cfg.probe_budget_secs = 0;
+    let m = monitor(&cfg, manual());
+    let first = m.start(JobKind::Sync, false, "manual");
+    assert!(first.started);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let job = m.job(first.job_id).expect("job");
+        if job.progress.phase == "probing" {
+            break;
+        }
+        assert!(
+            job.state == JobState::Running && Instant::now() < deadline,
+            "the first job never reached its background passes: {job:?}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    put(&e.root, "HCL/new.mp4", b"x");
+    let second = m.start(JobKind::Sync, false, "manual");
+    assert!(second.started, "the passes yielded: {second:?}");
+    assert_ne!(second.job_id, first.job_id);
+    let first_job = m.job(first.job_id).expect("first job");
+    assert_eq!(first_job.state, JobState::Succeeded, "{first_job:?}");
+    assert!(m.wait(second.job_id, WAIT));
+    assert_eq!(
+        m.job(second.job_id).expect("second").state,
+        JobState::Succeeded
+    );
+    assert!(target_row(&e.target, "HCL/new.mp4").is_some());
 }
 
 fn active_rows_or_none(target: &std::path::Path) -> Option<i64> {

@@ -192,6 +192,9 @@ impl StatusSink for std::sync::mpsc::Sender<Status> {
 struct Running {
     info: Arc<Mutex<JobInfo>>,
     cancel: Arc<AtomicBool>,
+    /// Stops the after-job fingerprint/probe passes (set by a cancel, and by a new job that
+    /// should not wait behind them: the passes resume after the next job).
+    passes: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -496,6 +499,27 @@ impl Monitor {
     ) -> Started {
         let mut st = lock(&self.shared.state);
         if let Some(r) = &st.running {
+            // A job whose own work is done and that only runs the background passes yields:
+            // they stop at their next file and resume after the new job.
+            let (running, in_passes) = {
+                let i = lock(&r.info);
+                (i.id, i.progress.phase == PASSES_PHASE)
+            };
+            if in_passes {
+                r.passes.store(true, Ordering::Relaxed);
+                drop(st);
+                if self.wait(running, PASSES_YIELD_WAIT) {
+                    return self.start_scoped(kind, force, trigger, scope);
+                }
+                st = lock(&self.shared.state);
+                if st.running.is_none() {
+                    drop(st);
+                    return self.start_scoped(kind, force, trigger, scope);
+                }
+            }
+            let Some(r) = &st.running else {
+                unreachable!("checked above")
+            };
             let i = lock(&r.info);
             return Started {
                 job_id: i.id,
@@ -521,15 +545,17 @@ impl Monitor {
             error: None,
         }));
         let cancel = Arc::new(AtomicBool::new(false));
+        let passes = Arc::new(AtomicBool::new(false));
         let m = self.clone();
-        let (i2, c2) = (info.clone(), cancel.clone());
+        let (i2, c2, p2) = (info.clone(), cancel.clone(), passes.clone());
         let thread = std::thread::Builder::new()
             .name(format!("nas-sync-job-{id}"))
-            .spawn(move || m.run_job(i2, c2, scope))
+            .spawn(move || m.run_job(i2, c2, p2, scope))
             .ok();
         st.running = Some(Running {
             info,
             cancel,
+            passes,
             thread,
         });
         drop(st);
@@ -573,6 +599,7 @@ impl Monitor {
         match &st.running {
             Some(r) if lock(&r.info).id == id => {
                 r.cancel.store(true, Ordering::Relaxed);
+                r.passes.store(true, Ordering::Relaxed);
                 true
             }
             _ => false,
@@ -674,6 +701,7 @@ impl Monitor {
             st.shutdown = true;
             st.running.as_mut().and_then(|r| {
                 r.cancel.store(true, Ordering::Relaxed);
+                r.passes.store(true, Ordering::Relaxed);
                 r.thread.take()
             })
         };
@@ -742,7 +770,13 @@ impl Monitor {
         }
     }
 
-    fn run_job(&self, info: Arc<Mutex<JobInfo>>, cancel: Arc<AtomicBool>, scope: ScanScope) {
+    fn run_job(
+        &self,
+        info: Arc<Mutex<JobInfo>>,
+        cancel: Arc<AtomicBool>,
+        passes: Arc<AtomicBool>,
+        scope: ScanScope,
+    ) {
         let (kind, force, id) = {
             let i = lock(&info);
             (i.kind, i.force, i.id)
@@ -798,8 +832,8 @@ impl Monitor {
             _ => false,
         };
         if applied && !cancel.load(Ordering::Relaxed) {
-            lock(&info).progress.phase = "probing".into();
-            if let Err(e) = background_passes(&cfg, &cancel) {
+            lock(&info).progress.phase = PASSES_PHASE.into();
+            if let Err(e) = background_passes(&cfg, &passes) {
                 tracing::warn!("지문/프로브 작업 실패 / fingerprint or probe pass: {e}");
             }
         }
@@ -1029,6 +1063,11 @@ fn full_scan(
 }
 
 /// The passes after a scan or sync: fingerprints of new video files, then the media probe.
+/// The phase of a job that only runs the after-job passes (a new job makes it yield).
+const PASSES_PHASE: &str = "probing";
+/// How long a new job waits for such a job to stop.
+const PASSES_YIELD_WAIT: Duration = Duration::from_secs(3);
+
 pub fn background_passes(cfg: &Config, cancel: &AtomicBool) -> Result<()> {
     let mut archive = Archive::open(&cfg.archive_db_path()?)?;
     scan::fingerprint_pending(
