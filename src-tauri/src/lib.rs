@@ -38,6 +38,8 @@ pub struct Options {
     pub watch: bool,
     pub tray: bool,
     pub notifications: bool,
+    /// Release the hidden window's webview after this long (None: keep it).
+    pub release_after: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -49,6 +51,7 @@ impl Default for Options {
             watch: true,
             tray: true,
             notifications: true,
+            release_after: Some(window::RELEASE_AFTER),
         }
     }
 }
@@ -65,6 +68,12 @@ impl Options {
                 "--config" => o.config = it.next().map(PathBuf::from),
                 "--no-schedule" => o.schedule = false,
                 "--no-watch" => o.watch = false,
+                "--release-after" => {
+                    o.release_after = it
+                        .next()
+                        .and_then(|s| s.parse().ok())
+                        .map(std::time::Duration::from_secs)
+                }
                 _ => {}
             }
         }
@@ -109,7 +118,10 @@ pub fn app_builder<R: Runtime>(builder: Builder<R>, opts: Options, hub: LogHub) 
     builder
         .manage(shell)
         .invoke_handler(all_commands!())
-        .on_window_event(window::on_window_event)
+        .on_window_event({
+            let after = opts.release_after;
+            move |w, e| window::on_window_event(w, e, after)
+        })
         .setup(move |app| {
             setup(app, &opts, first_run);
             Ok(())

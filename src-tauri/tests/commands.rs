@@ -36,6 +36,7 @@ fn fixture(demo: bool) -> Fixture {
         watch: false,
         tray: false,
         notifications: false,
+        release_after: None,
     };
     let app = app_builder(mock_builder(), opts, LogHub::new())
         .build(tauri::generate_context!())

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 T="${CARGO_TARGET_DIR:-target}/debug"
+APP="${APP:-$T/nas-sync-monitor}"   # APP=…/release/nas-sync-monitor measures a release build
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data" HOME="$work/home"
@@ -17,7 +18,7 @@ cfg="$work/demo/nas-sync.toml"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 start=$(date +%s%N)
-"$T/nas-sync-monitor" --config "$cfg" --no-schedule >"$work/app.log" 2>&1 &
+"$APP" --config "$cfg" --no-schedule --release-after 3 >"$work/app.log" 2>&1 &
 pid=$!
 wid=""
 for _ in $(seq 1 100); do
@@ -28,24 +29,39 @@ done
 [ -n "$wid" ] || fail "no window appeared"
 echo "window after $(( ($(date +%s%N) - start) / 1000000 )) ms"
 sleep "${SMOKE_SETTLE:-6}"
-rss_open=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-echo "RSS with the window open: $((rss_open / 1024)) MB"
 mkdir -p docs/screenshots
 import -window "$wid" docs/screenshots/app.png
 echo "screenshot: docs/screenshots/app.png"
 
-# Second launch: focuses the first and exits.
-t0=$(date +%s)
-timeout 20 "$T/nas-sync-monitor" --config "$cfg" >"$work/second.log" 2>&1 || fail "second launch did not exit by itself"
-echo "second launch exited after $(( $(date +%s) - t0 )) s"
-kill -0 "$pid" || fail "first instance died on the second launch"
+# RSS of the app and its WebKit processes (children).
+tree_rss() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1"); do
+    total=$((total + $(awk '/VmRSS/ {print $2}' /proc/$p/status 2>/dev/null || echo 0)))
+  done
+  echo $((total / 1024))
+}
+echo "RSS with the window open (app + WebKit processes): $(tree_rss $pid) MB"
 
-# Close the window: the process stays (hidden to the tray).
+# Close the window: the process stays (hidden to the tray); after --release-after the webview
+# is released.
 /usr/bin/python3 tests/app/close_window.py "$wid"
-sleep 2
+sleep 6
 kill -0 "$pid" || fail "closing the window ended the app"
 grep -q "window hidden to the tray" "$work/app.log" || fail "close did not hide to the tray"
-rss_tray=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-echo "RSS hidden in the tray: $((rss_tray / 1024)) MB"
+grep -q "released the hidden window's webview" "$work/app.log" || fail "the hidden webview was not released"
+echo "RSS hidden in the tray, webview released: app $(( $(awk '/VmRSS/ {print $2}' /proc/$pid/status) / 1024 )) MB, with children $(tree_rss $pid) MB"
+
+# Second launch: exits at once, and the first shows its window again (recreated).
+t0=$(date +%s)
+timeout 20 "$APP" --config "$cfg" >"$work/second.log" 2>&1 || fail "second launch did not exit by itself"
+echo "second launch exited after $(( $(date +%s) - t0 )) s"
+kill -0 "$pid" || fail "first instance died on the second launch"
+for _ in $(seq 1 50); do
+  xdotool search --onlyvisible --name "NAS 동기화 모니터" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+xdotool search --onlyvisible --name "NAS 동기화 모니터" >/dev/null 2>&1 || fail "the second launch did not bring the window back"
+grep -q "recreating the released window" "$work/app.log" || fail "window not recreated"
 echo "dashboard (CLI): $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("source", d["source"]["total_files"], "target", d["target"]["total_files"])' "$work/dashboard.json")"
 echo "app smoke: ok"
