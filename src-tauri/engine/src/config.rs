@@ -16,8 +16,7 @@ pub const CONFIG_FILE_NAME: &str = "nas-sync.toml";
 /// Directory name used under the OS config / data directories.
 pub const APP_DIR_NAME: &str = "nas-sync-monitor";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The archive root: a local directory, a mounted share or a UNC path.

@@ -33,8 +33,7 @@ pub struct MatchingQuery {
     pub per_page: Option<u32>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct MatchingPage {
     /// Items matching the filters (all pages).
     pub total: u64,
@@ -47,8 +46,7 @@ pub struct MatchingPage {
     pub summary: MatchingSummary,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct MatchingSummary {
     /// `synced` + `synced_with_duplicates` (PRD 7.3).
     pub synced: u64,
@@ -78,8 +76,7 @@ impl MatchingSummary {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct MatchItem {
     pub status: Status,
     /// Why the row has this status (Korean, for people).
@@ -101,8 +98,7 @@ pub struct MatchItem {
     pub primary: Option<FileRef>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct SourcePart {
     pub id: i64,
     pub path: String,
@@ -115,8 +111,7 @@ pub struct SourcePart {
     pub duration_sec: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct TargetPart {
     pub id: i64,
     pub nas_path: String,
@@ -126,8 +121,7 @@ pub struct TargetPart {
     pub status: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct FileRef {
     pub id: i64,
     pub path: String,
@@ -535,8 +529,7 @@ fn load_items(conn: &Connection, ids: &[i64]) -> Result<Vec<MatchItem>> {
 
 /// Counts of a tree node. `total_files` counts Source files (not Target-only rows); `synced`
 /// includes `synced_with_duplicates`; `not_synced` counts non-eligible files only.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct NodeCounts {
     pub total_files: u64,
     pub synced: u64,
@@ -562,8 +555,7 @@ impl NodeCounts {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct TreeFile {
     pub name: String,
     pub source_id: Option<i64>,
@@ -574,8 +566,7 @@ pub struct TreeFile {
     pub reason_code: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct TreeDir {
     pub name: String,
     #[serde(rename = "type")]
@@ -587,8 +578,7 @@ pub struct TreeDir {
     pub files: Vec<TreeFile>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct TreeCatalog {
     pub name: String,
     #[serde(flatten)]
@@ -597,15 +587,13 @@ pub struct TreeCatalog {
     pub files: Vec<TreeFile>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct Tree {
     pub catalogs: Vec<TreeCatalog>,
 }
 
 /// One directory's immediate children (`tree --path`, `GET /api/matching/tree?path=`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct TreeNode {
     pub path: String,
     #[serde(flatten)]
@@ -618,8 +606,7 @@ pub struct TreeNode {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 pub struct TreeNodeDir {
     pub name: String,
     pub path: String,

@@ -12,8 +12,7 @@ use crate::index::{Index, Status};
 use crate::matching::MatchingSummary;
 use crate::names::Kind;
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Dashboard {
     pub source: SourceSummary,
     pub target: TargetSummary,
@@ -23,8 +22,7 @@ pub struct Dashboard {
     pub matching: MatchingSummary,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct SourceSummary {
     pub name: &'static str,
     pub db_path: String,
@@ -34,8 +32,7 @@ pub struct SourceSummary {
     pub db_size_mb: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct TargetSummary {
     pub name: &'static str,
     pub db_path: String,
@@ -49,8 +46,7 @@ pub struct TargetSummary {
     pub needs_transcode: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Excluded {
     /// Video files that are not eligible (not in the HLS list).
     pub non_hls: u64,
@@ -58,16 +54,14 @@ pub struct Excluded {
     pub duplicates: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct SyncStatus {
     pub is_running: bool,
     pub last_sync_time: Option<String>,
     pub last_result: Option<LastResult>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct LastResult {
     pub added: u64,
     pub updated: u64,
@@ -78,8 +72,7 @@ pub struct LastResult {
     pub status: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct CatalogCount {
     pub id: String,
     pub count: u64,
@@ -162,8 +155,7 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
 }
 
 /// One applied Target change (PRD 4.3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct HistoryItem {
     pub id: i64,
     /// `added`, `updated`, `moved`, `restored` or `deleted`.
@@ -188,8 +180,7 @@ pub struct HistoryFilter {
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct HistoryPage {
     pub items: Vec<HistoryItem>,
     pub limit: u32,

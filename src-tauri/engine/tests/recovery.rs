@@ -77,11 +77,7 @@ fn run_killed_after_the_target_commit_keeps_its_history() {
     assert_eq!(runs[0], ("recovered".to_string(), 2, 0), "{runs:?}");
     let linked: i64 = Connection::open(&e.archive)
         .expect("open")
-        .query_row(
-            "SELECT COUNT(*) FROM links",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT COUNT(*) FROM links", [], |r| r.get(0))
         .expect("count");
     assert_eq!(linked, 2, "links are re-derived from the Target by path");
 }

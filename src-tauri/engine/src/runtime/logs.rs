@@ -26,8 +26,7 @@ pub const LOG_CAPACITY: usize = 1_000;
 pub const LOG_FILE_MAX_BYTES: u64 = 5 * 1024 * 1024;
 pub const LOG_FILES_KEPT: usize = 3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ts_rs::TS)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     Trace,
@@ -60,8 +59,7 @@ impl Level {
 }
 
 /// One line of the live log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[derive(ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct LogLine {
     /// 1, 2, 3, … in the order the engine emitted them.
     pub seq: u64,
