@@ -379,31 +379,9 @@ impl Archive {
     pub fn load_files(&self) -> Result<Vec<FileRecord>> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT id, path, size, mtime, first_seen, fingerprint, NULL, codec, width, height,
-                        duration_sec
-                 FROM files",
-            )
+            .prepare(&format!("SELECT {FILE_COLUMNS} FROM files"))
             .ctx("load files")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(FileRecord {
-                    id: r.get(0)?,
-                    path: r.get(1)?,
-                    size: r.get(2)?,
-                    mtime: r.get(3)?,
-                    first_seen: r.get(4)?,
-                    fingerprint: r.get(5)?,
-                    target_id: r.get(6)?,
-                    media: Media {
-                        codec: r.get(7)?,
-                        width: r.get(8)?,
-                        height: r.get(9)?,
-                        duration_sec: r.get(10)?,
-                    },
-                })
-            })
-            .ctx("load files")?;
+        let rows = stmt.query_map([], file_record).ctx("load files")?;
         // Sorting here is faster than `ORDER BY path` (an index walk with a random table read
         // per row); `String` order is byte order, like SQLite's BINARY collation.
         let mut files = rows
@@ -473,32 +451,14 @@ impl Archive {
     pub fn load_files_under(&self, dirs: &[String]) -> Result<Vec<FileRecord>> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT id, path, size, mtime, first_seen, fingerprint, NULL, codec, width, height,
-                        duration_sec
-                 FROM files WHERE path >= ?1 AND path < ?2",
-            )
+            .prepare(&format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE path >= ?1 AND path < ?2"
+            ))
             .ctx("load files under")?;
         let mut files = Vec::new();
         for dir in dirs {
             let rows = stmt
-                .query_map([format!("{dir}/"), format!("{dir}0")], |r| {
-                    Ok(FileRecord {
-                        id: r.get(0)?,
-                        path: r.get(1)?,
-                        size: r.get(2)?,
-                        mtime: r.get(3)?,
-                        first_seen: r.get(4)?,
-                        fingerprint: r.get(5)?,
-                        target_id: r.get(6)?,
-                        media: Media {
-                            codec: r.get(7)?,
-                            width: r.get(8)?,
-                            height: r.get(9)?,
-                            duration_sec: r.get(10)?,
-                        },
-                    })
-                })
+                .query_map([format!("{dir}/"), format!("{dir}0")], file_record)
                 .ctx("load files under")?;
             for row in rows {
                 files.push(row.ctx("load files under")?);
@@ -872,6 +832,28 @@ fn insert_history<'e>(
         stmt.raw_execute().ctx("history")?;
     }
     Ok(())
+}
+
+/// The columns [`file_record`] reads (links come from `links`, filled in afterwards).
+const FILE_COLUMNS: &str =
+    "id, path, size, mtime, first_seen, fingerprint, NULL, codec, width, height, duration_sec";
+
+fn file_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
+    Ok(FileRecord {
+        id: r.get(0)?,
+        path: r.get(1)?,
+        size: r.get(2)?,
+        mtime: r.get(3)?,
+        first_seen: r.get(4)?,
+        fingerprint: r.get(5)?,
+        target_id: r.get(6)?,
+        media: Media {
+            codec: r.get(7)?,
+            width: r.get(8)?,
+            height: r.get(9)?,
+            duration_sec: r.get(10)?,
+        },
+    })
 }
 
 /// Link rows per INSERT statement.
