@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run NAS Sync Monitor. With a configured NAS (the default config file has `root`), sync it;
-# otherwise generate a demo archive, sync it into a demo pokervod.db and show the dashboard.
+# otherwise generate a demo archive, sync it into a demo pokervod.db. Then print the dashboard
+# and serve the Korean web UI on http://127.0.0.1:8787 (Ctrl-C stops it). `--cli`: only the
+# sync and the dashboard (no Node.js needed). Other arguments go to `sync`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -19,6 +21,21 @@ else
   "$bin" demo --dir "$demo"
   args=(--config "$demo/nas-sync.toml")
 fi
-"$bin" "${args[@]}" sync "$@"
+cli_only=0
+sync_args=()
+for a in "$@"; do
+  if [ "$a" = "--cli" ]; then cli_only=1; else sync_args+=("$a"); fi
+done
+"$bin" "${args[@]}" sync "${sync_args[@]}"
 echo
 "$bin" "${args[@]}" dashboard
+[ "$cli_only" = 1 ] && exit 0
+
+need npm "Install Node.js 20 or newer (with npm) for the web UI, or run with --cli."
+if [ ! -f ui/dist/index.html ]; then
+  echo "웹 UI 빌드 중 / building the web UI (once)…"
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent) >&2
+fi
+echo
+echo "대시보드 / dashboard: http://127.0.0.1:8787  (Ctrl-C 종료 / to stop)"
+exec "$bin" "${args[@]}" serve --bind 127.0.0.1:8787 --ui-dir ui/dist
