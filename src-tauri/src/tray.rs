@@ -142,13 +142,18 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     let shell = app.state::<Shell>();
     match id {
         "open" => window::show_main(app, Some("dashboard")),
-        "sync" => {
-            let s = crate::commands::jobs::start(&shell, JobKind::Sync, false);
-            tracing::info!("트레이: {}", s.message);
-        }
-        "reconcile" => {
-            let s = crate::commands::jobs::start(&shell, JobKind::Reconcile, false);
-            tracing::info!("트레이: {}", s.message);
+        // Off the main thread: a start may wait a moment for a job's background passes.
+        "sync" | "reconcile" => {
+            let kind = if id == "sync" {
+                JobKind::Sync
+            } else {
+                JobKind::Reconcile
+            };
+            let m = shell.monitor.clone();
+            std::thread::spawn(move || {
+                let s = crate::commands::jobs::start(&m, kind, false);
+                tracing::info!("트레이: {}", s.message);
+            });
         }
         "pause" => {
             if shell.monitor.is_paused() {

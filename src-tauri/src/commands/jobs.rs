@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use nas_sync_engine::runtime::monitor::JobResult;
-use nas_sync_engine::runtime::{JobInfo, JobKind, Status};
+use nas_sync_engine::runtime::{JobInfo, JobKind, Monitor, Status};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tauri::State;
@@ -53,9 +53,10 @@ pub struct StartResponse {
     pub kind: JobKind,
 }
 
-/// Start a job, or answer with the running one (the tray's menu uses this too).
-pub fn start(shell: &Shell, kind: JobKind, force: bool) -> StartResponse {
-    let s = shell.monitor.start(kind, force, "manual");
+/// Start a job, or answer with the running one (the tray's menu uses this too). It may wait a
+/// moment for a job in its background passes to yield, so it never runs on the main thread.
+pub fn start(monitor: &Monitor, kind: JobKind, force: bool) -> StartResponse {
+    let s = monitor.start(kind, force, "manual");
     let message = if s.started {
         format!("{} 시작 / started", kind.label_ko())
     } else {
@@ -73,13 +74,15 @@ pub fn start(shell: &Shell, kind: JobKind, force: bool) -> StartResponse {
 }
 
 #[tauri::command]
-pub fn start_sync(shell: State<'_, Shell>, force: Option<bool>) -> StartResponse {
-    start(&shell, JobKind::Sync, force.unwrap_or(false))
+pub async fn start_sync(shell: State<'_, Shell>, force: Option<bool>) -> CmdResult<StartResponse> {
+    let m = shell.monitor.clone();
+    blocking(move || Ok(start(&m, JobKind::Sync, force.unwrap_or(false)))).await
 }
 
 #[tauri::command]
-pub fn start_scan(shell: State<'_, Shell>) -> StartResponse {
-    start(&shell, JobKind::Scan, false)
+pub async fn start_scan(shell: State<'_, Shell>) -> CmdResult<StartResponse> {
+    let m = shell.monitor.clone();
+    blocking(move || Ok(start(&m, JobKind::Scan, false))).await
 }
 
 /// How long `start_reconcile` waits for the report before answering with the job to poll.
@@ -89,11 +92,12 @@ const RECONCILE_WAIT: Duration = Duration::from_secs(60);
 /// minute; after that, or when another job runs, answers with the job id to poll).
 #[tauri::command]
 pub async fn start_reconcile(shell: State<'_, Shell>) -> CmdResult<Value> {
-    let s = shell.monitor.start(JobKind::Reconcile, false, "manual");
+    let m = shell.monitor.clone();
+    let s = blocking(move || Ok(m.start(JobKind::Reconcile, false, "manual"))).await?;
     if !s.started {
-        return Ok(
-            serde_json::to_value(start(&shell, JobKind::Reconcile, false)).unwrap_or_default(),
-        );
+        let m = shell.monitor.clone();
+        let running = blocking(move || Ok(start(&m, JobKind::Reconcile, false))).await?;
+        return Ok(serde_json::to_value(running).unwrap_or_default());
     }
     let m = shell.monitor.clone();
     let done = blocking(move || Ok(m.wait(s.job_id, RECONCILE_WAIT))).await?;
