@@ -183,9 +183,19 @@ fn run(args: &Args, log: &Log) -> Result<()> {
         }
     }
     let report = outcome?;
-    print!("{}", report.markdown());
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report)
+    publish(&report.markdown(), &report, args.json.as_deref(), log)
+}
+
+/// The results: the table on stdout, and as JSON to `json` when given.
+pub fn publish(
+    markdown: &str,
+    report: &impl serde::Serialize,
+    json: Option<&Path>,
+    log: &Log,
+) -> Result<()> {
+    print!("{markdown}");
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(report)
             .map_err(|e| BenchError::Check(format!("serialize the results: {e}")))?;
         std::fs::write(path, text + "\n").at(path)?;
         log.say(&format!("results written to {}", path.display()));

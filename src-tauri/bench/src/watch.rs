@@ -96,14 +96,7 @@ pub fn main(args: &WatchArgs, log: &Log) -> Result<()> {
         ));
     }
     let report = outcome?;
-    print!("{}", report.markdown());
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| BenchError::Check(format!("serialize the results: {e}")))?;
-        std::fs::write(path, text + "\n").at(path)?;
-        log.say(&format!("results written to {}", path.display()));
-    }
-    Ok(())
+    crate::publish(&report.markdown(), &report, args.json.as_deref(), log)
 }
 
 fn wait_idle(m: &Monitor) -> Result<()> {

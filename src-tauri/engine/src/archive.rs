@@ -765,6 +765,27 @@ impl Archive {
     }
 }
 
+/// A multi-row INSERT: `head` then `rows` copies of `row` separated by commas, each `#` in
+/// them the next numbered parameter from `?first` on (fixed `?N` in `row` are shared by all).
+pub(crate) fn values_sql(head: &str, rows: usize, first: usize, row: &str) -> String {
+    let mut sql = String::from(head);
+    let mut p = first;
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        for c in row.chars() {
+            if c == '#' {
+                sql.push_str(&format!("?{p}"));
+                p += 1;
+            } else {
+                sql.push(c);
+            }
+        }
+    }
+    sql
+}
+
 /// History rows per INSERT statement: one statement per row costs more than binding the row.
 const HISTORY_ROWS_PER_INSERT: usize = 64;
 
@@ -777,27 +798,13 @@ fn insert_history<'e>(
 ) -> Result<()> {
     // ?1 = sync_id and ?2 = time are shared by every row of a statement.
     let sql = |rows: usize| {
-        let mut sql = String::from(
+        values_sql(
             "INSERT INTO file_history (sync_id, event, path, old_path, catalog, time, target_id,
              file_id, size_bytes) VALUES ",
-        );
-        for i in 0..rows {
-            let p = 3 + i * 7;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!(
-                "(?1, ?{}, ?{}, ?{}, ?{}, ?2, ?{}, ?{}, ?{})",
-                p,
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6
-            ));
-        }
-        sql
+            rows,
+            3,
+            "(?1, #, #, #, #, ?2, #, #, #)",
+        )
     };
     let mut full: Option<rusqlite::Statement<'_>> = None;
     let mut chunk: Vec<HistoryEntry<'e>> = Vec::with_capacity(HISTORY_ROWS_PER_INSERT);
@@ -911,14 +918,12 @@ fn write_links(
         }
     }
     let sql = |rows: usize| {
-        let mut sql = String::from("INSERT OR REPLACE INTO links (file_id, target_id) VALUES ");
-        for i in 0..rows {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("(?{}, ?{})", 2 * i + 1, 2 * i + 2));
-        }
-        sql
+        values_sql(
+            "INSERT OR REPLACE INTO links (file_id, target_id) VALUES ",
+            rows,
+            1,
+            "(#, #)",
+        )
     };
     let mut full: Option<rusqlite::Statement<'_>> = None;
     for chunk in links.chunks(LINKS_PER_INSERT) {

@@ -785,32 +785,14 @@ const INSERT_ROWS_PER_STATEMENT: usize = 64;
 
 /// `INSERT INTO files … VALUES (…), (…), …` for `rows` rows; ?1 is the time shared by all.
 fn multi_insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
+    crate::archive::values_sql(
         "INSERT INTO files (id, nas_path, filename, catalog, format, size_bytes,
          hls_compatible, status, created_at, updated_at, codec, width, height, duration_sec)
          VALUES ",
-    );
-    for k in 0..rows {
-        let p = 2 + k * 11;
-        if k > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&format!(
-            "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, 'active', ?1, ?1, ?{}, ?{}, ?{}, ?{})",
-            p,
-            p + 1,
-            p + 2,
-            p + 3,
-            p + 4,
-            p + 5,
-            p + 6,
-            p + 7,
-            p + 8,
-            p + 9,
-            p + 10
-        ));
-    }
-    sql
+        rows,
+        2,
+        "(#, #, #, #, #, #, #, 'active', ?1, ?1, #, #, #, #)",
+    )
 }
 
 /// Settle runs that a killed process left `pending`: if their Target transaction committed (the

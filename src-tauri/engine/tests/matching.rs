@@ -120,6 +120,9 @@ fn clock(hour: u32) -> FixedClock {
 
 fn sync_cfg(cfg: &Config, hour: u32) {
     let r = sync::run_sync(cfg, &clock(hour), SyncOptions::default()).expect("sync runs");
+    // The sync checkpoints pokervod.db on a background thread after its commit; tests that
+    // compare the file's bytes afterwards wait for it, as a process does before it exits.
+    nas_sync_engine::target::finish_checkpoints();
     assert!(r.refused.is_none(), "unexpected refusal: {:?}", r.refused);
     assert!(r.errors.is_empty(), "unexpected errors: {:?}", r.errors);
 }

@@ -105,7 +105,11 @@ fn iso_at(hour: u32) -> String {
 }
 
 fn sync_with(cfg: &Config, hour: u32, opts: SyncOptions<'_>) -> SyncReport {
-    sync::run_sync(cfg, &clock(hour), opts).expect("sync runs")
+    let r = sync::run_sync(cfg, &clock(hour), opts).expect("sync runs");
+    // pokervod.db is checkpointed on a background thread after the commit; tests that compare
+    // its bytes wait for it, as a process does before it exits.
+    nas_sync_engine::target::finish_checkpoints();
+    r
 }
 
 fn sync_at(e: &Env, hour: u32) -> SyncReport {
