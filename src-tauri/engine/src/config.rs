@@ -58,6 +58,19 @@ pub struct Config {
     /// The whole-archive tree view answers up to this many items; above it, ask for one
     /// directory at a time (`tree --path`).
     pub tree_full_limit: u64,
+    /// Desktop toasts for errors, tripped guards and a share that is back (PRD 4.4 알림).
+    pub notify_errors: bool,
+    /// A desktop toast after a sync that added files.
+    pub notify_sync_summary: bool,
+    /// Start at login (desktop). `None` = never decided: the desktop turns it on after the
+    /// first successful setup; a user's choice is kept from then on.
+    pub autostart: Option<bool>,
+    /// Salted Argon2id hash (PHC string) of the admin PIN that unlocks 스캔 실행 in the UI, see
+    /// [`crate::admin_pin`]. Read from the settings file but never serialized with the rest: no
+    /// API returns it (they answer `admin_pin_set`), and the settings store writes it itself.
+    #[serde(skip_serializing)]
+    #[ts(skip)]
+    pub admin_pin_hash: Option<String>,
 }
 
 impl Default for Config {
@@ -81,6 +94,10 @@ impl Default for Config {
             ffprobe_path: None,
             strict_codec_check: false,
             tree_full_limit: 20_000,
+            notify_errors: true,
+            notify_sync_summary: false,
+            autostart: None,
+            admin_pin_hash: None,
         }
     }
 }
@@ -283,6 +300,15 @@ impl Config {
                 format!("marker_file must be a file name relative to the root (got `{m}`)"),
             ));
         }
+        if let Some(h) = &self.admin_pin_hash
+            && argon2::password_hash::PasswordHash::new(h).is_err()
+        {
+            out.push((
+                "admin_pin_hash".to_string(),
+                "admin_pin_hash is not a PIN hash written by NAS Sync Monitor; remove the line and set the PIN again in 설정"
+                    .to_string(),
+            ));
+        }
         out
     }
 
@@ -317,6 +343,27 @@ impl Config {
                     "no archive_db configured and the OS has no data directory: set `archive_db`",
                 )
             })
+    }
+
+    /// Whether an admin PIN is set (what APIs say instead of the hash).
+    pub fn admin_pin_set(&self) -> bool {
+        self.admin_pin_hash.is_some()
+    }
+
+    /// Set the admin PIN (4–12 digits; stored as a salted hash), or clear it with `None`.
+    pub fn set_admin_pin(&mut self, pin: Option<&str>) -> Result<()> {
+        self.admin_pin_hash = match pin {
+            Some(p) => Some(crate::admin_pin::hash_pin(p)?),
+            None => None,
+        };
+        Ok(())
+    }
+
+    /// Whether `pin` is the admin PIN (false when none is set).
+    pub fn verify_admin_pin(&self, pin: &str) -> bool {
+        self.admin_pin_hash
+            .as_deref()
+            .is_some_and(|h| crate::admin_pin::verify_pin(h, pin))
     }
 
     /// Whether `ext` (lowercase) is in the HLS list.

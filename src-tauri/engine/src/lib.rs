@@ -5,6 +5,7 @@
 //! [`reconcile`] compares all three without writing. This crate has no GUI, web or CLI
 //! dependencies; the `nas-sync` CLI, the HTTP server and the Tauri shell are thin adapters over it.
 
+pub mod admin_pin;
 pub mod archive;
 pub mod clock;
 pub mod config;

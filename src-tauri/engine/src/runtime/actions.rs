@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::admin_pin::{Throttle, Verdict};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::runtime::Monitor;
@@ -25,15 +26,32 @@ pub enum PatchError {
 /// The fields given in `patch` replace the monitor's current ones (fields left out keep their
 /// values); every field is validated, the result saved atomically (when there is a store) and
 /// handed to the monitor.
+///
+/// Two keys are not config fields: `admin_pin` (a new PIN of 4–12 digits, or `null` / `""` to
+/// clear it; only its salted hash is kept) and `admin_pin_current` (the PIN set now, required to
+/// change or clear it). `admin_pin_hash` cannot be set through a patch.
 pub fn apply_settings_patch(
     monitor: &Monitor,
     store: Option<&SettingsStore>,
     patch: Value,
 ) -> std::result::Result<Config, PatchError> {
-    let Value::Object(patch) = patch else {
+    let Value::Object(mut patch) = patch else {
         return Err(PatchError::Malformed("not an object".into()));
     };
-    let cfg = merged(&monitor.config(), patch)?;
+    let current = monitor.config();
+    let pin = take_pin_change(&current, &mut patch)?;
+    let mut cfg = merged(&current, patch)?;
+    cfg.admin_pin_hash = current.admin_pin_hash.clone();
+    let mut pin_errors = pin.errors;
+    if let Some(new_pin) = pin.change
+        && let Err(e) = cfg.set_admin_pin(new_pin.as_deref())
+    {
+        pin_errors.push(field_error(e));
+    }
+    if !pin_errors.is_empty() {
+        pin_errors.extend(settings::validate(&cfg));
+        return Err(PatchError::Invalid(pin_errors));
+    }
     match store {
         Some(s) => s.save(&cfg).map_err(|e| match e {
             SaveError::Invalid(errors) => PatchError::Invalid(errors),
@@ -46,11 +64,134 @@ pub fn apply_settings_patch(
             }
         }
     }
-    let mut cfg = cfg;
     cfg.normalize();
     monitor.set_config(cfg);
     tracing::info!("설정 저장됨 / settings saved");
     Ok(monitor.config())
+}
+
+/// A PIN change asked for in a patch: `change` is `Some(new)` (`new = None` clears).
+struct PinChange {
+    change: Option<Option<String>>,
+    errors: Vec<FieldError>,
+}
+
+fn take_pin_change(
+    current: &Config,
+    patch: &mut Map<String, Value>,
+) -> std::result::Result<PinChange, PatchError> {
+    let mut errors = Vec::new();
+    if patch.remove("admin_pin_hash").is_some() {
+        errors.push(FieldError {
+            field: "admin_pin_hash".into(),
+            message: "PIN 해시는 직접 설정할 수 없습니다. admin_pin으로 PIN을 보내세요. / The hash cannot be set; send admin_pin.".into(),
+        });
+    }
+    let current_pin = match patch.remove("admin_pin_current") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            return Err(PatchError::Malformed(
+                "admin_pin_current must be a string".into(),
+            ));
+        }
+    };
+    let new_pin = match patch.remove("admin_pin") {
+        None => {
+            return Ok(PinChange {
+                change: None,
+                errors,
+            });
+        }
+        Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            return Err(PatchError::Malformed(
+                "admin_pin must be a string or null".into(),
+            ));
+        }
+    };
+    if let Some(hash) = &current.admin_pin_hash {
+        let verdict = match current_pin.as_deref() {
+            Some(p) => PIN_THROTTLE.check(hash, p, std::time::Instant::now()),
+            None => Verdict::Wrong,
+        };
+        if verdict != Verdict::Ok {
+            errors.push(FieldError {
+                field: "admin_pin_current".into(),
+                message: match (verdict, current_pin.is_some()) {
+                    (Verdict::Locked(d), _) => locked_message(d),
+                    (_, false) => "PIN을 바꾸거나 지우려면 현재 PIN을 입력하세요. / Enter the current PIN to change or clear it.".into(),
+                    _ => "현재 PIN이 맞지 않습니다. / The current PIN is wrong.".into(),
+                },
+            });
+            return Ok(PinChange {
+                change: None,
+                errors,
+            });
+        }
+    }
+    Ok(PinChange {
+        change: Some(new_pin),
+        errors,
+    })
+}
+
+fn field_error(e: Error) -> FieldError {
+    match e {
+        Error::Config { field, message } => FieldError { field, message },
+        other => FieldError {
+            field: "config".into(),
+            message: other.to_string(),
+        },
+    }
+}
+
+fn locked_message(d: std::time::Duration) -> String {
+    let secs = d.as_secs().max(1);
+    format!(
+        "PIN이 여러 번 틀렸습니다. {secs}초 후에 다시 시도하세요. / Too many wrong PINs; try again in {secs} s."
+    )
+}
+
+/// Wrong guesses, shared by every PIN check in the process (verify and change alike).
+static PIN_THROTTLE: Throttle = Throttle::new();
+
+/// The answer of "unlock admin mode".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct PinCheck {
+    /// The PIN is right.
+    pub ok: bool,
+    /// Whether a PIN is set at all (when not, nothing unlocks: set one in 설정 first).
+    pub admin_pin_set: bool,
+    /// Korean first, for the form.
+    pub message: String,
+    /// Set after too many wrong PINs: seconds until the next try is checked.
+    pub retry_after_secs: Option<u64>,
+}
+
+/// Check `pin` against the admin PIN in `cfg` (throttled after repeated wrong guesses).
+pub fn verify_admin_pin(cfg: &Config, pin: &str) -> PinCheck {
+    let Some(hash) = cfg.admin_pin_hash.as_deref() else {
+        return PinCheck {
+            ok: false,
+            admin_pin_set: false,
+            message: "관리자 PIN이 설정되지 않았습니다. 설정 화면에서 먼저 지정하세요. / No admin PIN is set; set one in Settings.".into(),
+            retry_after_secs: None,
+        };
+    };
+    let (ok, message, retry) = match PIN_THROTTLE.check(hash, pin, std::time::Instant::now()) {
+        Verdict::Ok => (true, "관리자 모드 / admin mode unlocked".to_string(), None),
+        Verdict::Wrong => (false, "PIN이 맞지 않습니다. / Wrong PIN.".to_string(), None),
+        Verdict::Locked(d) => (false, locked_message(d), Some(d.as_secs().max(1))),
+    };
+    PinCheck {
+        ok,
+        admin_pin_set: true,
+        message,
+        retry_after_secs: retry,
+    }
 }
 
 fn merged(current: &Config, patch: Map<String, Value>) -> std::result::Result<Config, PatchError> {

@@ -99,7 +99,11 @@ impl SettingsStore {
         if !errors.is_empty() {
             return Err(SaveError::Invalid(errors));
         }
-        let text = toml::to_string_pretty(&cfg).map_err(|e| {
+        let text = toml::to_string_pretty(&Stored {
+            config: &cfg,
+            admin_pin_hash: cfg.admin_pin_hash.as_deref(),
+        })
+        .map_err(|e| {
             SaveError::Io(Error::config(
                 "config",
                 format!("cannot encode settings: {e}"),
@@ -117,6 +121,16 @@ impl SettingsStore {
         std::fs::rename(&tmp, &self.path).map_err(|e| SaveError::Io(Error::io(&self.path, e)))?;
         Ok(())
     }
+}
+
+/// The file's shape: the config plus the PIN hash, which `Config` never serializes (so no API
+/// answer can carry it).
+#[derive(Serialize)]
+struct Stored<'a> {
+    #[serde(flatten)]
+    config: &'a Config,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_pin_hash: Option<&'a str>,
 }
 
 /// Why settings were not saved.
