@@ -371,26 +371,103 @@ impl Archive {
             .ctx("archive.db cache_size")
     }
 
+    /// For a sync's connection: no checkpoint inside its commits. A first sync's history is
+    /// over a hundred MB of WAL, and copying it into archive.db inside the write-ahead commit
+    /// would put that copy on the sync's path; [`Archive::checkpoint_in_background`] does it
+    /// after the sync instead.
+    pub(crate) fn defer_checkpoints(&self) -> Result<()> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .ctx("archive.db wal_autocheckpoint")
+    }
+
+    /// Checkpoint archive.db's WAL and close this connection on another thread (waited for by
+    /// [`crate::target::finish_checkpoints`]; a process that exits first leaves a valid WAL
+    /// that the next connection checkpoints).
+    pub(crate) fn checkpoint_in_background(self) {
+        crate::target::checkpoint_in_background(self.conn, "archive.db");
+    }
+
     pub(crate) fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
     }
 
     /// Every stored file, ordered by path (byte order).
     pub fn load_files(&self) -> Result<Vec<FileRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT {FILE_COLUMNS} FROM files"))
-            .ctx("load files")?;
-        let rows = stmt.query_map([], file_record).ctx("load files")?;
+        self.load_files_split_from(PARALLEL_LOAD_MIN_FILES)
+    }
+
+    /// [`Archive::load_files`], reading the table in two halves from `min_split` file ids.
+    fn load_files_split_from(&self, min_split: i64) -> Result<Vec<FileRecord>> {
+        let timer = std::time::Instant::now();
+        let (mut files, parallel) = match self.load_file_rows_in_halves(min_split)? {
+            Some(files) => (files, true),
+            None => (load_file_rows(&self.conn, i64::MIN, i64::MAX)?, false),
+        };
+        let rows_ms = timer.elapsed().as_millis() as u64;
+        self.fill_links(&mut files)?;
         // Sorting here is faster than `ORDER BY path` (an index walk with a random table read
         // per row); `String` order is byte order, like SQLite's BINARY collation.
-        let mut files = rows
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .ctx("load files")?;
-        drop(stmt);
-        self.fill_links(&mut files)?;
         files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        tracing::debug!(
+            files = files.len(),
+            parallel,
+            rows_ms,
+            ms = timer.elapsed().as_millis() as u64,
+            "archive.db files loaded"
+        );
         Ok(files)
+    }
+
+    /// A large `files` table read in two id ranges at once, the upper half on a second
+    /// (read-only) connection. Both halves come from the same committed state: if anything
+    /// committed to archive.db while they were read (`data_version` moved), the answer is
+    /// `None` and the caller reads the table in one go.
+    fn load_file_rows_in_halves(&self, min_split: i64) -> Result<Option<Vec<FileRecord>>> {
+        if !self.conn.is_autocommit() {
+            // Our own uncommitted writes would be invisible to the second connection.
+            return Ok(None);
+        }
+        let (min, max): (i64, i64) = self
+            .conn
+            .query_row(
+                // Two subqueries: each is one B-tree seek (MIN and MAX in one SELECT scan the table).
+                "SELECT COALESCE((SELECT MIN(id) FROM files), 0), COALESCE((SELECT MAX(id) FROM files), 0)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ctx("load files")?;
+        if max.saturating_sub(min) < min_split {
+            return Ok(None);
+        }
+        let mid = min + (max - min) / 2;
+        let version = |conn: &Connection| -> Result<i64> {
+            conn.pragma_query_value(None, "data_version", |r| r.get(0))
+                .ctx("archive.db data_version")
+        };
+        let before = version(&self.conn)?;
+        let second = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ctx(&format!("open {} read-only", self.path.display()))?;
+        second
+            .busy_timeout(std::time::Duration::from_secs(30))
+            .ctx("archive.db busy_timeout")?;
+        let (lower, upper) = std::thread::scope(|scope| {
+            let upper = scope.spawn(move || load_file_rows(&second, mid + 1, i64::MAX));
+            let lower = load_file_rows(&self.conn, i64::MIN, mid);
+            let upper = upper
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (lower, upper)
+        });
+        let (mut lower, upper) = (lower?, upper?);
+        if version(&self.conn)? != before {
+            return Ok(None);
+        }
+        lower.extend(upper);
+        Ok(Some(lower))
     }
 
     /// Set each file's `target_id` from the `links` table.
@@ -633,32 +710,58 @@ impl Archive {
         totals: &SyncTotals,
         started: std::time::Instant,
         failed_paths: &[&str],
-        links: &[(i64, i64)],
-        unlinked: &[i64],
+        links: Links<'_>,
     ) -> Result<()> {
-        let tx = self.conn.transaction().ctx("finish sync record")?;
-        {
-            let mut drop_h = tx
-                .prepare("DELETE FROM file_history WHERE sync_id = ?1 AND path = ?2")
-                .ctx("history")?;
-            for p in failed_paths {
-                drop_h.execute(params![run_id, p]).ctx("history")?;
-            }
+        if let Links::Staged = links {
+            // The links are written in the transaction that `stage_links` left open.
+            let result = close_run(&self.conn, run_id, totals, started, failed_paths);
+            return match result
+                .and_then(|()| self.conn.execute_batch("COMMIT").ctx("commit sync record"))
+            {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    self.unstage_links();
+                    Err(e)
+                }
+            };
         }
-        let status = if totals.errors == 0 { "ok" } else { "partial" };
-        update_totals(&tx, run_id, status, totals)?;
-        write_links(&tx, links, Some(unlinked))?;
-        tx.execute(
-            "UPDATE sync_runs SET duration_ms = ?2 WHERE id = ?1",
-            params![run_id, started.elapsed().as_millis() as i64],
-        )
-        .ctx("finish sync run")?;
+        let tx = self.conn.transaction().ctx("finish sync record")?;
+        if let Links::Write { links, unlinked } = links {
+            write_links(&tx, links, Some(unlinked))?;
+        }
+        close_run(&tx, run_id, totals, started, failed_paths)?;
         tx.commit().ctx("commit sync record")?;
         Ok(())
     }
 
+    /// Write a sync's links in a transaction that stays open until [`Archive::finish_run`]
+    /// (`Links::Staged`) commits it after the Target did, or [`Archive::unstage_links`] rolls
+    /// it back: written while the Target rows are still being written (the history thread has
+    /// time to spare), invisible until the rows they name are. On an error nothing is left
+    /// open and the caller writes the links the usual way.
+    pub(crate) fn stage_links(&mut self, links: &[(i64, i64)], unlinked: &[i64]) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .ctx("stage links")?;
+        let written = write_links(&self.conn, links, Some(unlinked));
+        if written.is_err() {
+            self.unstage_links();
+        }
+        written
+    }
+
+    /// Roll back links staged by [`Archive::stage_links`] (nothing happens if none are).
+    pub(crate) fn unstage_links(&mut self) {
+        if !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::warn!(error = %e, "archive.db: staged links not rolled back");
+        }
+    }
+
     /// Forget a run whose Target transaction did not commit.
     pub(crate) fn discard_run(&mut self, run_id: i64) -> Result<()> {
+        self.unstage_links();
         let tx = self.conn.transaction().ctx("discard sync run")?;
         tx.execute("DELETE FROM file_history WHERE sync_id = ?1", [run_id])
             .ctx("discard sync run")?;
@@ -845,6 +948,20 @@ fn insert_history<'e>(
 const FILE_COLUMNS: &str =
     "id, path, size, mtime, first_seen, fingerprint, NULL, codec, width, height, duration_sec";
 
+/// From this many file ids, [`Archive::load_files`] reads the table on two connections.
+const PARALLEL_LOAD_MIN_FILES: i64 = 200_000;
+
+/// The `files` rows with ids in `lo..=hi`, in id order, links not filled in.
+fn load_file_rows(conn: &Connection, lo: i64, hi: i64) -> Result<Vec<FileRecord>> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE id BETWEEN ?1 AND ?2"
+        ))
+        .ctx("load files")?;
+    let rows = stmt.query_map([lo, hi], file_record).ctx("load files")?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().ctx("load files")
+}
+
 fn file_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
     Ok(FileRecord {
         id: r.get(0)?,
@@ -869,11 +986,7 @@ const LINKS_PER_INSERT: usize = 128;
 /// Remember which Target row each file is synced to. A Target row is linked to one file at
 /// most: `unlinked` names the files that lose their link to a row changing hands; `None` (the
 /// rare recovery path) finds them in SQL.
-fn write_links(
-    tx: &rusqlite::Transaction<'_>,
-    links: &[(i64, i64)],
-    unlinked: Option<&[i64]>,
-) -> Result<()> {
+fn write_links(tx: &Connection, links: &[(i64, i64)], unlinked: Option<&[i64]>) -> Result<()> {
     if links.is_empty() {
         return Ok(());
     }
@@ -948,12 +1061,46 @@ fn write_links(
     Ok(())
 }
 
-fn update_totals(
-    tx: &rusqlite::Transaction<'_>,
+/// How [`Archive::finish_run`] stores a sync's links.
+pub(crate) enum Links<'a> {
+    /// Already written by [`Archive::stage_links`], in the open transaction.
+    Staged,
+    /// The (file id, Target id) pairs that are new or changed, and the files whose link goes
+    /// to another file.
+    Write {
+        links: &'a [(i64, i64)],
+        unlinked: &'a [i64],
+    },
+}
+
+/// The end of a run's record: drop the history of changes that failed, store the totals and
+/// the duration (inside the caller's transaction).
+fn close_run(
+    conn: &Connection,
     run_id: i64,
-    status: &str,
-    t: &SyncTotals,
+    totals: &SyncTotals,
+    started: std::time::Instant,
+    failed_paths: &[&str],
 ) -> Result<()> {
+    {
+        let mut drop_h = conn
+            .prepare("DELETE FROM file_history WHERE sync_id = ?1 AND path = ?2")
+            .ctx("history")?;
+        for p in failed_paths {
+            drop_h.execute(params![run_id, p]).ctx("history")?;
+        }
+    }
+    let status = if totals.errors == 0 { "ok" } else { "partial" };
+    update_totals(conn, run_id, status, totals)?;
+    conn.execute(
+        "UPDATE sync_runs SET duration_ms = ?2 WHERE id = ?1",
+        params![run_id, started.elapsed().as_millis() as i64],
+    )
+    .ctx("finish sync run")?;
+    Ok(())
+}
+
+fn update_totals(tx: &Connection, run_id: i64, status: &str, t: &SyncTotals) -> Result<()> {
     tx.execute(
         "UPDATE sync_runs SET status = ?2, added = ?3, updated = ?4, moved = ?5, restored = ?6,
          deleted = ?7, skipped = ?8, errors = ?9 WHERE id = ?1",
@@ -996,6 +1143,46 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .expect("mode");
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn files_read_in_two_halves_equal_the_files_read_in_one_go() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = Archive::open(&dir.path().join("archive.db")).expect("create");
+        let c = a.conn();
+        c.execute_batch("PRAGMA foreign_keys = OFF;")
+            .expect("fk off");
+        // Ids and paths in different orders, so the halves' join order cannot pass for sorting.
+        for i in 0..2_001i64 {
+            c.execute(
+                "INSERT INTO files (path, catalog, name, name_key, ext, kind, size, mtime, first_seen)
+                 VALUES (?1, 'C', ?1, ?1, 'mp4', 'video', ?2, ?3, 1)",
+                params![format!("C/{:05}.mp4", (i * 7919) % 2_001), i, 1_000 + i],
+            )
+            .expect("insert");
+        }
+        c.execute("DELETE FROM files WHERE id % 10 = 3", [])
+            .expect("holes");
+        let key = |f: &FileRecord| (f.id, f.path.clone(), f.size, f.mtime);
+        let split = a.load_files_split_from(10).expect("split load");
+        let whole = a.load_files_split_from(i64::MAX).expect("whole load");
+        assert_eq!(split.len(), 2_001 - 200);
+        assert!(
+            a.load_file_rows_in_halves(10).expect("halves").is_some(),
+            "the split path ran"
+        );
+        assert!(
+            split.windows(2).all(|w| w[0].path < w[1].path),
+            "byte order"
+        );
+        assert_eq!(
+            split.iter().map(key).collect::<Vec<_>>(),
+            whole.iter().map(key).collect::<Vec<_>>()
+        );
+        // Inside a transaction of this connection the second one could not see our writes.
+        c.execute_batch("BEGIN").expect("begin");
+        assert!(a.load_file_rows_in_halves(10).expect("halves").is_none());
+        c.execute_batch("ROLLBACK").expect("rollback");
     }
 
     #[test]

@@ -249,6 +249,7 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     target.ensure_schema()?;
     target.prefer_wal();
     archive.use_large_cache()?;
+    archive.defer_checkpoints()?;
 
     // Plan on a snapshot, then apply in one IMMEDIATE transaction. If another program committed
     // to the Target in between (data_version moved), plan again on fresh rows.
@@ -327,14 +328,27 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     // The rows are committed and visible; copying the WAL into pokervod.db is not on the
     // sync's path.
     target.checkpoint_in_background();
-    let (links, unlinked) = new_links(&plan, &files, &applied.ids, &failed);
+    let (links, unlinked) = if applied.links_staged {
+        (Vec::new(), Vec::new())
+    } else {
+        new_links(&plan, &files, &applied.ids, &failed)
+    };
     let failed: Vec<&str> = failed.into_iter().collect();
     let totals = report.totals();
-    archive.finish_run(applied.run_id, &totals, timer, &failed, &links, &unlinked)?;
+    let link_write = if applied.links_staged {
+        crate::archive::Links::Staged
+    } else {
+        crate::archive::Links::Write {
+            links: &links,
+            unlinked: &unlinked,
+        }
+    };
+    archive.finish_run(applied.run_id, &totals, timer, &failed, link_write)?;
+    archive.checkpoint_in_background();
     // The whole call, links included (`sync_runs.duration_ms` misses only the last commit).
     report.duration_ms = timer.elapsed().as_millis() as u64;
     tracing::debug!(
-        links = links.len(),
+        staged = applied.links_staged,
         elapsed_ms = report.duration_ms,
         "links and run totals committed"
     );
@@ -485,6 +499,8 @@ struct Applied {
     /// Target ids of inserted files, by file index.
     ids: NewIds,
     errors: Vec<SyncError>,
+    /// The links are written, in archive.db's open transaction (see [`Archive::stage_links`]).
+    links_staged: bool,
 }
 
 /// Apply the plan in one Target transaction. `Ok(None)`: the Target changed since `version`.
@@ -513,6 +529,7 @@ fn apply_target(
             run_id,
             ids: NewIds::default(),
             errors: Vec::new(),
+            links_staged: false,
         }));
     }
     let timer = Instant::now();
@@ -564,7 +581,24 @@ fn apply_target(
                 ms = timer.elapsed().as_millis() as u64,
                 "write-ahead history committed"
             );
-            run_id
+            // This thread is done before the Target's: it writes the links as well, in a
+            // transaction committed after the Target's (rows that fail undo the staging below).
+            let staged = run_id.is_ok() && {
+                let (links, unlinked) = new_links(plan, files, &ids, &HashSet::new());
+                match archive.stage_links(&links, &unlinked) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "links not staged; written after the commit");
+                        false
+                    }
+                }
+            };
+            tracing::debug!(
+                staged,
+                ms = timer.elapsed().as_millis() as u64,
+                "links staged"
+            );
+            (run_id, staged)
         });
         let written = write_target(&tx, ctx, &ids, busy_secs);
         tracing::debug!(
@@ -578,7 +612,14 @@ fn apply_target(
         (history, written)
     });
     // No history, no Target commit: dropping `tx` rolls the Target back.
-    let run_id = history?;
+    let (run_id, mut links_staged) = history;
+    let run_id = run_id?;
+    // Links staged for rows that then failed would be wrong: they are written after the
+    // commit instead, from what was applied.
+    if links_staged && !written.as_ref().is_ok_and(|errors| errors.is_empty()) {
+        archive.unstage_links();
+        links_staged = false;
+    }
     let committed = written.and_then(|errors| {
         tx.commit().map(|()| errors).map_err(|e| {
             if crate::target::is_busy(&e) {
@@ -596,6 +637,7 @@ fn apply_target(
             run_id,
             ids,
             errors,
+            links_staged,
         })),
         Err(e) => {
             archive.discard_run(run_id)?;

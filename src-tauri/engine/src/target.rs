@@ -308,35 +308,40 @@ impl Target {
     /// without it leaves a valid WAL that the next connection to pokervod.db uses and
     /// checkpoints (SQLite's own recovery), so nothing is ever lost or half-written.
     pub fn checkpoint_in_background(self) {
-        let handle = std::thread::spawn(move || {
-            let started = Instant::now();
-            match self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                }) {
-                Ok((busy, log, done)) => tracing::debug!(
-                    busy,
-                    wal_pages = log,
-                    checkpointed = done,
-                    ms = started.elapsed().as_millis() as u64,
-                    "pokervod.db checkpoint"
-                ),
-                Err(e) => tracing::debug!(error = %e, "pokervod.db checkpoint skipped"),
-            }
-            drop(self);
-        });
-        let mut pending = CHECKPOINTS.lock().unwrap_or_else(|p| p.into_inner());
-        pending.retain(|h| !h.is_finished());
-        pending.push(handle);
+        checkpoint_in_background(self.conn, "pokervod.db");
     }
 }
 
-/// Wait for the Target checkpoints still running (before a process exits).
+/// [`Target::checkpoint_in_background`] for any connection we own (archive.db too): a PASSIVE
+/// checkpoint, then the connection closes, on a thread of its own.
+pub(crate) fn checkpoint_in_background(conn: Connection, db: &'static str) {
+    let handle = std::thread::spawn(move || {
+        let started = Instant::now();
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        }) {
+            Ok((busy, log, done)) => tracing::debug!(
+                db,
+                busy,
+                wal_pages = log,
+                checkpointed = done,
+                ms = started.elapsed().as_millis() as u64,
+                "checkpoint"
+            ),
+            Err(e) => tracing::debug!(db, error = %e, "checkpoint skipped"),
+        }
+        drop(conn);
+    });
+    let mut pending = CHECKPOINTS.lock().unwrap_or_else(|p| p.into_inner());
+    pending.retain(|h| !h.is_finished());
+    pending.push(handle);
+}
+
+/// Wait for the background checkpoints still running (before a process exits).
 pub fn finish_checkpoints() {
     let pending: Vec<_> =
         std::mem::take(&mut *CHECKPOINTS.lock().unwrap_or_else(|p| p.into_inner()));
