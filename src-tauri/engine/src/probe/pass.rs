@@ -120,6 +120,11 @@ pub fn probe_pending(
     result?;
     stats.remaining = stats.pending - stats.probed;
     stats.duration_ms = started.elapsed().as_millis() as u64;
+    if stats.pending == 0 {
+        // Nothing new to analyse: not worth a line in the operator's live log after every sync.
+        tracing::debug!("probe pass: nothing pending");
+        return Ok(stats);
+    }
     tracing::info!(
         "미디어 분석: {}개 (성공 {}, 실패 {}, 미지원 {}, 남음 {}) / probe pass",
         stats.probed,
