@@ -388,6 +388,19 @@ impl Archive {
         crate::target::checkpoint_in_background(self.conn, "archive.db");
     }
 
+    /// Checkpoint archive.db's WAL on another thread, through a connection of its own, while
+    /// this one goes on (a PASSIVE checkpoint: it never blocks our writes). An error opening it
+    /// only means the next automatic checkpoint does the work.
+    pub(crate) fn checkpoint_copy_in_background(&self) {
+        match Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        ) {
+            Ok(conn) => crate::target::checkpoint_in_background(conn, "archive.db"),
+            Err(e) => tracing::debug!(error = %e, "archive.db checkpoint connection not opened"),
+        }
+    }
+
     pub(crate) fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
     }

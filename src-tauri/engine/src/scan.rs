@@ -701,11 +701,23 @@ fn commit(
         conn.pragma_update(None, "foreign_keys", !on)
             .ctx("scan commit foreign_keys")
     };
+    // A first scan's commit is hundreds of MB of WAL: copied into archive.db by an automatic
+    // checkpoint inside the commit, that copy would be on the scan's path. It runs on a thread
+    // of its own after the commit instead (readers see the rows from the commit on).
+    let autocheckpoint: i64 = conn
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .ctx("scan commit wal_autocheckpoint")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .ctx("scan commit wal_autocheckpoint")?;
     set(conn, true)?;
     let res = write_scan(conn, known, walked, d, report, times);
-    let reset = set(conn, false);
+    let reset = set(conn, false).and_then(|()| {
+        conn.pragma_update(None, "wal_autocheckpoint", autocheckpoint)
+            .ctx("scan commit wal_autocheckpoint")
+    });
     let out = res?;
     reset?;
+    archive.checkpoint_copy_in_background();
     Ok(out)
 }
 
