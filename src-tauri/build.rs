@@ -23,6 +23,7 @@ const COMMANDS: &[&str] = &[
     "get_settings",
     "save_settings",
     "test_root",
+    "verify_admin_pin",
     "create_demo",
     "subscribe_logs",
     "subscribe_status",

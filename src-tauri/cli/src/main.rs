@@ -90,6 +90,9 @@ enum Command {
         /// At most this many rows (default 100, at most 10,000).
         #[arg(long)]
         limit: Option<u32>,
+        /// Skip this many rows first (paging: --offset 100 --limit 100 is the second page).
+        #[arg(long)]
+        offset: Option<u64>,
     },
     /// 1:1 matching table: every Source file and every Target row no file holds (PRD 7.3).
     Matching {
@@ -424,6 +427,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             catalog,
             since,
             limit,
+            offset,
         } => {
             let cfg = load_config(cli)?;
             let filter = query::HistoryFilter {
@@ -431,6 +435,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 catalog: catalog.clone(),
                 since: since.clone(),
                 limit: *limit,
+                offset: *offset,
             };
             Ok(output::history(&query::history(&cfg, &filter)?))
         }

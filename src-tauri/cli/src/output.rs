@@ -479,6 +479,19 @@ pub fn history(h: &nas_sync_engine::query::HistoryPage) -> Outcome {
             pad(&i.catalog, 12)
         );
     }
+    let shown_to = h.offset + h.items.len() as u64;
+    if h.offset > 0 || shown_to < h.total {
+        let _ = writeln!(
+            out,
+            "{}–{} / {}건 (다음: --offset {shown_to}) / rows {}-{} of {}",
+            h.offset + 1,
+            shown_to,
+            h.total,
+            h.offset + 1,
+            shown_to,
+            h.total
+        );
+    }
     Outcome {
         json: json(h),
         human: out,

@@ -279,6 +279,7 @@ fn router(state: AppState, ui_dir: Option<&std::path::Path>) -> Router {
         .route("/api/scan", post(start_scan))
         .route("/api/settings", get(get_settings).put(put_settings))
         .route("/api/settings/test-root", post(test_root))
+        .route("/api/admin/verify-pin", post(verify_pin))
         .route("/api/demo", post(create_demo))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     let mut app = Router::new()
@@ -507,6 +508,7 @@ struct HistoryParams {
     catalog: Option<String>,
     since: Option<String>,
     limit: Option<u32>,
+    offset: Option<u64>,
     #[allow(dead_code)]
     token: Option<String>,
 }
@@ -522,6 +524,7 @@ async fn history(
         catalog: p.catalog,
         since: p.since,
         limit: p.limit,
+        offset: p.offset,
     };
     ok(blocking(move || query::history(&cfg, &filter)).await?)
 }
@@ -673,11 +676,11 @@ async fn get_settings(State(st): State<AppState>) -> ApiResult {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    ok(json!({
-        "config": st.monitor.config(),
-        "path": st.settings.as_ref().map(|s| s.path().to_path_buf()),
-        "warning": warning,
-    }))
+    ok(actions::SettingsView::new(
+        &st.monitor,
+        st.settings.as_ref(),
+        warning,
+    ))
 }
 
 /// The fields given replace the current ones; fields left out keep their values.
@@ -699,7 +702,7 @@ async fn put_settings(State(st): State<AppState>, body: Bytes) -> ApiResult {
     match applied {
         Ok(config) => {
             *st.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            ok(json!({"config": config, "saved": st.settings.is_some()}))
+            ok(actions::SettingsSaved::new(config, st.settings.as_ref()))
         }
         Err(PatchError::Malformed(e)) => Err(bad(e)),
         Err(PatchError::Invalid(errors)) => Err(ApiError {
@@ -712,6 +715,26 @@ async fn put_settings(State(st): State<AppState>, body: Bytes) -> ApiResult {
         }),
         Err(PatchError::Io(e)) => Err(e.into()),
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinBody {
+    pin: String,
+}
+
+/// Unlock admin mode (스캔 실행) in the UI: is this the admin PIN? Always 200 with
+/// `{ok, admin_pin_set, message, retry_after_secs}`; wrong guesses are throttled by the engine.
+async fn verify_pin(State(st): State<AppState>, body: Bytes) -> ApiResult {
+    let b: PinBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            format!("request body must be {{\"pin\": \"…\"}}: {e}"),
+        )
+    })?;
+    let cfg = st.monitor.config();
+    ok(blocking(move || Ok(actions::verify_admin_pin(&cfg, &b.pin))).await?)
 }
 
 #[derive(Debug, Deserialize)]

@@ -298,6 +298,21 @@ fn every_endpoint_answers_in_the_prd_shapes_and_equals_the_cli() {
 
     let hist = s.get("/api/history?event=added&limit=3");
     assert_eq!(hist["items"].as_array().map(Vec::len), Some(3));
+    // The second page over HTTP is the CLI's `history --offset 3 --limit 3`, and follows the first.
+    let second = s.get("/api/history?event=added&limit=3&offset=3");
+    assert_eq!(second["offset"], 3);
+    assert_eq!(second["total"], hist["total"]);
+    assert!(hist["total"].as_u64().unwrap_or(0) > 6, "{}", hist["total"]);
+    assert_eq!(
+        second,
+        cli_json(
+            s.dir.path(),
+            &[
+                "history", "--event", "added", "--limit", "3", "--offset", "3"
+            ]
+        )
+    );
+    assert!(hist["items"][2]["id"].as_i64() > second["items"][0]["id"].as_i64());
     has_keys(
         &hist["items"][0],
         &["event", "path", "old_path", "catalog", "time"],
@@ -309,6 +324,7 @@ fn every_endpoint_answers_in_the_prd_shapes_and_equals_the_cli() {
     assert_eq!(s.get("/api/jobs"), json!([]));
     let settings = s.get("/api/settings");
     assert_eq!(settings["config"]["interval_minutes"], 30);
+    assert_eq!(settings["admin_pin_set"], false);
 
     // Clear 400s and 404s with codes.
     for (path, field) in [
@@ -357,6 +373,8 @@ fn every_endpoint_answers_in_the_prd_shapes_and_equals_the_cli() {
         "/api/schedule/pause",
         "/api/schedule/resume",
         "/api/settings",
+        "/api/settings/test-root",
+        "/api/admin/verify-pin",
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} is documented");
     }
@@ -613,6 +631,66 @@ fn settings_are_validated_per_field_and_saved() {
     );
     assert_eq!(code, 400);
     let (code, _) = s.call("PUT", "/api/settings", Some(&json!([1, 2])));
+    assert_eq!(code, 400);
+}
+
+#[test]
+fn the_admin_pin_is_set_over_http_verified_and_never_returned() {
+    let s = serve_demo(20);
+    let (code, v) = s.call(
+        "POST",
+        "/api/admin/verify-pin",
+        Some(&json!({"pin": "1234"})),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        (v["ok"].as_bool(), v["admin_pin_set"].as_bool()),
+        (Some(false), Some(false))
+    );
+    let (code, v) = s.call("PUT", "/api/settings", Some(&json!({"admin_pin": "12x4"})));
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["errors"][0]["field"], "admin_pin", "{v}");
+    let (code, v) = s.call("PUT", "/api/settings", Some(&json!({"admin_pin": "4321"})));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["admin_pin_set"], true);
+    let file = fs::read_to_string(s.config()).expect("config");
+    assert!(file.contains("admin_pin_hash = \"$argon2id$"), "{file}");
+    let shown = s.get("/api/settings");
+    assert_eq!(shown["admin_pin_set"], true);
+    assert!(
+        !shown.to_string().contains("argon2") && !v.to_string().contains("argon2"),
+        "a settings answer carries the hash: {shown}"
+    );
+    let (_, right) = s.call(
+        "POST",
+        "/api/admin/verify-pin",
+        Some(&json!({"pin": "4321"})),
+    );
+    assert_eq!(right["ok"], true, "{right}");
+    let (_, wrong) = s.call(
+        "POST",
+        "/api/admin/verify-pin",
+        Some(&json!({"pin": "0000"})),
+    );
+    assert_eq!(
+        (wrong["ok"].as_bool(), wrong["admin_pin_set"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert!(
+        wrong["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("PIN이 맞지 않습니다"),
+        "{wrong}"
+    );
+    let (code, v) = s.call(
+        "PUT",
+        "/api/settings",
+        Some(&json!({"admin_pin": null, "admin_pin_current": "9999"})),
+    );
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["errors"][0]["field"], "admin_pin_current", "{v}");
+    let (code, _) = s.call("POST", "/api/admin/verify-pin", Some(&json!({"code": 1})));
     assert_eq!(code, 400);
 }
 

@@ -178,12 +178,17 @@ pub struct HistoryFilter {
     pub since: Option<String>,
     /// Default 100, at most 10,000.
     pub limit: Option<u32>,
+    /// Rows to skip (newest first) for paging; default 0.
+    pub offset: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct HistoryPage {
     pub items: Vec<HistoryItem>,
     pub limit: u32,
+    pub offset: u64,
+    /// Rows matching the filters in all (for page numbers).
+    pub total: u64,
 }
 
 pub const HISTORY_DEFAULT_LIMIT: u32 = 100;
@@ -231,26 +236,39 @@ pub fn history(cfg: &Config, filter: &HistoryFilter) -> Result<HistoryPage> {
         ));
     }
     let since = filter.since.as_deref().map(normalize_since).transpose()?;
+    let offset = filter.offset.unwrap_or(0);
+    let offset_sql = i64::try_from(offset)
+        .map_err(|_| Error::invalid("offset", format!("offset is too large (got {offset})")))?;
     let Some(archive) = Archive::open_read_only(&cfg.archive_db_path()?)? else {
         return Ok(HistoryPage {
             items: Vec::new(),
             limit,
+            offset,
+            total: 0,
         });
     };
-    let mut stmt = archive
-        .conn()
-        .prepare(
-            "SELECT id, event, path, old_path, catalog, time, target_id FROM file_history
-             WHERE (?1 IS NULL OR event = ?1) AND (?2 IS NULL OR catalog = ?2)
+    const WHERE: &str = "WHERE (?1 IS NULL OR event = ?1) AND (?2 IS NULL OR catalog = ?2)
                AND (?3 IS NULL OR time >= ?3)
                AND (sync_id IS NULL OR sync_id NOT IN
-                    (SELECT id FROM sync_runs WHERE status = 'pending'))
-             ORDER BY id DESC LIMIT ?4",
+                    (SELECT id FROM sync_runs WHERE status = 'pending'))";
+    let total: i64 = archive
+        .conn()
+        .query_row(
+            &format!("SELECT count(*) FROM file_history {WHERE}"),
+            rusqlite::params![filter.event, filter.catalog, since],
+            |r| r.get(0),
         )
+        .ctx("history count")?;
+    let mut stmt = archive
+        .conn()
+        .prepare(&format!(
+            "SELECT id, event, path, old_path, catalog, time, target_id FROM file_history
+             {WHERE} ORDER BY id DESC LIMIT ?4 OFFSET ?5"
+        ))
         .ctx("history")?;
     let rows = stmt
         .query_map(
-            rusqlite::params![filter.event, filter.catalog, since, limit],
+            rusqlite::params![filter.event, filter.catalog, since, limit, offset_sql],
             |r| {
                 Ok(HistoryItem {
                     id: r.get(0)?,
@@ -265,5 +283,10 @@ pub fn history(cfg: &Config, filter: &HistoryFilter) -> Result<HistoryPage> {
         )
         .ctx("history")?;
     let items = rows.collect::<rusqlite::Result<Vec<_>>>().ctx("history")?;
-    Ok(HistoryPage { items, limit })
+    Ok(HistoryPage {
+        items,
+        limit,
+        offset,
+        total: u64::try_from(total).unwrap_or(0),
+    })
 }

@@ -185,3 +185,49 @@ fn no_archive_yet_means_no_history() {
     assert!(get(&e, HistoryFilter::default()).is_empty());
     assert!(!e.archive.exists(), "a query never creates archive.db");
 }
+
+#[test]
+fn offset_pages_through_the_history_and_total_counts_every_matching_row() {
+    let e = env();
+    for i in 0..7 {
+        put(&e.root, &format!("WSOP/f{i}.mp4"), b"x");
+    }
+    put(&e.root, "HCL/h.mp4", b"y");
+    sync_at(&e, 1);
+    let all = get(&e, HistoryFilter::default());
+    assert_eq!(all.len(), 8, "{all:?}");
+    let page = |offset: u64, catalog: Option<&str>| {
+        query::history(
+            &e.cfg,
+            &HistoryFilter {
+                limit: Some(3),
+                offset: Some(offset),
+                catalog: catalog.map(String::from),
+                ..Default::default()
+            },
+        )
+        .expect("history page")
+    };
+    let mut paged = Vec::new();
+    for offset in [0, 3, 6] {
+        let p = page(offset, None);
+        assert_eq!(
+            (p.offset, p.limit, p.total),
+            (offset, 3, 8),
+            "page at {offset}"
+        );
+        paged.extend(p.items.into_iter().map(|i| i.path));
+    }
+    let expected: Vec<String> = all.iter().map(|h| h.1.clone()).collect();
+    assert_eq!(
+        paged, expected,
+        "three pages of 3 are the whole history, in order, once each"
+    );
+    let past = page(9, None);
+    assert!(past.items.is_empty(), "{past:?}");
+    assert_eq!(past.total, 8);
+    let wsop = page(3, Some("WSOP"));
+    assert_eq!(wsop.total, 7, "total counts the filtered rows");
+    assert_eq!(wsop.items.len(), 3);
+    assert!(wsop.items.iter().all(|i| i.catalog == "WSOP"));
+}

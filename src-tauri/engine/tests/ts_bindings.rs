@@ -10,6 +10,7 @@ use nas_sync_engine::Config;
 use nas_sync_engine::matching::{MatchingPage, Tree, TreeNode};
 use nas_sync_engine::query::{Dashboard, HistoryPage};
 use nas_sync_engine::reconcile::ReconcileReport;
+use nas_sync_engine::runtime::actions::{PinCheck, SettingsSaved, SettingsView};
 use nas_sync_engine::runtime::logs::LogLine;
 use nas_sync_engine::runtime::monitor::{JobInfo, Started, Status};
 use nas_sync_engine::runtime::settings::FieldError;
@@ -38,6 +39,9 @@ fn export_all(dir: &Path) {
         LogLine::export_all(&cfg),
         FieldError::export_all(&cfg),
         Config::export_all(&cfg),
+        SettingsView::export_all(&cfg),
+        SettingsSaved::export_all(&cfg),
+        PinCheck::export_all(&cfg),
         ReconcileReport::export_all(&cfg),
         SyncReport::export_all(&cfg),
     ];

@@ -29,6 +29,7 @@ macro_rules! all_commands {
             $crate::commands::settings::get_settings,
             $crate::commands::settings::save_settings,
             $crate::commands::settings::test_root,
+            $crate::commands::settings::verify_admin_pin,
             $crate::commands::settings::create_demo,
             $crate::commands::settings::open_log_folder,
             $crate::commands::settings::get_autostart,

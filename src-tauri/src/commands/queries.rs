@@ -115,6 +115,7 @@ pub struct HistoryParams {
     pub catalog: Option<String>,
     pub since: Option<String>,
     pub limit: Option<u32>,
+    pub offset: Option<u64>,
 }
 
 #[tauri::command]
@@ -129,6 +130,7 @@ pub async fn get_history(
         catalog: p.catalog,
         since: p.since,
         limit: p.limit,
+        offset: p.offset,
     };
     blocking(move || query::history(&cfg, &filter).map_err(CmdError::from)).await
 }

@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
-use nas_sync_engine::Config;
-use nas_sync_engine::runtime::actions::{self, DemoStarted, RootTest};
+use nas_sync_engine::runtime::actions::{
+    self, DemoStarted, PinCheck, RootTest, SettingsSaved, SettingsView,
+};
 use serde::Serialize;
 use serde_json::Value;
 use tauri::{AppHandle, Runtime, State};
@@ -13,26 +14,13 @@ use tauri::{AppHandle, Runtime, State};
 use crate::error::{CmdError, CmdResult, blocking};
 use crate::state::Shell;
 
-#[derive(Debug, Serialize)]
-pub struct SettingsResponse {
-    pub config: Config,
-    pub path: Option<PathBuf>,
-    pub warning: Option<String>,
-}
-
 #[tauri::command]
-pub fn get_settings(shell: State<'_, Shell>) -> SettingsResponse {
-    SettingsResponse {
-        config: shell.monitor.config(),
-        path: shell.settings.as_ref().map(|s| s.path().to_path_buf()),
-        warning: shell.settings_warning.clone(),
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct SettingsSaved {
-    pub config: Config,
-    pub saved: bool,
+pub fn get_settings(shell: State<'_, Shell>) -> SettingsView {
+    SettingsView::new(
+        &shell.monitor,
+        shell.settings.as_ref(),
+        shell.settings_warning.clone(),
+    )
 }
 
 /// The fields given replace the current ones; fields left out keep their values.
@@ -44,10 +32,15 @@ pub async fn save_settings(shell: State<'_, Shell>, patch: Value) -> CmdResult<S
     })
     .await?;
     shell.reset_index();
-    Ok(SettingsSaved {
-        config,
-        saved: shell.settings.is_some(),
-    })
+    Ok(SettingsSaved::new(config, shell.settings.as_ref()))
+}
+
+/// Unlock admin mode (스캔 실행): is this the admin PIN? As `POST /api/admin/verify-pin`;
+/// wrong guesses are throttled by the engine.
+#[tauri::command]
+pub async fn verify_admin_pin(shell: State<'_, Shell>, pin: String) -> CmdResult<PinCheck> {
+    let cfg = shell.monitor.config();
+    blocking(move || Ok(actions::verify_admin_pin(&cfg, &pin))).await
 }
 
 /// "Test connection": can this root be listed (and its marker found)? Nothing is saved.

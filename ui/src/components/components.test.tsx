@@ -27,6 +27,9 @@ const config: Config = {
   ffprobe_path: null,
   strict_codec_check: false,
   tree_full_limit: 20000,
+  notify_errors: true,
+  notify_sync_summary: false,
+  autostart: null,
 };
 
 describe("settings form", () => {

@@ -13,6 +13,53 @@ use crate::error::{Error, Result};
 use crate::runtime::Monitor;
 use crate::runtime::settings::{self, FieldError, SaveError, SettingsStore};
 
+/// The settings as `GET /api/settings` and the window's `get_settings` answer them: the config
+/// without the PIN hash (never serialized), whether a PIN is set, where the file is and any
+/// warning from loading it.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct SettingsView {
+    pub config: Config,
+    pub admin_pin_set: bool,
+    /// The settings file (none when the process runs without one: nothing is written).
+    pub path: Option<PathBuf>,
+    pub warning: Option<String>,
+}
+
+impl SettingsView {
+    pub fn new(
+        monitor: &Monitor,
+        store: Option<&SettingsStore>,
+        warning: Option<String>,
+    ) -> SettingsView {
+        let config = monitor.config();
+        SettingsView {
+            admin_pin_set: config.admin_pin_set(),
+            config,
+            path: store.map(|s| s.path().to_path_buf()),
+            warning,
+        }
+    }
+}
+
+/// The answer of a settings patch that was applied.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct SettingsSaved {
+    pub config: Config,
+    pub admin_pin_set: bool,
+    /// False when there is no settings file (applied to this process only).
+    pub saved: bool,
+}
+
+impl SettingsSaved {
+    pub fn new(config: Config, store: Option<&SettingsStore>) -> SettingsSaved {
+        SettingsSaved {
+            admin_pin_set: config.admin_pin_set(),
+            config,
+            saved: store.is_some(),
+        }
+    }
+}
+
 /// Why a settings patch was not applied.
 #[derive(Debug)]
 pub enum PatchError {

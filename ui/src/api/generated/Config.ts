@@ -75,4 +75,17 @@ strict_codec_check: boolean,
  * The whole-archive tree view answers up to this many items; above it, ask for one
  * directory at a time (`tree --path`).
  */
-tree_full_limit: number, };
+tree_full_limit: number, 
+/**
+ * Desktop toasts for errors, tripped guards and a share that is back (PRD 4.4 알림).
+ */
+notify_errors: boolean, 
+/**
+ * A desktop toast after a sync that added files.
+ */
+notify_sync_summary: boolean, 
+/**
+ * Start at login (desktop). `None` = never decided: the desktop turns it on after the
+ * first successful setup; a user's choice is kept from then on.
+ */
+autostart: boolean | null, };

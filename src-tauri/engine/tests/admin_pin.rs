@@ -1,0 +1,188 @@
+//! The admin PIN through the settings patch (`apply_settings_patch`) and the unlock check
+//! (`verify_admin_pin`), with a real settings file: set, change (needs the current PIN), wrong
+//! current PIN refused as a field error, clear, a hash in a patch refused, the hash persisted
+//! by the store and reloaded, and the settings answers carrying `admin_pin_set` but never the
+//! hash.
+//!
+//! One test on purpose: wrong guesses are counted process-wide (five in a row lock every check
+//! for 30 s), so the steps must not interleave with other tests of this binary.
+
+mod common;
+
+use std::sync::Arc;
+
+use nas_sync_engine::clock::SystemClock;
+use nas_sync_engine::runtime::actions::{
+    self, PatchError, SettingsSaved, SettingsView, verify_admin_pin,
+};
+use nas_sync_engine::runtime::settings::{FieldError, SettingsStore};
+use nas_sync_engine::runtime::{LogHub, Monitor, MonitorOptions};
+use serde_json::{Value, json};
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+fn invalid(r: Result<nas_sync_engine::Config, PatchError>) -> Vec<FieldError> {
+    match r {
+        Err(PatchError::Invalid(errors)) => errors,
+        other => panic!("expected field errors, got {other:?}"),
+    }
+}
+
+fn stored_hash(store: &SettingsStore) -> Option<String> {
+    let text = std::fs::read_to_string(store.path()).expect("settings file");
+    let v: toml::Value = toml::from_str(&text).expect("settings TOML");
+    v.get("admin_pin_hash")
+        .and_then(|h| h.as_str())
+        .map(String::from)
+}
+
+#[test]
+fn the_pin_is_set_changed_with_the_current_pin_cleared_and_never_leaves_as_a_hash() {
+    let e = common::env();
+    let store = SettingsStore::new(e.root.parent().expect("temp dir").join("nas-sync.toml"));
+    store.save(&e.cfg).expect("first save");
+    let m = Monitor::new(
+        e.cfg.clone(),
+        Arc::new(SystemClock),
+        LogHub::new(),
+        MonitorOptions {
+            schedule: false,
+            ..MonitorOptions::default()
+        },
+    );
+    let view = |m: &Monitor| {
+        serde_json::to_value(SettingsView::new(m, Some(&store), None)).expect("view JSON")
+    };
+    assert_eq!(view(&m)["admin_pin_set"], false);
+    assert!(!verify_admin_pin(&m.config(), "1234").admin_pin_set);
+
+    // Too short: refused on admin_pin, nothing saved.
+    let errs = invalid(actions::apply_settings_patch(
+        &m,
+        Some(&store),
+        json!({"admin_pin": "12"}),
+    ));
+    assert_eq!(errs[0].field, "admin_pin", "{errs:?}");
+    assert!(errs[0].message.starts_with("관리자 PIN은"), "{errs:?}");
+    assert_eq!(stored_hash(&store), None);
+
+    // Set: the file holds an Argon2id hash, not the PIN; the answers say admin_pin_set only.
+    let cfg = actions::apply_settings_patch(
+        &m,
+        Some(&store),
+        json!({"admin_pin": "2468", "interval_minutes": 45}),
+    )
+    .expect("set the PIN");
+    assert_eq!(cfg.interval_minutes, 45);
+    let hash = stored_hash(&store).expect("hash in the settings file");
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let file = std::fs::read_to_string(store.path()).expect("file");
+    assert!(
+        !file.contains("2468"),
+        "the PIN itself is in the file:\n{file}"
+    );
+    let saved = serde_json::to_value(SettingsSaved::new(cfg, Some(&store))).expect("JSON");
+    assert_eq!(saved["admin_pin_set"], true);
+    assert_eq!(saved["saved"], true);
+    let shown = view(&m);
+    assert_eq!(shown["admin_pin_set"], true);
+    let text = shown.to_string();
+    assert!(
+        !text.contains("admin_pin_hash") && !text.contains("argon2"),
+        "the settings answer carries the hash: {text}"
+    );
+    assert!(shown["config"].get("admin_pin_hash").is_none());
+
+    // Reloaded from the file: the same hash, the same PIN unlocks.
+    let reloaded = store.load(now()).expect("reload").config;
+    assert_eq!(reloaded.admin_pin_hash.as_deref(), Some(hash.as_str()));
+    assert!(verify_admin_pin(&reloaded, "2468").ok);
+    let wrong = verify_admin_pin(&reloaded, "1111");
+    assert!(!wrong.ok && wrong.admin_pin_set, "{wrong:?}");
+    assert!(
+        wrong.message.starts_with("PIN이 맞지 않습니다"),
+        "{wrong:?}"
+    );
+
+    // Changing it without the current PIN, or with a wrong one, is a field error; nothing saved.
+    for (patch, says) in [
+        (json!({"admin_pin": "1357"}), "PIN을 바꾸거나 지우려면"),
+        (
+            json!({"admin_pin": "1357", "admin_pin_current": "0000"}),
+            "현재 PIN이 맞지 않습니다",
+        ),
+    ] {
+        let errs = invalid(actions::apply_settings_patch(&m, Some(&store), patch));
+        let e = errs
+            .iter()
+            .find(|e| e.field == "admin_pin_current")
+            .unwrap_or_else(|| panic!("no admin_pin_current error in {errs:?}"));
+        assert!(e.message.starts_with(says), "{e:?}");
+        assert_eq!(stored_hash(&store).as_deref(), Some(hash.as_str()));
+    }
+    // Verify resets the wrong-guess count before more wrong guesses would lock it.
+    assert!(verify_admin_pin(&m.config(), "2468").ok);
+
+    // A hash in a patch is refused, even next to the right current PIN.
+    let errs = invalid(actions::apply_settings_patch(
+        &m,
+        Some(&store),
+        json!({"admin_pin_hash": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}),
+    ));
+    assert!(errs.iter().any(|e| e.field == "admin_pin_hash"), "{errs:?}");
+    assert_eq!(stored_hash(&store).as_deref(), Some(hash.as_str()));
+
+    // Other settings save without touching the PIN (no current PIN needed).
+    actions::apply_settings_patch(&m, Some(&store), json!({"interval_minutes": 50}))
+        .expect("a patch without admin_pin");
+    assert_eq!(stored_hash(&store).as_deref(), Some(hash.as_str()));
+
+    // Change with the current PIN: the old one no longer unlocks.
+    actions::apply_settings_patch(
+        &m,
+        Some(&store),
+        json!({"admin_pin": "13579", "admin_pin_current": "2468"}),
+    )
+    .expect("change the PIN");
+    let changed = stored_hash(&store).expect("new hash");
+    assert_ne!(changed, hash);
+    assert!(verify_admin_pin(&m.config(), "13579").ok);
+    assert!(!verify_admin_pin(&m.config(), "2468").ok);
+    assert!(verify_admin_pin(&m.config(), "13579").ok);
+
+    // Clear (null) with the current PIN: the line leaves the file, nothing unlocks.
+    actions::apply_settings_patch(
+        &m,
+        Some(&store),
+        json!({"admin_pin": Value::Null, "admin_pin_current": "13579"}),
+    )
+    .expect("clear the PIN");
+    assert_eq!(stored_hash(&store), None);
+    assert_eq!(view(&m)["admin_pin_set"], false);
+    let none = verify_admin_pin(&m.config(), "13579");
+    assert!(!none.ok && !none.admin_pin_set, "{none:?}");
+    assert!(
+        store
+            .load(now())
+            .expect("reload")
+            .config
+            .admin_pin_hash
+            .is_none()
+    );
+
+    // Five wrong guesses in a row lock even the right PIN (last: the lock is process-wide).
+    actions::apply_settings_patch(&m, Some(&store), json!({"admin_pin": "8080"}))
+        .expect("set again (no PIN was set)");
+    for _ in 0..4 {
+        assert!(!verify_admin_pin(&m.config(), "0000").ok);
+    }
+    let locked = verify_admin_pin(&m.config(), "0000");
+    assert!(locked.retry_after_secs.is_some(), "{locked:?}");
+    let right_but_locked = verify_admin_pin(&m.config(), "8080");
+    assert!(
+        !right_but_locked.ok && right_but_locked.retry_after_secs.is_some(),
+        "{right_but_locked:?}"
+    );
+}
