@@ -553,6 +553,42 @@ test("settings: field-level validation messages from the server, then a valid sa
   eq(await page.locator("#s-interval_minutes-error").count(), 0, "errors cleared");
 });
 
+test("admin PIN: set in settings (stored hashed), then 스캔 실행 asks for it", async () => {
+  const cfgPath = path.join(dir, "nas-sync.toml");
+  await page.getByTestId("nav-settings").click();
+  await page.getByTestId("s-admin_pin").fill("12ab");
+  await page.getByTestId("s-save").click();
+  await page.locator("#s-admin_pin-error").waitFor();
+  assert(!fs.readFileSync(cfgPath, "utf8").includes("admin_pin_hash"), "an invalid PIN is not saved");
+  await page.getByTestId("s-admin_pin").fill("2468");
+  await page.getByTestId("s-save").click();
+  await page.getByTestId("s-notice").waitFor();
+  const saved = fs.readFileSync(cfgPath, "utf8");
+  assert(/admin_pin_hash = "\$argon2id\$/.test(saved), "the PIN is stored as an Argon2id hash");
+  assert(!saved.includes("2468"), "the PIN itself is not in the settings file");
+  const view = await api(srv.url, "GET", "/api/settings");
+  eq(view.json.admin_pin_set, true, "GET /api/settings says a PIN is set");
+  assert(!JSON.stringify(view.json).includes("argon2"), "the hash is never returned");
+  await page.getByTestId("s-admin_pin_current").waitFor();
+
+  await page.getByTestId("nav-dashboard").click();
+  await page.getByTestId("action-scan").click();
+  await page.getByTestId("pin-prompt").waitFor();
+  await page.getByTestId("pin-input").fill("1111");
+  await page.getByTestId("pin-submit").click();
+  await page.getByTestId("pin-error").waitFor();
+  const jobsBefore = (await api(srv.url, "GET", "/api/jobs")).json.filter((j) => j.kind === "scan").length;
+  await shot(page, "admin-pin", false);
+  await page.getByTestId("pin-input").fill("2468");
+  await page.getByTestId("pin-submit").click();
+  await until(async () => (await page.getByTestId("pin-prompt").count()) === 0, "the prompt closes on the right PIN");
+  await until(
+    async () => (await api(srv.url, "GET", "/api/jobs")).json.filter((j) => j.kind === "scan").length > jobsBefore,
+    "the unlocked 스캔 실행 starts a scan job",
+  );
+  await until(async () => (await api(srv.url, "GET", "/api/status")).json.job == null, "the scan finishes");
+});
+
 test("English switch and keyboard reach", async () => {
   await page.getByTestId("nav-dashboard").click();
   await page.getByTestId("lang-switch").click();

@@ -12,6 +12,7 @@ import type {
   MatchingPage,
   MatchingParams,
   ReconcileResponse,
+  PinCheck,
   RootTest,
   SettingsResponse,
   SettingsSaved,
@@ -147,6 +148,9 @@ export class HttpTransport implements Transport {
   }
   testRoot(root: string) {
     return this.call<RootTest>("POST", "/api/settings/test-root", undefined, { root });
+  }
+  verifyPin(pin: string) {
+    return this.call<PinCheck>("POST", "/api/admin/verify-pin", undefined, { pin });
   }
   createDemo() {
     return this.call<DemoCreated>("POST", "/api/demo", undefined, {});

@@ -13,6 +13,7 @@ import type {
   MatchingPage,
   MatchingParams,
   ReconcileResponse,
+  PinCheck,
   RootTest,
   SettingsResponse,
   SettingsSaved,
@@ -28,7 +29,7 @@ import type {
  * their arguments and answers are the same shapes as the HTTP API. The desktop shell must
  * register these commands: get_dashboard, get_matching, get_tree, get_tree_node, get_history,
  * get_status, get_health, list_jobs, get_job, cancel_job, start_sync, start_scan, start_reconcile,
- * pause_schedule, resume_schedule, get_settings, save_settings, test_root, create_demo, subscribe_logs,
+ * pause_schedule, resume_schedule, get_settings, save_settings, test_root, verify_admin_pin, create_demo, subscribe_logs,
  * subscribe_status, unsubscribe. Errors arrive as `{code, message, field?, errors?}`.
  */
 export class TauriTransport implements Transport {
@@ -96,6 +97,9 @@ export class TauriTransport implements Transport {
   }
   testRoot(root: string) {
     return this.call<RootTest>("test_root", { root });
+  }
+  verifyPin(pin: string) {
+    return this.call<PinCheck>("verify_admin_pin", { pin });
   }
   createDemo() {
     return this.call<DemoCreated>("create_demo");

@@ -10,6 +10,7 @@ import type {
   MatchingPage,
   MatchingParams,
   ReconcileResponse,
+  PinCheck,
   RootTest,
   SettingsResponse,
   SettingsSaved,
@@ -52,6 +53,8 @@ export interface Transport {
   settings(): Promise<SettingsResponse>;
   saveSettings(patch: Partial<Config>): Promise<SettingsSaved>;
   testRoot(root: string): Promise<RootTest>;
+  /** Is this the admin PIN (admin mode for 스캔 실행)? Wrong guesses are throttled. */
+  verifyPin(pin: string): Promise<PinCheck>;
   createDemo(): Promise<DemoCreated>;
   subscribeLogs(onLine: (l: LogLine) => void, onState: (s: StreamState) => void): Unsubscribe;
   subscribeStatus(onStatus: (s: Status) => void, onState: (s: StreamState) => void): Unsubscribe;

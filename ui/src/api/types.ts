@@ -41,11 +41,14 @@ export type ReconcileResponse = {
   state?: string;
 };
 
-/** `GET /api/settings`. */
-export type SettingsResponse = { config: Config; path: string | null; warning: string | null };
+/** `GET /api/settings` (the config without the PIN hash, whether a PIN is set). */
+export type { SettingsView as SettingsResponse } from "./generated/SettingsView";
 
 /** `PUT /api/settings` (200). */
-export type SettingsSaved = { config: Config; saved: boolean };
+export type { SettingsSaved } from "./generated/SettingsSaved";
+
+/** `POST /api/admin/verify-pin`: unlocks admin mode (스캔 실행) in the UI. */
+export type { PinCheck } from "./generated/PinCheck";
 
 /** `POST /api/settings/test-root`. */
 export type RootTest = {

@@ -17,7 +17,7 @@ import { useApp } from "../state/app";
 import { navigate } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
-import { Badge, Button, Card, Spinner, cx } from "./ui";
+import { Badge, Button, Card, Spinner, cx, inputClass } from "./ui";
 import { useLatestJobs } from "./jobs";
 
 export function Dashboard() {
@@ -258,6 +258,11 @@ function Actions({ sync }: { sync: SyncMutation }) {
     mutationFn: () => api.startScan(),
     onSuccess: () => void qc.invalidateQueries({ queryKey: ["jobs"] }),
   });
+  // Admin mode (PRD 4.1.3): with a PIN set, 스캔 실행 asks for it once per window session.
+  const settings = useQuery({ queryKey: ["settings"], queryFn: () => api.settings(), retry: false });
+  const pinSet = settings.data?.admin_pin_set ?? false;
+  const [unlocked, setUnlocked] = useState(false);
+  const [askPin, setAskPin] = useState(false);
   const [report, setReport] = useState<ReconcileReport | null>(null);
   const reconcile = useMutation({
     mutationFn: () => api.reconcile(),
@@ -298,12 +303,26 @@ function Actions({ sync }: { sync: SyncMutation }) {
         >
           🔍 {t("정합성 검증", "Reconcile")}
         </Button>
-        <Button data-testid="action-scan" disabled={busy || scan.isPending} onClick={() => scan.mutate()}>
+        <Button
+          data-testid="action-scan"
+          disabled={busy || scan.isPending}
+          onClick={() => (pinSet && !unlocked ? setAskPin(true) : scan.mutate())}
+        >
           📡 {t("스캔 실행", "Run scan")}
-          <Badge tone="violet">{t("관리자", "admin")}</Badge>
+          <Badge tone="violet">{pinSet && !unlocked ? `🔒 ${t("관리자", "admin")}` : t("관리자", "admin")}</Badge>
         </Button>
         {reconcile.isPending && <Spinner label={t("정합성 검증 중…", "Reconciling…")} />}
       </div>
+      {askPin && (
+        <PinPrompt
+          onUnlocked={() => {
+            setUnlocked(true);
+            setAskPin(false);
+            scan.mutate();
+          }}
+          onCancel={() => setAskPin(false)}
+        />
+      )}
       {actionError && <ActionError error={actionError} t={t} />}
       {job && (job.state === "running" || job.id === status?.job?.id) && <RunningJob job={job} />}
       {lastSync && lastSync.state === "refused" && !busy && (
@@ -319,6 +338,57 @@ function Actions({ sync }: { sync: SyncMutation }) {
       )}
       {shownReport && <DriftReport r={shownReport} onClose={() => setReport(null)} />}
     </Card>
+  );
+}
+
+/** The admin PIN, asked before 스캔 실행; the engine throttles wrong guesses. */
+function PinPrompt({ onUnlocked, onCancel }: { onUnlocked: () => void; onCancel: () => void }) {
+  const { api } = useApp();
+  const { t, lang } = useLang();
+  const [pin, setPin] = useState("");
+  const check = useMutation({
+    mutationFn: (p: string) => api.verifyPin(p),
+    onSuccess: (r) => {
+      if (r.ok) onUnlocked();
+    },
+  });
+  const failed = check.data && !check.data.ok ? check.data : null;
+  return (
+    <form
+      data-testid="pin-prompt"
+      className="mt-3 flex flex-wrap items-center gap-2 rounded-lg border border-violet-300 bg-violet-50 p-3 text-sm dark:border-violet-800 dark:bg-violet-950"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (pin.trim()) check.mutate(pin.trim());
+      }}
+    >
+      <label htmlFor="pin-input" className="font-medium">
+        🔑 {t("관리자 PIN", "Admin PIN")}
+      </label>
+      <input
+        id="pin-input"
+        data-testid="pin-input"
+        type="password"
+        inputMode="numeric"
+        autoComplete="off"
+        autoFocus
+        className={cx(inputClass, "w-32")}
+        value={pin}
+        onChange={(e) => setPin(e.target.value)}
+      />
+      <Button type="submit" variant="primary" data-testid="pin-submit" disabled={!pin.trim() || check.isPending}>
+        {t("확인", "Unlock")}
+      </Button>
+      <Button variant="ghost" onClick={onCancel}>
+        {t("취소", "Cancel")}
+      </Button>
+      {failed && (
+        <span role="alert" data-testid="pin-error" className="text-red-600">
+          {fieldMessage(failed.message, lang)}
+        </span>
+      )}
+      {check.error && <span role="alert" className="text-red-600">{check.error.message}</span>}
+    </form>
   );
 }
 

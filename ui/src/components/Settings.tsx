@@ -25,6 +25,13 @@ export function toForm(c: Config): Form {
     busy_timeout_secs: String(c.busy_timeout_secs),
     probe_media: c.probe_media,
     strict_codec_check: c.strict_codec_check,
+    scan_workers: String(c.scan_workers),
+    probe_workers: String(c.probe_workers),
+    ffprobe_path: c.ffprobe_path ?? "",
+    tree_full_limit: String(c.tree_full_limit),
+    notify_errors: c.notify_errors,
+    notify_sync_summary: c.notify_sync_summary,
+    autostart: c.autostart ?? false,
   };
 }
 
@@ -42,6 +49,7 @@ export function patchOf(form: Form, saved: Config): Partial<Config> {
       case "archive_db":
       case "target_db":
       case "marker_file":
+      case "ffprobe_path":
         out[k] = String(v).trim() || null;
         break;
       case "hls_extensions":
@@ -59,7 +67,10 @@ export function patchOf(form: Form, saved: Config): Partial<Config> {
       case "interval_minutes":
       case "max_delete_percent":
       case "max_delete_count":
-      case "busy_timeout_secs": {
+      case "busy_timeout_secs":
+      case "scan_workers":
+      case "probe_workers":
+      case "tree_full_limit": {
         const s = String(v).trim();
         const n = Number(s);
         out[k] = s !== "" && Number.isFinite(n) ? n : s;
@@ -83,13 +94,15 @@ export function Settings() {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [notice, setNotice] = useState<string | null>(null);
   const [test, setTest] = useState<RootTest | null>(null);
+  const [pin, setPin] = useState({ next: "", current: "" });
   useEffect(() => {
     if (q.data && !form) setForm(toForm(q.data.config));
   }, [q.data, form]);
   const save = useMutation({
-    mutationFn: (patch: Partial<Config>) => api.saveSettings(patch),
+    mutationFn: (patch: Record<string, unknown>) => api.saveSettings(patch as Partial<Config>),
     onSuccess: (r) => {
       setErrors({});
+      setPin({ next: "", current: "" });
       setForm(toForm(r.config));
       setNotice(r.saved ? t("저장했습니다.", "Saved.") : t("적용했습니다 (파일에는 저장되지 않음).", "Applied (not written to a file)."));
       void qc.invalidateQueries();
@@ -117,7 +130,12 @@ export function Settings() {
   }
   if (!q.data || !form) return <Spinner label={t("불러오는 중…", "Loading…")} />;
   const saved = q.data.config;
-  const patch = patchOf(form, saved);
+  const pinSet = q.data.admin_pin_set;
+  const patch: Record<string, unknown> = { ...patchOf(form, saved) };
+  // The PIN is not a config field: only a new one (or an emptied one, to clear it) is sent,
+  // with the current PIN when one is set.
+  if (pin.next.trim() !== "") patch.admin_pin = pin.next.trim();
+  if (pin.current.trim() !== "" && "admin_pin" in patch) patch.admin_pin_current = pin.current.trim();
   const dirty = Object.keys(patch).length > 0;
   const set = (k: string) => (v: string | boolean) => {
     setForm({ ...form, [k]: v });
@@ -161,7 +179,7 @@ export function Settings() {
       </span>
     </label>
   );
-  const otherErrors = Object.entries(errors).filter(([k]) => !(k in form));
+  const otherErrors = Object.entries(errors).filter(([k]) => !(k in form) && !k.startsWith("admin_pin"));
   return (
     <form
       data-testid="settings"
@@ -220,6 +238,14 @@ export function Settings() {
           {text("ignore", t("제외 패턴", "Ignore patterns"), t("한 줄에 하나, 예: **/temp/**", "one per line, e.g. **/temp/**"), { multiline: true })}
         </div>
       </Card>
+      <Card icon="⚙️" title={t("성능", "Performance")}>
+        <div className="grid gap-4 md:grid-cols-2">
+          {text("scan_workers", t("스캔 작업자 수", "Scan workers"), t("NAS 폴더를 동시에 읽는 수 (1–64)", "directories listed at once (1–64)"), { type: "number" })}
+          {text("probe_workers", t("미디어 분석 작업자 수", "Probe workers"), t("동시에 분석하는 파일 수 (1–32)", "files probed at once (1–32)"), { type: "number" })}
+          {text("ffprobe_path", t("ffprobe 경로 (선택)", "ffprobe path (optional)"), t("비워 두면 PATH의 ffprobe를 씁니다 (MXF·AVI 분석용).", "Empty: ffprobe on PATH (for MXF, AVI, …)."))}
+          {text("tree_full_limit", t("전체 트리 최대 파일 수", "Whole-tree file limit"), t("이보다 많으면 폴더를 하나씩 불러옵니다.", "Above this the tree loads one folder at a time."), { type: "number" })}
+        </div>
+      </Card>
       <Card icon="🛡️" title={t("대량 삭제 방지", "Mass-delete guard")}>
         <p className="mb-3 text-sm text-slate-500">
           {t("두 기준을 모두 넘으면 동기화를 적용하지 않고 확인을 요청합니다.", "A sync over both limits is not applied until someone reviews it.")}
@@ -237,14 +263,28 @@ export function Settings() {
               <option value="en">English</option>
             </select>
           </Field>
-          <div className="flex flex-col gap-2 text-sm text-slate-500">
-            <label className="flex items-center gap-2">
-              <input type="checkbox" disabled /> {t("에러 알림 (데스크톱 앱)", "Error notifications (desktop app)")}
-            </label>
-            <label className="flex items-center gap-2">
-              <input type="checkbox" disabled /> {t("Windows 시작 시 자동 실행 (데스크톱 앱)", "Start at Windows login (desktop app)")}
-            </label>
+          <div className="flex flex-col gap-3">
+            {check("notify_errors", t("에러 알림", "Error notifications"), t("에러, 대량 삭제 차단, NAS 재연결 시 데스크톱 알림 (상태가 바뀔 때만)", "Desktop toasts on errors, a tripped guard and a share that is back (on changes only)"))}
+            {check("notify_sync_summary", t("동기화 요약 알림", "Sync summary toast"), t("파일이 추가된 동기화 후 알림", "A toast after a sync that added files"))}
+            {check("autostart", t("Windows 시작 시 자동 실행", "Start at Windows login"), t("데스크톱 앱: 로그인하면 트레이에서 시작합니다.", "Desktop app: starts minimised to the tray at login."))}
           </div>
+        </div>
+      </Card>
+      <Card icon="🔑" title={t("관리자 PIN", "Admin PIN")} testId="s-pin">
+        <p className="mb-3 text-sm text-slate-500">
+          {pinSet
+            ? t("PIN이 설정되어 있습니다. 스캔 실행에는 PIN이 필요합니다. 바꾸려면 현재 PIN과 새 PIN을 입력하세요.", "A PIN is set; 스캔 실행 (Run scan) asks for it. To change it, enter the current and the new PIN.")
+            : t("PIN이 없습니다. 4–12자리 숫자 PIN을 정하면 스캔 실행이 관리자 모드로 잠깁니다.", "No PIN yet. Set a 4–12 digit PIN to lock 스캔 실행 (Run scan) behind admin mode.")}
+        </p>
+        <div className="grid gap-4 md:grid-cols-2">
+          {pinSet && (
+            <Field htmlFor="s-admin_pin_current" label={t("현재 PIN", "Current PIN")} error={errors.admin_pin_current}>
+              <input id="s-admin_pin_current" data-testid="s-admin_pin_current" type="password" inputMode="numeric" autoComplete="off" className={cx(inputClass, errors.admin_pin_current && "border-red-500")} value={pin.current} onChange={(e) => setPin({ ...pin, current: e.target.value })} />
+            </Field>
+          )}
+          <Field htmlFor="s-admin_pin" label={pinSet ? t("새 PIN", "New PIN") : t("PIN 설정", "Set PIN")} hint={t("숫자 4–12자리", "4–12 digits")} error={errors.admin_pin}>
+            <input id="s-admin_pin" data-testid="s-admin_pin" type="password" inputMode="numeric" autoComplete="new-password" className={cx(inputClass, errors.admin_pin && "border-red-500")} value={pin.next} onChange={(e) => setPin({ ...pin, next: e.target.value })} />
+          </Field>
         </div>
       </Card>
       <div className="sticky bottom-0 flex flex-wrap items-center gap-3 border-t border-slate-200 bg-slate-50/95 py-3 dark:border-slate-800 dark:bg-slate-950/95">
@@ -256,6 +296,7 @@ export function Settings() {
           disabled={!dirty}
           onClick={() => {
             setForm(toForm(saved));
+            setPin({ next: "", current: "" });
             setErrors({});
           }}
         >
