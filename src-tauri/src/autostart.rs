@@ -5,6 +5,10 @@
 //! After enabling, we write the value again with the path quoted ([`run_command`]); the plugin
 //! only checks that the value exists, so enable/disable/is_enabled keep working.
 
+use nas_sync_engine::config::Config;
+use nas_sync_engine::runtime::Monitor;
+use nas_sync_engine::runtime::actions;
+use nas_sync_engine::runtime::settings::SettingsStore;
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_autostart::AutoLaunchManager;
 
@@ -21,6 +25,51 @@ pub fn run_command(exe: &str, args: &[&str]) -> String {
         out.push_str(a);
     }
     out
+}
+
+/// What the login item should be for these settings: the user's choice once made; on after the
+/// first successful setup (a root is configured) while never decided; nothing before that.
+pub fn wanted(cfg: &Config) -> Option<bool> {
+    match cfg.autostart {
+        Some(choice) => Some(choice),
+        None if cfg.root.is_some() => Some(true),
+        None => None,
+    }
+}
+
+/// Bring the OS login item in line with the settings (at start-up and after each settings save).
+/// The default (on) is then written to the settings as decided, so a user who turns it off later
+/// keeps it off. Failures are logged: autostart is a convenience, never a reason not to run.
+pub fn apply<R: Runtime>(app: &AppHandle<R>, monitor: &Monitor, store: Option<&SettingsStore>) {
+    let cfg = monitor.config();
+    let Some(want) = wanted(&cfg) else { return };
+    if app.try_state::<AutoLaunchManager>().is_none() {
+        return;
+    }
+    match is_enabled(app) {
+        Ok(on) if on == want => {
+            if on {
+                quote_run_value(app);
+            }
+        }
+        _ => {
+            if let Err(e) = set(app, want) {
+                tracing::warn!(
+                    "자동 시작을 바꾸지 못했습니다 / autostart not changed: {}",
+                    e.message
+                );
+                return;
+            }
+        }
+    }
+    if cfg.autostart.is_none()
+        && let Err(e) =
+            actions::apply_settings_patch(monitor, store, serde_json::json!({"autostart": want}))
+    {
+        tracing::warn!(
+            "자동 시작 기본값을 저장하지 못했습니다 / autostart default not saved: {e:?}"
+        );
+    }
 }
 
 fn manager<R: Runtime>(app: &AppHandle<R>) -> CmdResult<tauri::State<'_, AutoLaunchManager>> {
@@ -100,5 +149,27 @@ mod tests {
         );
         // Already quoted (a healed value read back) stays singly quoted.
         assert_eq!(run_command(r#""C:\a b\x.exe""#, &[]), r#""C:\a b\x.exe""#);
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+
+    #[test]
+    fn autostart_is_on_after_setup_until_the_user_decides() {
+        let mut cfg = Config::default();
+        assert_eq!(
+            wanted(&cfg),
+            None,
+            "no root yet: leave the login item alone"
+        );
+        cfg.root = Some("/mnt/archive".into());
+        assert_eq!(wanted(&cfg), Some(true), "set up, never decided: on");
+        cfg.autostart = Some(false);
+        assert_eq!(wanted(&cfg), Some(false), "the user's off is kept");
+        cfg.root = None;
+        cfg.autostart = Some(true);
+        assert_eq!(wanted(&cfg), Some(true));
     }
 }

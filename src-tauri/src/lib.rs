@@ -193,12 +193,9 @@ fn setup<R: Runtime>(app: &mut App<R>, opts: &Options, first_run: bool) {
     {
         tracing::error!("트레이 아이콘을 만들 수 없습니다 / no tray icon: {e}");
     }
-    if app
-        .try_state::<tauri_plugin_autostart::AutoLaunchManager>()
-        .is_some()
-        && autostart::is_enabled(&handle).unwrap_or(false)
     {
-        autostart::quote_run_value(&handle);
+        let shell = app.state::<Shell>();
+        autostart::apply(&handle, &shell.monitor, shell.settings.as_ref());
     }
     watch_status(handle.clone(), monitor, opts.notifications);
     // First run (no root yet): the window opens on the UI's onboarding even when minimised.

@@ -426,7 +426,18 @@ test("a sync from the UI after adding files: log lines, new rows, history entrie
   await page.getByTestId("history-empty").waitFor();
   await page.getByTestId("hist-event-all").click();
   await page.getByTestId("history-table").waitFor();
+  // Paged on the server: the total and page 2 are the CLI's.
+  const all = cli(dir, ["history", "--limit", "20", "--offset", "20"]);
+  await until(async () => Number(await page.getByTestId("history-total").getAttribute("data-value")) === all.total, `history total ${all.total}`);
+  assert(all.total > 20, `the demo has more than one page of history (${all.total})`);
   await shot(page, "history");
+  await page.getByRole("button", { name: "2", exact: true }).click();
+  await until(async () => new URL(page.url()).searchParams.get("page") === "2", "page 2 in the URL");
+  const names = all.items.map((h) => h.path.split("/").pop());
+  await until(
+    async () => JSON.stringify(await page.getByTestId("history-path").allTextContents()) === JSON.stringify(names),
+    "page 2 shows the CLI's rows 21-40",
+  );
 });
 
 test("mass-delete guard: the refused sync shows the numbers, review, then force applies", async () => {

@@ -25,10 +25,18 @@ pub fn get_settings(shell: State<'_, Shell>) -> SettingsView {
 
 /// The fields given replace the current ones; fields left out keep their values.
 #[tauri::command]
-pub async fn save_settings(shell: State<'_, Shell>, patch: Value) -> CmdResult<SettingsSaved> {
+pub async fn save_settings<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    patch: Value,
+) -> CmdResult<SettingsSaved> {
     let (monitor, store) = (shell.monitor.clone(), shell.settings.clone());
     let config = blocking(move || {
-        actions::apply_settings_patch(&monitor, store.as_ref(), patch).map_err(CmdError::from)
+        actions::apply_settings_patch(&monitor, store.as_ref(), patch).map_err(CmdError::from)?;
+        // The login item follows the autostart setting (and turns on after the first setup,
+        // which then shows as decided in the config returned).
+        crate::autostart::apply(&app, &monitor, store.as_ref());
+        Ok(monitor.config())
     })
     .await?;
     shell.reset_index();

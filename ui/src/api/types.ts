@@ -79,6 +79,6 @@ export type MatchingParams = {
   per_page?: number;
 };
 
-export type HistoryParams = { event?: string; catalog?: string; since?: string; limit?: number };
+export type HistoryParams = { event?: string; catalog?: string; since?: string; limit?: number; offset?: number };
 
 export type TreeParams = { path: string; offset?: number; limit?: number };

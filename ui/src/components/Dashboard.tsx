@@ -17,7 +17,7 @@ import { useApp } from "../state/app";
 import { navigate } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
-import { Badge, Button, Card, Spinner, cx, inputClass } from "./ui";
+import { Badge, Button, Card, Spinner, cx, fieldClass } from "./ui";
 import { useLatestJobs } from "./jobs";
 
 export function Dashboard() {
@@ -372,7 +372,7 @@ function PinPrompt({ onUnlocked, onCancel }: { onUnlocked: () => void; onCancel:
         inputMode="numeric"
         autoComplete="off"
         autoFocus
-        className={cx(inputClass, "w-32")}
+        className={cx(fieldClass, "w-36")}
         value={pin}
         onChange={(e) => setPin(e.target.value)}
       />

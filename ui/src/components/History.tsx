@@ -11,8 +11,6 @@ import { Badge, Button, Card, EmptyState, Spinner, cx, fieldClass, type Tone } f
 
 const EVENTS = ["", "added", "deleted", "moved", "updated", "restored"];
 const PER_PAGE = 20;
-/** The history query has no offset: the newest LIMIT rows are read and paged here. */
-const FETCH = 2000;
 
 const tone: Record<string, Tone> = { added: "green", deleted: "red", moved: "blue", updated: "violet", restored: "amber" };
 
@@ -27,9 +25,16 @@ export function History() {
   const set = (p: Record<string, string | number | null>) =>
     navigate("history", { event, catalog, since, page: null, ...p }, true);
   const q = useQuery({
-    queryKey: ["history", event, catalog, since],
+    queryKey: ["history", event, catalog, since, page],
+    // Paged on the server (newest first): one page of rows per request, whatever the history's size.
     queryFn: () =>
-      api.history({ event: event || undefined, catalog: catalog || undefined, since: since || undefined, limit: FETCH }),
+      api.history({
+        event: event || undefined,
+        catalog: catalog || undefined,
+        since: since || undefined,
+        limit: PER_PAGE,
+        offset: (page - 1) * PER_PAGE,
+      }),
     placeholderData: keepPreviousData,
   });
   const dash = useQuery({ queryKey: ["dashboard"], queryFn: () => api.dashboard() });
@@ -39,9 +44,9 @@ export function History() {
     return () => clearInterval(h);
   }, []);
   if (q.error && needsSetup(q.error)) return <Onboarding />;
-  const items = q.data?.items ?? [];
-  const pages = Math.max(1, Math.ceil(items.length / PER_PAGE));
-  const shown = items.slice((page - 1) * PER_PAGE, page * PER_PAGE);
+  const shown = q.data?.items ?? [];
+  const total = q.data?.total ?? 0;
+  const pages = Math.max(1, Math.ceil(total / PER_PAGE));
   return (
     <Card icon="📋" title={t("최근 변경 이력", "Recent changes")} testId="history">
       <div className="mb-3 flex flex-wrap gap-2">
@@ -93,7 +98,7 @@ export function History() {
         <ErrorPanel error={q.error} retry={() => void q.refetch()} />
       ) : !q.data ? (
         <Spinner label={t("불러오는 중…", "Loading…")} />
-      ) : items.length === 0 ? (
+      ) : total === 0 ? (
         <EmptyState testId="history-empty" icon="📭" title={t("변경 이력이 없습니다", "No changes yet")}>
           {event || catalog || since
             ? t("필터를 바꿔 보세요.", "Try other filters.")
@@ -166,9 +171,9 @@ export function History() {
               ›
             </Button>
             <span className="ml-auto text-xs text-slate-500">
-              {items.length >= FETCH
-                ? t(`최근 ${formatNumber(FETCH, lang)}건`, `latest ${formatNumber(FETCH, lang)}`)
-                : t(`${formatNumber(items.length, lang)}건`, `${formatNumber(items.length, lang)} changes`)}
+              <span data-testid="history-total" data-value={total}>
+                {t(`총 ${formatNumber(total, lang)}건`, `${formatNumber(total, lang)} changes`)}
+              </span>
             </span>
           </nav>
         </>
