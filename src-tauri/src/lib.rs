@@ -228,6 +228,10 @@ fn watch_status<R: Runtime>(app: AppHandle<R>, monitor: Monitor, notifications: 
                     .and_then(|id| monitor.job(id));
                 prev_job = now_job;
                 for t in toasts.on_status(&status, finished.as_ref(), Instant::now()) {
+                    if !t.enabled(&monitor.config()) {
+                        tracing::debug!("toast off in settings: {}", t.title);
+                        continue;
+                    }
                     tracing::info!("알림 / toast: {} — {}", t.title, t.body);
                     if notifications {
                         show_toast(&app, &t);

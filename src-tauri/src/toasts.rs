@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use nas_sync_engine::config::Config;
+use nas_sync_engine::runtime::monitor::JobResult;
 use nas_sync_engine::runtime::{JobInfo, JobState, Status};
 
 /// The same toast (kind and error code) is not repeated sooner than this.
@@ -17,6 +19,35 @@ pub enum ToastKind {
     ErrorEntered,
     GuardTripped,
     ShareBack,
+    /// A sync that added files (setting `notify_sync_summary`, default off); not rate-limited.
+    SyncSummary,
+}
+
+impl Toast {
+    /// Whether the settings ask for this toast: `notify_errors` for the error, guard and
+    /// share-back toasts, `notify_sync_summary` for the summary.
+    pub fn enabled(&self, cfg: &Config) -> bool {
+        match self.kind {
+            ToastKind::SyncSummary => cfg.notify_sync_summary,
+            _ => cfg.notify_errors,
+        }
+    }
+}
+
+/// The summary toast of a finished sync that added files.
+fn sync_summary(job: &JobInfo) -> Option<Toast> {
+    let Some(JobResult::Sync(r)) = &job.result else {
+        return None;
+    };
+    (job.state == JobState::Succeeded && r.added > 0 && !r.dry_run).then(|| Toast {
+        kind: ToastKind::SyncSummary,
+        title: format!("동기화 완료: {}개 추가", r.added),
+        body: format!(
+            "새 파일 {}개가 OTT 카탈로그에 등록되었습니다 (이동 {}, 삭제 {}).",
+            r.added, r.moved, r.deleted
+        ),
+        view: "history",
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +80,7 @@ impl Toasts {
             .and_then(|p| p.last_error.as_ref())
             .map(|e| e.code.clone());
         let new_code = new.last_error.as_ref().map(|e| e.code.clone());
-        let mut out = Vec::new();
+        let mut out: Vec<Toast> = finished.and_then(sync_summary).into_iter().collect();
         if let Some(job) = finished
             && job.state == JobState::Refused
         {
@@ -92,6 +123,9 @@ impl Toasts {
         }
         self.prev = Some(new.clone());
         out.retain(|t| {
+            if t.kind == ToastKind::SyncSummary {
+                return true;
+            }
             let key = (t.kind, new_code.clone().unwrap_or_default());
             match self.sent.get(&key) {
                 Some(at) if now.duration_since(*at) < MIN_GAP => false,
@@ -130,6 +164,54 @@ mod tests {
             last_sync: None,
             next_sync: None,
         }
+    }
+
+    fn finished_sync(state: JobState, added: u64) -> JobInfo {
+        JobInfo {
+            id: 1,
+            kind: nas_sync_engine::runtime::JobKind::Sync,
+            state,
+            force: false,
+            trigger: "schedule".into(),
+            started_at: String::new(),
+            finished_at: None,
+            progress: Default::default(),
+            result: Some(JobResult::Sync(Box::new(
+                nas_sync_engine::sync::SyncReport {
+                    added,
+                    ..Default::default()
+                },
+            ))),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_sync_that_added_files_has_a_summary_toast_only_when_the_setting_asks() {
+        let mut toasts = Toasts::default();
+        let t0 = Instant::now();
+        let ok = status(None);
+        let none = toasts.on_status(&ok, Some(&finished_sync(JobState::Succeeded, 0)), t0);
+        assert!(none.is_empty(), "nothing added: no summary");
+        let first = toasts.on_status(&ok, Some(&finished_sync(JobState::Succeeded, 3)), t0);
+        assert_eq!(kinds(&first), [ToastKind::SyncSummary]);
+        assert_eq!(first[0].title, "동기화 완료: 3개 추가");
+        assert_eq!(first[0].view, "history");
+        // A summary is news each time, not a condition: the next one a minute later is shown.
+        let t1 = t0 + Duration::from_secs(60);
+        let second = toasts.on_status(&ok, Some(&finished_sync(JobState::Succeeded, 1)), t1);
+        assert_eq!(kinds(&second), [ToastKind::SyncSummary]);
+        let failed = toasts.on_status(&ok, Some(&finished_sync(JobState::Failed, 5)), t1);
+        assert!(failed.is_empty(), "a failed sync has no summary");
+
+        let mut cfg = Config::default();
+        assert!(!first[0].enabled(&cfg), "the summary is off by default");
+        cfg.notify_sync_summary = true;
+        assert!(first[0].enabled(&cfg));
+        let err = toasts.on_status(&status(Some("database")), None, t1);
+        assert!(err[0].enabled(&cfg), "error toasts are on by default");
+        cfg.notify_errors = false;
+        assert!(!err[0].enabled(&cfg), "turned off in settings");
     }
 
     fn kinds(t: &[Toast]) -> Vec<ToastKind> {
