@@ -1894,6 +1894,9 @@ fn an_outside_edit_within_the_same_mtime_tick_shows_up() {
 
 /// Bytes of a database file and of its `-wal` (an empty `-wal` counts as absent).
 fn db_bytes(p: &Path) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    // A scan or sync checkpoints its WAL on a thread after it returns; wait for it so the
+    // bytes compared are settled.
+    nas_sync_engine::target::finish_checkpoints();
     let mut wal = p.as_os_str().to_owned();
     wal.push("-wal");
     (

@@ -164,6 +164,9 @@ fn assert_offline(e: &Error) {
 
 /// The bytes of archive.db and its WAL (the `-shm` index is touched by readers, so it is left out).
 fn db_bytes(db: &Path) -> (Vec<u8>, Option<Vec<u8>>) {
+    // A scan or sync checkpoints its WAL on a thread after it returns; wait for it so the
+    // bytes compared are settled.
+    nas_sync_engine::target::finish_checkpoints();
     let main = fs::read(db).expect("read archive.db");
     let mut wal = db.as_os_str().to_os_string();
     wal.push("-wal");

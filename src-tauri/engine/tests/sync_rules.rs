@@ -233,6 +233,9 @@ fn count(db: &Path, sql: &str) -> i64 {
 /// Bytes of a database file and its `-wal` (if any). An empty `-wal` holds no data (SQLite leaves
 /// one behind after a read-only connection) and counts as absent.
 fn db_bytes(p: &Path) -> (Vec<u8>, Option<Vec<u8>>) {
+    // A scan or sync checkpoints its WAL on a thread after it returns; wait for it so the
+    // bytes compared are settled.
+    nas_sync_engine::target::finish_checkpoints();
     let main = fs::read(p).expect("read db file");
     let mut wal = p.as_os_str().to_owned();
     wal.push("-wal");
