@@ -30,5 +30,7 @@ awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-
 echo "== web UI"
 bash scripts/ui-test.sh
 # ---- end web UI ---------------------------------------------------------------------------------
+echo "== desktop app (Xvfb): .deb bundle, smoke, WebDriver E2E"
+bash scripts/app-test.sh
 echo "== schemathesis (bounded: 60 s)"
 ST_MAX_TIME="${ST_MAX_TIME:-60}" ST_SEED="${ST_SEED:-20261130}" bash scripts/schemathesis.sh
