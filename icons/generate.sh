@@ -11,7 +11,8 @@ for s in 32 128 256 512; do
 done
 mv app-32.png 32x32.png; mv app-128.png 128x128.png; cp app-256.png 128x128@2x.png
 mv app-512.png icon.png; rm -f app-256.png
-$IM -background none -density 384 source/app.svg -define icon:auto-resize=256,64,48,32,24,16 icon.ico
+# -depth 8: the 256 px entry is stored as PNG, and Tauri's ico decoder takes only 8-bit PNG.
+$IM icon.png -depth 8 -define icon:auto-resize=256,64,48,32,24,16 icon.ico
 
 disc() { # name colour draw-args...
   local name=$1 colour=$2; shift 2

@@ -1,5 +1,7 @@
 //! File naming rules: kinds by extension, catalogs, duplicate-name keys and what the scanner skips.
 
+use std::path::{Path, PathBuf};
+
 use globset::{GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
@@ -71,6 +73,44 @@ pub fn catalog(rel_path: &str) -> &str {
 /// The file name part of a relative `/`-separated path.
 pub fn file_name(rel_path: &str) -> &str {
     rel_path.rsplit('/').next().unwrap_or(rel_path)
+}
+
+/// The file name of a path stored by another system, which may separate with `\` (a Target
+/// row written on Windows, `WSOP\2024\a.mp4`). Source paths always use `/`: see [`file_name`].
+pub fn file_name_any_sep(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// The OS path of a relative `/`-separated archive path under `root`, joined component by
+/// component: in a verbatim Windows root (`\\?\UNC\server\share`, `\\?\D:\ARCHIVE`) `/` is
+/// not a separator, so `root.join("WSOP/2024")` would name a file called `WSOP/2024`.
+pub fn join_rel(root: &Path, rel: &str) -> PathBuf {
+    let mut p = root.to_path_buf();
+    for part in rel.split('/').filter(|s| !s.is_empty()) {
+        p.push(part);
+    }
+    p
+}
+
+/// Whether Windows reserves this file name for a device (`CON`, `nul.mp4`, `COM1.txt`, `LPT9`…):
+/// through the Win32 API such a name opens the device, not the file, so a share may list a file
+/// that no Windows program (ours, or the OTT's) can read.
+pub fn is_windows_reserved(name: &str) -> bool {
+    let stem = name
+        .split('.')
+        .next()
+        .unwrap_or(name)
+        .trim_end_matches([' ', '.']);
+    let upper = stem.to_ascii_uppercase();
+    match upper.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$" => true,
+        _ => {
+            let b = upper.as_bytes();
+            b.len() == 4
+                && (upper.starts_with("COM") || upper.starts_with("LPT"))
+                && (b'1'..=b'9').contains(&b[3])
+        }
+    }
 }
 
 /// Duplicate-group key: Unicode NFC, then lowercase. NFD Hangul from a Mac equals NFC Hangul.
@@ -148,6 +188,52 @@ mod tests {
     fn catalog_is_first_directory_or_archive() {
         assert_eq!(catalog("WSOP/2024/a.mp4"), "WSOP");
         assert_eq!(catalog("loose.mp4"), ROOT_CATALOG);
+    }
+
+    #[test]
+    fn windows_paths_names_and_reserved_device_names() {
+        assert_eq!(file_name_any_sep(r"WSOP\2024\A.mp4"), "A.mp4");
+        assert_eq!(file_name_any_sep("WSOP/2024\\A.mp4"), "A.mp4");
+        assert_eq!(file_name_any_sep("loose.mp4"), "loose.mp4");
+        for n in [
+            "CON",
+            "con.mp4",
+            "Nul.tar.gz",
+            "aux .mp4",
+            "COM1.mp4",
+            "lpt9",
+            "CONOUT$",
+        ] {
+            assert!(is_windows_reserved(n), "{n}");
+        }
+        for n in [
+            "CONSOLE.mp4",
+            "com0.mp4",
+            "COM10.mp4",
+            "lpt.mp4",
+            "icon.mp4",
+            "x.con",
+            "",
+        ] {
+            assert!(!is_windows_reserved(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn join_rel_pushes_each_component() {
+        let root = Path::new("share");
+        let joined = join_rel(root, "WSOP/2024/a.mp4");
+        let parts: Vec<_> = joined
+            .iter()
+            .map(|c| c.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(parts, ["share", "WSOP", "2024", "a.mp4"]);
+        assert_eq!(join_rel(root, ""), root);
+        #[cfg(windows)]
+        assert_eq!(
+            join_rel(Path::new(r"\\?\UNC\nas\docker\ARCHIVE"), "WSOP/2024/a.mp4"),
+            Path::new(r"\\?\UNC\nas\docker\ARCHIVE\WSOP\2024\a.mp4")
+        );
     }
 
     #[test]

@@ -422,8 +422,8 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
                 if r.active
                     && claimed[ri] == NONE
                     && !source_paths.contains(r.nas_path.as_str())
-                    && let Some(&gid) =
-                        group_ids.get(names::name_key(names::file_name(&r.nas_path)).as_str())
+                    && let Some(&gid) = group_ids
+                        .get(names::name_key(names::file_name_any_sep(&r.nas_path)).as_str())
                 {
                     orphans_by_group.entry(gid).or_default().push(ri);
                 }

@@ -228,7 +228,7 @@ fn check_share(cfg: &Config, root: &Path) -> Result<()> {
         }
     }
     if let Some(marker) = &cfg.marker_file
-        && !root.join(marker).is_file()
+        && !crate::names::join_rel(root, marker).is_file()
     {
         return Err(offline(format!(
             "NAS 확인 파일이 없습니다 / the marker file `{marker}` is missing in {}: the share may be offline or a different folder is mounted. Nothing was changed.",
@@ -1130,7 +1130,7 @@ fn walk_top(shared: &Shared<'_>, top: &str) -> Result<Part> {
         if let Ok(mut c) = shared.current.lock() {
             c.clone_from(&dir);
         }
-        let listing = fs::read_dir(shared.root.join(&dir));
+        let listing = fs::read_dir(names::join_rel(shared.root, &dir));
         if listing.is_err() && is_top {
             part.top_unreadable = true;
         }

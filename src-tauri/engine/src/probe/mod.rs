@@ -153,12 +153,23 @@ impl Format {
 /// Probe one file. `ffprobe`: the ffprobe binary to use for formats without a Rust parser.
 /// Returns the outcome and the number of bytes the pure-Rust parser read.
 pub fn probe_file(path: &Path, ffprobe: Option<&Path>) -> (Probe, u64) {
-    let ext = crate::names::extension(
-        &path
-            .file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-    );
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    // On Windows, opening `CON.mp4` or `aux.mp4` opens the device (a console read can block),
+    // not the file. Such a file stays in the Source (listing it is safe); only its content is
+    // not read.
+    if cfg!(windows) && crate::names::is_windows_reserved(&name) {
+        return (
+            Probe::Failed {
+                error: "Windows 예약 이름이라 열지 않음 / a name Windows reserves for a device; not opened"
+                    .into(),
+            },
+            0,
+        );
+    }
+    let ext = crate::names::extension(&name);
     if let Some(format) = Format::of(&ext) {
         let file = match File::open(path) {
             Ok(f) => f,

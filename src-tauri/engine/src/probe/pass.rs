@@ -87,7 +87,8 @@ pub fn probe_pending(
                     let Some((id, path, size, mtime)) = pending.get(i) else {
                         break;
                     };
-                    let (probe, bytes) = probe_file(&root.join(path), ffprobe_bin.as_deref());
+                    let (probe, bytes) =
+                        probe_file(&crate::names::join_rel(&root, path), ffprobe_bin.as_deref());
                     if tx.send((*id, *size, *mtime, probe, bytes)).is_err() {
                         break;
                     }

@@ -1030,7 +1030,7 @@ pub fn check_root(cfg: &Config) -> Result<()> {
     };
     std::fs::read_dir(root).map_err(|e| unreachable(e.to_string()))?;
     if let Some(marker) = &cfg.marker_file
-        && !root.join(marker).exists()
+        && !crate::names::join_rel(root, marker).exists()
     {
         return Err(unreachable(format!(
             "표시 파일 {marker} 없음 / marker file missing"
