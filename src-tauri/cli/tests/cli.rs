@@ -4,6 +4,10 @@
 //!
 //! The contract under test is the CLI section of the spec (issue 2): exit codes 0 applied,
 //! 1 error, 2 usage, 3 a safety guard refused; `--json` prints exactly one JSON document.
+//!
+//! Unix-only (permissions through `setpriv`, Unix metadata); on Windows the CLI runs under Wine
+//! in scripts/windows-test.sh.
+#![cfg(unix)]
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -293,7 +293,12 @@ impl Config {
             ));
         }
         if let Some(m) = &self.marker_file
-            && (m.trim().is_empty() || Path::new(m).is_absolute() || m.contains(".."))
+            // Absolute on any OS: `/x` is not absolute to Windows (no drive), `C:x` is drive-relative.
+            && (m.trim().is_empty()
+                || Path::new(m).is_absolute()
+                || m.starts_with(['/', '\\'])
+                || m.contains(':')
+                || m.contains(".."))
         {
             out.push((
                 "marker_file".to_string(),
@@ -451,6 +456,8 @@ mod tests {
             ("hls_extensions = []", "hls_extensions"),
             ("ignore = [\"[\"]", "ignore"),
             ("marker_file = \"/abs\"", "marker_file"),
+            ("marker_file = 'C:\\x'", "marker_file"),
+            ("marker_file = '\\\\nas\\x'", "marker_file"),
             (
                 "archive_db = \"/x/a.db\"\ntarget_db = \"/x/a.db\"",
                 "target_db",

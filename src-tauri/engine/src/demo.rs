@@ -124,7 +124,7 @@ pub fn demo_paths(n: usize) -> Vec<String> {
         "HCL/하이라이트/최고의 블러프 모음.mp4",
         "HCL/하이라이트/최고의 블러프 모음.vtt",
         "PAD/Special.mxf",
-        "PAD/S02/PAD_S02E05 \"Final\".mov",
+        "PAD/S02/PAD_S02E05 'Final' (1).mov",
         "GGMillions/2024/GGM_Super_High_Roller_Day2.ts",
         "old_backup.mkv",
         "readme.txt",
@@ -267,6 +267,21 @@ pub fn write_demo(dir: &Path, n: usize) -> Result<DemoReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The demo is offered by the Windows app's onboarding: every name must be legal there.
+    #[test]
+    fn demo_names_are_legal_on_windows() {
+        for p in demo_paths(5_000) {
+            for part in p.split('/') {
+                assert!(
+                    !part.contains(['<', '>', ':', '"', '\\', '|', '?', '*'])
+                        && !part.ends_with(['.', ' '])
+                        && !crate::names::is_windows_reserved(part),
+                    "{p}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn demo_has_the_promised_variety() {

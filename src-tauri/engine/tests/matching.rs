@@ -757,7 +757,7 @@ fn sort_scenario() -> Env {
         ("ORD/a-b.mp4", 30),
         ("ORD/a/c.mp4", 20),
         ("Alpha/x.mp4", 60),
-        ("alpha/y.mkv", 10),
+        ("beta/y.mkv", 10),
         ("가/zz.mp4", 20),
         ("top.mp4", 30),
     ] {
@@ -787,7 +787,7 @@ fn path_order_is_byte_order() {
         "ORD/later.mp4",
         "ORD/é.mp4",
         "ORD/한.mp4",
-        "alpha/y.mkv",
+        "beta/y.mkv",
         "top.mp4",
         "가/zz.mp4",
     ];
@@ -828,7 +828,7 @@ fn size_sort_ties_by_path_and_desc_reverses() {
         (10, "ORD/9.mp4"),
         (10, "ORD/a.mp4"),
         (10, "ORD/한.mp4"),
-        (10, "alpha/y.mkv"),
+        (10, "beta/y.mkv"),
         (20, "ORD/Z.mp4"),
         (20, "ORD/_u.mp4"),
         (20, "ORD/a/c.mp4"),
@@ -871,7 +871,7 @@ fn size_sort_ties_by_path_and_desc_reverses() {
     let expected_synced: Vec<String> = expected
         .iter()
         .map(|(_, p)| p.clone())
-        .filter(|p| !["alpha/y.mkv", "ORD/Z.mp4", "ORD/later.mp4"].contains(&p.as_str()))
+        .filter(|p| !["beta/y.mkv", "ORD/Z.mp4", "ORD/later.mp4"].contains(&p.as_str()))
         .collect();
     assert_eq!(synced, expected_synced);
 }
@@ -946,6 +946,13 @@ fn nfc(s: &str) -> String {
     s.nfc().collect()
 }
 
+/// A name with `"`, which Windows does not allow (the Wine run of these tests leaves it out).
+const QUOTED: Option<&str> = if cfg!(windows) {
+    None
+} else {
+    Some("HCL/say \"hi\".mp4")
+};
+
 fn search_scenario() -> Env {
     let e = env();
     let nfd_dir = nfd("한국");
@@ -963,7 +970,6 @@ fn search_scenario() -> Env {
         "HCL/a_b.mp4",
         "HCL/axb.mp4",
         "HCL/it's.mp4",
-        "HCL/say \"hi\".mp4",
         "HCL/MiXeD Case.mp4",
         nfd_path.as_str(),
         "PAD/두울.mp4",
@@ -971,6 +977,9 @@ fn search_scenario() -> Env {
         "GGM/Season Finale/sub/ep2.mkv",
         "GGM/ep3.mp4",
     ] {
+        put(&e.root, p, 100);
+    }
+    if let Some(p) = QUOTED {
         put(&e.root, p, 100);
     }
     sync_at(&e, 1);
@@ -1010,7 +1019,7 @@ fn search_is_case_insensitive() {
     );
     assert!(search_paths(&e.cfg, "no such thing").is_empty());
     // An empty term is no filter.
-    assert_eq!(search_paths(&e.cfg, "").len(), 19);
+    assert_eq!(search_paths(&e.cfg, "").len(), 18 + QUOTED.iter().count());
 }
 
 #[test]
@@ -1071,8 +1080,9 @@ fn search_takes_percent_underscore_and_quotes_literally() {
     );
     assert_eq!(search_paths(&e.cfg, "it's"), vec!["HCL/it's.mp4"]);
     assert_eq!(search_paths(&e.cfg, "'"), vec!["HCL/it's.mp4"]);
-    assert_eq!(search_paths(&e.cfg, "\"hi\""), vec!["HCL/say \"hi\".mp4"]);
-    assert_eq!(search_paths(&e.cfg, "\""), vec!["HCL/say \"hi\".mp4"]);
+    let quoted: Vec<String> = QUOTED.iter().map(|p| p.to_string()).collect();
+    assert_eq!(search_paths(&e.cfg, "\"hi\""), quoted);
+    assert_eq!(search_paths(&e.cfg, "\""), quoted);
     assert_eq!(search_paths(&e.cfg, "' OR 1=1 --"), Vec::<String>::new());
     assert_eq!(search_paths(&e.cfg, "\\"), Vec::<String>::new());
 }

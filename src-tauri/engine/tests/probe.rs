@@ -389,6 +389,8 @@ fn the_fixture_table_covers_every_committed_clip() {
     assert_eq!(on_disk, listed);
 }
 
+// Runs Debian's ffprobe: Unix only (under Wine it is a Linux binary).
+#[cfg(unix)]
 #[test]
 fn every_fixture_probes_to_its_container_codecs_resolution_and_duration() {
     let ffprobe = probe::ffprobe::locate(Some(Path::new(FFPROBE)));
@@ -895,6 +897,8 @@ fn mxf_without_ffprobe_is_unsupported_with_reason_unknown() {
     assert_eq!(bytes, 0);
 }
 
+// Runs Debian's ffprobe: Unix only (under Wine it is a Linux binary).
+#[cfg(unix)]
 #[test]
 fn mxf_with_ffprobe_is_mpeg2video_320x240() {
     let located = probe::ffprobe::locate(Some(Path::new(FFPROBE))).expect("ffprobe located");
@@ -1066,6 +1070,8 @@ fn a_cancelled_probe_pass_probes_nothing_and_the_next_pass_resumes() {
     assert_eq!(unprobed, 0);
 }
 
+// Runs Debian's ffprobe: Unix only (under Wine it is a Linux binary).
+#[cfg(unix)]
 #[test]
 fn an_unsupported_avi_is_probed_again_once_ffprobe_is_available() {
     let env = env();

@@ -88,7 +88,7 @@ pub fn probe_pending(
                         break;
                     };
                     let (probe, bytes) =
-                        probe_file(&crate::names::join_rel(&root, path), ffprobe_bin.as_deref());
+                        probe_file(&crate::names::join_rel(root, path), ffprobe_bin.as_deref());
                     if tx.send((*id, *size, *mtime, probe, bytes)).is_err() {
                         break;
                     }
