@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the real desktop app under Xvfb (no WebDriver): on a demo archive synced by the
 # CLI, the app starts and shows its window (screenshot; docs/screenshots/app.png only with
-# UPDATE_SCREENSHOTS=1), closing the
-# window leaves the process running (hidden to the tray), a second launch exits at once (single
-# instance), and 종료-equivalent SIGTERM ends it. Run inside: xvfb-run -a dbus-run-session -- bash tests/app/smoke.sh
+# UPDATE_SCREENSHOTS=1), closing the window leaves the process running (hidden to the tray), a
+# second launch exits at once (single instance), and 종료-equivalent SIGTERM ends it. Run inside: xvfb-run -a dbus-run-session -- bash tests/app/smoke.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 T="${CARGO_TARGET_DIR:-target}/debug"

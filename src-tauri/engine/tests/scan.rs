@@ -1042,10 +1042,7 @@ fn unusual_names_are_stored_byte_exact() {
     // NFD and NFC spellings of the same name are two different files on disk and in archive.db.
     assert_ne!(find(&files, &nfd_path).id, find(&files, &nfc_path).id);
     assert_eq!(derived(&a, &long).0, "LONG");
-    assert_eq!(
-        derived(&a, &spaces).1,
-        "  two  leading and trailing  .mp4  "
-    );
+    assert_eq!(derived(&a, &spaces).1, spaces.trim_start_matches("PAD/"));
 
     // A rescan finds every one of them unchanged (the stored paths match the disk exactly).
     let (report, _) = scan_ok(&fx.cfg(), &mut a);
