@@ -32,5 +32,7 @@ bash scripts/ui-test.sh
 # ---- end web UI ---------------------------------------------------------------------------------
 echo "== desktop app (Xvfb): .deb bundle, smoke, WebDriver E2E"
 bash scripts/app-test.sh
+echo "== Windows: cross-build, engine tests and CLI under Wine, NSIS installer under Wine"
+bash scripts/windows-test.sh
 echo "== schemathesis (bounded: 60 s)"
 ST_MAX_TIME="${ST_MAX_TIME:-60}" ST_SEED="${ST_SEED:-20261130}" bash scripts/schemathesis.sh

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 target, driver_bin = sys.argv[1], sys.argv[2]
@@ -34,21 +35,28 @@ def req(method, path, body=None):
     data = json.dumps(body).encode() if body is not None else None
     r = urllib.request.Request(BASE + path, data=data, method=method,
                                headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(r, timeout=60) as resp:
-        return json.loads(resp.read() or b"{}").get("value")
+    try:
+        with urllib.request.urlopen(r, timeout=60) as resp:
+            return json.loads(resp.read() or b"{}").get("value")
+    except urllib.error.HTTPError as e:  # keep the driver's reason (stale element, no such element, ...)
+        raise RuntimeError(f"{method} {path}: HTTP {e.code}: {e.read()[:300]!r}") from None
 
 
 def wait(what, fn, timeout=60):
+    """Polls fn until it returns something truthy. React may replace an element between the find and
+    the read (a stale element answers HTTP 500 in WebKitWebDriver), so every read goes through here."""
     end = time.time() + timeout
+    last = None
     while True:
         try:
             v = fn()
             if v:
                 return v
-        except Exception:  # not there yet
-            pass
+            last = f"got {v!r}"
+        except Exception as e:  # not there yet, or replaced by a re-render
+            last = str(e)
         if time.time() > end:
-            raise SystemExit(f"FAIL: timed out waiting for {what}")
+            raise SystemExit(f"FAIL: timed out waiting for {what} (last: {last})")
         time.sleep(0.3)
 
 
@@ -71,12 +79,14 @@ try:
     t0 = time.time()
     src = wait("dashboard", lambda: attr('[data-testid="source-total"]', "data-value"))
     print(f"first data after {time.time() - t0:.1f} s (session start to dashboard numbers)")
-    tgt = attr('[data-testid="target-total"]', "data-value")
-    assert int(src) == cli["source"]["total_files"], (src, cli["source"])
-    assert int(tgt) == cli["target"]["total_files"], (tgt, cli["target"])
+    want_src, want_tgt = str(cli["source"]["total_files"]), str(cli["target"]["total_files"])
+    wait(f"source total {want_src} (CLI)", lambda: attr('[data-testid="source-total"]', "data-value") == want_src, 20)
+    wait(f"target total {want_tgt} (CLI)", lambda: attr('[data-testid="target-total"]', "data-value") == want_tgt, 20)
+    src, tgt = want_src, want_tgt
     print(f"dashboard = CLI: source {src}, target {tgt}")
 
-    req("POST", f"/session/{sid}/element/{find('[data-testid=sync-card-run]')}/click", {})
+    wait("sync button clicked", lambda: req("POST", f"/session/{sid}/element/{find('[data-testid=sync-card-run]')}/click",
+                                            {}) or True)
     req("POST", f"/session/{sid}/execute/sync", {"script": (
         "history.pushState(null, '', '/logs'); dispatchEvent(new PopStateEvent('popstate'));"), "args": []})
     lines = wait("log lines", lambda: count('[data-testid="log-line"]'))

@@ -162,6 +162,7 @@ fn ext_of(name: &str) -> &str {
     name.rsplit('.').next().expect("file name has an extension")
 }
 
+#[cfg(unix)]
 const FFPROBE: &str = "/usr/bin/ffprobe";
 
 /// A configured ffprobe path that does not exist: "ffprobe unavailable".
