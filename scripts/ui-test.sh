@@ -44,3 +44,11 @@ else
   trap 'rm -rf "$shots"' EXIT
 fi
 NAS_SYNC_BIN="$bin" SCREENSHOT_DIR="$shots" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" node e2e/run.mjs
+echo "== UI at scale (e2e/scale.mjs on demo archives of 300 and 3,000 files; 1M: docs/benchmarks.md)"
+scale=$(mktemp -d)
+"$bin" demo --dir "$scale/small" >/dev/null
+"$bin" demo --dir "$scale/large" --files 3000 >/dev/null
+"$bin" --config "$scale/small/nas-sync.toml" -q sync
+"$bin" --config "$scale/large/nas-sync.toml" -q sync
+NAS_SYNC_BIN="$bin" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" node e2e/scale.mjs --runs 1 "$scale/small" "$scale/large"
+rm -rf "$scale"

@@ -200,6 +200,10 @@ fn setup<R: Runtime>(app: &mut App<R>, opts: &Options, first_run: bool) {
     watch_status(handle.clone(), monitor, opts.notifications);
     // First run (no root yet): the window opens on the UI's onboarding even when minimised.
     if !opts.minimized || first_run {
+        // The window's first screen should not wait for an index rebuild (kept out of the
+        // minimised start: the tray stays light until the window is opened).
+        let shell = app.state::<Shell>();
+        shell.index.warm_in_background(shell.monitor.config());
         window::show_main(&handle, None);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use nas_sync_engine::Error;
-use nas_sync_engine::index::Index;
+use nas_sync_engine::index::{Index, SharedIndex};
 use nas_sync_engine::runtime::Monitor;
 use nas_sync_engine::runtime::logs::SubscriptionId;
 use nas_sync_engine::runtime::settings::SettingsStore;
@@ -24,7 +24,7 @@ pub enum Subscription {
 pub struct Shell {
     pub monitor: Monitor,
     /// One long-lived match index (opened on first use, reset when the settings change).
-    pub index: Arc<Mutex<Option<Index>>>,
+    pub index: SharedIndex,
     pub settings: Option<SettingsStore>,
     /// Set when the settings file was unreadable and kept aside at startup.
     pub settings_warning: Option<String>,
@@ -43,7 +43,7 @@ impl Shell {
         let log_file = monitor.logs().log_file();
         Shell {
             monitor,
-            index: Arc::new(Mutex::new(None)),
+            index: SharedIndex::default(),
             settings,
             settings_warning,
             log_file,
@@ -57,25 +57,13 @@ impl Shell {
         &self,
         f: impl FnOnce(&Index) -> Result<T, Error> + Send + 'static,
     ) -> CmdResult<T> {
-        let slot = self.index.clone();
-        let cfg = self.monitor.config();
-        blocking(move || {
-            let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
-            match guard.as_mut() {
-                Some(index) => index.refresh_if_stale(&cfg)?,
-                None => *guard = Some(Index::open(&cfg)?),
-            }
-            match guard.as_ref() {
-                Some(index) => f(index).map_err(CmdError::from),
-                None => Err(Error::Cancelled.into()),
-            }
-        })
-        .await
+        let (index, cfg) = (self.index.clone(), self.monitor.config());
+        blocking(move || index.with(&cfg, f).map_err(CmdError::from)).await
     }
 
     /// The settings changed: the index is reopened on next use.
     pub fn reset_index(&self) {
-        *self.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.index.reset();
     }
 
     pub fn add_subscription(&self, sub: Subscription) -> u32 {

@@ -23,7 +23,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use nas_sync_engine::index::Index;
+use nas_sync_engine::index::{Index, SharedIndex};
 use nas_sync_engine::matching::{self, MatchingQuery};
 use nas_sync_engine::runtime::actions::{self, PatchError};
 use nas_sync_engine::runtime::logs::{LogLine, LogSink, Push};
@@ -66,7 +66,7 @@ struct Tokens {
 struct AppState {
     monitor: Monitor,
     /// One long-lived match index (its connection is not shared between threads at once).
-    index: Arc<Mutex<Option<Index>>>,
+    index: SharedIndex,
     settings: Option<SettingsStore>,
     settings_warning: Arc<Mutex<Option<String>>>,
     tokens: Arc<Tokens>,
@@ -140,20 +140,8 @@ async fn with_index<T: Send + 'static>(
     st: &AppState,
     f: impl FnOnce(&Index) -> Result<T, Error> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let slot = st.index.clone();
-    let cfg = st.monitor.config();
-    blocking(move || {
-        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
-        match guard.as_mut() {
-            Some(index) => index.refresh_if_stale(&cfg)?,
-            None => *guard = Some(Index::open(&cfg)?),
-        }
-        match guard.as_ref() {
-            Some(index) => f(index),
-            None => Err(Error::Cancelled),
-        }
-    })
-    .await
+    let (index, cfg) = (st.index.clone(), st.monitor.config());
+    blocking(move || index.with(&cfg, f)).await
 }
 
 pub fn serve(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Error> {
@@ -195,9 +183,12 @@ async fn run_server(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Err
     if args.watch {
         let _ = monitor.start_watching();
     }
+    // The first screen after a start should not wait for an index rebuild.
+    let index = SharedIndex::default();
+    index.warm_in_background(monitor.config());
     let state = AppState {
         monitor: monitor.clone(),
-        index: Arc::new(Mutex::new(None)),
+        index,
         settings,
         settings_warning: Arc::new(Mutex::new(None)),
         tokens: Arc::new(Tokens {
@@ -701,7 +692,7 @@ async fn put_settings(State(st): State<AppState>, body: Bytes) -> ApiResult {
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     match applied {
         Ok(config) => {
-            *st.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            st.index.reset();
             ok(actions::SettingsSaved::new(config, st.settings.as_ref()))
         }
         Err(PatchError::Malformed(e)) => Err(bad(e)),
@@ -771,7 +762,7 @@ async fn create_demo(State(st): State<AppState>, body: Bytes) -> ApiResult {
     start_body(&body)?;
     let (monitor, store) = (st.monitor.clone(), st.settings.clone());
     let started = blocking(move || actions::use_demo(&monitor, store.as_ref())).await?;
-    *st.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    st.index.reset();
     match started {
         Some(d) => ok(d),
         None => Err(ApiError::new(

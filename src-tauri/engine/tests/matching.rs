@@ -13,7 +13,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use chrono::{TimeZone, Utc};
 use nas_sync_engine::archive::Archive;
 use nas_sync_engine::clock::FixedClock;
-use nas_sync_engine::index::{self, Index};
+use nas_sync_engine::index::{self, Index, SharedIndex};
 use nas_sync_engine::matching::{self, MatchingPage, MatchingQuery};
 use nas_sync_engine::query;
 use nas_sync_engine::scan::{self, ScanOptions};
@@ -1995,6 +1995,46 @@ fn a_deleted_index_file_is_rebuilt() {
     fs::remove_file(&index_file).expect("remove index again");
     assert!(Index::open(&e.cfg).expect("open").rebuilt);
     assert!(!Index::open(&e.cfg).expect("open").rebuilt);
+}
+
+#[test]
+fn a_shared_index_warms_in_the_background_and_is_reopened_after_a_reset() {
+    let e = small_synced();
+    let index_file = index::index_path(&e.cfg.archive_db_path().expect("archive path"));
+    if index_file.exists() {
+        fs::remove_file(&index_file).expect("remove index");
+    }
+    // Nothing to index before a Target is configured: no thread.
+    let shared = SharedIndex::default();
+    let unset = Config {
+        target_db: None,
+        ..e.cfg.clone()
+    };
+    assert!(shared.warm_in_background(unset).is_none());
+    assert!(!index_file.exists());
+    // The warm-up builds the file; the first query after it rebuilds nothing.
+    shared
+        .warm_in_background(e.cfg.clone())
+        .expect("a warm-up thread")
+        .join()
+        .expect("warm-up thread");
+    assert!(index_file.exists(), "the warm-up built the index");
+    let (rebuilt, total) = shared
+        .with(&e.cfg, |i| Ok((i.rebuilt, i.stats()?.source_files)))
+        .expect("query");
+    assert!(!rebuilt, "the first query found the index warm");
+    assert_eq!(total, 4);
+    // After a reset the index is opened again (a deleted file is rebuilt).
+    shared.reset();
+    fs::remove_file(&index_file).expect("remove index");
+    assert!(shared.with(&e.cfg, |i| Ok(i.rebuilt)).expect("reopen"));
+    // A sync is seen by the next use of the same handle.
+    put(&e.root, "WSOP/shared-new.mp4", 100);
+    sync_at(&e, 5);
+    let total = shared
+        .with(&e.cfg, |i| Ok(i.stats()?.source_files))
+        .expect("after sync");
+    assert_eq!(total, 5);
 }
 
 #[test]

@@ -17,18 +17,17 @@ import { useApp } from "../state/app";
 import { navigate } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
-import { Badge, Button, Card, Spinner, cx, fieldClass } from "./ui";
+import { Badge, Button, Card, Loading, Spinner, cx, fieldClass } from "./ui";
 import { useLatestJobs } from "./jobs";
 
 export function Dashboard() {
   const { api } = useApp();
-  const { t } = useLang();
   const q = useQuery({ queryKey: ["dashboard"], queryFn: () => api.dashboard() });
   // One sync mutation for the card's [실행] and the actions' 동기화 실행 (one error display).
   const sync = useStartSync();
   if (q.error && needsSetup(q.error)) return <Onboarding />;
   if (q.error && !q.data) return <ErrorPanel error={q.error} retry={() => void q.refetch()} />;
-  if (!q.data) return <Spinner label={t("불러오는 중…", "Loading…")} />;
+  if (!q.data) return <Loading />;
   const d = q.data;
   return (
     <div className="flex flex-col gap-4" data-testid="dashboard">

@@ -16,7 +16,7 @@ import { navigate, useLocation } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
 import { TreeView } from "./TreeView";
-import { Badge, Button, Card, EmptyState, Spinner, cx, fieldClass, type Tone } from "./ui";
+import { Badge, Button, Card, EmptyState, Loading, Spinner, cx, fieldClass, type Tone } from "./ui";
 
 export const PER_PAGE = 20;
 
@@ -207,7 +207,7 @@ function MatchingTable({ p }: { p: Params }) {
         {q.error && !data ? (
           <ErrorPanel error={q.error} retry={() => void q.refetch()} />
         ) : !data ? (
-          <Spinner label={t("불러오는 중…", "Loading…")} />
+          <Loading />
         ) : data.items.length === 0 ? (
           <EmptyState
             testId="matching-empty"

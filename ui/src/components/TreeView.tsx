@@ -17,7 +17,7 @@ import { useApp } from "../state/app";
 import { navigate } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
-import { Card, Spinner, cx } from "./ui";
+import { Card, Loading, Spinner, cx } from "./ui";
 
 /** Files per request for one directory; "더 보기" adds another page up to the server's maximum. */
 export const NODE_PAGE = 500;
@@ -254,7 +254,7 @@ export function TreeView() {
 
   if (root.error && needsSetup(root.error)) return <Onboarding />;
   if (root.error) return <ErrorPanel error={root.error} retry={() => void root.refetch()} />;
-  if (!root.data) return <Spinner label={t("불러오는 중…", "Loading…")} />;
+  if (!root.data) return <Loading />;
   const r = root.data;
   const height = Math.min(640, Math.max(ROW * 6, ROW * visibleRows(data, expanded) + 8));
 

@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, within } from "@testing-library/react";
+import { act, fireEvent, render, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import type { Config, JobInfo, MatchingPage, TreeNode } from "../api";
 import { LangProvider } from "../i18n";
@@ -7,6 +7,7 @@ import { Table } from "./Matching";
 import { readParams } from "./Matching";
 import { patchOf, toForm } from "./Settings";
 import { buildRows } from "./TreeView";
+import { Loading, SLOW_LOAD_MS } from "./ui";
 
 const config: Config = {
   root: "\\\\10.10.100.122\\docker\\GGPNAs\\ARCHIVE",
@@ -168,5 +169,24 @@ describe("matching table", () => {
     fireEvent.click(screen.getByTestId("dup-toggle"));
     expect(screen.getByTestId("dup-list")).toHaveTextContent("HCL/Backup/EP123.mp4");
     expect(screen.getByTestId("dup-toggle")).toHaveTextContent("+2 중복 경로");
+  });
+});
+
+describe("loading state", () => {
+  it("says why after a few seconds (the first load builds the match index)", () => {
+    vi.useFakeTimers();
+    try {
+      render(
+        <LangProvider>
+          <Loading />
+        </LangProvider>,
+      );
+      expect(screen.getByText("불러오는 중…")).toBeTruthy();
+      expect(screen.queryByTestId("loading-slow")).toBeNull();
+      act(() => vi.advanceTimersByTime(SLOW_LOAD_MS));
+      expect(screen.getByTestId("loading-slow").textContent).toContain("파일 목록 색인");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,5 +1,6 @@
 // Small shared building blocks: card, button, badge, spinner, empty/error states.
-import type { ButtonHTMLAttributes, ReactNode } from "react";
+import { useEffect, useState, type ButtonHTMLAttributes, type ReactNode } from "react";
+import { useLang } from "../i18n";
 
 export function cx(...parts: (string | false | null | undefined)[]): string {
   return parts.filter(Boolean).join(" ");
@@ -107,6 +108,36 @@ export function Spinner({ label }: { label?: string }) {
       />
       {label}
     </span>
+  );
+}
+
+/** How long a screen may load before it says why it can take longer. */
+export const SLOW_LOAD_MS = 3000;
+
+/**
+ * A screen's first load. The first query after a start (or after the Source changed outside the
+ * app) builds the match index: about 10 s at a million files, so after a few seconds the spinner
+ * says so instead of looking stuck.
+ */
+export function Loading() {
+  const { t } = useLang();
+  const [slow, setSlow] = useState(false);
+  useEffect(() => {
+    const h = setTimeout(() => setSlow(true), SLOW_LOAD_MS);
+    return () => clearTimeout(h);
+  }, []);
+  return (
+    <div className="flex flex-col gap-1" data-testid="loading">
+      <Spinner label={t("불러오는 중…", "Loading…")} />
+      {slow && (
+        <p className="text-xs text-slate-500" data-testid="loading-slow">
+          {t(
+            "처음 열 때는 파일 목록 색인을 만듭니다. 파일이 많으면(100만 개에 약 10~20초) 시간이 걸릴 수 있습니다.",
+            "The first time, the file list index is built; a large archive (a million files) takes about 10–20 s.",
+          )}
+        </p>
+      )}
+    </div>
   );
 }
 
