@@ -12,8 +12,10 @@ need npm "Install Node.js 20 or newer (with npm), then re-run."
 if command -v dpkg-query >/dev/null 2>&1; then
   # xvfb/xauth: a display; dbus-x11: a session bus; xdotool + imagemagick (import): find and
   # photograph the window; python3-xlib: close the window like a window manager would;
-  # webkit2gtk-driver: WebKitWebDriver, which tauri-driver drives.
+  # webkit2gtk-driver: WebKitWebDriver, which tauri-driver drives; python3-dbus + python3-gi:
+  # the stand-in notification server (tests/app/fake_notifications.py) that clicks the toasts.
   ensure_debs xvfb xauth dbus-x11 xdotool imagemagick webkit2gtk-driver python3 python3-xlib \
+    python3-dbus python3-gi \
     libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
 fi
 

@@ -9,6 +9,7 @@ pub mod autostart;
 pub mod commands;
 pub mod error;
 pub mod state;
+pub mod toast_click;
 pub mod toasts;
 pub mod tray;
 pub mod window;
@@ -238,32 +239,13 @@ fn watch_status<R: Runtime>(app: AppHandle<R>, monitor: Monitor, notifications: 
                     }
                     tracing::info!("알림 / toast: {} — {}", t.title, t.body);
                     if notifications {
-                        show_toast(&app, &t);
+                        toast_click::show(&app, &t);
                     }
                 }
             }
         });
     if let Err(e) = spawned {
         tracing::error!("cannot follow the status: {e}");
-    }
-}
-
-fn show_toast<R: Runtime>(app: &AppHandle<R>, t: &toasts::Toast) {
-    use tauri_plugin_notification::NotificationExt;
-    if app
-        .try_state::<tauri_plugin_notification::Notification<R>>()
-        .is_none()
-    {
-        return;
-    }
-    if let Err(e) = app
-        .notification()
-        .builder()
-        .title(&t.title)
-        .body(&t.body)
-        .show()
-    {
-        tracing::warn!("알림을 표시할 수 없습니다 / cannot show a toast: {e}");
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use nas_sync_engine::Guard;
 use nas_sync_engine::config::Config;
 use nas_sync_engine::runtime::monitor::JobResult;
 use nas_sync_engine::runtime::{JobInfo, JobState, Status};
@@ -13,6 +14,13 @@ use nas_sync_engine::runtime::{JobInfo, JobState, Status};
 pub const MIN_GAP: Duration = Duration::from_secs(30 * 60);
 
 const ROOT_UNREACHABLE: &str = "root_unreachable";
+/// A sync refused because the share looked offline or empty (engine runtime/monitor.rs).
+const GUARD_OFFLINE: &str = "guard_offline";
+
+/// The error means the NAS share is not there (unreachable, or refused as offline).
+fn share_gone(code: &str) -> bool {
+    code == ROOT_UNREACHABLE || code == GUARD_OFFLINE
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ToastKind {
@@ -81,25 +89,25 @@ impl Toasts {
             .map(|e| e.code.clone());
         let new_code = new.last_error.as_ref().map(|e| e.code.clone());
         let mut out: Vec<Toast> = finished.and_then(sync_summary).into_iter().collect();
+        // A share that looked offline is also a refused job, but it is the error toast below
+        // (status 에러), not a guard to review.
         if let Some(job) = finished
             && job.state == JobState::Refused
+            && let Some(JobResult::Sync(r)) = &job.result
+            && let Some(refusal) = &r.refused
+            && refusal.guard == Guard::MassDelete
         {
-            let message = job
-                .error
-                .as_ref()
-                .map(|e| e.message.clone())
-                .unwrap_or_else(|| "삭제가 너무 많아 적용하지 않았습니다".into());
             out.push(Toast {
                 kind: ToastKind::GuardTripped,
                 title: "동기화 보류: 안전장치 작동".into(),
-                body: format!("{message} — 대시보드에서 검토 후 적용하세요."),
+                body: format!("{} — 대시보드에서 검토 후 적용하세요.", refusal.message),
                 view: "dashboard",
             });
         }
         if let (Some(code), Some(err)) = (&new_code, &new.last_error)
             && prev_code.as_ref() != Some(code)
         {
-            let title = if code == ROOT_UNREACHABLE {
+            let title = if share_gone(code) {
                 "NAS에 연결할 수 없습니다"
             } else {
                 "동기화 오류"
@@ -111,8 +119,8 @@ impl Toasts {
                 view: "logs",
             });
         }
-        if prev_code.as_deref() == Some(ROOT_UNREACHABLE)
-            && new_code.as_deref() != Some(ROOT_UNREACHABLE)
+        if prev_code.as_deref().is_some_and(share_gone)
+            && !new_code.as_deref().is_some_and(share_gone)
         {
             out.push(Toast {
                 kind: ToastKind::ShareBack,
@@ -237,6 +245,41 @@ mod tests {
         }
         let back = toasts.on_status(&status(None), None, t0 + Duration::from_secs(9000));
         assert_eq!(kinds(&back), [ToastKind::ShareBack]);
+    }
+
+    fn refused_sync(guard: Guard, message: &str) -> JobInfo {
+        let mut job = finished_sync(JobState::Refused, 0);
+        if let Some(JobResult::Sync(r)) = job.result.as_mut() {
+            r.refused = Some(nas_sync_engine::sync::Refusal {
+                guard,
+                message: message.into(),
+            });
+        }
+        job
+    }
+
+    #[test]
+    fn an_offline_share_is_the_nas_error_toast_not_a_guard_to_review() {
+        let mut toasts = Toasts::default();
+        let t0 = Instant::now();
+        toasts.on_status(&status(None), None, t0);
+        let offline = refused_sync(Guard::Offline, "NAS 공유 폴더에 접근할 수 없습니다");
+        let got = toasts.on_status(&status(Some(GUARD_OFFLINE)), Some(&offline), t0);
+        assert_eq!(kinds(&got), [ToastKind::ErrorEntered]);
+        assert_eq!(got[0].title, "NAS에 연결할 수 없습니다");
+        assert_eq!(got[0].view, "logs");
+        let back = toasts.on_status(&status(None), None, t0 + Duration::from_secs(60));
+        assert_eq!(kinds(&back), [ToastKind::ShareBack]);
+        // A mass-delete refusal is the guard toast, with the engine's numbers.
+        let guard = refused_sync(Guard::MassDelete, "삭제 30건 (기준 20건)");
+        let got = toasts.on_status(&status(None), Some(&guard), t0 + Duration::from_secs(120));
+        assert_eq!(kinds(&got), [ToastKind::GuardTripped]);
+        assert!(
+            got[0].body.starts_with("삭제 30건 (기준 20건) — "),
+            "{}",
+            got[0].body
+        );
+        assert_eq!(got[0].view, "dashboard");
     }
 
     #[test]

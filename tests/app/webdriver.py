@@ -2,7 +2,9 @@
 
 On a demo archive synced by the CLI: the dashboard shows the CLI's numbers; a sync started from the
 window's button writes log lines that the 실시간 로그 screen shows; a file added to the archive
-reaches the dashboard without a click (watcher). Run under `xvfb-run -a dbus-run-session`:
+reaches the dashboard without a click (watcher); with the share gone, a sync raises an error toast
+(tests/app/fake_notifications.py is the notification server) and clicking it brings the window to
+실시간 로그. Run under `xvfb-run -a dbus-run-session`:
 
   python3 tests/app/webdriver.py TARGET_DEBUG_DIR TAURI_DRIVER
 """
@@ -25,6 +27,14 @@ subprocess.run([nas, "demo", "--dir", f"{work}/demo", "--files", "300"], check=T
 subprocess.run([nas, "--config", cfg, "-q", "sync"], check=True, env=env)
 cli = json.loads(subprocess.run([nas, "--config", cfg, "--json", "dashboard"], check=True, env=env,
                                 capture_output=True).stdout)
+
+# The desktop's notification server, before the app starts: it logs each toast and clicks it.
+toasts_log = f"{work}/toasts.jsonl"
+notifier = subprocess.Popen(["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                              "fake_notifications.py"), toasts_log, "1.5"],
+                            stdout=subprocess.PIPE, text=True)
+if "ready" not in notifier.stdout.readline():
+    raise SystemExit("FAIL: the fake notification server did not start (needs python3-dbus, python3-gi)")
 
 driver = subprocess.Popen([driver_bin, "--port", "4444", "--native-driver", "/usr/bin/WebKitWebDriver"],
                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -104,7 +114,41 @@ try:
     wait("the new file on the dashboard without a click",
          lambda: attr('[data-testid="source-total"]', "data-value") == want, 60)
     print(f"new file reached the dashboard without a click: source {want}")
+
+    # A toast on entering the error state; its click opens the window on 실시간 로그.
+    def toasts():
+        try:
+            with open(toasts_log, encoding="utf-8") as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def path():
+        return req("POST", f"/session/{sid}/execute/sync", {"script": "return location.pathname", "args": []})
+
+    assert path() == "/dashboard", path()
+    archive = f"{work}/demo/archive"
+    os.rename(archive, archive + ".away")
+    try:
+        wait("sync button clicked (share gone)",
+             lambda: req("POST", f"/session/{sid}/element/{find('[data-testid=sync-card-run]')}/click", {}) or True)
+        toast = wait("an error toast", lambda: next((t for t in toasts() if "NAS" in t["summary"]), None), 60)
+        assert "default" in toast["actions"][::2], toast
+        print(f"error toast shown: {toast['summary']!r} ({toast['app']})")
+        wait("the toast's click opens 실시간 로그", lambda: path() == "/logs", 30)
+        wait("the log screen's lines", lambda: count('[data-testid="log-line"]'))
+        print("clicking the toast opened the window on /logs")
+    finally:
+        os.rename(archive + ".away", archive)
     print("webdriver e2e: ok")
+except BaseException:
+    # The app's own log says why (its live log file sits next to archive.db).
+    try:
+        with open(f"{work}/demo/logs/nas-sync.log", encoding="utf-8", errors="replace") as f:
+            print("--- the app's log (last 40 lines)\n" + "".join(f.readlines()[-40:]), file=sys.stderr)
+    except OSError as e:
+        print(f"(no app log: {e})", file=sys.stderr)
+    raise
 finally:
     if sid:
         try:
@@ -112,4 +156,5 @@ finally:
         except Exception:
             pass
     driver.terminate()
+    notifier.terminate()
     shutil.rmtree(work, ignore_errors=True)

@@ -294,7 +294,15 @@ struct DbBytes {
 }
 
 impl DbBytes {
+    /// The database's bytes after a checkpoint: frames a finished run left in the WAL (an
+    /// exiting process may leave them; the next connection checkpoints them) move into the main
+    /// file first, so two reads differ only when the content did.
     fn read(db: &Path) -> DbBytes {
+        if db.exists()
+            && let Ok(c) = rusqlite::Connection::open(db)
+        {
+            let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
         let mut wal = db.as_os_str().to_owned();
         wal.push("-wal");
         DbBytes {
