@@ -14,6 +14,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, t: &Toast) {
 }
 
 /// What a click does: the window comes back (recreated if it was released) on the toast's screen.
+#[cfg(any(target_os = "linux", windows))]
 fn clicked<R: Runtime>(app: &AppHandle<R>, view: &str) {
     tracing::info!("알림 클릭 / toast clicked: {view}");
     crate::window::show_main(app, Some(view));
@@ -88,8 +89,14 @@ mod imp {
     use super::*;
 
     pub fn show<R: Runtime>(app: &AppHandle<R>, t: &Toast) -> Result<(), String> {
+        use tauri::Manager;
         use tauri_plugin_notification::NotificationExt;
-        let _ = clicked::<R>; // no click callback here
+        if app
+            .try_state::<tauri_plugin_notification::Notification<R>>()
+            .is_none()
+        {
+            return Ok(());
+        }
         app.notification()
             .builder()
             .title(&t.title)

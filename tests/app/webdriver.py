@@ -83,6 +83,9 @@ try:
     def attr(css, name):
         return req("GET", f"/session/{sid}/element/{find(css)}/attribute/{name}")
 
+    def click(css, what):
+        wait(what, lambda: req("POST", f"/session/{sid}/element/{find(css)}/click", {}) or True)
+
     def count(css):
         return len(req("POST", f"/session/{sid}/elements", {"using": "css selector", "value": css}))
 
@@ -95,8 +98,7 @@ try:
     src, tgt = want_src, want_tgt
     print(f"dashboard = CLI: source {src}, target {tgt}")
 
-    wait("sync button clicked", lambda: req("POST", f"/session/{sid}/element/{find('[data-testid=sync-card-run]')}/click",
-                                            {}) or True)
+    click("[data-testid=sync-card-run]", "sync button clicked")
     req("POST", f"/session/{sid}/execute/sync", {"script": (
         "history.pushState(null, '', '/logs'); dispatchEvent(new PopStateEvent('popstate'));"), "args": []})
     lines = wait("log lines", lambda: count('[data-testid="log-line"]'))
@@ -130,8 +132,7 @@ try:
     archive = f"{work}/demo/archive"
     os.rename(archive, archive + ".away")
     try:
-        wait("sync button clicked (share gone)",
-             lambda: req("POST", f"/session/{sid}/element/{find('[data-testid=sync-card-run]')}/click", {}) or True)
+        click("[data-testid=sync-card-run]", "sync button clicked (share gone)")
         toast = wait("an error toast", lambda: next((t for t in toasts() if "NAS" in t["summary"]), None), 60)
         assert "default" in toast["actions"][::2], toast
         print(f"error toast shown: {toast['summary']!r} ({toast['app']})")
