@@ -1,4 +1,4 @@
-"""WebDriver E2E of the real desktop app (tauri-driver + WebKitWebDriver), plain W3C over HTTP.
+"""WebDriver E2E of the real desktop app (WebKitWebDriver, plain W3C over HTTP).
 
 On a demo archive synced by the CLI: the dashboard shows the CLI's numbers; a sync started from the
 window's button writes log lines that the 실시간 로그 screen shows; a file added to the archive
@@ -6,11 +6,21 @@ reaches the dashboard without a click (watcher); with the share gone, a sync rai
 (tests/app/fake_notifications.py is the notification server) and clicking it brings the window to
 실시간 로그. Run under `xvfb-run -a dbus-run-session`:
 
-  python3 tests/app/webdriver.py TARGET_DEBUG_DIR TAURI_DRIVER
+  python3 tests/app/webdriver.py TARGET_DEBUG_DIR [LOG_DIR]
+
+WebKitWebDriver is driven directly, not through tauri-driver: on Linux tauri-driver only renames
+`tauri:options` to `webkitgtk:browserOptions` and sets TAURI_WEBVIEW_AUTOMATION, but it forwards
+every request through a pooled HTTP client that does not retry, and on a loaded machine that
+proxy answered `client error (Canceled)` / `connection closed before message completed` (issue
+16). Here each request is a fresh connection, the driver's readiness is awaited (GET /status),
+session creation is retried a bounded number of times with the reason logged, and every wait is
+on a condition with a generous ceiling. WebKitWebDriver's stderr, the app's log and a summary stay
+in LOG_DIR (default: a temp dir, printed) after the run.
 """
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -18,15 +28,37 @@ import time
 import urllib.error
 import urllib.request
 
-target, driver_bin = sys.argv[1], sys.argv[2]
-work = tempfile.mkdtemp()
-env = dict(os.environ, XDG_CONFIG_HOME=f"{work}/config", XDG_DATA_HOME=f"{work}/data")
+target = sys.argv[1]
+log_dir = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="nas-sync-app-e2e-")
+os.makedirs(log_dir, exist_ok=True)
+# Ceilings, not sleeps: a loaded 2-core machine starts WebKit slowly (tens of seconds).
+SLOW = float(os.environ.get("E2E_TIMEOUT", "120"))
+SESSION_ATTEMPTS = 3
+
+work = tempfile.mkdtemp(prefix="nas-sync-app-e2e-work-")
+env = dict(os.environ, XDG_CONFIG_HOME=f"{work}/config", XDG_DATA_HOME=f"{work}/data",
+           # WebKit's caches (GStreamer registry, fonts) shared with the smoke run before this one.
+           XDG_CACHE_HOME=os.environ.get("NAS_SYNC_XDG_CACHE", f"{work}/cache"),
+           # The app refuses automation unless this is set (tauri-driver sets it too).
+           TAURI_WEBVIEW_AUTOMATION="true")
 nas = f"{target}/nas-sync"
+app = f"{target}/nas-sync-monitor"
 cfg = f"{work}/demo/nas-sync.toml"
 subprocess.run([nas, "demo", "--dir", f"{work}/demo", "--files", "300"], check=True, env=env, capture_output=True)
 subprocess.run([nas, "--config", cfg, "-q", "sync"], check=True, env=env)
 cli = json.loads(subprocess.run([nas, "--config", cfg, "--json", "dashboard"], check=True, env=env,
                                 capture_output=True).stdout)
+
+
+def note(msg):
+    print(msg, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 
 # The desktop's notification server, before the app starts: it logs each toast and clicks it.
 toasts_log = f"{work}/toasts.jsonl"
@@ -36,23 +68,26 @@ notifier = subprocess.Popen(["/usr/bin/python3", os.path.join(os.path.dirname(os
 if "ready" not in notifier.stdout.readline():
     raise SystemExit("FAIL: the fake notification server did not start (needs python3-dbus, python3-gi)")
 
-driver = subprocess.Popen([driver_bin, "--port", "4444", "--native-driver", "/usr/bin/WebKitWebDriver"],
-                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-BASE = "http://127.0.0.1:4444"
+driver_log_path = f"{log_dir}/webkitwebdriver.log"
+driver_log = open(driver_log_path, "ab")
+port = free_port()
+driver = subprocess.Popen(["/usr/bin/WebKitWebDriver", f"--port={port}", "--host=127.0.0.1"],
+                          env=env, stdout=driver_log, stderr=subprocess.STDOUT)
+BASE = f"http://127.0.0.1:{port}"
 
 
-def req(method, path, body=None):
+def req(method, path, body=None, timeout=SLOW):
     data = json.dumps(body).encode() if body is not None else None
     r = urllib.request.Request(BASE + path, data=data, method=method,
-                               headers={"Content-Type": "application/json"})
+                               headers={"Content-Type": "application/json", "Connection": "close"})
     try:
-        with urllib.request.urlopen(r, timeout=60) as resp:
+        with urllib.request.urlopen(r, timeout=timeout) as resp:
             return json.loads(resp.read() or b"{}").get("value")
     except urllib.error.HTTPError as e:  # keep the driver's reason (stale element, no such element, ...)
         raise RuntimeError(f"{method} {path}: HTTP {e.code}: {e.read()[:300]!r}") from None
 
 
-def wait(what, fn, timeout=60):
+def wait(what, fn, timeout=SLOW):
     """Polls fn until it returns something truthy. React may replace an element between the find and
     the read (a stale element answers HTTP 500 in WebKitWebDriver), so every read goes through here."""
     end = time.time() + timeout
@@ -65,16 +100,61 @@ def wait(what, fn, timeout=60):
             last = f"got {v!r}"
         except Exception as e:  # not there yet, or replaced by a re-render
             last = str(e)
+        if driver.poll() is not None:
+            raise SystemExit(f"FAIL: WebKitWebDriver exited ({driver.returncode}) while waiting for {what}")
         if time.time() > end:
-            raise SystemExit(f"FAIL: timed out waiting for {what} (last: {last})")
+            raise SystemExit(f"FAIL: timed out after {timeout:.0f} s waiting for {what} (last: {last})")
         time.sleep(0.3)
 
 
+def app_pids():
+    """Instances of the app started for this run (found by their --config argument)."""
+    out = subprocess.run(["pgrep", "-f", f"{app} --config {cfg}"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def stop_apps():
+    """A failed session attempt may leave its app running; the single-instance plugin would make
+    the next launch exit at once, so it goes first."""
+    for pid in app_pids():
+        try:
+            os.kill(pid, 15)
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + 20
+    while app_pids() and time.time() < deadline:
+        time.sleep(0.2)
+    for pid in app_pids():
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+
+
+def new_session():
+    caps = {"capabilities": {"alwaysMatch": {"webkitgtk:browserOptions": {
+        "binary": app, "args": ["--config", cfg, "--no-schedule"]}}}}
+    for attempt in range(1, SESSION_ATTEMPTS + 1):
+        t0 = time.time()
+        try:
+            value = req("POST", "/session", caps, timeout=SLOW)
+            note(f"session created in {time.time() - t0:.1f} s (attempt {attempt})")
+            return value["sessionId"]
+        except Exception as e:  # logged, then retried from a clean state
+            note(f"session attempt {attempt}/{SESSION_ATTEMPTS} failed after {time.time() - t0:.1f} s: {e}")
+            if attempt == SESSION_ATTEMPTS:
+                raise SystemExit(f"FAIL: no WebDriver session after {SESSION_ATTEMPTS} attempts (last: {e})")
+            stop_apps()
+            wait("WebKitWebDriver ready again", lambda: (req("GET", "/status", timeout=10) or {}).get("ready"), 60)
+
+
 sid = None
+started = time.time()
 try:
-    wait("tauri-driver", lambda: req("GET", "/status") is not None, 20)
-    sid = req("POST", "/session", {"capabilities": {"alwaysMatch": {"tauri:options": {
-        "application": f"{target}/nas-sync-monitor", "args": ["--config", cfg, "--no-schedule"]}}}})["sessionId"]
+    t0 = time.time()
+    wait("WebKitWebDriver ready", lambda: (req("GET", "/status", timeout=10) or {}).get("ready"), 60)
+    note(f"WebKitWebDriver ready after {time.time() - t0:.1f} s")
+    sid = new_session()
 
     def find(css):
         el = req("POST", f"/session/{sid}/element", {"using": "css selector", "value": css})
@@ -89,33 +169,41 @@ try:
     def count(css):
         return len(req("POST", f"/session/{sid}/elements", {"using": "css selector", "value": css}))
 
+    def script(js):
+        return req("POST", f"/session/{sid}/execute/sync", {"script": js, "args": []})
+
+    def go(path):
+        wait(f"navigate to {path}", lambda: script(
+            f"history.pushState(null, '', '{path}'); dispatchEvent(new PopStateEvent('popstate')); return true"))
+
     t0 = time.time()
     src = wait("dashboard", lambda: attr('[data-testid="source-total"]', "data-value"))
-    print(f"first data after {time.time() - t0:.1f} s (session start to dashboard numbers)")
+    note(f"first data after {time.time() - t0:.1f} s (session start to dashboard numbers)")
     want_src, want_tgt = str(cli["source"]["total_files"]), str(cli["target"]["total_files"])
-    wait(f"source total {want_src} (CLI)", lambda: attr('[data-testid="source-total"]', "data-value") == want_src, 20)
-    wait(f"target total {want_tgt} (CLI)", lambda: attr('[data-testid="target-total"]', "data-value") == want_tgt, 20)
+    wait(f"source total {want_src} (CLI)", lambda: attr('[data-testid="source-total"]', "data-value") == want_src)
+    wait(f"target total {want_tgt} (CLI)", lambda: attr('[data-testid="target-total"]', "data-value") == want_tgt)
     src, tgt = want_src, want_tgt
-    print(f"dashboard = CLI: source {src}, target {tgt}")
+    note(f"dashboard = CLI: source {src}, target {tgt}")
 
     click("[data-testid=sync-card-run]", "sync button clicked")
-    req("POST", f"/session/{sid}/execute/sync", {"script": (
-        "history.pushState(null, '', '/logs'); dispatchEvent(new PopStateEvent('popstate'));"), "args": []})
+    go("/logs")
     lines = wait("log lines", lambda: count('[data-testid="log-line"]'))
-    print(f"log screen shows {lines} lines after a sync from the window")
+    note(f"log screen shows {lines} lines after a sync from the window")
 
-    req("POST", f"/session/{sid}/execute/sync", {"script": (
-        "history.pushState(null, '', '/dashboard'); dispatchEvent(new PopStateEvent('popstate'));"), "args": []})
+    go("/dashboard")
     wait("dashboard again", lambda: attr('[data-testid="source-total"]', "data-value"))
-    time.sleep(2)
+    # The sync started above must be over before the new file is written, or the watcher's
+    # sync would be queued behind it (still fine, but the wait below would measure both).
+    wait("the sync from the window to finish", lambda: script(
+        "return !document.querySelector('[data-testid=\"job-progress\"]')"))
     dst = f"{work}/demo/archive/WSOP/e2e-new-file.mp4"
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     with open(dst, "wb") as f:
         f.write(b"\0" * 4096)
     want = str(int(src) + 1)
     wait("the new file on the dashboard without a click",
-         lambda: attr('[data-testid="source-total"]', "data-value") == want, 60)
-    print(f"new file reached the dashboard without a click: source {want}")
+         lambda: attr('[data-testid="source-total"]', "data-value") == want)
+    note(f"new file reached the dashboard without a click: source {want}")
 
     # A toast on entering the error state; its click opens the window on 실시간 로그.
     def toasts():
@@ -126,36 +214,49 @@ try:
             return []
 
     def path():
-        return req("POST", f"/session/{sid}/execute/sync", {"script": "return location.pathname", "args": []})
+        return script("return location.pathname")
 
-    assert path() == "/dashboard", path()
+    wait("the window on /dashboard", lambda: path() == "/dashboard")
     archive = f"{work}/demo/archive"
     os.rename(archive, archive + ".away")
     try:
         click("[data-testid=sync-card-run]", "sync button clicked (share gone)")
-        toast = wait("an error toast", lambda: next((t for t in toasts() if "NAS" in t["summary"]), None), 60)
+        toast = wait("an error toast", lambda: next((t for t in toasts() if "NAS" in t["summary"]), None))
         assert "default" in toast["actions"][::2], toast
-        print(f"error toast shown: {toast['summary']!r} ({toast['app']})")
-        wait("the toast's click opens 실시간 로그", lambda: path() == "/logs", 30)
+        note(f"error toast shown: {toast['summary']!r} ({toast['app']})")
+        wait("the toast's click opens 실시간 로그", lambda: path() == "/logs")
         wait("the log screen's lines", lambda: count('[data-testid="log-line"]'))
-        print("clicking the toast opened the window on /logs")
+        note("clicking the toast opened the window on /logs")
     finally:
         os.rename(archive + ".away", archive)
-    print("webdriver e2e: ok")
+    note(f"webdriver e2e: ok ({time.time() - started:.1f} s)")
 except BaseException:
-    # The app's own log says why (its live log file sits next to archive.db).
-    try:
-        with open(f"{work}/demo/logs/nas-sync.log", encoding="utf-8", errors="replace") as f:
-            print("--- the app's log (last 40 lines)\n" + "".join(f.readlines()[-40:]), file=sys.stderr)
-    except OSError as e:
-        print(f"(no app log: {e})", file=sys.stderr)
+    note(f"--- logs kept in {log_dir}")
+    for name, path_ in (("the app's log", f"{work}/demo/logs/nas-sync.log"),
+                        ("WebKitWebDriver's output", driver_log_path)):
+        try:
+            with open(path_, encoding="utf-8", errors="replace") as f:
+                tail = f.readlines()[-40:]
+            print(f"--- {name} (last {len(tail)} lines of {path_})\n" + "".join(tail), file=sys.stderr)
+        except OSError as e:
+            print(f"(no {name}: {e})", file=sys.stderr)
     raise
 finally:
     if sid:
         try:
-            req("DELETE", f"/session/{sid}")
+            req("DELETE", f"/session/{sid}", timeout=30)
         except Exception:
             pass
+    stop_apps()
     driver.terminate()
+    try:
+        driver.wait(10)
+    except subprocess.TimeoutExpired:
+        driver.kill()
     notifier.terminate()
+    driver_log.close()
+    try:
+        shutil.copy(f"{work}/demo/logs/nas-sync.log", f"{log_dir}/app.log")
+    except OSError:
+        pass
     shutil.rmtree(work, ignore_errors=True)

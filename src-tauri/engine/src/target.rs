@@ -297,10 +297,38 @@ impl Target {
     }
 }
 
-/// SQLITE_BUSY or SQLITE_LOCKED.
-/// Checkpoints started by [`Target::checkpoint_in_background`] and not yet waited for.
-static CHECKPOINTS: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
-    std::sync::Mutex::new(Vec::new());
+/// Background checkpoints still running: a count and a condition variable rather than a list
+/// of join handles, so that every caller of [`finish_checkpoints`] waits for all of them. (With
+/// handles, two threads calling it at once split the list: one returned while the checkpoint it
+/// had started was still being joined by the other, and a test that compared the database's
+/// bytes next saw them change under it.)
+static CHECKPOINTS_RUNNING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static CHECKPOINTS_DONE: std::sync::Condvar = std::sync::Condvar::new();
+
+/// Counts one background checkpoint from before its thread starts until it ends, even when
+/// the thread panics (the guard's drop runs during unwinding).
+struct CheckpointRunning;
+
+impl CheckpointRunning {
+    fn start() -> Self {
+        *CHECKPOINTS_RUNNING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) += 1;
+        CheckpointRunning
+    }
+}
+
+impl Drop for CheckpointRunning {
+    fn drop(&mut self) {
+        let mut running = CHECKPOINTS_RUNNING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *running -= 1;
+        if *running == 0 {
+            CHECKPOINTS_DONE.notify_all();
+        }
+    }
+}
 
 impl Target {
     /// Copy the WAL into the database file and close the connection, on a thread of its own.
@@ -315,7 +343,11 @@ impl Target {
 /// [`Target::checkpoint_in_background`] for any connection we own (archive.db too): a PASSIVE
 /// checkpoint, then the connection closes, on a thread of its own.
 pub(crate) fn checkpoint_in_background(conn: Connection, db: &'static str) {
-    let handle = std::thread::spawn(move || {
+    // Counted before the thread exists, so a `finish_checkpoints` that follows this call
+    // always waits for it.
+    let running = CheckpointRunning::start();
+    std::thread::spawn(move || {
+        let _running = running;
         let started = Instant::now();
         match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
             Ok((
@@ -336,20 +368,23 @@ pub(crate) fn checkpoint_in_background(conn: Connection, db: &'static str) {
         }
         drop(conn);
     });
-    let mut pending = CHECKPOINTS.lock().unwrap_or_else(|p| p.into_inner());
-    pending.retain(|h| !h.is_finished());
-    pending.push(handle);
 }
 
-/// Wait for the background checkpoints still running (before a process exits).
+/// Wait until no background checkpoint is running (before a process exits, and in tests before
+/// comparing a database's bytes). Waits for every checkpoint started before the call, whoever
+/// started it.
 pub fn finish_checkpoints() {
-    let pending: Vec<_> =
-        std::mem::take(&mut *CHECKPOINTS.lock().unwrap_or_else(|p| p.into_inner()));
-    for h in pending {
-        let _ = h.join();
+    let mut running = CHECKPOINTS_RUNNING
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    while *running > 0 {
+        running = CHECKPOINTS_DONE
+            .wait(running)
+            .unwrap_or_else(|p| p.into_inner());
     }
 }
 
+/// SQLITE_BUSY or SQLITE_LOCKED.
 pub fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
