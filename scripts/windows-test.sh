@@ -84,4 +84,4 @@ size=$(stat -c %s "$installer")
 echo "installer: $(basename "$installer"), $((size / 1024)) KiB"
 [ "$size" -le $((15 * 1024 * 1024)) ] || { echo "FAIL: installer over 15 MB" >&2; exit 1; }
 bash tests/windows/installer-wine.sh "$installer"
-echo "$(cat "$log.sum"); CLI scenario passed; installer passed" | tee -a "$results"
+echo "$(cat "$log.sum"), CLI scenario and installer passed" | tee -a "$results"

@@ -10,7 +10,11 @@ export function useLatestJobs() {
   const list = useQuery({
     queryKey: ["jobs"],
     queryFn: () => api.jobs(),
-    refetchInterval: running !== null ? 600 : false,
+    // Polled while the status says a job runs, and also while the last answer still shows one
+    // running: a job that ends between that answer and the next status change (a 0.1 s sync
+    // whose start the status stream never showed) would otherwise stay "running" on screen.
+    refetchInterval: (q) =>
+      running !== null || (q.state.data ?? []).some((j) => j.state === "running") ? 600 : false,
   });
   const jobs = list.data ?? [];
   const latest = (kind?: JobKind): JobInfo | null =>
