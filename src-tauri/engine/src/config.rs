@@ -65,6 +65,15 @@ pub struct Config {
     /// Start at login (desktop). `None` = never decided: the desktop turns it on after the
     /// first successful setup; a user's choice is kept from then on.
     pub autostart: Option<bool>,
+    /// Let this program switch pokervod.db to WAL (write-ahead logging) so the OTT platform keeps
+    /// reading while a sync writes. Off by default: the Target's journal mode is its owner's
+    /// choice, and WAL is unsafe when the file sits on a network share or is opened from
+    /// another host.
+    pub target_wal: bool,
+    /// The operator chose to run without an admin PIN: admin actions (스캔 실행, forced apply,
+    /// the settings that touch paths and guards) are then open to whoever can reach the UI.
+    /// While no PIN is set and this is false, those actions ask for a PIN to be set first.
+    pub no_admin_pin: bool,
     /// Salted Argon2id hash (PHC string) of the admin PIN that unlocks 스캔 실행 in the UI, see
     /// [`crate::admin_pin`]. Read from the settings file but never serialized with the rest: no
     /// API returns it (they answer `admin_pin_set`), and the settings store writes it itself.
@@ -97,6 +106,8 @@ impl Default for Config {
             notify_errors: true,
             notify_sync_summary: false,
             autostart: None,
+            target_wal: false,
+            no_admin_pin: false,
             admin_pin_hash: None,
         }
     }

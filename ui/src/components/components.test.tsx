@@ -31,6 +31,8 @@ const config: Config = {
   notify_errors: true,
   notify_sync_summary: false,
   autostart: null,
+  target_wal: false,
+  no_admin_pin: false,
 };
 
 describe("settings form", () => {

@@ -88,4 +88,17 @@ notify_sync_summary: boolean,
  * Start at login (desktop). `None` = never decided: the desktop turns it on after the
  * first successful setup; a user's choice is kept from then on.
  */
-autostart: boolean | null, };
+autostart: boolean | null, 
+/**
+ * Let this program switch pokervod.db to WAL (write-ahead logging) so the OTT platform keeps
+ * reading while a sync writes. Off by default: the Target's journal mode is its owner's
+ * choice, and WAL is unsafe when the file sits on a network share or is opened from
+ * another host.
+ */
+target_wal: boolean, 
+/**
+ * The operator chose to run without an admin PIN: admin actions (스캔 실행, forced apply,
+ * the settings that touch paths and guards) are then open to whoever can reach the UI.
+ * While no PIN is set and this is false, those actions ask for a PIN to be set first.
+ */
+no_admin_pin: boolean, };
