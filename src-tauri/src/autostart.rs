@@ -63,8 +63,12 @@ pub fn apply<R: Runtime>(app: &AppHandle<R>, monitor: &Monitor, store: Option<&S
         }
     }
     if cfg.autostart.is_none()
-        && let Err(e) =
-            actions::apply_settings_patch(monitor, store, serde_json::json!({"autostart": want}))
+        && let Err(e) = actions::apply_settings_patch(
+            monitor,
+            store,
+            serde_json::json!({"autostart": want}),
+            &nas_sync_engine::runtime::Caller::cli(),
+        )
     {
         tracing::warn!(
             "자동 시작 기본값을 저장하지 못했습니다 / autostart default not saved: {e:?}"

@@ -54,7 +54,7 @@ impl From<PatchError> for CmdError {
                     "설정에 문제가 있습니다 / some settings are invalid",
                 )
             },
-            PatchError::Io(e) => e.into(),
+            PatchError::Forbidden(e) | PatchError::Io(e) => e.into(),
         }
     }
 }

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use nas_sync_engine::Error;
 use nas_sync_engine::index::{Index, SharedIndex};
-use nas_sync_engine::runtime::Monitor;
 use nas_sync_engine::runtime::logs::SubscriptionId;
 use nas_sync_engine::runtime::settings::SettingsStore;
+use nas_sync_engine::runtime::{Caller, CallerKind, Monitor};
 
 use crate::error::{CmdError, CmdResult, blocking};
 
@@ -32,6 +32,8 @@ pub struct Shell {
     pub log_file: Option<PathBuf>,
     subs: Mutex<HashMap<u32, Subscription>>,
     next_sub: AtomicU32,
+    /// The admin grant the window's PIN unlocked (the engine checks it on every admin action).
+    admin_grant: Mutex<Option<String>>,
 }
 
 impl Shell {
@@ -49,7 +51,24 @@ impl Shell {
             log_file,
             subs: Mutex::new(HashMap::new()),
             next_sub: AtomicU32::new(1),
+            admin_grant: Mutex::new(None),
         }
+    }
+
+    /// Who the window is for the engine's admin checks: the local user, with the grant its PIN
+    /// unlocked, if any.
+    pub fn caller(&self) -> Caller {
+        let grant = self
+            .admin_grant
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Caller::new(CallerKind::Local, grant, "desktop")
+    }
+
+    /// Keep the grant a PIN unlocked (replacing an older one).
+    pub fn set_admin_grant(&self, grant: Option<String>) {
+        *self.admin_grant.lock().unwrap_or_else(|p| p.into_inner()) = grant;
     }
 
     /// Run `f` on the long-lived match index, opening or refreshing it first.

@@ -149,10 +149,12 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             } else {
                 JobKind::Reconcile
             };
-            let m = shell.monitor.clone();
+            let (m, caller) = (shell.monitor.clone(), shell.caller());
             std::thread::spawn(move || {
-                let s = crate::commands::jobs::start(&m, kind, false);
-                tracing::info!("트레이: {}", s.message);
+                match crate::commands::jobs::start(&m, kind, None, &caller) {
+                    Ok(s) => tracing::info!("트레이: {}", s.message),
+                    Err(e) => tracing::warn!("트레이: {}", e.message),
+                }
             });
         }
         "pause" => {

@@ -91,7 +91,7 @@ impl Fixture {
 
     /// Start a sync and wait for its report.
     fn sync(&self) -> Value {
-        let started = self.ok("start_sync", json!({"force": false}));
+        let started = self.ok("start_sync", json!({}));
         assert_eq!(started["started"], true, "{started}");
         assert_eq!(started["kind"], "sync");
         self.wait_job(started["job_id"].as_u64().expect("job id"))
@@ -223,6 +223,17 @@ fn status_pause_resume_reconcile_and_scan() {
     assert!(r["result"].is_object(), "reconcile report: {r}");
     assert!(r["job_id"].as_u64().is_some());
 
+    // 스캔 실행 is an administrator's: refused by the engine until a PIN exists and unlocks it.
+    let e = f.err("start_scan", json!({}));
+    assert_eq!(e["code"], "admin_pin_not_set", "{e}");
+    f.ok("save_settings", json!({"patch": {"admin_pin": "7531"}}));
+    let e = f.err("start_scan", json!({}));
+    assert_eq!(e["code"], "admin_required", "{e}");
+    let wrong = f.ok("verify_admin_pin", json!({"pin": "0000"}));
+    assert_eq!(wrong["ok"], false, "{wrong}");
+    assert_eq!(f.err("start_scan", json!({}))["code"], "admin_required");
+    let right = f.ok("verify_admin_pin", json!({"pin": "7531"}));
+    assert_eq!(right["ok"], true, "{right}");
     let scan = f.ok("start_scan", json!({}));
     assert_eq!(scan["kind"], "scan", "{scan}");
     // While it runs, asking again answers with the running job, and cancel is accepted.

@@ -3,9 +3,11 @@
 //!
 //! Exit codes: 0 applied; 1 error; 2 usage; 3 a safety guard refused to apply changes.
 
+mod access;
 mod openapi;
 mod output;
 mod serve;
+mod static_files;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -152,6 +154,11 @@ enum Command {
         /// Do not watch the root for changes.
         #[arg(long)]
         no_watch: bool,
+        /// Another name (or name:port) the server may be reached by, e.g. behind a reverse
+        /// proxy; repeatable. Also NAS_SYNC_ALLOWED_HOSTS (comma-separated). Requests with any
+        /// other Host header are refused (DNS rebinding).
+        #[arg(long = "allowed-host", value_name = "NAME")]
+        allowed_hosts: Vec<String>,
     },
     /// Write a realistic demo archive and a config pointing at it.
     Demo {
@@ -188,9 +195,26 @@ fn run_main() -> ExitCode {
         ui_dir,
         no_schedule,
         no_watch,
+        allowed_hosts,
     } = &cli.command
     {
-        return match run_serve(&cli, &hub, *bind, ui_dir.clone(), !no_schedule, !no_watch) {
+        let mut hosts = allowed_hosts.clone();
+        if let Ok(v) = std::env::var("NAS_SYNC_ALLOWED_HOSTS") {
+            hosts.extend(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(String::from),
+            );
+        }
+        let opts = ServeOpts {
+            bind: *bind,
+            ui_dir: ui_dir.clone(),
+            schedule: !no_schedule,
+            watch: !no_watch,
+            allowed_hosts: hosts,
+        };
+        return match run_serve(&cli, &hub, opts) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -258,14 +282,27 @@ fn init_logging(cli: &Cli, hub: &nas_sync_engine::runtime::LogHub) {
         .try_init();
 }
 
-fn run_serve(
-    cli: &Cli,
-    hub: &nas_sync_engine::runtime::LogHub,
+/// `serve`'s flags.
+struct ServeOpts {
     bind: std::net::SocketAddr,
     ui_dir: Option<PathBuf>,
     schedule: bool,
     watch: bool,
+    allowed_hosts: Vec<String>,
+}
+
+fn run_serve(
+    cli: &Cli,
+    hub: &nas_sync_engine::runtime::LogHub,
+    opts: ServeOpts,
 ) -> Result<(), Error> {
+    let ServeOpts {
+        bind,
+        ui_dir,
+        schedule,
+        watch,
+        allowed_hosts,
+    } = opts;
     let cfg = load_config(cli)?;
     let settings_path = cli
         .config
@@ -300,6 +337,8 @@ fn run_serve(
             settings_path,
             operator_token: token("NAS_SYNC_OPERATOR_TOKEN"),
             admin_token: token("NAS_SYNC_ADMIN_TOKEN"),
+            local_token: token("NAS_SYNC_LOCAL_TOKEN"),
+            allowed_hosts,
             schedule,
             watch,
         },
@@ -384,7 +423,11 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             let cfg = load_config(cli)?;
             let opts = SyncOptions {
                 dry_run: *dry_run,
-                force: *force,
+                force: if *force {
+                    sync::Force::Always
+                } else {
+                    sync::Force::No
+                },
                 no_scan: *no_scan,
                 progress: Some(&cb),
                 cancel: Some(&cancel),

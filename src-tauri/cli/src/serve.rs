@@ -2,9 +2,11 @@
 //! the web UI and headless (Docker) deployments. Each handler parses, calls the engine (blocking
 //! work on `spawn_blocking`) and maps the error; no sync logic lives here.
 //!
-//! Security: loopback by default. A non-loopback bind needs both tokens (operator: sync,
-//! reconcile and reads; admin: also scan and settings), sent as `Authorization: Bearer …` (or
-//! `?token=` on WebSockets, which browsers cannot give headers). `/health` is always open.
+//! Security (README "Security"): every request passes [`crate::access::guard`] (Host, Origin,
+//! Content-Type, a token or the session cookie; security headers; JSON errors), and every
+//! handler hands the request's [`Caller`] to the engine, which enforces the admin boundary.
+//! Loopback by default, with a per-launch token; a non-loopback bind needs the operator and
+//! admin tokens. `/health` answers without credentials, with the status and an error code only.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,9 +16,9 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,7 +31,12 @@ use nas_sync_engine::runtime::actions::{self, PatchError};
 use nas_sync_engine::runtime::logs::{LogLine, LogSink, Push};
 use nas_sync_engine::runtime::monitor::StatusSink;
 use nas_sync_engine::runtime::settings::SettingsStore;
-use nas_sync_engine::runtime::{JobKind, LogHub, Monitor, Status, StatusKind};
+use nas_sync_engine::runtime::{
+    Caller, ForceApproval, JobKind, LogHub, Monitor, Status, StatusKind,
+};
+
+use crate::access::{self, Access, AccessConfig};
+use crate::static_files::{UiDir, serve_ui};
 use nas_sync_engine::{Config, Error, query};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8787";
@@ -45,21 +52,15 @@ pub struct ServeArgs {
     pub settings_path: Option<PathBuf>,
     pub operator_token: Option<String>,
     pub admin_token: Option<String>,
+    /// The per-launch secret on loopback (`NAS_SYNC_LOCAL_TOKEN` for scripts and tests; random
+    /// when `None`).
+    pub local_token: Option<String>,
+    /// More names the server may be reached by (reverse proxy, LAN name).
+    pub allowed_hosts: Vec<String>,
     /// Run the automatic schedule (default on).
     pub schedule: bool,
     /// Watch the root for changes (default on; network shares are left to the schedule).
     pub watch: bool,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Role {
-    Operator,
-    Admin,
-}
-
-struct Tokens {
-    operator: Option<String>,
-    admin: Option<String>,
 }
 
 #[derive(Clone)]
@@ -69,7 +70,6 @@ struct AppState {
     index: SharedIndex,
     settings: Option<SettingsStore>,
     settings_warning: Arc<Mutex<Option<String>>>,
-    tokens: Arc<Tokens>,
 }
 
 /// An error as JSON `{code, message, field?}` with a status that says what kind it is.
@@ -85,6 +85,7 @@ impl From<Error> for ApiError {
             "config_invalid" => StatusCode::CONFLICT,
             "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "target_busy" | "sync_running" | "root_unreachable" => StatusCode::SERVICE_UNAVAILABLE,
+            "admin_required" | "admin_pin_not_set" => StatusCode::FORBIDDEN,
             "guard_offline" | "guard_mass_delete" => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -144,17 +145,53 @@ async fn with_index<T: Send + 'static>(
     blocking(move || index.with(&cfg, f)).await
 }
 
-pub fn serve(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Error> {
+pub fn serve(cfg: Config, mut args: ServeArgs, hub: LogHub) -> Result<(), Error> {
     let loopback = args.bind.ip().is_loopback();
+    let bad = |field: &str, message: String| Error::Invalid {
+        field: field.into(),
+        message,
+    };
     if !loopback && (args.operator_token.is_none() || args.admin_token.is_none()) {
-        return Err(Error::Invalid {
-            field: "bind".into(),
-            message: format!(
+        return Err(bad(
+            "bind",
+            format!(
                 "binding to {} (not loopback) needs both tokens: set NAS_SYNC_OPERATOR_TOKEN and \
-                 NAS_SYNC_ADMIN_TOKEN, or bind to 127.0.0.1",
+                 NAS_SYNC_ADMIN_TOKEN (e.g. `openssl rand -hex 32` each), or bind to 127.0.0.1",
                 args.bind
             ),
-        });
+        ));
+    }
+    for (name, token) in [
+        ("NAS_SYNC_OPERATOR_TOKEN", &args.operator_token),
+        ("NAS_SYNC_ADMIN_TOKEN", &args.admin_token),
+    ] {
+        if let Some(problem) = token
+            .as_deref()
+            .and_then(|t| access::token_problem(name, t))
+        {
+            return Err(bad("token", problem));
+        }
+    }
+    if args.operator_token.is_some() && args.operator_token == args.admin_token {
+        return Err(bad(
+            "token",
+            "NAS_SYNC_OPERATOR_TOKEN and NAS_SYNC_ADMIN_TOKEN are the same; give each role its own"
+                .into(),
+        ));
+    }
+    if loopback {
+        match &args.local_token {
+            Some(t) if t.chars().count() < 16 || t.chars().any(char::is_whitespace) => {
+                return Err(bad(
+                    "token",
+                    "NAS_SYNC_LOCAL_TOKEN must be at least 16 characters without spaces".into(),
+                ));
+            }
+            Some(_) => {}
+            None => args.local_token = Some(nas_sync_engine::runtime::admin::random_secret()),
+        }
+    } else {
+        args.local_token = None;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -191,12 +228,7 @@ async fn run_server(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Err
         index,
         settings,
         settings_warning: Arc::new(Mutex::new(None)),
-        tokens: Arc::new(Tokens {
-            operator: args.operator_token.clone(),
-            admin: args.admin_token.clone(),
-        }),
     };
-    let app = router(state, args.ui_dir.as_deref());
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| Error::Io {
@@ -207,8 +239,26 @@ async fn run_server(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Err
         path: PathBuf::from(args.bind.to_string()),
         source: e,
     })?;
-    // The first stdout line says where we listen (tests and scripts read it; port 0 works).
+    // The Host check needs the port actually bound (`--bind 127.0.0.1:0` picks one).
+    let access = Arc::new(Access::new(AccessConfig {
+        bind: addr,
+        allowed_hosts: args.allowed_hosts.clone(),
+        local_token: args.local_token.clone(),
+        operator_token: args.operator_token.clone(),
+        admin_token: args.admin_token.clone(),
+    }));
+    let app = router(state, access, args.ui_dir.as_deref());
+    // The first stdout line says where we listen (tests and scripts read it; port 0 works); the
+    // second is the address to open (with the launch token on loopback).
     println!("listening on http://{addr}");
+    match &args.local_token {
+        Some(t) => println!("open http://{addr}/?token={t}"),
+        None => println!("open http://{addr}/?token=YOUR_TOKEN (the operator or admin token)"),
+    }
+    {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }
     tracing::info!("서버 시작 / serving on http://{addr}");
     let m = monitor.clone();
     axum::serve(listener, app)
@@ -246,8 +296,10 @@ async fn shutdown_signal() {
     }
 }
 
-fn router(state: AppState, ui_dir: Option<&std::path::Path>) -> Router {
-    let operator = Router::new()
+fn router(state: AppState, access: Arc<Access>, ui_dir: Option<&std::path::Path>) -> Router {
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/api/openapi.json", get(openapi))
         .route("/api/dashboard", get(dashboard))
         .route("/api/matching", get(matching_page))
         .route("/api/matching/tree", get(tree))
@@ -258,121 +310,37 @@ fn router(state: AppState, ui_dir: Option<&std::path::Path>) -> Router {
         .route("/api/jobs/{id}/cancel", post(cancel_job))
         .route("/api/sync", post(start_sync))
         .route("/api/reconcile", post(reconcile))
+        .route("/api/scan", post(start_scan))
         .route("/api/schedule/pause", post(pause))
         .route("/api/schedule/resume", post(resume))
-        .route("/ws/logs", get(ws_logs))
-        .route("/ws/status", get(ws_status))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_operator,
-        ));
-    let admin = Router::new()
-        .route("/api/scan", post(start_scan))
         .route("/api/settings", get(get_settings).put(put_settings))
         .route("/api/settings/test-root", post(test_root))
         .route("/api/admin/verify-pin", post(verify_pin))
         .route("/api/demo", post(create_demo))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
-    let mut app = Router::new()
-        .route("/health", get(health))
-        .route("/api/openapi.json", get(openapi))
-        .merge(operator)
-        .merge(admin);
-    if let Some(dir) = ui_dir.filter(|d| d.join("index.html").is_file()) {
-        let index = dir.join("index.html");
-        app = app.fallback_service(
-            tower_http::services::ServeDir::new(dir)
-                .fallback(tower_http::services::ServeFile::new(index)),
-        );
-    } else {
-        app = app.fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-        });
-    }
-    app.with_state(state)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tokens
-// ---------------------------------------------------------------------------------------------
-
-/// Constant-time comparison (the token's length is not secret).
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-fn presented(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<String> {
-    if let Some(v) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        && let Some(t) = v.strip_prefix("Bearer ")
-    {
-        return Some(t.trim().to_string());
-    }
-    uri.query().and_then(|q| {
-        q.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == "token")
-            .map(|(_, v)| v.to_string())
-    })
-}
-
-fn check(tokens: &Tokens, need: Role, req: &Request) -> Result<(), ApiError> {
-    if tokens.operator.is_none() && tokens.admin.is_none() {
-        return Ok(());
-    }
-    let Some(given) = presented(req.headers(), req.uri()) else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "토큰이 필요합니다 / a token is required (Authorization: Bearer …)",
-        ));
+        .route("/ws/logs", get(ws_logs))
+        .route("/ws/status", get(ws_status))
+        // Unknown API paths are a JSON 404, never the UI's index.html.
+        .route("/api/{*rest}", axum::routing::any(no_such_endpoint))
+        .route("/ws/{*rest}", axum::routing::any(no_such_endpoint))
+        .with_state(state);
+    let app = match ui_dir.and_then(UiDir::new) {
+        Some(ui) => api.fallback_service(axum::routing::get(serve_ui).with_state(ui)),
+        None => api.fallback(no_such_endpoint),
     };
-    let role = if tokens.admin.as_deref().is_some_and(|a| same(a, &given)) {
-        Some(Role::Admin)
-    } else if tokens.operator.as_deref().is_some_and(|o| same(o, &given)) {
-        Some(Role::Operator)
-    } else {
-        None
-    };
-    match role {
-        Some(r) if r >= need => Ok(()),
-        Some(_) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "관리자 권한이 필요합니다 / this needs the admin token",
-        )),
-        None => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "토큰이 올바르지 않습니다 / wrong token",
-        )),
-    }
+    app.layer(middleware::from_fn_with_state(access, access::guard))
 }
 
-async fn require_operator(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    match check(&st.tokens, Role::Operator, &req) {
-        Ok(()) => next.run(req).await,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn require_admin(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    match check(&st.tokens, Role::Admin, &req) {
-        Ok(()) => next.run(req).await,
-        Err(e) => e.into_response(),
-    }
+async fn no_such_endpoint() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
 // ---------------------------------------------------------------------------------------------
 // Handlers
 // ---------------------------------------------------------------------------------------------
 
-async fn health(State(st): State<AppState>) -> Response {
+/// `{status, label, code}` for anyone (a health check); with credentials also the last sync and
+/// the last error's message (which may name the share's path).
+async fn health(State(st): State<AppState>, caller: Option<Extension<Caller>>) -> Response {
     let m = st.monitor.clone();
     let status = tokio::task::spawn_blocking(move || {
         m.check_root();
@@ -385,12 +353,15 @@ async fn health(State(st): State<AppState>) -> Response {
     } else {
         StatusCode::OK
     };
-    let body = json!({
+    let mut body = json!({
         "status": status.status,
         "label": status.label,
-        "last_sync": status.last_sync,
-        "last_error": status.last_error,
+        "code": status.last_error.as_ref().map(|e| e.code.clone()),
     });
+    if caller.is_some() {
+        body["last_sync"] = json!(status.last_sync);
+        body["last_error"] = json!(status.last_error);
+    }
     (code, Json(body)).into_response()
 }
 
@@ -419,9 +390,6 @@ struct MatchingParams {
     desc: bool,
     page: Option<u32>,
     per_page: Option<u32>,
-    /// Accepted for WebSocket-style token passing; checked by the middleware.
-    #[allow(dead_code)]
-    token: Option<String>,
 }
 
 async fn matching_page(
@@ -448,8 +416,6 @@ struct TreeParams {
     #[serde(default)]
     offset: u64,
     limit: Option<u32>,
-    #[allow(dead_code)]
-    token: Option<String>,
 }
 
 async fn tree(
@@ -500,8 +466,6 @@ struct HistoryParams {
     since: Option<String>,
     limit: Option<u32>,
     offset: Option<u64>,
-    #[allow(dead_code)]
-    token: Option<String>,
 }
 
 async fn history(
@@ -568,8 +532,30 @@ async fn cancel_job(State(st): State<AppState>, Path(id): Path<String>) -> ApiRe
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StartBody {
+    /// Apply past the guard that refused `refused_job` (admin), while the sync deletes at most
+    /// `deletions` rows, the number that was reviewed.
     #[serde(default)]
     force: bool,
+    refused_job: Option<u64>,
+    deletions: Option<u64>,
+}
+
+impl StartBody {
+    fn approval(&self) -> Result<Option<ForceApproval>, ApiError> {
+        match (self.force, self.refused_job, self.deletions) {
+            (false, None, None) => Ok(None),
+            (true, Some(refused_job), Some(deletions)) => Ok(Some(ForceApproval {
+                refused_job,
+                deletions,
+            })),
+            _ => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_argument",
+                "force needs refused_job and deletions: the refused sync you reviewed and its \
+                 deletions, e.g. {\"force\": true, \"refused_job\": 12, \"deletions\": 34}",
+            )),
+        }
+    }
 }
 
 fn start_body(body: &Bytes) -> Result<StartBody, ApiError> {
@@ -580,7 +566,9 @@ fn start_body(body: &Bytes) -> Result<StartBody, ApiError> {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_argument",
-            format!("request body must be a JSON object like {{\"force\": false}}: {e}"),
+            format!(
+                "request body must be a JSON object like {{}} or {{\"force\": true, \"refused_job\": 12, \"deletions\": 34}}: {e}"
+            ),
         )
     };
     // Parsed as a value first: serde would also take an array for a struct.
@@ -591,17 +579,29 @@ fn start_body(body: &Bytes) -> Result<StartBody, ApiError> {
     }
 }
 
-fn started(st: &AppState, kind: JobKind, force: bool) -> ApiResult {
-    // Starting may wait a moment for a job that only runs its background passes to yield.
-    let s = tokio::task::block_in_place(|| st.monitor.start(kind, force, "manual"));
-    let message = if s.started {
+fn start_message(s: &nas_sync_engine::runtime::Started, kind: JobKind) -> String {
+    if s.started {
         format!("{} 시작 / started", kind.label_ko())
     } else {
         format!(
             "이미 {} 작업이 진행 중입니다 / a job is already running",
             s.kind.label_ko()
         )
-    };
+    }
+}
+
+/// Start a job for `caller` (the engine refuses what it may not do), or answer with the
+/// running one: 202 `{message, job_id, started, kind}`.
+async fn started(
+    st: &AppState,
+    kind: JobKind,
+    force: Option<ForceApproval>,
+    caller: Caller,
+) -> ApiResult {
+    // Starting may wait a moment for a job that only runs its background passes to yield.
+    let m = st.monitor.clone();
+    let s = blocking(move || m.request(kind, force, &caller)).await?;
+    let message = start_message(&s, kind);
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"message": message, "job_id": s.job_id, "started": s.started, "kind": s.kind})),
@@ -609,23 +609,36 @@ fn started(st: &AppState, kind: JobKind, force: bool) -> ApiResult {
         .into_response())
 }
 
-async fn start_sync(State(st): State<AppState>, body: Bytes) -> ApiResult {
-    let b = start_body(&body)?;
-    started(&st, JobKind::Sync, b.force)
+async fn start_sync(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult {
+    let force = start_body(&body)?.approval()?;
+    started(&st, JobKind::Sync, force, caller).await
 }
 
-async fn start_scan(State(st): State<AppState>, body: Bytes) -> ApiResult {
-    start_body(&body)?;
-    started(&st, JobKind::Scan, false)
+async fn start_scan(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult {
+    start_body(&body)?.approval()?;
+    started(&st, JobKind::Scan, None, caller).await
 }
 
 /// PRD 7.1: `{result}`. Runs the read-only comparison as a job and waits for it (up to a
 /// minute; after that, or when another job runs, answers 202 with the job id to poll).
-async fn reconcile(State(st): State<AppState>, body: Bytes) -> ApiResult {
-    start_body(&body)?;
-    let s = tokio::task::block_in_place(|| st.monitor.start(JobKind::Reconcile, false, "manual"));
+async fn reconcile(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult {
+    start_body(&body)?.approval()?;
+    let (m, c) = (st.monitor.clone(), caller.clone());
+    let s = blocking(move || m.request(JobKind::Reconcile, None, &c)).await?;
     if !s.started {
-        return started(&st, JobKind::Reconcile, false);
+        return started(&st, JobKind::Reconcile, None, caller).await;
     }
     let m = st.monitor.clone();
     let done = tokio::task::spawn_blocking(move || m.wait(s.job_id, Duration::from_secs(60)))
@@ -675,7 +688,11 @@ async fn get_settings(State(st): State<AppState>) -> ApiResult {
 }
 
 /// The fields given replace the current ones; fields left out keep their values.
-async fn put_settings(State(st): State<AppState>, body: Bytes) -> ApiResult {
+async fn put_settings(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult {
     let bad = |e: String| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -686,7 +703,7 @@ async fn put_settings(State(st): State<AppState>, body: Bytes) -> ApiResult {
     let patch: Value = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
     let (monitor, store) = (st.monitor.clone(), st.settings.clone());
     let applied = tokio::task::spawn_blocking(move || {
-        actions::apply_settings_patch(&monitor, store.as_ref(), patch)
+        actions::apply_settings_patch(&monitor, store.as_ref(), patch, &caller)
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
@@ -704,7 +721,7 @@ async fn put_settings(State(st): State<AppState>, body: Bytes) -> ApiResult {
                 "errors": errors,
             }),
         }),
-        Err(PatchError::Io(e)) => Err(e.into()),
+        Err(PatchError::Forbidden(e) | PatchError::Io(e)) => Err(e.into()),
     }
 }
 
@@ -714,9 +731,15 @@ struct PinBody {
     pin: String,
 }
 
-/// Unlock admin mode (스캔 실행) in the UI: is this the admin PIN? Always 200 with
-/// `{ok, admin_pin_set, message, retry_after_secs}`; wrong guesses are throttled by the engine.
-async fn verify_pin(State(st): State<AppState>, body: Bytes) -> ApiResult {
+/// Unlock admin mode with the PIN: always 200 with `{ok, admin_pin_set, message,
+/// retry_after_secs, admin_for_secs}`; when right, the admin grant comes back as an
+/// `HttpOnly; SameSite=Strict` cookie the engine checks on every admin action. Wrong guesses
+/// are throttled per client by the engine.
+async fn verify_pin(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult {
     let b: PinBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -724,8 +747,15 @@ async fn verify_pin(State(st): State<AppState>, body: Bytes) -> ApiResult {
             format!("request body must be {{\"pin\": \"…\"}}: {e}"),
         )
     })?;
-    let cfg = st.monitor.config();
-    ok(blocking(move || Ok(actions::verify_admin_pin(&cfg, &b.pin))).await?)
+    let m = st.monitor.clone();
+    let (check, grant) = blocking(move || Ok(m.unlock_admin(&caller.client, &b.pin))).await?;
+    let mut res = Json(check).into_response();
+    if let Some(g) = grant
+        && let Some(cookie) = access::admin_cookie(&g.id, g.expires_in.as_secs())
+    {
+        res.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(res)
 }
 
 #[derive(Debug, Deserialize)]
@@ -738,7 +768,11 @@ struct TestRootBody {
 
 /// The settings screen's "test connection": can this root be listed (and its marker found)?
 /// Always 200 with `{ok, code, message, entries}`; nothing is saved.
-async fn test_root(State(st): State<AppState>, body: Bytes) -> ApiResult {
+async fn test_root(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult {
     let b: TestRootBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -746,6 +780,7 @@ async fn test_root(State(st): State<AppState>, body: Bytes) -> ApiResult {
             format!("request body must be {{\"root\": \"…\"}}: {e}"),
         )
     })?;
+    actions::require_setup_access(&st.monitor, &caller, "연결 테스트 / test root")?;
     let cfg = st.monitor.config();
     let answer =
         tokio::task::spawn_blocking(move || actions::test_root(&cfg, &b.root, b.marker_file))
@@ -758,8 +793,13 @@ async fn test_root(State(st): State<AppState>, body: Bytes) -> ApiResult {
 
 /// Onboarding's "start with the demo archive" (see `actions::use_demo`); 409 once a root is
 /// configured, so it can never replace a real NAS.
-async fn create_demo(State(st): State<AppState>, body: Bytes) -> ApiResult {
-    start_body(&body)?;
+async fn create_demo(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult {
+    start_body(&body)?.approval()?;
+    actions::require_setup_access(&st.monitor, &caller, "데모 / demo archive")?;
     let (monitor, store) = (st.monitor.clone(), st.settings.clone());
     let started = blocking(move || actions::use_demo(&monitor, store.as_ref())).await?;
     st.index.reset();

@@ -13,6 +13,13 @@ use tungstenite::stream::MaybeTlsStream;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nas-sync");
 const WAIT: Duration = Duration::from_secs(60);
+/// The launch token the loopback servers of these tests use (`NAS_SYNC_LOCAL_TOKEN`).
+const LOCAL: &str = "local-test-token-5f2c9e81";
+/// An admin token, for the steps that need an administrator (the admin boundary itself is
+/// tested in `security.rs`).
+const ADMIN: &str = "9c41e7b2a05f3d68c1e4b7a29d0f53e8a6c2b9d47e1f0a35";
+/// An operator token (non-loopback servers).
+const OP: &str = "e07b3c95f1a24d86b0c3e9f7a15d2b48c6e0f93a7b1d5c24";
 
 struct Server {
     child: Child,
@@ -75,6 +82,7 @@ fn start_with(
         .args(extra)
         .env_remove("NAS_SYNC_OPERATOR_TOKEN")
         .env_remove("NAS_SYNC_ADMIN_TOKEN")
+        .env("NAS_SYNC_LOCAL_TOKEN", LOCAL)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in env {
@@ -82,9 +90,10 @@ fn start_with(
     }
     let mut child = cmd.spawn().expect("spawn serve");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read first line");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    out.read_line(&mut line).expect("read first line");
+    let mut open = String::new();
+    let _ = out.read_line(&mut open);
     let Some(url) = line
         .trim()
         .strip_prefix("listening on ")
@@ -102,19 +111,27 @@ fn start_with(
         .timeout_global(Some(WAIT))
         .build()
         .into();
+    let loopback = bind.starts_with("127.") || bind.starts_with("[::1]");
+    if loopback {
+        assert_eq!(
+            open.trim(),
+            format!("open {url}/?token={LOCAL}"),
+            "the second line is the address to open"
+        );
+    }
     Ok(Server {
         child,
         url,
         dir,
         agent,
-        token: None,
+        token: loopback.then(|| LOCAL.to_string()),
     })
 }
 
 fn serve_demo(files: u32) -> Server {
     let dir = demo(files);
     cli_json(dir.path(), &["sync"]);
-    start(dir, "127.0.0.1:0", &[]).expect("server starts")
+    start(dir, "127.0.0.1:0", &[("NAS_SYNC_ADMIN_TOKEN", ADMIN)]).expect("server starts")
 }
 
 impl Server {
@@ -148,12 +165,10 @@ impl Server {
                 if let Some(a) = &auth {
                     r = r.header("Authorization", a);
                 }
-                match body {
-                    Some(b) => r
-                        .header("Content-Type", "application/json")
-                        .send(b.to_string()),
-                    None => r.send_empty(),
-                }
+                // Every state-changing request is JSON (the server refuses anything else).
+                let b = body.cloned().unwrap_or_else(|| json!({}));
+                r.header("Content-Type", "application/json")
+                    .send(b.to_string())
             }
         };
         let mut resp = resp.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
@@ -186,7 +201,10 @@ impl Server {
     }
 
     fn ws(&self, path: &str) -> tungstenite::WebSocket<MaybeTlsStream<TcpStream>> {
-        let url = format!("{}{path}", self.url.replace("http://", "ws://"));
+        let mut url = format!("{}{path}", self.url.replace("http://", "ws://"));
+        if let Some(t) = &self.token {
+            url.push_str(&format!("?token={t}"));
+        }
         let (mut socket, _) = tungstenite::connect(url).expect("websocket connects");
         if let MaybeTlsStream::Plain(s) = socket.get_mut() {
             s.set_read_timeout(Some(Duration::from_millis(200)))
@@ -466,7 +484,7 @@ fn sync_over_http_streams_log_lines_fast_and_a_second_post_joins_the_running_job
 #[test]
 fn cancel_stops_a_running_scan_over_http() {
     let s = serve_demo(15_000);
-    let (code, started) = s.call("POST", "/api/scan", None);
+    let (code, started) = s.call_as(Some(ADMIN), "POST", "/api/scan", None);
     assert_eq!(code, 202, "{started}");
     let id = started["job_id"].as_u64().expect("id");
     let (code, v) = s.call("POST", &format!("/api/jobs/{id}/cancel"), None);
@@ -501,7 +519,28 @@ fn a_tripped_guard_is_a_visible_job_result_and_force_applies() {
         Some(before),
         "nothing deleted"
     );
-    let (_, b) = s.call("POST", "/api/sync", Some(&json!({"force": true})));
+    // Forcing names the refused job and its deletions, as reviewed (and needs an administrator).
+    let approval =
+        json!({"force": true, "refused_job": job["id"], "deletions": job["result"]["deleted"]});
+    let (code, v) = s.call("POST", "/api/sync", Some(&approval));
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (403, Some("admin_pin_not_set")),
+        "{v}"
+    );
+    let (code, v) = s.call_as(
+        Some(ADMIN),
+        "POST",
+        "/api/sync",
+        Some(&json!({"force": true})),
+    );
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (400, Some("invalid_argument")),
+        "{v}"
+    );
+    let (code, b) = s.call_as(Some(ADMIN), "POST", "/api/sync", Some(&approval));
+    assert_eq!(code, 202, "{b}");
     let job = s.wait_job(b["job_id"].as_u64().expect("id"));
     assert_eq!(job["state"], "succeeded", "{job}");
     assert!(job["result"]["deleted"].as_u64().is_some_and(|n| n > 0));
@@ -535,12 +574,35 @@ fn tokens_guard_a_non_loopback_bind() {
 
     let dir = demo(30);
     cli_json(dir.path(), &["sync"]);
+    // Weak or identical tokens are refused at start.
+    for (op, admin, says) in [
+        ("1", ADMIN, "NAS_SYNC_OPERATOR_TOKEN is too short"),
+        (
+            OP,
+            "abababababababababababababababab",
+            "NAS_SYNC_ADMIN_TOKEN looks guessable",
+        ),
+        (ADMIN, ADMIN, "are the same"),
+    ] {
+        let err = match start(
+            demo(20),
+            "0.0.0.0:0",
+            &[
+                ("NAS_SYNC_OPERATOR_TOKEN", op),
+                ("NAS_SYNC_ADMIN_TOKEN", admin),
+            ],
+        ) {
+            Err(e) => e,
+            Ok(_) => panic!("{op}/{admin} must not start"),
+        };
+        assert!(err.contains(says), "{err}");
+    }
     let mut s = start(
         dir,
         "0.0.0.0:0",
         &[
-            ("NAS_SYNC_OPERATOR_TOKEN", "op-secret"),
-            ("NAS_SYNC_ADMIN_TOKEN", "admin-secret"),
+            ("NAS_SYNC_OPERATOR_TOKEN", OP),
+            ("NAS_SYNC_ADMIN_TOKEN", ADMIN),
         ],
     )
     .expect("starts with tokens");
@@ -555,35 +617,28 @@ fn tokens_guard_a_non_loopback_bind() {
         s.call_as(Some("nope"), "GET", "/api/dashboard", None).0,
         403
     );
-    assert_eq!(
-        s.call_as(Some("op-secret"), "GET", "/api/dashboard", None)
-            .0,
-        200
+    assert_eq!(s.call_as(Some(OP), "GET", "/api/dashboard", None).0, 200);
+    assert_eq!(s.call_as(Some(ADMIN), "GET", "/api/dashboard", None).0, 200);
+    assert_eq!(s.call_as(Some(OP), "POST", "/api/scan", None).0, 403);
+    // Operators may read the settings (no secret is in them); changing admin ones is refused.
+    assert_eq!(s.call_as(Some(OP), "GET", "/api/settings", None).0, 200);
+    let (code, v) = s.call_as(
+        Some(OP),
+        "PUT",
+        "/api/settings",
+        Some(&json!({"max_delete_count": 100000})),
     );
-    assert_eq!(
-        s.call_as(Some("admin-secret"), "GET", "/api/dashboard", None)
-            .0,
-        200
-    );
-    assert_eq!(
-        s.call_as(Some("op-secret"), "POST", "/api/scan", None).0,
-        403
-    );
-    assert_eq!(
-        s.call_as(Some("op-secret"), "GET", "/api/settings", None).0,
-        403
-    );
+    assert_eq!(code, 403, "{v}");
     assert_eq!(s.call_as(None, "POST", "/api/sync", None).0, 401);
-    let (code, v) = s.call_as(Some("op-secret"), "POST", "/api/sync", None);
+    let (code, v) = s.call_as(Some(OP), "POST", "/api/sync", None);
     assert_eq!(code, 202, "{v}");
-    s.token = Some("admin-secret".into());
+    s.token = Some(ADMIN.into());
     s.wait_job(v["job_id"].as_u64().expect("id"));
     assert_eq!(s.call("POST", "/api/scan", None).0, 202);
     // WebSockets take the token as a query parameter.
     let url = format!("{}/ws/logs", s.url.replace("http://", "ws://"));
     assert!(tungstenite::connect(&url).is_err(), "no token, no stream");
-    let (mut ws, _) =
-        tungstenite::connect(format!("{url}?token=op-secret")).expect("token in query");
+    let (mut ws, _) = tungstenite::connect(format!("{url}?token={OP}")).expect("token in query");
     if let MaybeTlsStream::Plain(t) = ws.get_mut() {
         t.set_read_timeout(Some(Duration::from_secs(5)))
             .expect("timeout");
@@ -594,7 +649,8 @@ fn tokens_guard_a_non_loopback_bind() {
 #[test]
 fn settings_are_validated_per_field_and_saved() {
     let s = serve_demo(20);
-    let (code, v) = s.call(
+    let (code, v) = s.call_as(
+        Some(ADMIN),
         "PUT",
         "/api/settings",
         Some(&json!({"interval_minutes": 0, "max_delete_percent": 500})),

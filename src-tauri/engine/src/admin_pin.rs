@@ -4,6 +4,7 @@
 //!
 //! The PIN itself is never stored, logged or returned; APIs answer `admin_pin_set: bool`.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -59,22 +60,37 @@ pub fn verify_pin(hash: &str, pin: &str) -> bool {
         .is_ok()
 }
 
-/// Wrong guesses in a row allowed before verification pauses.
+/// Wrong guesses in a row a client is allowed before its checks pause.
 pub const MAX_FAILURES: u32 = 5;
-/// How long verification pauses after [`MAX_FAILURES`] wrong guesses.
+/// How long a client's checks pause after [`MAX_FAILURES`] wrong guesses; each further lockout
+/// of the same client doubles it, up to [`MAX_LOCKOUT`].
 pub const LOCKOUT: Duration = Duration::from_secs(30);
+pub const MAX_LOCKOUT: Duration = Duration::from_secs(15 * 60);
+/// Clients remembered at most (the oldest idle ones are forgotten first).
+const MAX_CLIENTS: usize = 4096;
 
-/// Counts wrong guesses; after [`MAX_FAILURES`] in a row every attempt is refused for
-/// [`LOCKOUT`] (without even hashing), then the count starts again. A right PIN resets it.
+/// Throttles PIN guesses per client (a browser session, the desktop window, a token holder).
+///
+/// Invariants: an attempt is counted as a failure *before* its hash is computed, so parallel
+/// guesses cannot all slip in while the first ones are being hashed (the sixth concurrent
+/// guess of a client is refused without hashing); hashes are verified one at a time, process
+/// wide; a client's lockout never affects another client, so nobody can lock the admin out of
+/// their own window by guessing from elsewhere.
 #[derive(Debug, Default)]
 pub struct Throttle {
-    state: Mutex<ThrottleState>,
+    clients: Mutex<HashMap<String, ClientState>>,
+    /// Held while a hash is verified: one verification at a time.
+    verifying: Mutex<()>,
 }
 
-#[derive(Debug, Default)]
-struct ThrottleState {
+#[derive(Debug, Default, Clone)]
+struct ClientState {
+    /// Attempts since the last success or lockout, the one being checked included.
     failures: u32,
     locked_until: Option<Instant>,
+    /// Lockouts in a row (each doubles the next one).
+    lockouts: u32,
+    last_seen: Option<Instant>,
 }
 
 /// The answer to a PIN check.
@@ -82,24 +98,30 @@ struct ThrottleState {
 pub enum Verdict {
     Ok,
     Wrong,
-    /// Too many wrong guesses: try again after this long.
+    /// Too many wrong guesses from this client: try again after this long.
     Locked(Duration),
 }
 
+fn lockout_after(lockouts: u32) -> Duration {
+    LOCKOUT
+        .saturating_mul(1u32 << lockouts.min(10))
+        .min(MAX_LOCKOUT)
+}
+
 impl Throttle {
-    pub const fn new() -> Throttle {
-        Throttle {
-            state: Mutex::new(ThrottleState {
-                failures: 0,
-                locked_until: None,
-            }),
-        }
+    pub fn new() -> Throttle {
+        Throttle::default()
     }
 
-    /// Check `pin` against `hash` at `now`.
-    pub fn check(&self, hash: &str, pin: &str, now: Instant) -> Verdict {
+    /// Check `pin` against `hash` for `client` at `now`.
+    pub fn check(&self, client: &str, hash: &str, pin: &str, now: Instant) -> Verdict {
         {
-            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+            if clients.len() >= MAX_CLIENTS && !clients.contains_key(client) {
+                forget_idle(&mut clients, now);
+            }
+            let st = clients.entry(client.to_string()).or_default();
+            st.last_seen = Some(now);
             if let Some(until) = st.locked_until {
                 if now < until {
                     return Verdict::Locked(until - now);
@@ -107,20 +129,49 @@ impl Throttle {
                 st.locked_until = None;
                 st.failures = 0;
             }
+            if st.failures >= MAX_FAILURES {
+                // Guesses still being hashed already used up this client's allowance.
+                return Verdict::Locked(lockout_after(st.lockouts));
+            }
+            // Counted before hashing; a right PIN takes it back below.
+            st.failures += 1;
         }
-        // Hash outside the lock: verification takes tens of milliseconds by design.
-        let right = verify_pin(hash, pin);
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let right = {
+            let _one_at_a_time = self.verifying.lock().unwrap_or_else(|p| p.into_inner());
+            verify_pin(hash, pin)
+        };
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let st = clients.entry(client.to_string()).or_default();
         if right {
-            st.failures = 0;
+            *st = ClientState {
+                last_seen: Some(now),
+                ..ClientState::default()
+            };
             return Verdict::Ok;
         }
-        st.failures += 1;
-        if st.failures >= MAX_FAILURES {
-            st.locked_until = Some(now + LOCKOUT);
-            return Verdict::Locked(LOCKOUT);
+        if st.failures >= MAX_FAILURES && st.locked_until.is_none() {
+            let d = lockout_after(st.lockouts);
+            st.locked_until = Some(now + d);
+            st.lockouts = st.lockouts.saturating_add(1);
+            return Verdict::Locked(d);
         }
         Verdict::Wrong
+    }
+}
+
+/// Make room: forget clients that are neither locked nor counting failures, then the ones seen
+/// least recently.
+fn forget_idle(clients: &mut HashMap<String, ClientState>, now: Instant) {
+    clients.retain(|_, c| c.failures > 0 || c.locked_until.is_some_and(|u| u > now));
+    while clients.len() >= MAX_CLIENTS {
+        let Some(oldest) = clients
+            .iter()
+            .min_by_key(|(_, c)| c.last_seen)
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
+        clients.remove(&oldest);
     }
 }
 
@@ -166,23 +217,89 @@ mod tests {
     }
 
     #[test]
-    fn five_wrong_guesses_lock_even_the_right_pin_for_a_while() {
+    fn five_wrong_guesses_lock_that_client_even_for_the_right_pin_and_not_another_client() {
         let h = hash_pin("9876").expect("hash");
         let t = Throttle::new();
         let t0 = Instant::now();
         for _ in 1..MAX_FAILURES {
-            assert_eq!(t.check(&h, "0000", t0), Verdict::Wrong);
+            assert_eq!(t.check("a", &h, "0000", t0), Verdict::Wrong);
         }
-        assert_eq!(t.check(&h, "0000", t0), Verdict::Locked(LOCKOUT));
+        assert_eq!(t.check("a", &h, "0000", t0), Verdict::Locked(LOCKOUT));
         assert!(matches!(
-            t.check(&h, "9876", t0 + Duration::from_secs(1)),
+            t.check("a", &h, "9876", t0 + Duration::from_secs(1)),
             Verdict::Locked(_)
         ));
-        assert_eq!(t.check(&h, "9876", t0 + LOCKOUT), Verdict::Ok);
+        // Another client (the admin's own window) is not locked out by a's guesses.
         assert_eq!(
-            t.check(&h, "0000", t0 + LOCKOUT),
+            t.check("b", &h, "9876", t0 + Duration::from_secs(1)),
+            Verdict::Ok
+        );
+        assert_eq!(t.check("a", &h, "9876", t0 + LOCKOUT), Verdict::Ok);
+        assert_eq!(
+            t.check("a", &h, "0000", t0 + LOCKOUT),
             Verdict::Wrong,
             "count restarted"
+        );
+    }
+
+    #[test]
+    fn each_lockout_of_a_client_is_longer_than_the_last() {
+        let h = hash_pin("9876").expect("hash");
+        let t = Throttle::new();
+        let mut now = Instant::now();
+        let mut lockouts = Vec::new();
+        for _ in 0..3 {
+            let mut last = Verdict::Wrong;
+            for _ in 0..MAX_FAILURES {
+                last = t.check("a", &h, "0000", now);
+            }
+            let Verdict::Locked(d) = last else {
+                panic!("expected a lockout, got {last:?}")
+            };
+            lockouts.push(d);
+            now += d;
+        }
+        assert_eq!(lockouts, vec![LOCKOUT, LOCKOUT * 2, LOCKOUT * 4]);
+    }
+
+    #[test]
+    fn parallel_guesses_are_counted_before_hashing_so_at_most_five_are_evaluated() {
+        let h = hash_pin("4321").expect("hash");
+        let t = std::sync::Arc::new(Throttle::new());
+        let now = Instant::now();
+        // 40 guesses at once from one client, the right PIN among the last ones.
+        let handles: Vec<_> = (0..40)
+            .map(|i| {
+                let (t, h) = (t.clone(), h.clone());
+                std::thread::spawn(move || {
+                    let pin = if i >= 30 {
+                        "4321".to_string()
+                    } else {
+                        format!("{i:04}")
+                    };
+                    // The first 30 start first.
+                    if i >= 30 {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    t.check("attacker", &h, &pin, now)
+                })
+            })
+            .collect();
+        let verdicts: Vec<Verdict> = handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
+        let evaluated = verdicts
+            .iter()
+            .filter(|v| matches!(v, Verdict::Ok | Verdict::Wrong))
+            .count();
+        assert!(
+            evaluated <= MAX_FAILURES as usize,
+            "{evaluated} guesses were evaluated: {verdicts:?}"
+        );
+        assert!(
+            !verdicts.contains(&Verdict::Ok),
+            "the right PIN got through behind 30 wrong ones: {verdicts:?}"
         );
     }
 }

@@ -58,6 +58,20 @@ pub enum Error {
     #[error("{message}")]
     Unreachable { message: String },
 
+    /// The action is an administrator's (PRD 4.1.3): unlock admin mode with the PIN (or use the
+    /// admin token) first. Nothing was done.
+    #[error(
+        "관리자 권한이 필요합니다: {action}. 관리자 PIN으로 잠금을 해제하세요. / This needs admin rights ({action}): unlock admin mode with the PIN first."
+    )]
+    AdminRequired { action: String },
+
+    /// An administrator's action while no admin PIN is set and nobody chose to run without one:
+    /// set a PIN (or choose "no PIN") in the settings first. Nothing was done.
+    #[error(
+        "관리자 PIN이 아직 없습니다: {action} 전에 설정에서 관리자 PIN을 정하거나 'PIN 없이 사용'을 선택하세요. / No admin PIN is set: set one (or choose to run without one) in Settings before this ({action})."
+    )]
+    AdminPinNotSet { action: String },
+
     /// The operation was cancelled; nothing from the cancelled step was committed.
     #[error("cancelled; nothing from the cancelled step was committed")]
     Cancelled,
@@ -105,6 +119,8 @@ impl Error {
             Error::TargetBusy { .. } => "target_busy",
             Error::TooLarge { .. } => "too_large",
             Error::Unreachable { .. } => "root_unreachable",
+            Error::AdminRequired { .. } => "admin_required",
+            Error::AdminPinNotSet { .. } => "admin_pin_not_set",
             Error::Cancelled => "cancelled",
             Error::Locked { .. } => "sync_running",
             Error::SchemaTooNew { .. } => "schema_too_new",

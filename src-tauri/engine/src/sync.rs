@@ -26,12 +26,56 @@ use crate::target::Target;
 pub struct SyncOptions<'a> {
     /// Report what would change; write to neither database.
     pub dry_run: bool,
-    /// Apply even when the mass-delete guard trips.
-    pub force: bool,
+    /// Whether to apply past the safety guards (mass delete, empty Source).
+    pub force: Force,
     /// Use archive.db as it is; do not scan the share first.
     pub no_scan: bool,
     pub progress: Option<&'a (dyn Fn(&scan::ScanProgress) + Sync)>,
     pub cancel: Option<&'a AtomicBool>,
+}
+
+/// Whether a sync may apply past the safety guards (the mass-delete guard and the empty-Source
+/// guard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Force {
+    /// The guards refuse (every automatic and every ordinary sync).
+    #[default]
+    No,
+    /// `nas-sync sync --force` on this machine: past the guards, whatever they count.
+    Always,
+    /// A refusal a person reviewed in the UI: past the guards only while the plan deletes at
+    /// most this many Target rows (what they saw); more, and it is refused again with the new
+    /// numbers.
+    UpTo(u64),
+}
+
+impl Force {
+    pub fn is_forced(self) -> bool {
+        self != Force::No
+    }
+
+    /// May a plan that soft-deletes `deletes` rows go past a guard that refused it?
+    pub fn allows(self, deletes: u64) -> bool {
+        match self {
+            Force::No => false,
+            Force::Always => true,
+            Force::UpTo(max) => deletes <= max,
+        }
+    }
+
+    /// The refusal as the person sees it after a forced sync was refused again.
+    fn refused_again(self, refusal: Refusal, deletes: u64) -> Refusal {
+        match self {
+            Force::UpTo(max) => Refusal {
+                message: format!(
+                    "검토한 삭제 {max}건보다 많은 {deletes}건을 삭제하게 되어 강제 적용하지 않았습니다. 새 숫자를 확인하세요. / The forced sync would now delete {deletes} rows, more than the {max} reviewed; nothing was applied. {}",
+                    refusal.message
+                ),
+                ..refusal
+            },
+            _ => refusal,
+        }
+    }
 }
 
 /// Why a sync did not apply.
@@ -184,7 +228,8 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         report.changes = list_changes(&plan, &files, &NewIds::default());
         report.refused = empty_source_refusal(&files, &plan)
             .or_else(|| mass_delete_refusal(cfg, &plan))
-            .filter(|_| !opts.force);
+            .filter(|_| !opts.force.allows(plan.deletes()))
+            .map(|r| opts.force.refused_again(r, plan.deletes()));
         report.duration_ms = timer.elapsed().as_millis() as u64;
         return Ok(report);
     }
@@ -273,7 +318,8 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
         if let Some(refusal) =
             empty_source_refusal(&files, &plan).or_else(|| mass_delete_refusal(cfg, &plan))
         {
-            if !opts.force {
+            if !opts.force.allows(plan.deletes()) {
+                let refusal = opts.force.refused_again(refusal, plan.deletes());
                 tracing::error!("동기화 보류: {}", refusal.message);
                 report.changes = list_changes(&plan, &files, &NewIds::default());
                 report.refused = Some(refusal);
@@ -291,7 +337,7 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
             rules: &rules,
             started: &iso(started),
             applied_at: &iso(clock.now()),
-            forced: opts.force,
+            forced: opts.force.is_forced(),
             totals: report.totals(),
         };
         match apply_target(&mut target, &mut archive, &ctx, version)? {

@@ -4,17 +4,18 @@
 //! by the store and reloaded, and the settings answers carrying `admin_pin_set` but never the
 //! hash.
 //!
-//! One test on purpose: wrong guesses are counted process-wide (five in a row lock every check
-//! for 30 s), so the steps must not interleave with other tests of this binary.
+//! The patches come from the command line's caller (an administrator): who may change what is
+//! tested in `admin_boundary.rs`. Wrong guesses are counted per client (five in a row lock
+//! that client for 30 s); the steps share one client, in order.
 
 mod common;
 
 use std::sync::Arc;
 
 use nas_sync_engine::clock::SystemClock;
-use nas_sync_engine::runtime::actions::{
-    self, PatchError, SettingsSaved, SettingsView, verify_admin_pin,
-};
+use nas_sync_engine::runtime::Caller;
+use nas_sync_engine::runtime::actions::{self, PatchError, PinCheck, SettingsSaved, SettingsView};
+use nas_sync_engine::runtime::admin::AdminGate;
 use nas_sync_engine::runtime::settings::{FieldError, SettingsStore};
 use nas_sync_engine::runtime::{LogHub, Monitor, MonitorOptions};
 use serde_json::{Value, json};
@@ -38,6 +39,11 @@ fn stored_hash(store: &SettingsStore) -> Option<String> {
         .map(String::from)
 }
 
+/// The unlock check, as a client of its own would make it against `cfg`.
+fn verify_admin_pin(gate: &AdminGate, cfg: &nas_sync_engine::Config, pin: &str) -> PinCheck {
+    gate.unlock(cfg, "test", pin, std::time::Instant::now()).0
+}
+
 #[test]
 fn the_pin_is_set_changed_with_the_current_pin_cleared_and_never_leaves_as_a_hash() {
     let e = common::env();
@@ -52,17 +58,19 @@ fn the_pin_is_set_changed_with_the_current_pin_cleared_and_never_leaves_as_a_has
             ..MonitorOptions::default()
         },
     );
+    let gate = AdminGate::new();
     let view = |m: &Monitor| {
         serde_json::to_value(SettingsView::new(m, Some(&store), None)).expect("view JSON")
     };
     assert_eq!(view(&m)["admin_pin_set"], false);
-    assert!(!verify_admin_pin(&m.config(), "1234").admin_pin_set);
+    assert!(!verify_admin_pin(&gate, &m.config(), "1234").admin_pin_set);
 
     // Too short: refused on admin_pin, nothing saved.
     let errs = invalid(actions::apply_settings_patch(
         &m,
         Some(&store),
         json!({"admin_pin": "12"}),
+        &Caller::cli(),
     ));
     assert_eq!(errs[0].field, "admin_pin", "{errs:?}");
     assert!(errs[0].message.starts_with("관리자 PIN은"), "{errs:?}");
@@ -73,6 +81,7 @@ fn the_pin_is_set_changed_with_the_current_pin_cleared_and_never_leaves_as_a_has
         &m,
         Some(&store),
         json!({"admin_pin": "2468", "interval_minutes": 45}),
+        &Caller::cli(),
     )
     .expect("set the PIN");
     assert_eq!(cfg.interval_minutes, 45);
@@ -98,8 +107,8 @@ fn the_pin_is_set_changed_with_the_current_pin_cleared_and_never_leaves_as_a_has
     // Reloaded from the file: the same hash, the same PIN unlocks.
     let reloaded = store.load(now()).expect("reload").config;
     assert_eq!(reloaded.admin_pin_hash.as_deref(), Some(hash.as_str()));
-    assert!(verify_admin_pin(&reloaded, "2468").ok);
-    let wrong = verify_admin_pin(&reloaded, "1111");
+    assert!(verify_admin_pin(&gate, &reloaded, "2468").ok);
+    let wrong = verify_admin_pin(&gate, &reloaded, "1111");
     assert!(!wrong.ok && wrong.admin_pin_set, "{wrong:?}");
     assert!(
         wrong.message.starts_with("PIN이 맞지 않습니다"),
@@ -114,7 +123,12 @@ fn the_pin_is_set_changed_with_the_current_pin_cleared_and_never_leaves_as_a_has
             "현재 PIN이 맞지 않습니다",
         ),
     ] {
-        let errs = invalid(actions::apply_settings_patch(&m, Some(&store), patch));
+        let errs = invalid(actions::apply_settings_patch(
+            &m,
+            Some(&store),
+            patch,
+            &Caller::cli(),
+        ));
         let e = errs
             .iter()
             .find(|e| e.field == "admin_pin_current")
@@ -123,20 +137,26 @@ fn the_pin_is_set_changed_with_the_current_pin_cleared_and_never_leaves_as_a_has
         assert_eq!(stored_hash(&store).as_deref(), Some(hash.as_str()));
     }
     // Verify resets the wrong-guess count before more wrong guesses would lock it.
-    assert!(verify_admin_pin(&m.config(), "2468").ok);
+    assert!(verify_admin_pin(&gate, &m.config(), "2468").ok);
 
     // A hash in a patch is refused, even next to the right current PIN.
     let errs = invalid(actions::apply_settings_patch(
         &m,
         Some(&store),
         json!({"admin_pin_hash": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}),
+        &Caller::cli(),
     ));
     assert!(errs.iter().any(|e| e.field == "admin_pin_hash"), "{errs:?}");
     assert_eq!(stored_hash(&store).as_deref(), Some(hash.as_str()));
 
     // Other settings save without touching the PIN (no current PIN needed).
-    actions::apply_settings_patch(&m, Some(&store), json!({"interval_minutes": 50}))
-        .expect("a patch without admin_pin");
+    actions::apply_settings_patch(
+        &m,
+        Some(&store),
+        json!({"interval_minutes": 50}),
+        &Caller::cli(),
+    )
+    .expect("a patch without admin_pin");
     assert_eq!(stored_hash(&store).as_deref(), Some(hash.as_str()));
 
     // Change with the current PIN: the old one no longer unlocks.
@@ -144,24 +164,26 @@ fn the_pin_is_set_changed_with_the_current_pin_cleared_and_never_leaves_as_a_has
         &m,
         Some(&store),
         json!({"admin_pin": "13579", "admin_pin_current": "2468"}),
+        &Caller::cli(),
     )
     .expect("change the PIN");
     let changed = stored_hash(&store).expect("new hash");
     assert_ne!(changed, hash);
-    assert!(verify_admin_pin(&m.config(), "13579").ok);
-    assert!(!verify_admin_pin(&m.config(), "2468").ok);
-    assert!(verify_admin_pin(&m.config(), "13579").ok);
+    assert!(verify_admin_pin(&gate, &m.config(), "13579").ok);
+    assert!(!verify_admin_pin(&gate, &m.config(), "2468").ok);
+    assert!(verify_admin_pin(&gate, &m.config(), "13579").ok);
 
     // Clear (null) with the current PIN: the line leaves the file, nothing unlocks.
     actions::apply_settings_patch(
         &m,
         Some(&store),
         json!({"admin_pin": Value::Null, "admin_pin_current": "13579"}),
+        &Caller::cli(),
     )
     .expect("clear the PIN");
     assert_eq!(stored_hash(&store), None);
     assert_eq!(view(&m)["admin_pin_set"], false);
-    let none = verify_admin_pin(&m.config(), "13579");
+    let none = verify_admin_pin(&gate, &m.config(), "13579");
     assert!(!none.ok && !none.admin_pin_set, "{none:?}");
     assert!(
         store
@@ -173,14 +195,19 @@ fn the_pin_is_set_changed_with_the_current_pin_cleared_and_never_leaves_as_a_has
     );
 
     // Five wrong guesses in a row lock even the right PIN (last: the lock is process-wide).
-    actions::apply_settings_patch(&m, Some(&store), json!({"admin_pin": "8080"}))
-        .expect("set again (no PIN was set)");
+    actions::apply_settings_patch(
+        &m,
+        Some(&store),
+        json!({"admin_pin": "8080"}),
+        &Caller::cli(),
+    )
+    .expect("set again (no PIN was set)");
     for _ in 0..4 {
-        assert!(!verify_admin_pin(&m.config(), "0000").ok);
+        assert!(!verify_admin_pin(&gate, &m.config(), "0000").ok);
     }
-    let locked = verify_admin_pin(&m.config(), "0000");
+    let locked = verify_admin_pin(&gate, &m.config(), "0000");
     assert!(locked.retry_after_secs.is_some(), "{locked:?}");
-    let right_but_locked = verify_admin_pin(&m.config(), "8080");
+    let right_but_locked = verify_admin_pin(&gate, &m.config(), "8080");
     assert!(
         !right_but_locked.ok && right_but_locked.retry_after_secs.is_some(),
         "{right_but_locked:?}"

@@ -14,7 +14,8 @@ use common::{env, put};
 use nas_sync_engine::clock::SystemClock;
 use nas_sync_engine::runtime::monitor::{JobResult, ROOT_UNREACHABLE};
 use nas_sync_engine::runtime::{
-    JobKind, JobState, LogHub, Monitor, MonitorOptions, Status, StatusKind,
+    Caller, CallerKind, ForceApproval, JobKind, JobState, LogHub, Monitor, MonitorOptions, Status,
+    StatusKind,
 };
 use nas_sync_engine::scan::ScanScope;
 use rusqlite::Connection;
@@ -44,7 +45,8 @@ fn active_rows(target: &std::path::Path) -> i64 {
 }
 
 fn run(m: &Monitor, kind: JobKind, force: bool) -> nas_sync_engine::runtime::JobInfo {
-    let s = m.start(kind, force, "manual");
+    assert!(!force, "a forced sync goes through `force_reviewed`");
+    let s = m.start(kind, nas_sync_engine::sync::Force::No, "manual");
     assert!(s.started, "no other job was running");
     assert!(m.wait(s.job_id, WAIT), "job {} finished in time", s.job_id);
     m.job(s.job_id).expect("finished job is kept")
@@ -57,9 +59,13 @@ fn a_sync_job_applies_reports_and_a_second_start_returns_the_same_job() {
         put(&e.root, &format!("WSOP/2024/day{i}.mp4"), b"x");
     }
     let m = monitor(&e.cfg, manual());
-    let first = m.start(JobKind::Sync, false, "manual");
-    let second = m.start(JobKind::Sync, false, "manual");
-    let third = m.start(JobKind::Reconcile, false, "manual");
+    let first = m.start(JobKind::Sync, nas_sync_engine::sync::Force::No, "manual");
+    let second = m.start(JobKind::Sync, nas_sync_engine::sync::Force::No, "manual");
+    let third = m.start(
+        JobKind::Reconcile,
+        nas_sync_engine::sync::Force::No,
+        "manual",
+    );
     assert!(first.started);
     // The job may already be done by the second call on a fast machine; when it runs, the
     // answer is the running job's id and nothing new starts.
@@ -101,8 +107,8 @@ fn single_flight_while_a_job_really_runs() {
         put(&e.root, &format!("HCL/{}/f{i}.mp4", i % 50), b"");
     }
     let m = monitor(&e.cfg, manual());
-    let first = m.start(JobKind::Scan, false, "manual");
-    let again = m.start(JobKind::Sync, false, "manual");
+    let first = m.start(JobKind::Scan, nas_sync_engine::sync::Force::No, "manual");
+    let again = m.start(JobKind::Sync, nas_sync_engine::sync::Force::No, "manual");
     assert!(
         !again.started,
         "the scan of 3000 files was still running, so no second job started"
@@ -123,7 +129,7 @@ fn cancel_stops_a_scan_and_commits_nothing() {
         put(&e.root, &format!("PAD/{}/{}/f{i}.mp4", i % 20, i % 7), b"");
     }
     let m = monitor(&e.cfg, manual());
-    let s = m.start(JobKind::Scan, false, "manual");
+    let s = m.start(JobKind::Scan, nas_sync_engine::sync::Force::No, "manual");
     assert!(m.cancel(s.job_id), "the scan is running");
     assert!(!m.cancel(s.job_id + 1), "no such running job");
     assert!(m.wait(s.job_id, WAIT));
@@ -165,10 +171,85 @@ fn the_mass_delete_guard_is_a_job_result_and_force_applies() {
         StatusKind::Ok,
         "a refusal waits for a person; it is not an error"
     );
-    let forced = run(&m, JobKind::Sync, true);
+    // Forcing needs an administrator and the reviewed numbers.
+    let approval = ForceApproval {
+        refused_job: refused.id,
+        deletions: r.deleted,
+    };
+    let local = Caller::new(CallerKind::Local, None, "window");
+    let e2 = m
+        .request(JobKind::Sync, Some(approval), &local)
+        .expect_err("no PIN set and no choice made");
+    assert_eq!(e2.code(), "admin_pin_not_set");
+    let wrong = ForceApproval {
+        deletions: r.deleted - 1,
+        ..approval
+    };
+    let e3 = m
+        .request(JobKind::Sync, Some(wrong), &Caller::cli())
+        .expect_err("not the reviewed number");
+    assert_eq!(e3.code(), "invalid_argument");
+    assert_eq!(active_rows(&e.target), 40, "nothing was deleted");
+    let forced = force_reviewed(&m, approval);
     assert_eq!(forced.state, JobState::Succeeded);
     assert!(forced.force);
     assert_eq!(active_rows(&e.target), 10);
+}
+
+fn force_reviewed(m: &Monitor, approval: ForceApproval) -> nas_sync_engine::runtime::JobInfo {
+    let s = m
+        .request(JobKind::Sync, Some(approval), &Caller::cli())
+        .expect("forced sync starts");
+    assert!(s.started, "no other job was running");
+    assert!(m.wait(s.job_id, WAIT), "job {} finished in time", s.job_id);
+    m.job(s.job_id).expect("finished job is kept")
+}
+
+#[test]
+fn a_forced_sync_that_would_now_delete_more_than_reviewed_is_refused_again() {
+    let e = env();
+    for i in 0..40 {
+        put(&e.root, &format!("WSOP/e{i}.mp4"), b"x");
+    }
+    let m = monitor(&e.cfg, manual());
+    assert_eq!(run(&m, JobKind::Sync, false).state, JobState::Succeeded);
+    for i in 0..30 {
+        fs::remove_file(e.root.join(format!("WSOP/e{i}.mp4"))).expect("rm");
+    }
+    let refused = run(&m, JobKind::Sync, false);
+    let Some(JobResult::Sync(r)) = &refused.result else {
+        panic!("sync result expected: {refused:?}");
+    };
+    assert_eq!(r.deleted, 30);
+    // Five more files go after the review: the forced sync would delete 35, not the 30 seen.
+    for i in 30..35 {
+        fs::remove_file(e.root.join(format!("WSOP/e{i}.mp4"))).expect("rm");
+    }
+    let again = force_reviewed(
+        &m,
+        ForceApproval {
+            refused_job: refused.id,
+            deletions: 30,
+        },
+    );
+    assert_eq!(again.state, JobState::Refused, "{again:?}");
+    let Some(JobResult::Sync(r2)) = &again.result else {
+        panic!("sync result expected: {again:?}");
+    };
+    assert_eq!(r2.deleted, 35, "the new numbers are reported");
+    let msg = &r2.refused.as_ref().expect("refusal").message;
+    assert!(msg.contains("30") && msg.contains("35"), "{msg}");
+    assert_eq!(active_rows(&e.target), 40, "nothing was deleted");
+    // The new refusal can be reviewed and forced in turn.
+    let forced = force_reviewed(
+        &m,
+        ForceApproval {
+            refused_job: again.id,
+            deletions: 35,
+        },
+    );
+    assert_eq!(forced.state, JobState::Succeeded);
+    assert_eq!(active_rows(&e.target), 5);
 }
 
 #[test]
@@ -256,7 +337,7 @@ fn a_job_that_only_runs_its_background_passes_yields_to_a_new_job() {
     cfg.probe_media = true;
     cfg.probe_budget_secs = 0;
     let m = monitor(&cfg, manual());
-    let first = m.start(JobKind::Sync, false, "manual");
+    let first = m.start(JobKind::Sync, nas_sync_engine::sync::Force::No, "manual");
     assert!(first.started);
     let deadline = Instant::now() + WAIT;
     loop {
@@ -271,7 +352,7 @@ fn a_job_that_only_runs_its_background_passes_yields_to_a_new_job() {
         std::thread::sleep(Duration::from_millis(1));
     }
     put(&e.root, "HCL/new.mp4", b"x");
-    let second = m.start(JobKind::Sync, false, "manual");
+    let second = m.start(JobKind::Sync, nas_sync_engine::sync::Force::No, "manual");
     assert!(second.started, "the passes yielded: {second:?}");
     assert_ne!(second.job_id, first.job_id);
     let first_job = m.job(first.job_id).expect("first job");
@@ -431,7 +512,7 @@ fn target_row(target: &std::path::Path, nas_path: &str) -> Option<(i64, String)>
 fn run_scoped(m: &Monitor, dirs: &[&str]) -> nas_sync_engine::sync::SyncReport {
     let s = m.start_scoped(
         JobKind::Sync,
-        false,
+        nas_sync_engine::sync::Force::No,
         "watch",
         ScanScope::dirs(dirs.iter().copied()),
     );
@@ -517,7 +598,12 @@ fn a_scope_that_cannot_be_scanned_alone_becomes_a_full_sync() {
 }
 
 fn run_scoped_full(m: &Monitor) -> nas_sync_engine::sync::SyncReport {
-    let s = m.start_scoped(JobKind::Sync, false, "watch", ScanScope::Full);
+    let s = m.start_scoped(
+        JobKind::Sync,
+        nas_sync_engine::sync::Force::No,
+        "watch",
+        ScanScope::Full,
+    );
     assert!(m.wait(s.job_id, WAIT));
     match m.job(s.job_id).and_then(|j| j.result) {
         Some(JobResult::Sync(r)) => *r,
@@ -535,7 +621,7 @@ fn a_scoped_sync_keeps_the_root_guard() {
     fs::rename(&e.root, &aside).expect("take the share away");
     let s = m.start_scoped(
         JobKind::Sync,
-        false,
+        nas_sync_engine::sync::Force::No,
         "watch",
         ScanScope::dirs(["WSOP/2024"]),
     );

@@ -34,7 +34,7 @@ fn a_sync_jobs_engine_lines_reach_a_subscriber_in_order() {
             ..MonitorOptions::default()
         },
     );
-    let s = m.start(JobKind::Sync, false, "manual");
+    let s = m.start(JobKind::Sync, nas_sync_engine::sync::Force::No, "manual");
     assert!(m.wait(s.job_id, Duration::from_secs(60)));
     let lines: Vec<_> = rx.try_iter().collect();
     let texts: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();

@@ -138,7 +138,7 @@ fn an_empty_source_never_deletes_a_small_catalog() {
     assert!(rows(&e.target).iter().all(|r| r.2 == "active"));
     let forced = SyncOptions {
         no_scan: true,
-        force: true,
+        force: nas_sync_engine::sync::Force::Always,
         ..SyncOptions::default()
     };
     let r = sync::run_sync(&e.cfg, &SystemClock, forced).expect("forced");

@@ -856,7 +856,7 @@ fn history_has_one_row_per_change_and_sync_runs_record_totals() {
         &e.cfg,
         11,
         SyncOptions {
-            force: true,
+            force: nas_sync_engine::sync::Force::Always,
             ..SyncOptions::default()
         },
     );
@@ -870,7 +870,7 @@ fn history_has_one_row_per_change_and_sync_runs_record_totals() {
         &e.cfg,
         12,
         SyncOptions {
-            force: true,
+            force: nas_sync_engine::sync::Force::Always,
             ..SyncOptions::default()
         },
     );
@@ -1004,7 +1004,7 @@ fn mass_delete_is_refused_with_numbers_and_target_untouched_then_force_applies()
         &e.cfg,
         13,
         SyncOptions {
-            force: true,
+            force: nas_sync_engine::sync::Force::Always,
             ..SyncOptions::default()
         },
     );

@@ -12,7 +12,7 @@ use nas_sync_engine::query::{Dashboard, HistoryPage};
 use nas_sync_engine::reconcile::ReconcileReport;
 use nas_sync_engine::runtime::actions::{PinCheck, SettingsSaved, SettingsView};
 use nas_sync_engine::runtime::logs::LogLine;
-use nas_sync_engine::runtime::monitor::{JobInfo, Started, Status};
+use nas_sync_engine::runtime::monitor::{ForceApproval, JobInfo, Started, Status};
 use nas_sync_engine::runtime::settings::FieldError;
 use nas_sync_engine::sync::SyncReport;
 use ts_rs::TS;
@@ -42,6 +42,7 @@ fn export_all(dir: &Path) {
         SettingsView::export_all(&cfg),
         SettingsSaved::export_all(&cfg),
         PinCheck::export_all(&cfg),
+        ForceApproval::export_all(&cfg),
         ReconcileReport::export_all(&cfg),
         SyncReport::export_all(&cfg),
     ];

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use nas_sync_engine::runtime::monitor::JobResult;
-use nas_sync_engine::runtime::{JobInfo, JobKind, Monitor, Status};
+use nas_sync_engine::runtime::{Caller, ForceApproval, JobInfo, JobKind, Monitor, Status};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tauri::State;
@@ -53,10 +53,16 @@ pub struct StartResponse {
     pub kind: JobKind,
 }
 
-/// Start a job, or answer with the running one (the tray's menu uses this too). It may wait a
-/// moment for a job in its background passes to yield, so it never runs on the main thread.
-pub fn start(monitor: &Monitor, kind: JobKind, force: bool) -> StartResponse {
-    let s = monitor.start(kind, force, "manual");
+/// Start a job for `caller`, or answer with the running one (the tray's menu uses this too);
+/// the engine refuses what the caller may not do. It may wait a moment for a job in its
+/// background passes to yield, so it never runs on the main thread.
+pub fn start(
+    monitor: &Monitor,
+    kind: JobKind,
+    force: Option<ForceApproval>,
+    caller: &Caller,
+) -> CmdResult<StartResponse> {
+    let s = monitor.request(kind, force, caller)?;
     let message = if s.started {
         format!("{} 시작 / started", kind.label_ko())
     } else {
@@ -65,24 +71,29 @@ pub fn start(monitor: &Monitor, kind: JobKind, force: bool) -> StartResponse {
             s.kind.label_ko()
         )
     };
-    StartResponse {
+    Ok(StartResponse {
         message,
         job_id: s.job_id,
         started: s.started,
         kind: s.kind,
-    }
+    })
 }
 
+/// A sync; `force` carries the refused job that was reviewed and its deletions (admin).
 #[tauri::command]
-pub async fn start_sync(shell: State<'_, Shell>, force: Option<bool>) -> CmdResult<StartResponse> {
-    let m = shell.monitor.clone();
-    blocking(move || Ok(start(&m, JobKind::Sync, force.unwrap_or(false)))).await
+pub async fn start_sync(
+    shell: State<'_, Shell>,
+    force: Option<ForceApproval>,
+) -> CmdResult<StartResponse> {
+    let (m, caller) = (shell.monitor.clone(), shell.caller());
+    blocking(move || start(&m, JobKind::Sync, force, &caller)).await
 }
 
+/// 스캔 실행 (admin).
 #[tauri::command]
 pub async fn start_scan(shell: State<'_, Shell>) -> CmdResult<StartResponse> {
-    let m = shell.monitor.clone();
-    blocking(move || Ok(start(&m, JobKind::Scan, false))).await
+    let (m, caller) = (shell.monitor.clone(), shell.caller());
+    blocking(move || start(&m, JobKind::Scan, None, &caller)).await
 }
 
 /// How long `start_reconcile` waits for the report before answering with the job to poll.
@@ -92,11 +103,11 @@ const RECONCILE_WAIT: Duration = Duration::from_secs(60);
 /// minute; after that, or when another job runs, answers with the job id to poll).
 #[tauri::command]
 pub async fn start_reconcile(shell: State<'_, Shell>) -> CmdResult<Value> {
-    let m = shell.monitor.clone();
-    let s = blocking(move || Ok(m.start(JobKind::Reconcile, false, "manual"))).await?;
+    let (m, caller) = (shell.monitor.clone(), shell.caller());
+    let s = blocking(move || Ok(m.request(JobKind::Reconcile, None, &caller)?)).await?;
     if !s.started {
-        let m = shell.monitor.clone();
-        let running = blocking(move || Ok(start(&m, JobKind::Reconcile, false))).await?;
+        let (m, caller) = (shell.monitor.clone(), shell.caller());
+        let running = blocking(move || start(&m, JobKind::Reconcile, None, &caller)).await?;
         return Ok(serde_json::to_value(running).unwrap_or_default());
     }
     let m = shell.monitor.clone();

@@ -30,9 +30,14 @@ pub async fn save_settings<R: Runtime>(
     shell: State<'_, Shell>,
     patch: Value,
 ) -> CmdResult<SettingsSaved> {
-    let (monitor, store) = (shell.monitor.clone(), shell.settings.clone());
+    let (monitor, store, caller) = (
+        shell.monitor.clone(),
+        shell.settings.clone(),
+        shell.caller(),
+    );
     let config = blocking(move || {
-        actions::apply_settings_patch(&monitor, store.as_ref(), patch).map_err(CmdError::from)?;
+        actions::apply_settings_patch(&monitor, store.as_ref(), patch, &caller)
+            .map_err(CmdError::from)?;
         // The login item follows the autostart setting (and turns on after the first setup,
         // which then shows as decided in the config returned).
         crate::autostart::apply(&app, &monitor, store.as_ref());
@@ -43,12 +48,17 @@ pub async fn save_settings<R: Runtime>(
     Ok(SettingsSaved::new(config, shell.settings.as_ref()))
 }
 
-/// Unlock admin mode (스캔 실행): is this the admin PIN? As `POST /api/admin/verify-pin`;
-/// wrong guesses are throttled by the engine.
+/// Unlock admin mode with the PIN, as `POST /api/admin/verify-pin`: the grant stays with the
+/// app (the engine checks it on 스캔 실행, a forced apply and admin settings); wrong guesses are
+/// throttled by the engine.
 #[tauri::command]
 pub async fn verify_admin_pin(shell: State<'_, Shell>, pin: String) -> CmdResult<PinCheck> {
-    let cfg = shell.monitor.config();
-    blocking(move || Ok(actions::verify_admin_pin(&cfg, &pin))).await
+    let m = shell.monitor.clone();
+    let (check, grant) = blocking(move || Ok(m.unlock_admin("desktop", &pin))).await?;
+    if let Some(g) = grant {
+        shell.set_admin_grant(Some(g.id));
+    }
+    Ok(check)
 }
 
 /// "Test connection": can this root be listed (and its marker found)? Nothing is saved.
@@ -58,6 +68,7 @@ pub async fn test_root(
     root: String,
     marker_file: Option<String>,
 ) -> CmdResult<RootTest> {
+    actions::require_setup_access(&shell.monitor, &shell.caller(), "연결 테스트 / test root")?;
     let cfg = shell.monitor.config();
     blocking(move || Ok(actions::test_root(&cfg, &root, marker_file))).await
 }
@@ -65,6 +76,7 @@ pub async fn test_root(
 /// Onboarding's "use the demo archive"; refused once a root is configured.
 #[tauri::command]
 pub async fn create_demo(shell: State<'_, Shell>) -> CmdResult<DemoStarted> {
+    actions::require_setup_access(&shell.monitor, &shell.caller(), "데모 / demo archive")?;
     let (monitor, store) = (shell.monitor.clone(), shell.settings.clone());
     let started =
         blocking(move || actions::use_demo(&monitor, store.as_ref()).map_err(CmdError::from))

@@ -7,11 +7,14 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::admin_pin::{Throttle, Verdict};
+use crate::admin_pin::Verdict;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::runtime::Monitor;
+use crate::runtime::admin::{Caller, CallerKind, locked_message};
 use crate::runtime::settings::{self, FieldError, SaveError, SettingsStore};
+
+pub use crate::runtime::admin::PinCheck;
 
 /// The settings as `GET /api/settings` and the window's `get_settings` answer them: the config
 /// without the PIN hash (never serialized), whether a PIN is set, where the file is and any
@@ -67,30 +70,70 @@ pub enum PatchError {
     Malformed(String),
     /// Some fields are invalid; nothing was saved.
     Invalid(Vec<FieldError>),
+    /// The patch changes an administrator's settings and the caller is not one
+    /// (`admin_required` or `admin_pin_not_set`); nothing was saved.
+    Forbidden(Error),
     Io(Error),
 }
 
+/// Settings only an administrator may change: where the data lives, what is synced and the
+/// safety guards (plus the PIN itself and the choice to run without one).
+pub const ADMIN_FIELDS: &[&str] = &[
+    "root",
+    "archive_db",
+    "target_db",
+    "marker_file",
+    "ignore",
+    "max_delete_percent",
+    "max_delete_count",
+    "hls_only",
+    "hls_extensions",
+    "strict_codec_check",
+    "target_wal",
+    "no_admin_pin",
+];
+
+/// Settings no patch may change: `ffprobe_path` names a program the sync runs, so it is set in
+/// the settings file or on the command line only.
+pub const FILE_ONLY_FIELDS: &[&str] = &["ffprobe_path"];
+
 /// The fields given in `patch` replace the monitor's current ones (fields left out keep their
 /// values); every field is validated, the result saved atomically (when there is a store) and
-/// handed to the monitor.
+/// handed to the monitor. Patches are applied one at a time, so two concurrent ones never lose
+/// each other's change.
 ///
 /// Two keys are not config fields: `admin_pin` (a new PIN of 4–12 digits, or `null` / `""` to
 /// clear it; only its salted hash is kept) and `admin_pin_current` (the PIN set now, required to
-/// change or clear it). `admin_pin_hash` cannot be set through a patch.
+/// change or clear it). `admin_pin_hash` cannot be set through a patch, nor `ffprobe_path`
+/// ([`FILE_ONLY_FIELDS`]). Changing an [`ADMIN_FIELDS`] setting or the PIN needs an
+/// administrator (see [`crate::runtime::admin`]); while no PIN is set and nobody chose to run
+/// without one, only the local user may set the first PIN or make that choice, in the same
+/// patch as other such changes.
 pub fn apply_settings_patch(
     monitor: &Monitor,
     store: Option<&SettingsStore>,
     patch: Value,
+    caller: &Caller,
 ) -> std::result::Result<Config, PatchError> {
     let Value::Object(mut patch) = patch else {
         return Err(PatchError::Malformed("not an object".into()));
     };
+    let _one_at_a_time = monitor.settings_lock();
     let current = monitor.config();
-    let pin = take_pin_change(&current, &mut patch)?;
+    let pin = take_pin_change(monitor, &current, &mut patch, caller)?;
     let mut cfg = merged(&current, patch)?;
     cfg.admin_pin_hash = current.admin_pin_hash.clone();
     let mut pin_errors = pin.errors;
-    if let Some(new_pin) = pin.change
+    for field in FILE_ONLY_FIELDS {
+        if json_field(&cfg, field) != json_field(&current, field) {
+            pin_errors.push(FieldError {
+                field: (*field).into(),
+                message: "이 설정은 설정 파일이나 명령줄에서만 바꿀 수 있습니다 (실행할 프로그램이므로). / This can only be set in the settings file or on the command line (it names a program to run).".into(),
+            });
+        }
+    }
+    authorize_patch(monitor, &current, &cfg, &pin.change, caller)?;
+    if let Some(new_pin) = pin.change.clone()
         && let Err(e) = cfg.set_admin_pin(new_pin.as_deref())
     {
         pin_errors.push(field_error(e));
@@ -98,6 +141,10 @@ pub fn apply_settings_patch(
     if !pin_errors.is_empty() {
         pin_errors.extend(settings::validate(&cfg));
         return Err(PatchError::Invalid(pin_errors));
+    }
+    if cfg.admin_pin_hash.is_some() {
+        // A PIN replaces the choice to run without one.
+        cfg.no_admin_pin = false;
     }
     match store {
         Some(s) => s.save(&cfg).map_err(|e| match e {
@@ -111,10 +158,61 @@ pub fn apply_settings_patch(
             }
         }
     }
+    if pin.change.is_some() {
+        // Grants unlocked with the old PIN end with it.
+        monitor.admin().revoke_all();
+    }
     cfg.normalize();
     monitor.set_config(cfg);
     tracing::info!("설정 저장됨 / settings saved");
     Ok(monitor.config())
+}
+
+fn json_field(cfg: &Config, field: &str) -> Value {
+    serde_json::to_value(cfg)
+        .ok()
+        .and_then(|v| v.get(field).cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// Refuse a patch that changes an administrator's settings for a caller who is not one.
+fn authorize_patch(
+    monitor: &Monitor,
+    current: &Config,
+    next: &Config,
+    pin_change: &Option<Option<String>>,
+    caller: &Caller,
+) -> std::result::Result<(), PatchError> {
+    let changed: Vec<&str> = ADMIN_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| json_field(current, f) != json_field(next, f))
+        .collect();
+    if changed.is_empty() && pin_change.is_none() {
+        return Ok(());
+    }
+    if monitor.is_admin(caller) {
+        return Ok(());
+    }
+    // The first PIN, or the choice to run without one, is the local user's to make; other
+    // admin settings may come in the same patch.
+    let bootstrap = current.admin_pin_hash.is_none()
+        && caller.kind == CallerKind::Local
+        && (matches!(pin_change, Some(Some(_))) || next.no_admin_pin);
+    if bootstrap {
+        return Ok(());
+    }
+    let mut what: Vec<String> = changed.iter().map(|f| f.to_string()).collect();
+    if pin_change.is_some() {
+        what.push("admin_pin".into());
+    }
+    let action = format!("설정 변경 ({}) / settings", what.join(", "));
+    Err(PatchError::Forbidden(
+        monitor
+            .require_admin(caller, &action)
+            .err()
+            .unwrap_or(Error::AdminRequired { action }),
+    ))
 }
 
 /// A PIN change asked for in a patch: `change` is `Some(new)` (`new = None` clears).
@@ -124,8 +222,10 @@ struct PinChange {
 }
 
 fn take_pin_change(
+    monitor: &Monitor,
     current: &Config,
     patch: &mut Map<String, Value>,
+    caller: &Caller,
 ) -> std::result::Result<PinChange, PatchError> {
     let mut errors = Vec::new();
     if patch.remove("admin_pin_hash").is_some() {
@@ -159,9 +259,13 @@ fn take_pin_change(
             ));
         }
     };
-    if let Some(hash) = &current.admin_pin_hash {
+    if current.admin_pin_hash.is_some() {
         let verdict = match current_pin.as_deref() {
-            Some(p) => PIN_THROTTLE.check(hash, p, std::time::Instant::now()),
+            Some(p) => {
+                monitor
+                    .admin()
+                    .check_pin(current, &caller.client, p, std::time::Instant::now())
+            }
             None => Verdict::Wrong,
         };
         if verdict != Verdict::Ok {
@@ -195,50 +299,14 @@ fn field_error(e: Error) -> FieldError {
     }
 }
 
-fn locked_message(d: std::time::Duration) -> String {
-    let secs = d.as_secs().max(1);
-    format!(
-        "PIN이 여러 번 틀렸습니다. {secs}초 후에 다시 시도하세요. / Too many wrong PINs; try again in {secs} s."
-    )
-}
-
-/// Wrong guesses, shared by every PIN check in the process (verify and change alike).
-static PIN_THROTTLE: Throttle = Throttle::new();
-
-/// The answer of "unlock admin mode".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
-pub struct PinCheck {
-    /// The PIN is right.
-    pub ok: bool,
-    /// Whether a PIN is set at all (when not, nothing unlocks: set one in 설정 first).
-    pub admin_pin_set: bool,
-    /// Korean first, for the form.
-    pub message: String,
-    /// Set after too many wrong PINs: seconds until the next try is checked.
-    pub retry_after_secs: Option<u64>,
-}
-
-/// Check `pin` against the admin PIN in `cfg` (throttled after repeated wrong guesses).
-pub fn verify_admin_pin(cfg: &Config, pin: &str) -> PinCheck {
-    let Some(hash) = cfg.admin_pin_hash.as_deref() else {
-        return PinCheck {
-            ok: false,
-            admin_pin_set: false,
-            message: "관리자 PIN이 설정되지 않았습니다. 설정 화면에서 먼저 지정하세요. / No admin PIN is set; set one in Settings.".into(),
-            retry_after_secs: None,
-        };
-    };
-    let (ok, message, retry) = match PIN_THROTTLE.check(hash, pin, std::time::Instant::now()) {
-        Verdict::Ok => (true, "관리자 모드 / admin mode unlocked".to_string(), None),
-        Verdict::Wrong => (false, "PIN이 맞지 않습니다. / Wrong PIN.".to_string(), None),
-        Verdict::Locked(d) => (false, locked_message(d), Some(d.as_secs().max(1))),
-    };
-    PinCheck {
-        ok,
-        admin_pin_set: true,
-        message,
-        retry_after_secs: retry,
+/// May `caller` look at or set up the share's connection (test a root, start the demo)? An
+/// administrator, or the local user while no PIN is set (first run: nothing to protect yet).
+pub fn require_setup_access(monitor: &Monitor, caller: &Caller, action: &str) -> Result<()> {
+    let cfg = monitor.config();
+    if cfg.admin_pin_hash.is_none() && caller.kind == CallerKind::Local {
+        return Ok(());
     }
+    monitor.require_admin(caller, action)
 }
 
 fn merged(current: &Config, patch: Map<String, Value>) -> std::result::Result<Config, PatchError> {
@@ -318,6 +386,7 @@ pub const DEMO_FILES: usize = 300;
 /// archive.db), points the settings at it and starts a first sync. Refused once a root is
 /// configured (`Ok(None)`), so it can never replace a real NAS.
 pub fn use_demo(monitor: &Monitor, store: Option<&SettingsStore>) -> Result<Option<DemoStarted>> {
+    let settings_lock = monitor.settings_lock();
     let current = monitor.config();
     if current.root.is_some() {
         return Ok(None);
@@ -349,11 +418,16 @@ pub fn use_demo(monitor: &Monitor, store: Option<&SettingsStore>) -> Result<Opti
     }
     cfg.normalize();
     monitor.set_config(cfg);
+    drop(settings_lock);
     tracing::info!(
         "데모 아카이브 사용 / demo archive at {}",
         report.dir.display()
     );
-    let started = monitor.start(crate::runtime::JobKind::Sync, false, "manual");
+    let started = monitor.start(
+        crate::runtime::JobKind::Sync,
+        crate::sync::Force::No,
+        "manual",
+    );
     Ok(Some(DemoStarted {
         config: monitor.config(),
         dir: report.dir,

@@ -3,12 +3,14 @@
 //! No HTTP or Tauri types here; the adapters translate.
 
 pub mod actions;
+pub mod admin;
 pub mod logs;
 pub mod monitor;
 
+pub use admin::{Caller, CallerKind};
 pub use logs::{LogHub, LogLine};
 pub use monitor::{
-    JobInfo, JobKind, JobState, Monitor, MonitorOptions, Started, Status, StatusKind,
+    ForceApproval, JobInfo, JobKind, JobState, Monitor, MonitorOptions, Started, Status, StatusKind,
 };
 pub mod settings;
 pub mod watch;

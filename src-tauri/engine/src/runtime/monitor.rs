@@ -25,8 +25,9 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::reconcile::{self, ReconcileReport};
 use crate::scan::{self, PartialScan, ScanOptions, ScanProgress, ScanReport, ScanScope};
-use crate::sync::{self, Refusal, SyncOptions, SyncReport};
+use crate::sync::{self, Force, Refusal, SyncOptions, SyncReport};
 
+use super::admin::{AdminGate, Caller, Grant, PinCheck};
 use super::logs::LogHub;
 use super::watch::{self, NotWatched, Watch};
 
@@ -118,6 +119,17 @@ pub struct JobInfo {
     pub progress: JobProgress,
     pub result: Option<JobResult>,
     pub error: Option<ErrorInfo>,
+}
+
+/// A person's go-ahead for a sync that a safety guard refused: the refused job they reviewed
+/// and the number of Target rows it would soft-delete. The forced sync applies only while its
+/// plan deletes at most that many rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ts_rs::TS)]
+pub struct ForceApproval {
+    /// The refused sync job's id.
+    pub refused_job: u64,
+    /// Its planned deletions, as shown to the person.
+    pub deletions: u64,
 }
 
 /// What [`Monitor::start`] did.
@@ -254,6 +266,10 @@ struct Shared {
     wake: Condvar,
     sinks: Mutex<Vec<Box<dyn StatusSink>>>,
     interval: Option<Duration>,
+    /// Admin grants and the PIN throttle (the admin boundary every host goes through).
+    admin: AdminGate,
+    /// Held while a settings change reads, merges, saves and applies the config.
+    settings: Mutex<()>,
     /// The watcher, when one was asked for. Its own lock: starting a watcher on a big tree
     /// takes a while and must not hold up the state.
     watch: Mutex<WatchSlot>,
@@ -335,6 +351,8 @@ impl Monitor {
             wake: Condvar::new(),
             sinks: Mutex::new(Vec::new()),
             interval: opts.interval,
+            admin: AdminGate::new(),
+            settings: Mutex::new(()),
             watch: Mutex::new(WatchSlot::default()),
         });
         let monitor = Monitor { shared };
@@ -482,9 +500,114 @@ impl Monitor {
         lock(&self.shared.sinks).retain(|sink| sink.push(&status));
     }
 
-    /// Start a job, or return the running one.
-    pub fn start(&self, kind: JobKind, force: bool, trigger: &str) -> Started {
+    /// Start a job, or return the running one. No admin check: this is for the schedule, the
+    /// watcher and trusted callers; a person's request goes through [`Monitor::request`].
+    pub fn start(&self, kind: JobKind, force: Force, trigger: &str) -> Started {
         self.start_scoped(kind, force, trigger, ScanScope::Full)
+    }
+
+    /// A person's request to start a job (a button, a tray menu, an API call), with the admin
+    /// boundary enforced: 스캔 실행 and a forced sync are an administrator's, and a forced sync
+    /// must name the refused job it overrides and its deletions ([`ForceApproval`]).
+    pub fn request(
+        &self,
+        kind: JobKind,
+        force: Option<ForceApproval>,
+        caller: &Caller,
+    ) -> Result<Started> {
+        let force = match (kind, force) {
+            (_, None) => Force::No,
+            (JobKind::Sync, Some(approval)) => {
+                self.require_admin(caller, "검토 후 강제 적용 / forced apply")?;
+                self.check_approval(approval)?;
+                Force::UpTo(approval.deletions)
+            }
+            (other, Some(_)) => {
+                return Err(Error::Invalid {
+                    field: "force".into(),
+                    message: format!(
+                        "강제 적용은 동기화에만 있습니다 / only a sync can be forced (not {other:?})"
+                    ),
+                });
+            }
+        };
+        if kind == JobKind::Scan {
+            self.require_admin(caller, "스캔 실행 / full rescan")?;
+        }
+        Ok(self.start(kind, force, "manual"))
+    }
+
+    /// A forced sync overrides exactly what was reviewed: a refused sync job of this process
+    /// whose planned deletions are the ones given.
+    fn check_approval(&self, a: ForceApproval) -> Result<()> {
+        let bad = |message: String| Error::Invalid {
+            field: "refused_job".into(),
+            message,
+        };
+        let Some(job) = self.job(a.refused_job) else {
+            return Err(bad(format!(
+                "거부된 동기화 작업 #{}이(가) 없습니다. 동기화를 다시 실행해 숫자를 확인하세요. / No refused sync job #{} here (the server may have restarted); run the sync again and review its numbers.",
+                a.refused_job, a.refused_job
+            )));
+        };
+        let deleted = match (&job.kind, &job.state, &job.result) {
+            (JobKind::Sync, JobState::Refused, Some(JobResult::Sync(r))) => r.deleted,
+            _ => {
+                return Err(bad(format!(
+                    "작업 #{}은(는) 거부된 동기화가 아닙니다. / Job #{} is not a refused sync.",
+                    a.refused_job, a.refused_job
+                )));
+            }
+        };
+        if deleted != a.deletions {
+            return Err(Error::Invalid {
+                field: "deletions".into(),
+                message: format!(
+                    "작업 #{}은(는) {deleted}건을 삭제하려 했습니다 ({}건이 아님). 숫자를 다시 확인하세요. / Job #{} planned {deleted} deletions, not {}; review it again.",
+                    a.refused_job, a.deletions, a.refused_job, a.deletions
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Serializes settings changes (read, merge, save, apply), so that two at once never lose
+    /// each other's change.
+    pub fn settings_lock(&self) -> MutexGuard<'_, ()> {
+        lock(&self.shared.settings)
+    }
+
+    /// The admin grants and the PIN throttle of this monitor.
+    pub fn admin(&self) -> &AdminGate {
+        &self.shared.admin
+    }
+
+    /// Refuse `action` unless `caller` is an administrator (see [`super::admin`]).
+    pub fn require_admin(&self, caller: &Caller, action: &str) -> Result<()> {
+        self.shared
+            .admin
+            .require(&self.config(), caller, action, Instant::now())
+    }
+
+    /// Is `caller` an administrator right now?
+    pub fn is_admin(&self, caller: &Caller) -> bool {
+        self.shared
+            .admin
+            .is_admin(&self.config(), caller, Instant::now())
+    }
+
+    /// Unlock admin mode with the PIN: the answer for the form, and a grant when it was right.
+    pub fn unlock_admin(&self, client: &str, pin: &str) -> (PinCheck, Option<Grant>) {
+        let (check, grant) = self
+            .shared
+            .admin
+            .unlock(&self.config(), client, pin, Instant::now());
+        if check.ok {
+            tracing::info!("관리자 모드 잠금 해제 / admin mode unlocked");
+        } else if check.retry_after_secs.is_some() {
+            tracing::warn!("관리자 PIN이 여러 번 틀렸습니다 / repeated wrong admin PINs");
+        }
+        (check, grant)
     }
 
     /// Start a job whose scan covers only `scope` (the watcher's: the directories its events
@@ -493,7 +616,7 @@ impl Monitor {
     pub fn start_scoped(
         &self,
         kind: JobKind,
-        force: bool,
+        force: Force,
         trigger: &str,
         scope: ScanScope,
     ) -> Started {
@@ -533,7 +656,7 @@ impl Monitor {
             id,
             kind,
             state: JobState::Running,
-            force,
+            force: force.is_forced(),
             trigger: trigger.to_string(),
             started_at: iso(self.shared.clock.now()),
             finished_at: None,
@@ -550,7 +673,7 @@ impl Monitor {
         let (i2, c2, p2) = (info.clone(), cancel.clone(), passes.clone());
         let thread = std::thread::Builder::new()
             .name(format!("nas-sync-job-{id}"))
-            .spawn(move || m.run_job(i2, c2, p2, scope))
+            .spawn(move || m.run_job(i2, c2, p2, scope, force))
             .ok();
         st.running = Some(Running {
             info,
@@ -764,7 +887,7 @@ impl Monitor {
                     "예약 동기화 건너뜀: 작업 진행 중 / scheduled sync skipped: a job is running"
                 );
             } else if self.check_root() {
-                self.start(JobKind::Sync, false, "schedule");
+                self.start(JobKind::Sync, Force::No, "schedule");
             }
             st = lock(&self.shared.state);
         }
@@ -776,10 +899,11 @@ impl Monitor {
         cancel: Arc<AtomicBool>,
         passes: Arc<AtomicBool>,
         scope: ScanScope,
+        force: Force,
     ) {
-        let (kind, force, id) = {
+        let (kind, id) = {
             let i = lock(&info);
-            (i.kind, i.force, i.id)
+            (i.kind, i.id)
         };
         let cfg = self.config();
         let clock = self.shared.clock.clone();
@@ -945,7 +1069,7 @@ fn scoped_sync(
     cfg: &Config,
     clock: &dyn Clock,
     dirs: &[String],
-    force: bool,
+    force: Force,
     progress: &(dyn Fn(&ScanProgress) + Sync),
     cancel: &AtomicBool,
 ) -> Result<SyncReport> {

@@ -128,7 +128,12 @@ fn trigger_loop(monitor: &WeakMonitor, root: &Path, rx: &mpsc::Receiver<ScanScop
             if m.config().root.as_deref() != Some(root) {
                 break;
             }
-            let s = m.start_scoped(JobKind::Sync, false, "watch", scope.clone());
+            let s = m.start_scoped(
+                JobKind::Sync,
+                crate::sync::Force::No,
+                "watch",
+                scope.clone(),
+            );
             if s.started {
                 break;
             }

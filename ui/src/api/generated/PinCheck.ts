@@ -5,7 +5,7 @@
  */
 export type PinCheck = { 
 /**
- * The PIN is right.
+ * The PIN is right (admin mode is unlocked for [`GRANT_TTL`]).
  */
 ok: boolean, 
 /**
@@ -19,4 +19,8 @@ message: string,
 /**
  * Set after too many wrong PINs: seconds until the next try is checked.
  */
-retry_after_secs: number | null, };
+retry_after_secs: number | null, 
+/**
+ * How long the unlock lasts, when it succeeded.
+ */
+admin_for_secs: number | null, };
