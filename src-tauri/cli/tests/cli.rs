@@ -1117,11 +1117,22 @@ fn target_missing_columns_is_an_error_naming_them_and_changes_nothing() {
 
 /// Another connection holds `BEGIN IMMEDIATE` on the Target while the CLI syncs a change.
 fn busy_target_case(wal: bool) {
-    let fx = Fx::new("busy_timeout_secs = 1");
+    // With target_wal the first sync switches the Target to WAL (it keeps the owner's journal
+    // mode otherwise).
+    let fx = Fx::new(if wal {
+        "busy_timeout_secs = 1\ntarget_wal = true"
+    } else {
+        "busy_timeout_secs = 1"
+    });
     fx.put("WSOP/a.mp4");
     if wal {
-        // Created by a first sync: the engine's own (WAL) Target.
+        // Created by a first sync: a WAL Target.
         fx.run(&["sync"]).assert_code(0, "initial sync");
+        let mode: String = Connection::open(&fx.target_db)
+            .expect("open pokervod.db")
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .expect("journal_mode");
+        assert_eq!(mode, "wal", "the initial sync switched to WAL");
     } else {
         let conn = Connection::open(&fx.target_db).expect("create pokervod.db");
         conn.pragma_update(None, "journal_mode", "DELETE")

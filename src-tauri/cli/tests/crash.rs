@@ -9,7 +9,8 @@
 //!    updated, moved, restored, deleted, a primary lost in a duplicate group and its row
 //!    re-pointed, a primary moved) and the databases are snapshotted;
 //! 2. the reference: one uninterrupted `sync` from the snapshot, timed from the outside (when
-//!    archive.db and pokervod.db are first written, from their `-wal` files) and from its `-v`
+//!    archive.db and pokervod.db are first written, from their `-wal` or `-journal` files: the
+//!    Target is in SQLite's default rollback-journal mode, which the sync keeps) and from its `-v`
 //!    log (`scan committed`, `sync applied`);
 //! 3. 24 trials: restore the snapshot, spawn `sync`, SIGKILL it, check pokervod.db
 //!    (`integrity_check`, no duplicate `nas_path`), re-run to completion and compare pokervod.db
@@ -297,16 +298,24 @@ fn checkpoint(db: &Path) {
     .expect("wal_checkpoint");
 }
 
-fn sidecars(db: &Path) -> [PathBuf; 2] {
+/// `-wal`, `-shm` (WAL mode: archive.db) and `-journal` (rollback mode: pokervod.db).
+fn sidecars(db: &Path) -> [PathBuf; 3] {
     let s = db.as_os_str().to_owned();
     let mut wal = s.clone();
     wal.push("-wal");
-    let mut shm = s;
+    let mut shm = s.clone();
     shm.push("-shm");
-    [PathBuf::from(wal), PathBuf::from(shm)]
+    let mut journal = s;
+    journal.push("-journal");
+    [
+        PathBuf::from(wal),
+        PathBuf::from(shm),
+        PathBuf::from(journal),
+    ]
 }
 
-/// Copy `from` (checkpointed, so its -wal is empty) over `to`, dropping `to`'s -wal and -shm.
+/// Copy `from` (checkpointed, so its -wal is empty) over `to`, dropping `to`'s -wal, -shm and
+/// -journal (a journal left by a killed run belongs to the database it was killed on).
 fn copy_db(from: &Path, to: &Path) {
     for p in sidecars(to) {
         match fs::remove_file(&p) {
@@ -488,11 +497,12 @@ enum Kill {
     AfterTargetWrite(Duration),
 }
 
-/// Whether `db` has been written since it was opened: its `-wal` file, created empty when the
-/// sync opens the database, grows when the first writing transaction spills or commits.
+/// Whether `db` has been written since it was opened. WAL: its `-wal` file, created empty when
+/// the sync opens the database, grows when the first writing transaction spills or commits.
+/// Rollback journal: the `-journal` file appears when the transaction first changes a page.
 fn written(db: &Path) -> bool {
-    let [wal, _] = sidecars(db);
-    fs::metadata(wal).is_ok_and(|m| m.len() > 0)
+    let [wal, _, journal] = sidecars(db);
+    fs::metadata(wal).is_ok_and(|m| m.len() > 0) || journal.exists()
 }
 
 /// Spawn `sync` and kill it as `kill` says.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod fingerprint;
+pub mod fsinfo;
 pub mod index;
 pub mod matching;
 pub mod names;

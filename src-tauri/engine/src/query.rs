@@ -44,6 +44,10 @@ pub struct TargetSummary {
     pub hls_ratio: f64,
     /// Synced or eligible files whose probed codec HLS cannot play (flagged, not excluded).
     pub needs_transcode: u64,
+    /// The network file system pokervod.db is on (`"cifs"`, `"nfs4"`, `"fuse.sshfs"`, `"unc"`,
+    /// `"network drive"`, …; see [`crate::fsinfo`]), `None` when local or unknown. WAL
+    /// (`target_wal`) is unsafe there.
+    pub network_fs: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -128,6 +132,7 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
                 (st.target_active as f64 / total_files as f64).min(1.0)
             },
             needs_transcode: st.needs_transcode,
+            network_fs: crate::fsinfo::network_fs(target_path),
         },
         sync_status: SyncStatus {
             is_running: crate::archive::SyncLock::is_held(&archive_path),

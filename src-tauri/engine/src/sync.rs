@@ -237,13 +237,17 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     // One sync at a time per archive.db: a second one would take the first's write-ahead run
     // for a crashed one.
     let _lock = crate::archive::SyncLock::acquire(&archive_path, cfg.busy_timeout_secs)?;
+    if cfg.target_wal
+        && let Some(fs) = crate::fsinfo::network_fs(&target_path)
+    {
+        tracing::warn!(
+            "pokervod.db가 네트워크 파일 시스템({fs})에 있는데 target_wal이 켜져 있습니다: 네트워크 공유의 WAL은 데이터베이스를 손상시킬 수 있으니 target_wal을 끄세요 / pokervod.db is on a network file system ({fs}) and target_wal is on: WAL on a network share can corrupt the database; turn target_wal off"
+        );
+    }
     // Check the Target read-only first: a bad path or schema fails before we touch archive.db,
     // and nothing is written to pokervod.db before the share passed the offline guards.
     Target::check_path(&target_path)?;
-    let existing = Target::open_read_only(&target_path, cfg.busy_timeout_secs)?;
-    if let Some(t) = &existing {
-        t.check_schema()?;
-    }
+    let existing = Target::open_checked(&target_path, cfg.busy_timeout_secs)?;
     let mut archive = Archive::open(&archive_path)?;
     // A run that died between its archive.db write-ahead record and its end is settled first,
     // against the Target as it is now (before the scan, so its links are in the snapshot).
@@ -292,7 +296,10 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
 
     let mut target = Target::open(&target_path, cfg.busy_timeout_secs)?;
     target.ensure_schema()?;
-    target.prefer_wal();
+    // The journal mode is stored in the owner's file: WAL only when the operator opted in.
+    if cfg.target_wal {
+        target.use_wal()?;
+    }
     archive.use_large_cache()?;
     archive.defer_checkpoints()?;
 
@@ -371,8 +378,8 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     }
     report.changes = list_changes(&plan, &files, &applied.ids);
 
-    // The rows are committed and visible; copying the WAL into pokervod.db is not on the
-    // sync's path.
+    // The rows are committed and visible; copying the WAL into pokervod.db (in WAL mode) is
+    // not on the sync's path.
     target.checkpoint_in_background();
     let (links, unlinked) = if applied.links_staged {
         (Vec::new(), Vec::new())
@@ -657,9 +664,15 @@ fn apply_target(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (history, written)
     });
-    // No history, no Target commit: dropping `tx` rolls the Target back.
+    // No history, no Target commit.
     let (run_id, mut links_staged) = history;
-    let run_id = run_id?;
+    let run_id = match run_id {
+        Ok(id) => id,
+        Err(e) => {
+            rollback_target(tx);
+            return Err(e);
+        }
+    };
     // Links staged for rows that then failed would be wrong: they are written after the
     // commit instead, from what was applied.
     if links_staged && !written.as_ref().is_ok_and(|errors| errors.is_empty()) {
@@ -667,17 +680,22 @@ fn apply_target(
         links_staged = false;
     }
     let committed = written.and_then(|errors| {
-        tx.commit().map(|()| errors).map_err(|e| {
+        tx.execute_batch("COMMIT").map(|()| errors).map_err(|e| {
             if crate::target::is_busy(&e) {
                 Error::TargetBusy { secs: busy_secs }
             } else {
                 Error::Sqlite {
-                    context: "commit pokervod.db".into(),
+                    context: "pokervod.db 커밋 실패로 동기화를 취소했습니다(적용된 변경 없음) / commit pokervod.db failed; the sync was rolled back and nothing was applied".into(),
                     source: e,
                 }
             }
         })
     });
+    // A failed write or commit: roll back explicitly (SQLite may keep the transaction open
+    // after a disk-full or I/O error), then forget the write-ahead run.
+    if committed.is_err() {
+        rollback_target(tx);
+    }
     match committed {
         Ok(errors) => Ok(Some(Applied {
             run_id,
@@ -692,8 +710,28 @@ fn apply_target(
     }
 }
 
+/// `ROLLBACK` of the Target transaction unless SQLite already ended it (a fatal error or a
+/// trigger's RAISE(ROLLBACK) may have; a successful `COMMIT` has).
+fn rollback_target(tx: rusqlite::Transaction<'_>) {
+    if tx.is_autocommit() {
+        return;
+    }
+    if let Err(e) = tx.rollback() {
+        tracing::warn!(error = %e, "pokervod.db rollback");
+    }
+}
+
+/// The message of a row the Target did not take although its statement succeeded.
+const DROPPED: &str = "pokervod.db가 이 변경을 반영하지 않았습니다(소유자 스키마의 트리거가 무시함) / \
+     pokervod.db did not apply this change: 0 rows changed (a trigger of the owner's schema ignored it)";
+
 /// The plan's writes inside the open Target transaction; returns the rows that failed on their
 /// own (the rest of the sync goes on without them).
+///
+/// Every write names its conflict resolution (`OR ABORT`): the statement's clause overrides the
+/// owner's schema (`UNIQUE ON CONFLICT REPLACE` would physically delete the row in the way) and
+/// its triggers' statements. A statement that succeeds but changes no row (a BEFORE trigger's
+/// RAISE(IGNORE)) is a failed row too, so that no history or link names a row not written.
 fn write_target(
     tx: &rusqlite::Transaction<'_>,
     ctx: &ApplyContext<'_>,
@@ -704,7 +742,7 @@ fn write_target(
     let mut errors: Vec<SyncError> = Vec::new();
     let mut upd = tx
         .prepare_cached(
-            "UPDATE files SET nas_path = ?2, filename = ?3, catalog = ?4, format = ?5,
+            "UPDATE OR ABORT files SET nas_path = ?2, filename = ?3, catalog = ?4, format = ?5,
              size_bytes = ?6, hls_compatible = ?7, status = 'active', deleted_at = NULL,
              updated_at = ?8,
              codec = CASE WHEN ?13 THEN ?9 ELSE COALESCE(?9, codec) END,
@@ -716,13 +754,13 @@ fn write_target(
         .ctx("prepare Target update")?;
     let mut del = tx
         .prepare_cached(
-            "UPDATE files SET status = 'deleted', deleted_at = ?2, updated_at = ?2
+            "UPDATE OR ABORT files SET status = 'deleted', deleted_at = ?2, updated_at = ?2
              WHERE id = ?1 AND status = 'active'",
         )
         .ctx("prepare Target delete")?;
     let mut ins = tx
         .prepare_cached(
-            "INSERT INTO files (id, nas_path, filename, catalog, format, size_bytes,
+            "INSERT OR ABORT INTO files (id, nas_path, filename, catalog, format, size_bytes,
              hls_compatible, status, created_at, updated_at, codec, width, height, duration_sec)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'active', ?8, ?8, ?9, ?10, ?11, ?12)",
         )
@@ -732,11 +770,21 @@ fn write_target(
         if crate::target::is_busy(&e) {
             return Err(Error::TargetBusy { secs: busy_secs });
         }
-        // Some errors (a trigger's RAISE(ROLLBACK), disk full, I/O) end the whole
-        // transaction: stop at once, or later statements would commit one by one.
+        // A trigger's RAISE(ROLLBACK) ended the whole transaction: stop at once, or later
+        // statements would commit one by one.
         if tx.is_autocommit() {
             return Err(Error::Sqlite {
                 context: format!("pokervod.db rolled back the sync at {path}; nothing was applied"),
+                source: e,
+            });
+        }
+        // The disk, the file or memory failed (full, I/O, read-only, corrupt): the sync stops
+        // and applies nothing rather than commit what happened to get through.
+        if crate::target::is_fatal(&e) {
+            return Err(Error::Sqlite {
+                context: format!(
+                    "pokervod.db 오류로 동기화 전체를 취소했습니다(적용된 변경 없음) / pokervod.db failed at {path}; the sync was rolled back and nothing was applied"
+                ),
                 source: e,
             });
         }
@@ -765,15 +813,26 @@ fn write_target(
             f.media.duration_sec
         ]);
         match res {
+            Ok(0) => {
+                errors.push(SyncError {
+                    path: f.path.clone(),
+                    message: DROPPED.into(),
+                });
+                Ok(())
+            }
             Ok(_) => Ok(()),
             Err(e) => failure(e, &f.path, errors),
         }
     };
+    let mut present = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM files WHERE id = ?1 AND nas_path = ?2)")
+        .ctx("prepare Target check")?;
     let mut multi: Option<rusqlite::CachedStatement<'_>> = None;
     let mut batch: Vec<usize> = Vec::with_capacity(INSERT_ROWS_PER_STATEMENT);
     // Inserts go INSERT_ROWS_PER_STATEMENT rows to a statement. If one of them fails, SQLite
     // undoes that statement alone, and its rows are replayed one by one so that only the bad
-    // row is reported.
+    // row is reported. Rows that are in after all (a trigger's RAISE(FAIL) keeps the rows
+    // before it; RAISE(IGNORE) drops one and keeps the rest) are not replayed.
     let mut flush = |batch: &mut Vec<usize>, errors: &mut Vec<SyncError>| -> Result<()> {
         if batch.len() < INSERT_ROWS_PER_STATEMENT {
             for &file in batch.iter() {
@@ -810,16 +869,32 @@ fn write_target(
             bind().ctx("Target insert")?;
         }
         match stmt.raw_execute() {
-            Ok(_) => {}
-            Err(e) => {
-                if crate::target::is_busy(&e) {
-                    return Err(Error::TargetBusy { secs: busy_secs });
-                }
-                if tx.is_autocommit() {
+            Ok(n) if n == batch.len() => {}
+            res => {
+                if let Err(e) = res
+                    && (crate::target::is_busy(&e)
+                        || crate::target::is_fatal(&e)
+                        || tx.is_autocommit())
+                {
                     return failure(e, &files[batch[0]].path, errors);
                 }
                 for &file in batch.iter() {
-                    insert_one(file, errors)?;
+                    let f = &files[file];
+                    let written: bool = present
+                        .query_row(params![ids.get(file), f.path], |r| r.get(0))
+                        .map_err(|e| {
+                            if crate::target::is_busy(&e) {
+                                Error::TargetBusy { secs: busy_secs }
+                            } else {
+                                Error::Sqlite {
+                                    context: "check Target insert".into(),
+                                    source: e,
+                                }
+                            }
+                        })?;
+                    if !written {
+                        insert_one(file, errors)?;
+                    }
                 }
             }
         }
@@ -860,8 +935,13 @@ fn write_target(
                 continue;
             }
         };
-        if let Err(e) = res {
-            failure(e, action_path(a, files), &mut errors)?;
+        match res {
+            Ok(0) => errors.push(SyncError {
+                path: action_path(a, files).to_string(),
+                message: DROPPED.into(),
+            }),
+            Ok(_) => {}
+            Err(e) => failure(e, action_path(a, files), &mut errors)?,
         }
     }
     flush(&mut batch, &mut errors)?;
@@ -871,10 +951,10 @@ fn write_target(
 /// Target rows per INSERT statement (11 parameters a row plus the shared time).
 const INSERT_ROWS_PER_STATEMENT: usize = 64;
 
-/// `INSERT INTO files … VALUES (…), (…), …` for `rows` rows; ?1 is the time shared by all.
+/// `INSERT OR ABORT INTO files … VALUES (…), (…), …` for `rows` rows; ?1 is the time shared by all.
 fn multi_insert_sql(rows: usize) -> String {
     crate::archive::values_sql(
-        "INSERT INTO files (id, nas_path, filename, catalog, format, size_bytes,
+        "INSERT OR ABORT INTO files (id, nas_path, filename, catalog, format, size_bytes,
          hls_compatible, status, created_at, updated_at, codec, width, height, duration_sec)
          VALUES ",
         rows,
@@ -992,5 +1072,157 @@ mod tests {
         let (links, unlinked) = new_links(&plan, &files, &ids, &failed);
         assert_eq!(links, vec![(4, 31)]);
         assert!(unlinked.is_empty());
+    }
+
+    /// pokervod.db with one active row, archive.db, and `n` new Source files to insert (all
+    /// of them eligible and in groups of their own).
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        target: std::path::PathBuf,
+        archive: std::path::PathBuf,
+        files: Vec<FileRecord>,
+        rules: Rules,
+    }
+
+    fn fixture(n: usize) -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("pokervod.db");
+        let mut t = Target::open(&target, 1).expect("open Target");
+        t.ensure_schema().expect("schema");
+        t.conn()
+            .execute(
+                "INSERT INTO files (id, nas_path, filename, catalog, format, size_bytes,
+                 hls_compatible, created_at, updated_at)
+                 VALUES (1, 'OLD/a.mp4', 'a.mp4', 'OLD', 'mp4', 1, 1, 't', 't')",
+                [],
+            )
+            .expect("owner's row");
+        Fixture {
+            target,
+            archive: dir.path().join("archive.db"),
+            files: (0..n)
+                .map(|i| file(0, &format!("X/f{i:03}.mp4"), None))
+                .collect(),
+            rules: Rules::from_config(&Config::default()),
+            _dir: dir,
+        }
+    }
+
+    fn ctx<'a>(fx: &'a Fixture, plan: &'a Plan) -> ApplyContext<'a> {
+        ApplyContext {
+            plan,
+            files: &fx.files,
+            rules: &fx.rules,
+            started: "2024-05-01T00:00:00Z",
+            applied_at: "2024-05-01T00:00:01Z",
+            forced: false,
+            totals: SyncTotals::default(),
+        }
+    }
+
+    fn count(db: &std::path::Path, sql: &str) -> i64 {
+        rusqlite::Connection::open(db)
+            .expect("open")
+            .query_row(sql, [], |r| r.get(0))
+            .expect("count")
+    }
+
+    fn assert_nothing_applied(err: &Error, code: rusqlite::ErrorCode) {
+        assert_eq!(err.code(), "database", "{err}");
+        assert!(err.to_string().contains("nothing was applied"), "{err}");
+        assert!(
+            matches!(err, Error::Sqlite { source, .. } if source.sqlite_error_code() == Some(code)),
+            "expected {code:?}: {err:?}"
+        );
+    }
+
+    #[test]
+    fn a_full_disk_in_the_middle_of_the_target_transaction_applies_nothing() {
+        let fx = fixture(300);
+        let mut target = Target::open(&fx.target, 1).expect("open Target");
+        // The owner audits inserts with a trigger, as production catalogs do. A statement that
+        // fires a trigger has a statement journal, and SQLite then answers SQLITE_FULL by
+        // undoing the statement alone and keeping the transaction open: nothing but the sync
+        // itself stops the rest from committing.
+        target
+            .conn()
+            .execute_batch(
+                "CREATE TABLE audit (id INTEGER, nas_path TEXT);
+                 CREATE TRIGGER files_audit AFTER INSERT ON files
+                 BEGIN INSERT INTO audit VALUES (NEW.id, NEW.nas_path); END;",
+            )
+            .expect("owner's audit trigger");
+        let before = target.load_rows().expect("rows");
+        let pages: i64 = target
+            .conn()
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .expect("page_count");
+        // A real SQLITE_FULL, raised by SQLite in the middle of the INSERTs (not at the commit)
+        // once the file would grow by more than one page: some rows fit, most do not.
+        target
+            .conn()
+            .pragma_update(None, "max_page_count", pages + 1)
+            .expect("max_page_count");
+        let mut archive = Archive::open(&fx.archive).expect("archive.db");
+        let plan = rules::plan(&fx.files, &before, &fx.rules);
+        assert_eq!(
+            (plan.count(Event::Added), plan.deletes()),
+            (300, 1),
+            "the plan inserts every file and deletes the owner's row"
+        );
+        let version = target.data_version().expect("data_version");
+        let err = match apply_target(&mut target, &mut archive, &ctx(&fx, &plan), version) {
+            Err(e) => e,
+            Ok(applied) => panic!(
+                "a full disk must end the sync; it reported {} row errors and committed the rest",
+                applied.map_or(0, |a| a.errors.len())
+            ),
+        };
+        assert_nothing_applied(&err, rusqlite::ErrorCode::DiskFull);
+        assert!(
+            target.conn().is_autocommit(),
+            "the Target transaction was rolled back"
+        );
+        drop(target);
+        assert_eq!(
+            Target::read_rows(&fx.target, 1).expect("rows"),
+            before,
+            "pokervod.db is as it was"
+        );
+        assert_eq!(count(&fx.target, "SELECT COUNT(*) FROM audit"), 0);
+        assert!(archive.pending_runs().expect("runs").is_empty());
+        drop(archive);
+        assert_eq!(count(&fx.archive, "SELECT COUNT(*) FROM sync_runs"), 0);
+        assert_eq!(count(&fx.archive, "SELECT COUNT(*) FROM file_history"), 0);
+        assert_eq!(count(&fx.archive, "SELECT COUNT(*) FROM links"), 0);
+    }
+
+    #[test]
+    fn a_read_only_target_in_the_middle_of_the_transaction_is_fatal_not_a_row_error() {
+        let fx = fixture(100);
+        let target = Target::open_read_only(&fx.target, 1)
+            .expect("open")
+            .expect("exists");
+        let rows = target.load_rows().expect("rows");
+        let plan = rules::plan(&fx.files, &rows, &fx.rules);
+        let mut ids = NewIds(vec![0; fx.files.len()]);
+        let mut next = 1;
+        for a in &plan.actions {
+            if let Action::Insert { file } = a {
+                next += 1;
+                ids.0[*file] = next;
+            }
+        }
+        // A deferred transaction begins on a read-only connection; its first write fails with
+        // SQLITE_READONLY, as when the file or its folder turns read-only during a sync.
+        let tx = target.conn().unchecked_transaction().expect("begin");
+        match write_target(&tx, &ctx(&fx, &plan), &ids, 1) {
+            Err(e) => assert_nothing_applied(&e, rusqlite::ErrorCode::ReadOnly),
+            Ok(errors) => panic!(
+                "SQLITE_READONLY was counted as {} row errors: {:?}",
+                errors.len(),
+                errors.first()
+            ),
+        }
     }
 }

@@ -70,6 +70,8 @@ pub struct Target {
     conn: Connection,
     path: PathBuf,
     busy_timeout: Duration,
+    /// The database is in WAL mode (the owner's choice, or ours with `target_wal`).
+    wal: bool,
 }
 
 impl Target {
@@ -91,42 +93,81 @@ impl Target {
     }
 
     /// Open the Target for writing, creating the file if it does not exist (its folder must).
+    /// The journal mode is left as the owner set it (see [`Target::use_wal`]).
     pub fn open(path: &Path, busy_timeout_secs: u64) -> Result<Target> {
         Target::check_path(path)?;
         let conn = Connection::open(path).ctx(&format!("open {}", path.display()))?;
         let busy_timeout = Duration::from_secs(busy_timeout_secs);
         conn.busy_timeout(busy_timeout)
             .ctx("pokervod.db busy_timeout")?;
-        // Per connection only: in WAL mode a commit is durable at the next checkpoint and the file
-        // is never corrupted by a crash; a lost last transaction is redone by the next sync.
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .ctx("pokervod.db synchronous")?;
         // Our connection's page cache only: a first sync inserts every row in one transaction.
         conn.pragma_update(None, "cache_size", crate::archive::CACHE_SIZE_KIB)
             .ctx("pokervod.db cache_size")?;
-        // No checkpoint inside our commit: a first sync's WAL is hundreds of MB, and copying it
-        // into the database file would double the sync's time. The sync checkpoints on another
-        // thread after it committed ([`Target::checkpoint_in_background`]), the documented way
-        // to keep checkpoints off a writer's path; readers see the rows from the commit on.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
-            .ctx("pokervod.db wal_autocheckpoint")?;
-        Ok(Target {
+        let mut target = Target {
             conn,
             path: path.to_path_buf(),
             busy_timeout,
-        })
+            wal: false,
+        };
+        let mode: String = target
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .map_err(|e| target.busy_or(e, "pokervod.db journal_mode"))?;
+        target.set_durability(mode.eq_ignore_ascii_case("wal"))?;
+        Ok(target)
     }
 
-    /// Switch the Target to WAL so the OTT platform keeps reading while we write. Called only
+    /// Our connection's settings for the journal mode the database is in (all per connection;
+    /// nothing here is stored in pokervod.db).
+    fn set_durability(&mut self, wal: bool) -> Result<()> {
+        self.wal = wal;
+        // WAL: a commit is durable at the next checkpoint and the file is never corrupted by a
+        // crash; a lost last transaction is redone by the next sync. A rollback journal: FULL,
+        // so that a power loss in the middle of a commit cannot corrupt the owner's file.
+        let synchronous = if wal { "NORMAL" } else { "FULL" };
+        self.conn
+            .pragma_update(None, "synchronous", synchronous)
+            .ctx("pokervod.db synchronous")?;
+        if wal {
+            // No checkpoint inside our commit: a first sync's WAL is hundreds of MB, and copying
+            // it into the database file would double the sync's time. The sync checkpoints on
+            // another thread after it committed ([`Target::checkpoint_in_background`]), the
+            // documented way to keep checkpoints off a writer's path; readers see the rows from
+            // the commit on.
+            self.conn
+                .pragma_update(None, "wal_autocheckpoint", 0)
+                .ctx("pokervod.db wal_autocheckpoint")?;
+        }
+        Ok(())
+    }
+
+    /// Whether pokervod.db is in WAL mode (as our connection found or left it).
+    pub fn is_wal(&self) -> bool {
+        self.wal
+    }
+
+    /// Switch the Target to WAL so the OTT platform keeps reading while we write: only when
+    /// the operator opted in (`target_wal`), since the journal mode is stored in the owner's file
+    /// and WAL is unsafe on a network share or for a file opened from another host. Called only
     /// after the schema check passed, so a Target we refuse is left byte-identical. A file that
-    /// cannot switch (a network file system, a locked database) keeps its journal mode.
-    pub fn prefer_wal(&self) {
-        if let Err(e) = self
+    /// cannot switch (a locked database, a file system without shared memory) keeps its mode.
+    pub fn use_wal(&mut self) -> Result<()> {
+        if self.wal {
+            return Ok(());
+        }
+        let mode = match self
             .conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
         {
-            tracing::debug!(error = %e, "pokervod.db stays in its current journal mode");
-        }
+            Ok(mode) => mode,
+            Err(e) => {
+                tracing::warn!(
+                    "pokervod.db를 WAL로 바꾸지 못해 기존 저널 모드를 유지합니다 ({e}) / pokervod.db stays in its journal mode"
+                );
+                return Ok(());
+            }
+        };
+        self.set_durability(mode.eq_ignore_ascii_case("wal"))
     }
 
     /// Open an existing Target read-only; `None` when the file does not exist.
@@ -146,7 +187,47 @@ impl Target {
             conn,
             path: path.to_path_buf(),
             busy_timeout,
+            // Read-only: never checkpointed by us, so the mode does not matter.
+            wal: false,
         }))
+    }
+
+    /// A sync's first look at an existing Target (before the offline guards passed, so nothing
+    /// is written): open it read-only and check its schema; `None` when the file does not exist.
+    ///
+    /// One exception to read-only: a hot rollback journal (a writer, perhaps a sync, killed in
+    /// the middle of a commit) must be played back before anyone can read the file, and a
+    /// read-only connection cannot (SQLITE_READONLY_ROLLBACK). A read-write connection's first
+    /// read does it, SQLite's own recovery, which restores the file as it was before that commit.
+    pub fn open_checked(path: &Path, busy_timeout_secs: u64) -> Result<Option<Target>> {
+        let Some(target) = Target::open_read_only(path, busy_timeout_secs)? else {
+            return Ok(None);
+        };
+        match target.check_schema() {
+            Ok(_) => return Ok(Some(target)),
+            Err(e) if is_hot_journal(&e) => drop(target),
+            Err(e) => return Err(e),
+        }
+        tracing::warn!(
+            "pokervod.db에 중단된 커밋의 저널이 남아 있어 되돌립니다 / pokervod.db has the journal of an interrupted commit; rolling it back"
+        );
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ctx(&format!("open {}", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(busy_timeout_secs))
+            .ctx("pokervod.db busy_timeout")?;
+        conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .ctx("roll back pokervod.db's hot journal")?;
+        drop(conn);
+        let target = Target::open_read_only(path, busy_timeout_secs)?;
+        if let Some(t) = &target {
+            t.check_schema()?;
+        }
+        Ok(target)
     }
 
     /// Every row of an existing Target, read-only; a missing file or table reads as empty.
@@ -273,7 +354,7 @@ impl Target {
                 Err(Error::TargetBusy { secs })
             }
             Err(e) => Err(Error::Sqlite {
-                context: "begin pokervod.db transaction".into(),
+                context: "pokervod.db 트랜잭션을 시작할 수 없습니다(적용된 변경 없음) / begin pokervod.db transaction; nothing was applied".into(),
                 source: e,
             }),
         }
@@ -331,12 +412,15 @@ impl Drop for CheckpointRunning {
 }
 
 impl Target {
-    /// Copy the WAL into the database file and close the connection, on a thread of its own.
-    /// A process that is about to exit calls [`finish_checkpoints`] first; one that exits
-    /// without it leaves a valid WAL that the next connection to pokervod.db uses and
-    /// checkpoints (SQLite's own recovery), so nothing is ever lost or half-written.
+    /// In WAL mode, copy the WAL into the database file and close the connection, on a thread
+    /// of its own. A process that is about to exit calls [`finish_checkpoints`] first; one that
+    /// exits without it leaves a valid WAL that the next connection to pokervod.db uses and
+    /// checkpoints (SQLite's own recovery), so nothing is ever lost or half-written. With a
+    /// rollback journal the commit already wrote the file: the connection just closes.
     pub fn checkpoint_in_background(self) {
-        checkpoint_in_background(self.conn, "pokervod.db");
+        if self.wal {
+            checkpoint_in_background(self.conn, "pokervod.db");
+        }
     }
 }
 
@@ -390,4 +474,118 @@ pub fn is_busy(e: &rusqlite::Error) -> bool {
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
+}
+
+/// SQLITE_READONLY_ROLLBACK: a read-only connection met a hot journal it cannot play back.
+fn is_hot_journal(e: &Error) -> bool {
+    matches!(e, Error::Sqlite { source, .. }
+        if source.sqlite_error().is_some_and(|f| f.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK))
+}
+
+/// An error after which the Target transaction cannot go on: the file, the disk or memory failed
+/// (SQLITE_FULL, every SQLITE_IOERR_*, SQLITE_NOMEM, SQLITE_CORRUPT, SQLITE_READONLY,
+/// SQLITE_CANTOPEN, SQLITE_NOTADB, SQLITE_NOLFS, SQLITE_PERM, SQLITE_PROTOCOL). SQLite may or
+/// may not have rolled the transaction back by itself after these; either way the sync stops
+/// and applies nothing. Constraint errors (a UNIQUE or CHECK, a trigger's RAISE(ABORT/FAIL))
+/// concern one row only.
+pub fn is_fatal(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as C;
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            C::DiskFull
+                | C::SystemIoFailure
+                | C::OutOfMemory
+                | C::DatabaseCorrupt
+                | C::ReadOnly
+                | C::CannotOpen
+                | C::NotADatabase
+                | C::NoLargeFileSupport
+                | C::PermissionDenied
+                | C::FileLockingProtocolFailed
+        )
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pragma(t: &Target, name: &str) -> i64 {
+        t.conn()
+            .pragma_query_value(None, name, |r| r.get(0))
+            .expect("pragma")
+    }
+
+    #[test]
+    fn rollback_mode_commits_with_full_sync_and_wal_mode_with_normal_and_no_autocheckpoint() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pokervod.db");
+        let mut t = Target::open(&path, 1).expect("open");
+        t.ensure_schema().expect("schema");
+        assert!(!t.is_wal(), "a new Target keeps SQLite's rollback journal");
+        assert_eq!(pragma(&t, "synchronous"), 2, "FULL in rollback mode");
+        assert_eq!(
+            pragma(&t, "wal_autocheckpoint"),
+            1000,
+            "SQLite's default, untouched outside WAL"
+        );
+        drop(t);
+
+        // The owner's WAL is kept and found.
+        Connection::open(&path)
+            .expect("owner")
+            .pragma_update(None, "journal_mode", "WAL")
+            .expect("owner's WAL");
+        let t = Target::open(&path, 1).expect("open");
+        assert!(t.is_wal());
+        assert_eq!(pragma(&t, "synchronous"), 1, "NORMAL in WAL mode");
+        assert_eq!(pragma(&t, "wal_autocheckpoint"), 0);
+        drop(t);
+
+        // Our switch (with target_wal) sets the same.
+        Connection::open(&path)
+            .expect("owner")
+            .pragma_update(None, "journal_mode", "DELETE")
+            .expect("owner's rollback journal");
+        let mut t = Target::open(&path, 1).expect("open");
+        assert!(!t.is_wal());
+        t.use_wal().expect("use WAL");
+        assert!(t.is_wal());
+        assert_eq!(pragma(&t, "synchronous"), 1);
+        assert_eq!(pragma(&t, "wal_autocheckpoint"), 0);
+    }
+
+    #[test]
+    fn disk_file_and_memory_errors_are_fatal_and_constraint_errors_are_not() {
+        let err = |code: i32| {
+            rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some("x".into()))
+        };
+        use rusqlite::ffi as f;
+        for code in [
+            f::SQLITE_FULL,
+            f::SQLITE_IOERR,
+            f::SQLITE_IOERR_WRITE,
+            f::SQLITE_IOERR_FSYNC,
+            f::SQLITE_IOERR_SHORT_READ,
+            f::SQLITE_NOMEM,
+            f::SQLITE_CORRUPT,
+            f::SQLITE_READONLY,
+            f::SQLITE_READONLY_DBMOVED,
+            f::SQLITE_CANTOPEN,
+            f::SQLITE_NOTADB,
+        ] {
+            assert!(is_fatal(&err(code)), "{code} is fatal");
+        }
+        for code in [
+            f::SQLITE_CONSTRAINT,
+            f::SQLITE_CONSTRAINT_UNIQUE,
+            f::SQLITE_CONSTRAINT_TRIGGER,
+            f::SQLITE_CONSTRAINT_CHECK,
+            f::SQLITE_TOOBIG,
+            f::SQLITE_MISMATCH,
+        ] {
+            assert!(!is_fatal(&err(code)), "{code} concerns one row");
+        }
+    }
 }

@@ -26,6 +26,8 @@ use notify_debouncer_full::{
 
 use super::monitor::{JobKind, Monitor, WeakMonitor};
 use crate::config::Config;
+/// Moved to [`crate::fsinfo`]; kept here for callers of the watcher's API.
+pub use crate::fsinfo::network_fs;
 use crate::names::IgnoreSet;
 use crate::scan::{ScanScope, is_ignored_path};
 
@@ -290,40 +292,6 @@ fn is_own_file(p: &Path) -> bool {
         || name.starts_with(".nas-sync-write-test")
 }
 
-/// The network file system `root` lives on, if any.
-pub fn network_fs(root: &Path) -> Option<String> {
-    let text = root.to_string_lossy();
-    if text.starts_with("\\\\") || text.starts_with("//") {
-        return Some("SMB".into());
-    }
-    #[cfg(target_os = "linux")]
-    {
-        let canonical = std::fs::canonicalize(root).ok()?;
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-        let mut best: Option<(usize, String)> = None;
-        for line in mountinfo.lines() {
-            // id parent major:minor root mount-point options ... - fstype source super-options
-            let fields: Vec<&str> = line.split(' ').collect();
-            let Some(mount) = fields.get(4) else { continue };
-            let mount = mount.replace("\\040", " ");
-            let Some(dash) = fields.iter().position(|f| *f == "-") else {
-                continue;
-            };
-            let Some(fstype) = fields.get(dash + 1) else {
-                continue;
-            };
-            if canonical.starts_with(&mount) && best.as_ref().is_none_or(|b| mount.len() > b.0) {
-                best = Some((mount.len(), fstype.to_string()));
-            }
-        }
-        let fstype = best?.1;
-        if ["cifs", "smb3", "smbfs", "nfs", "nfs4", "fuse.sshfs", "9p"].contains(&fstype.as_str()) {
-            return Some(fstype);
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,15 +391,5 @@ mod tests {
             })
             .collect();
         assert_eq!(f.scope_of(&Ok(wide)), Some(ScanScope::Full), "over the cap");
-    }
-
-    #[test]
-    fn unc_paths_are_network_shares_and_a_local_dir_is_not() {
-        assert_eq!(
-            network_fs(Path::new(r"\\10.10.100.122\docker\GGPNAs\ARCHIVE")),
-            Some("SMB".into())
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        assert_eq!(network_fs(dir.path()), None);
     }
 }

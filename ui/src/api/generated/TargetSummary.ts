@@ -13,4 +13,10 @@ hls_ratio: number,
 /**
  * Synced or eligible files whose probed codec HLS cannot play (flagged, not excluded).
  */
-needs_transcode: number, };
+needs_transcode: number, 
+/**
+ * The network file system pokervod.db is on (`"cifs"`, `"nfs4"`, `"fuse.sshfs"`, `"unc"`,
+ * `"network drive"`, …; see [`crate::fsinfo`]), `None` when local or unknown. WAL
+ * (`target_wal`) is unsafe there.
+ */
+network_fs: string | null, };
