@@ -941,11 +941,14 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// not a SQLite database or that carries another program's application id.
 fn check_header(path: &Path) -> Result<Header> {
     use std::io::Read;
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        // A folder, a FIFO (opening it would block), a device.
+        Ok(_) => return Err(not_ours(path, "일반 파일이 아님", "not a regular file")),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Header::Missing),
         Err(e) => return Err(Error::io(path, e)),
-    };
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut header = Vec::with_capacity(100);
     file.by_ref()
         .take(100)

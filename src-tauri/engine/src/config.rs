@@ -481,25 +481,32 @@ fn lexically_normal(p: &Path) -> PathBuf {
 }
 
 /// The canonical path of `p`, or of its nearest existing ancestor joined with the rest of `p`
-/// (lexically normalized); `None` when no ancestor resolves (an offline share).
+/// (`..` in that rest, which the OS cannot resolve, applied lexically); `None` when a path
+/// cannot be resolved for another reason than not existing (an offline share: asked once, not
+/// once per ancestor).
 fn identity_path(p: &Path) -> Option<PathBuf> {
-    let absolute = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir().ok()?.join(p)
-    };
-    let absolute = lexically_normal(&absolute);
-    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    use std::path::Component;
+    let absolute = std::path::absolute(p).ok()?;
+    let mut rest: Vec<Component<'_>> = Vec::new();
     let mut cur: &Path = &absolute;
     loop {
-        if let Ok(c) = std::fs::canonicalize(cur) {
-            let mut out = c;
-            for part in rest.iter().rev() {
-                out.push(part);
+        match std::fs::canonicalize(cur) {
+            Ok(mut out) => {
+                for c in rest.iter().rev() {
+                    match c {
+                        Component::ParentDir => {
+                            out.pop();
+                        }
+                        Component::Normal(name) => out.push(name),
+                        _ => {}
+                    }
+                }
+                return Some(out);
             }
-            return Some(out);
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return None,
         }
-        rest.push(cur.file_name()?.to_os_string());
+        rest.push(cur.components().next_back()?);
         cur = cur.parent()?;
     }
 }
