@@ -1,5 +1,11 @@
 //! archive.db, the Source: the files the scanner found, the scan runs, the sync runs and the
 //! history of applied Target changes. Migrations are append-only and tracked in `user_version`.
+//!
+//! archive.db carries our `PRAGMA application_id` ([`APPLICATION_ID`]). Before anything is
+//! written, an existing file must be ours: stamped, or from before the stamp (id 0, a
+//! `user_version` we wrote and exactly our tables), or empty. Anything else (pokervod.db, another
+//! program's database, a file that is not a database) is refused unchanged: no migration, no
+//! stamp, no journal-mode switch.
 
 use std::path::{Path, PathBuf};
 
@@ -121,6 +127,11 @@ const MIGRATIONS: &[&str] = &[
         BEGIN DELETE FROM links WHERE file_id = old.id; END;
     "#,
 ];
+
+/// `PRAGMA application_id` of archive.db: the ASCII bytes of "NSMa" (NAS Sync Monitor
+/// archive), 0x4E534D61 = 1314082145. Stored big-endian at offset 68 of the file header, so
+/// `file(1)`-style tools and [`Archive::open`] tell our database from any other SQLite file.
+pub const APPLICATION_ID: i32 = 0x4E53_4D61;
 
 /// Page cache of a connection that writes (negative: KiB), for archive.db and the Target.
 pub(crate) const CACHE_SIZE_KIB: i64 = -65_536;
@@ -267,11 +278,14 @@ pub struct Archive {
 }
 
 impl Archive {
-    /// Open (creating if needed) archive.db, in WAL mode, migrated to the current schema.
+    /// Open (creating if needed) archive.db, in WAL mode, stamped with [`APPLICATION_ID`] and
+    /// migrated to the current schema. A file that is not ours is refused before anything is
+    /// written to it (a config error on `archive_db`).
     pub fn open(path: &Path) -> Result<Archive> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
+        Archive::check_ours(path)?;
         let conn = Connection::open(path).ctx(&format!("open {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .ctx("archive.db busy_timeout")?;
@@ -289,18 +303,26 @@ impl Archive {
         Ok(a)
     }
 
-    /// Open an existing archive.db read-only (reconcile, dry runs). A missing file reads as empty.
+    /// Refuse (a config error on `archive_db`) an existing file at `path` that is not our
+    /// archive.db (see the module doc); a missing file passes. Nothing is written: the file is
+    /// read on a read-only connection (a read-write one could already write to a foreign file,
+    /// rolling back its hot journal or checkpointing its WAL when closed).
+    pub fn check_ours(path: &Path) -> Result<()> {
+        if check_header(path)? != Header::Missing {
+            inspect(&open_for_inspection(path)?, path)?;
+        }
+        Ok(())
+    }
+
+    /// Open an existing archive.db read-only (reconcile, dry runs). A missing file reads as empty;
+    /// a file that is not ours is refused like [`Archive::open`] does (and nothing is stamped).
     pub fn open_read_only(path: &Path) -> Result<Option<Archive>> {
-        if !path.exists() {
+        if check_header(path)? == Header::Missing
+            || inspect(&open_for_inspection(path)?, path)? == Found::Empty
+        {
             return Ok(None);
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .ctx(&format!("open {} read-only", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .ctx("archive.db busy_timeout")?;
+        let conn = open_read_only_conn(path)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .ctx("archive.db user_version")?;
@@ -341,6 +363,16 @@ impl Archive {
                 found: version,
                 supported: SCHEMA_VERSION,
             });
+        }
+        let app_id: i32 = self
+            .conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .ctx("archive.db application_id")?;
+        if app_id != APPLICATION_ID {
+            // `open` checked the file first: it is new, empty, or ours from before the stamp.
+            self.conn
+                .pragma_update(None, "application_id", APPLICATION_ID)
+                .ctx("archive.db application_id")?;
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.transaction().ctx("archive.db migrate")?;
@@ -881,6 +913,226 @@ impl Archive {
     }
 }
 
+/// What the first bytes of the file at archive_db's path say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Header {
+    /// No file: it will be created.
+    Missing,
+    /// A SQLite header (or an empty file, which SQLite reads as an empty database; its content
+    /// may still be in a `-wal` file) with no application id of another program.
+    Sqlite,
+}
+
+/// What an existing SQLite file at archive_db's path is, when it may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// No schema object and `user_version` 0: a new database.
+    Empty,
+    /// Carries [`APPLICATION_ID`].
+    Stamped,
+    /// Ours from before the stamp: id 0, a `user_version` we wrote, exactly our tables.
+    Unstamped,
+}
+
+/// The 16 bytes every SQLite 3 database file starts with.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Read the file header without SQLite (which could write to the file): refuse a file that is
+/// not a SQLite database or that carries another program's application id.
+fn check_header(path: &Path) -> Result<Header> {
+    use std::io::Read;
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        // A folder, a FIFO (opening it would block), a device.
+        Ok(_) => return Err(not_ours(path, "일반 파일이 아님", "not a regular file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Header::Missing),
+        Err(e) => return Err(Error::io(path, e)),
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut header = Vec::with_capacity(100);
+    file.by_ref()
+        .take(100)
+        .read_to_end(&mut header)
+        .map_err(|e| Error::io(path, e))?;
+    if header.is_empty() {
+        return Ok(Header::Sqlite);
+    }
+    if header.len() < 100 || !header.starts_with(SQLITE_MAGIC) {
+        return Err(not_ours(
+            path,
+            "SQLite 데이터베이스 파일이 아님",
+            "not a SQLite database",
+        ));
+    }
+    let app_id = i32::from_be_bytes([header[68], header[69], header[70], header[71]]);
+    if app_id != 0 && app_id != APPLICATION_ID {
+        return Err(foreign_app_id(path, app_id));
+    }
+    Ok(Header::Sqlite)
+}
+
+/// A read-only connection to an existing archive.db.
+fn open_read_only_conn(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ctx(&format!("open {} read-only", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .ctx("archive.db busy_timeout")?;
+    Ok(conn)
+}
+
+/// A read-only connection that only looks at the file at `path` (to [`inspect`] it): while no
+/// `-wal` or `-journal` file is next to it (nobody has it open for writing), an `immutable`
+/// one, which creates nothing: a plain read-only connection to a database in WAL mode would
+/// leave `-wal` and `-shm` files next to someone else's database. Otherwise (or when the path
+/// has no URI form) a plain read-only one, which uses the side files that are already there.
+fn open_for_inspection(path: &Path) -> Result<Connection> {
+    let side_file = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name).exists()
+    };
+    if !side_file("-wal")
+        && !side_file("-journal")
+        && let Some(uri) = immutable_uri(path)
+        && let Ok(conn) = Connection::open_with_flags(
+            &uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+    {
+        return Ok(conn);
+    }
+    open_read_only_conn(path)
+}
+
+/// `file:` URI of `path` with `immutable=1` (SQLite then takes no lock and opens no side
+/// file), or `None` when the path has no such form here.
+fn immutable_uri(path: &Path) -> Option<String> {
+    let absolute = std::path::absolute(path).ok()?;
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(absolute.as_os_str()).to_vec();
+    // `C:\x` → `/C:/x`, `\\server\share` → `//server/share` (SQLite turns them back).
+    #[cfg(not(unix))]
+    let bytes = {
+        let s = absolute.to_str()?.replace('\\', "/");
+        if s.starts_with('/') {
+            s
+        } else {
+            format!("/{s}")
+        }
+        .into_bytes()
+    };
+    let mut uri = String::from("file://");
+    for b in bytes {
+        if b.is_ascii_alphanumeric() || b"-._~/:".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    Some(uri)
+}
+
+/// Whether the database behind `conn` (read-only, header already checked) may be used as
+/// archive.db; the refusal otherwise. The application id is read again here: the header in
+/// the file can be older than the database's `-wal`.
+fn inspect(conn: &Connection, path: &Path) -> Result<Found> {
+    let not_a_database = |e: rusqlite::Error| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => not_ours(
+            path,
+            "SQLite 데이터베이스 파일이 아님",
+            "not a SQLite database",
+        ),
+        _ => Error::Sqlite {
+            context: format!("inspect {}", path.display()),
+            source: e,
+        },
+    };
+    let app_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(not_a_database)?;
+    if app_id == APPLICATION_ID {
+        return Ok(Found::Stamped);
+    }
+    if app_id != 0 {
+        return Err(foreign_app_id(path, app_id));
+    }
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(not_a_database)?;
+    let objects: i64 = conn
+        .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(not_a_database)?;
+    if objects == 0 && version == 0 {
+        return Ok(Found::Empty);
+    }
+    let tables = table_names(conn).map_err(not_a_database)?;
+    if (1..=SCHEMA_VERSION).contains(&version) && tables == tables_of_version(version)? {
+        return Ok(Found::Unstamped);
+    }
+    let shown: Vec<&str> = tables.iter().take(8).map(String::as_str).collect();
+    let more = if tables.len() > shown.len() {
+        ", …"
+    } else {
+        ""
+    };
+    let list = format!("{}{more}", shown.join(", "));
+    Err(not_ours(
+        path,
+        &format!("다른 프로그램의 SQLite 데이터베이스: user_version {version}, 테이블 {list}"),
+        &format!("another program's SQLite database: user_version {version}, tables {list}"),
+    ))
+}
+
+/// The names of the tables of `conn`'s main database, sorted, without SQLite's own
+/// (`sqlite_sequence`, `sqlite_stat1`, …).
+fn table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_'
+         ORDER BY name",
+    )?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Our tables at schema `version`, from the migrations themselves (run in memory), so the
+/// check stays right when a migration is added.
+fn tables_of_version(version: i64) -> Result<Vec<String>> {
+    let conn = Connection::open_in_memory().ctx("archive.db schema check")?;
+    for sql in MIGRATIONS.iter().take(version.max(0) as usize) {
+        conn.execute_batch(sql).ctx("archive.db schema check")?;
+    }
+    table_names(&conn).ctx("archive.db schema check")
+}
+
+fn foreign_app_id(path: &Path, app_id: i32) -> Error {
+    not_ours(
+        path,
+        &format!("다른 프로그램의 application_id 0x{app_id:08X}"),
+        &format!("application_id 0x{app_id:08X} of another program"),
+    )
+}
+
+/// The refusal of a file that is not our archive.db.
+fn not_ours(path: &Path, why_ko: &str, why_en: &str) -> Error {
+    Error::config(
+        "archive_db",
+        format!(
+            "{}은(는) NAS Sync Monitor의 archive.db가 아닙니다 ({why_ko}). 아무것도 변경하지 \
+             않았습니다. archive_db에 다른 파일 경로를 지정하세요. / {} is not NAS Sync \
+             Monitor's archive.db ({why_en}); nothing was changed. Point archive_db at another \
+             file.",
+            path.display(),
+            path.display()
+        ),
+    )
+}
+
 /// A multi-row INSERT: `head` then `rows` copies of `row` separated by commas, each `#` in
 /// them the next numbered parameter from `?first` on (fixed `?N` in `row` are shared by all).
 pub(crate) fn values_sql(head: &str, rows: usize, first: usize, row: &str) -> String {
@@ -1199,11 +1451,46 @@ mod tests {
     }
 
     #[test]
+    fn an_unstamped_archive_db_of_every_older_version_is_stamped_and_migrated() {
+        for version in 1..=SCHEMA_VERSION {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let p = dir.path().join("archive.db");
+            {
+                // As a build from before the stamp left it at `version`.
+                let c = Connection::open(&p).expect("open");
+                c.pragma_update(None, "journal_mode", "WAL").expect("wal");
+                for sql in &MIGRATIONS[..version as usize] {
+                    c.execute_batch(sql).expect("migration");
+                }
+                c.pragma_update(None, "user_version", version)
+                    .expect("version");
+            }
+            assert!(
+                Archive::open_read_only(&p).expect("read-only").is_some()
+                    == (version == SCHEMA_VERSION),
+                "v{version}: a read-only open sees data only at the current schema"
+            );
+            let a = Archive::open(&p).unwrap_or_else(|e| panic!("v{version}: {e}"));
+            let (app_id, v): (i32, i64) = a
+                .conn()
+                .query_row(
+                    "SELECT application_id, user_version FROM pragma_application_id, pragma_user_version",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .expect("pragmas");
+            assert_eq!((app_id, v), (APPLICATION_ID, SCHEMA_VERSION), "v{version}");
+        }
+    }
+
+    #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("archive.db");
         {
             let c = Connection::open(&p).expect("open");
+            c.pragma_update(None, "application_id", APPLICATION_ID)
+                .expect("stamp");
             c.pragma_update(None, "user_version", 999).expect("set");
         }
         match Archive::open(&p) {

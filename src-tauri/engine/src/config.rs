@@ -173,23 +173,36 @@ impl Config {
             Error::config(&field, msg)
         })?;
         if let Some(base) = base_dir {
-            for p in [
-                &mut cfg.root,
-                &mut cfg.archive_db,
-                &mut cfg.target_db,
-                &mut cfg.ffprobe_path,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                if p.is_relative() && !looks_like_unc(p) {
-                    *p = base.join(&*p);
-                }
-            }
+            cfg.resolve_relative_paths(base);
         }
         cfg.normalize();
-        cfg.validate()?;
+        // Ranges and formats only: loading never waits on the file system (the share or the
+        // Target's folder may be offline); [`Config::validate`] and the settings screen also
+        // compare the databases' identities.
+        cfg.validate_fields()?;
         Ok(cfg)
+    }
+
+    /// Resolve the relative paths (`root`, `archive_db`, `target_db`, `ffprobe_path`) against
+    /// `base`, the folder of the settings file that holds them. Loading a file does this, so a
+    /// value saved from the settings screen must be resolved the same way before it is written:
+    /// a relative path taken against the server's working directory would name another file
+    /// after a restart (a new, empty archive.db). UNC paths and empty values are kept as they
+    /// are (an empty value is reported by validation, not turned into `base`).
+    pub fn resolve_relative_paths(&mut self, base: &Path) {
+        for p in [
+            &mut self.root,
+            &mut self.archive_db,
+            &mut self.target_db,
+            &mut self.ffprobe_path,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if p.is_relative() && !p.as_os_str().is_empty() && !looks_like_unc(p) {
+                *p = base.join(&*p);
+            }
+        }
     }
 
     /// Lowercase extensions and strip leading dots, so `".MP4"` means `mp4`.
@@ -199,13 +212,41 @@ impl Config {
         }
     }
 
-    /// Check ranges and formats; the first problem. Paths are checked when they are used (the
-    /// share may be offline now); [`crate::runtime::settings`] checks them for the settings screen.
+    /// Check ranges and formats, then that archive.db and the Target are not one file (by
+    /// identity, see [`Config::check_distinct_databases`]); the first problem. Other paths are
+    /// checked when they are used (the share may be offline now); [`crate::runtime::settings`]
+    /// checks them for the settings screen.
     pub fn validate(&self) -> Result<()> {
+        self.validate_fields()?;
+        self.check_distinct_databases()
+    }
+
+    /// [`Config::field_errors`]' first problem, without touching the file system.
+    fn validate_fields(&self) -> Result<()> {
         match self.field_errors().into_iter().next() {
             Some((field, message)) => Err(Error::config(&field, message)),
             None => Ok(()),
         }
+    }
+
+    /// Refuse a configuration whose archive.db (configured or the OS default) is the Target's
+    /// file: our migrations and stamp must never touch pokervod.db. Compared by identity, not
+    /// by spelling (see [`same_database_file`]). Call it before a sync or scan opens anything;
+    /// the error is a config error on `archive_db`.
+    pub fn check_distinct_databases(&self) -> Result<()> {
+        let Some(target) = &self.target_db else {
+            return Ok(());
+        };
+        let Some(archive) = self.archive_db.clone().or_else(default_archive_db) else {
+            return Ok(());
+        };
+        if same_database_file(&archive, target) {
+            return Err(Error::config(
+                "archive_db",
+                same_database_message(&archive, target),
+            ));
+        }
+        Ok(())
     }
 
     /// Every range/format problem as `(field, message)`, in field order.
@@ -292,16 +333,11 @@ impl Config {
         if let Err(e) = crate::names::IgnoreSet::new(&self.ignore) {
             out.push(("ignore".to_string(), e.to_string()));
         }
+        // The spelling only (no file system here); `check_distinct_databases` compares identities.
         if let (Some(a), Some(t)) = (&self.archive_db, &self.target_db)
-            && a == t
+            && lexically_normal(a) == lexically_normal(t)
         {
-            out.push((
-                "target_db".to_string(),
-                format!(
-                    "archive_db and target_db are the same file ({}); archive.db is ours, pokervod.db is the OTT catalog",
-                    a.display()
-                ),
-            ));
+            out.push(("archive_db".to_string(), same_database_message(a, t)));
         }
         if let Some(m) = &self.marker_file
             // Absolute on any OS: `/x` is not absolute to Windows (no drive), `C:x` is drive-relative.
@@ -388,6 +424,93 @@ impl Config {
     }
 }
 
+/// The message of an archive_db that is the Target's file.
+fn same_database_message(archive: &Path, target: &Path) -> String {
+    format!(
+        "archive_db와 target_db가 같은 파일입니다 ({} = {}). archive.db는 NAS Sync Monitor 전용 \
+         데이터베이스이고 pokervod.db는 OTT 카탈로그입니다. 다른 파일을 지정하세요. / archive_db \
+         and target_db are the same file; archive.db is ours, pokervod.db is the OTT catalog.",
+        archive.display(),
+        target.display()
+    )
+}
+
+/// Whether `a` and `b` name the same database file: the same spelling after lexical
+/// normalization; the same file when both exist (device and inode on Unix, volume serial and
+/// file index on Windows: hard links too); or the same canonical path (symbolic links, `..`,
+/// another spelling of a folder). A file that does not exist yet is its folder's canonical path
+/// joined with its name (the nearest existing ancestor when the folder does not exist either).
+/// On Windows and macOS, whose file systems ignore case, names are compared case-insensitively.
+pub fn same_database_file(a: &Path, b: &Path) -> bool {
+    if lexically_normal(a) == lexically_normal(b) {
+        return true;
+    }
+    // Regular files only: opening a FIFO or a device to compare it could block or have effects.
+    if a.is_file() && b.is_file() && same_file::is_same_file(a, b).unwrap_or(false) {
+        return true;
+    }
+    let (Some(ca), Some(cb)) = (identity_path(a), identity_path(b)) else {
+        return false;
+    };
+    if cfg!(any(windows, target_os = "macos")) {
+        ca.to_string_lossy().to_lowercase() == cb.to_string_lossy().to_lowercase()
+    } else {
+        ca == cb
+    }
+}
+
+/// `p` with `.` dropped and `..` applied to the part before it (no file system access).
+fn lexically_normal(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                // `/..` is `/`.
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(c),
+            },
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The canonical path of `p`, or of its nearest existing ancestor joined with the rest of `p`
+/// (`..` in that rest, which the OS cannot resolve, applied lexically); `None` when a path
+/// cannot be resolved for another reason than not existing (an offline share: asked once, not
+/// once per ancestor).
+fn identity_path(p: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let absolute = std::path::absolute(p).ok()?;
+    let mut rest: Vec<Component<'_>> = Vec::new();
+    let mut cur: &Path = &absolute;
+    loop {
+        match std::fs::canonicalize(cur) {
+            Ok(mut out) => {
+                for c in rest.iter().rev() {
+                    match c {
+                        Component::ParentDir => {
+                            out.pop();
+                        }
+                        Component::Normal(name) => out.push(name),
+                        _ => {}
+                    }
+                }
+                return Some(out);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return None,
+        }
+        rest.push(cur.components().next_back()?);
+        cur = cur.parent()?;
+    }
+}
+
 fn looks_like_unc(p: &Path) -> bool {
     let s = p.to_string_lossy();
     s.starts_with("\\\\") || s.starts_with("//")
@@ -471,7 +594,11 @@ mod tests {
             ("marker_file = '\\\\nas\\x'", "marker_file"),
             (
                 "archive_db = \"/x/a.db\"\ntarget_db = \"/x/a.db\"",
-                "target_db",
+                "archive_db",
+            ),
+            (
+                "archive_db = \"/x/y/../a.db\"\ntarget_db = \"/x/./a.db\"",
+                "archive_db",
             ),
         ] {
             match Config::from_toml(text, None) {

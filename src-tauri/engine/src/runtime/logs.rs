@@ -8,6 +8,9 @@
 //! - Nothing here blocks the engine: a subscriber is a non-blocking [`LogSink`]; one that is full
 //!   loses the line and the loss is counted ([`LogLine::missed_before`] tells it how many).
 //! - Lines are numbered (`seq`), so a client that reconnects can tell what it already has.
+//! - One event is one line: control characters in a message or a field value (a file name with a
+//!   newline, say) are escaped when the [`LogLine`] is made ([`escape_controls`]), so nothing a
+//!   file name contains can start a forged line in the log file or the live log.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -170,15 +173,18 @@ impl LogHub {
         self.lock().file.as_ref().map(|f| f.path.clone())
     }
 
-    /// Record one line: buffer, file, subscribers.
+    /// Record one line: buffer, file, subscribers. Control characters in `message` and
+    /// `target` are escaped ([`escape_controls`]).
     pub fn emit(&self, level: Level, target: &str, message: String) {
+        let message = escape_controls(message);
+        let target = escape_controls(target.to_string());
         let mut inner = self.lock();
         let line = LogLine {
             seq: inner.next_seq,
             time: crate::clock::iso_millis(chrono::Utc::now()),
             level,
             message,
-            target: target.to_string(),
+            target,
             missed_before: 0,
         };
         inner.next_seq += 1;
@@ -267,6 +273,33 @@ impl LogHub {
     pub fn layer(&self) -> LogLayer {
         LogLayer { hub: self.clone() }
     }
+}
+
+/// Whether `c` must not appear as is in a log line: C0 and C1 controls and DEL (a newline or a
+/// carriage return would start a line of its own; escape sequences can rewrite a terminal) and
+/// the Unicode line and paragraph separators.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// `text` with its control characters escaped: `\n`, `\r`, `\t`, and `\u{1b}` for the others
+/// (see [`needs_escape`]). Every printable character (Hangul, emoji, backslashes) is kept as is;
+/// text without control characters is returned unchanged, without copying.
+pub fn escape_controls(text: String) -> String {
+    if !text.chars().any(needs_escape) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The append-only, size-rotated log file.
@@ -464,6 +497,71 @@ mod tests {
         let json = serde_json::to_value(&lines[1]).expect("json");
         assert_eq!(json["level"], "ERROR");
         assert!(json.get("missed_before").is_none());
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_printable_text_is_kept() {
+        assert_eq!(
+            escape_controls("a\nb\rc\td\u{1b}[2Je\u{0}f\u{7f}g\u{85}h\u{2028}i\u{2029}".into()),
+            "a\\nb\\rc\\td\\u{1b}[2Je\\u{0}f\\u{7f}g\\u{85}h\\u{2028}i\\u{2029}"
+        );
+        let kept = "동기화 완료 WSOP\\2024\\a b.mp4 🎬 \"q\"".to_string();
+        assert_eq!(escape_controls(kept.clone()), kept);
+    }
+
+    #[test]
+    fn a_forged_line_in_a_file_name_stays_inside_its_own_line() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("logs/nas-sync.log");
+        let hub = LogHub::new();
+        hub.log_to_file(&path).expect("log file");
+        let evil = "evil\n2026-01-01T00:00:00Z ERROR forged";
+        let subscriber = tracing_subscriber::registry().with(hub.layer());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("추가됨: {evil} / added");
+            tracing::info!(path = evil, "필드 / field");
+            tracing::info!(path = "a\rb\u{2028}c", "필드 / field");
+        });
+        let lines = hub.recent();
+        assert_eq!(lines.len(), 3, "one LogLine per event: {lines:#?}");
+        for l in &lines {
+            assert!(
+                !l.message.chars().any(needs_escape),
+                "a control character reached the live log: {:?}",
+                l.message
+            );
+        }
+        assert_eq!(
+            lines[0].message,
+            "추가됨: evil\\n2026-01-01T00:00:00Z ERROR forged / added"
+        );
+        assert_eq!(
+            lines[1].message,
+            "필드 / field path=\"evil\\n2026-01-01T00:00:00Z ERROR forged\""
+        );
+        assert_eq!(lines[2].message, "필드 / field path=a\\rb\\u{2028}c");
+        let text = std::fs::read_to_string(&path).expect("read log");
+        let file_lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            file_lines.len(),
+            3,
+            "one line per event in the file: {text}"
+        );
+        assert!(
+            file_lines[0].ends_with("추가됨: evil\\n2026-01-01T00:00:00Z ERROR forged / added"),
+            "{text}"
+        );
+        assert!(
+            !text.contains('\r') && !text.contains('\u{2028}'),
+            "no raw separator in the file: {text:?}"
+        );
+        assert!(
+            !file_lines
+                .iter()
+                .any(|l| l.starts_with("2026-01-01T00:00:00Z")),
+            "a forged line: {text}"
+        );
     }
 
     #[test]

@@ -4,8 +4,16 @@
 //! A settings file that cannot be parsed is never overwritten silently: it is moved aside
 //! (`nas-sync.toml.corrupt-<time>`), the defaults are used, and a warning says where the old
 //! file went.
+//!
+//! The file holds the admin PIN's hash and the paths of both databases, so it is written for its
+//! owner only (mode 0600 on Unix; on Windows it lives under the user's own %APPDATA%, whose ACL
+//! already keeps other users out). A save writes a temp file of its own next to it, flushes it
+//! to disk and renames it over the old one: a reader sees the old file or the new one, never a
+//! part, and two saves at once never share a temp file.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
@@ -90,8 +98,11 @@ impl SettingsStore {
         }
     }
 
-    /// Validate and write `cfg` (atomically: a temp file renamed over the old one). Nothing is
-    /// written when any field is invalid.
+    /// Validate and write `cfg` (atomically: a temp file of its own, flushed to disk, renamed
+    /// over the old one; owner-only on Unix, whatever the old file's mode was). Nothing is
+    /// written when any field is invalid. Relative paths in `cfg` are taken as they are: resolve
+    /// them first with [`Config::resolve_relative_paths`] against this file's folder, as
+    /// [`SettingsStore::load`] does.
     pub fn save(&self, cfg: &Config) -> std::result::Result<(), SaveError> {
         let mut cfg = cfg.clone();
         cfg.normalize();
@@ -114,12 +125,93 @@ impl SettingsStore {
         {
             std::fs::create_dir_all(dir).map_err(|e| SaveError::Io(Error::io(dir, e)))?;
         }
-        let mut tmp = self.path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        std::fs::write(&tmp, text).map_err(|e| SaveError::Io(Error::io(&tmp, e)))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| SaveError::Io(Error::io(&self.path, e)))?;
-        Ok(())
+        write_atomically(&self.path, text.as_bytes()).map_err(SaveError::Io)
+    }
+}
+
+/// Temp files made by this process so far (with the process id, a unique temp name).
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Replace `path` with `bytes`: a new owner-only temp file in the same folder, fsynced, renamed
+/// over `path`, then the folder fsynced (Unix) so the rename itself survives a crash. The temp
+/// file is removed on any failure.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let (tmp, mut file) = create_temp(dir, path)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(&tmp, e));
+    drop(file);
+    if let Err(e) = written.and_then(|()| rename_over(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    #[cfg(unix)]
+    if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+        // The file is in place; only its durability across a power cut is less certain.
+        tracing::debug!(error = %e, dir = %dir.display(), "settings folder not synced");
+    }
+    Ok(())
+}
+
+/// A new temp file next to `path` (`.nas-sync.toml.<pid>.<unique>.tmp`), created exclusively
+/// (never one another writer has open) and, on Unix, with mode 0600 from the start.
+fn create_temp(dir: &Path, path: &Path) -> Result<(PathBuf, std::fs::File)> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| crate::config::CONFIG_FILE_NAME.to_string());
+    let mut last = None;
+    for _ in 0..16 {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let tmp = dir.join(format!(
+            ".{name}.{}.{n:x}{nanos:08x}.tmp",
+            std::process::id()
+        ));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((tmp, e)),
+            Err(e) => return Err(Error::io(tmp, e)),
+        }
+    }
+    let (tmp, e) = last.unwrap_or_else(|| {
+        (
+            dir.to_path_buf(),
+            std::io::Error::other("no temp file name left"),
+        )
+    });
+    Err(Error::io(tmp, e))
+}
+
+/// Rename `tmp` over `path`. On Windows another save's rename of the same file can hold it for
+/// a moment (access denied): retried briefly.
+fn rename_over(tmp: &Path, path: &Path) -> Result<()> {
+    let mut tries = 0;
+    loop {
+        match std::fs::rename(tmp, path) {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if cfg!(windows)
+                    && e.kind() == std::io::ErrorKind::PermissionDenied
+                    && tries < 50 =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        }
     }
 }
 
@@ -187,6 +279,19 @@ pub fn validate(cfg: &Config) -> Vec<FieldError> {
         && let Some(msg) = unwritable(a)
     {
         err("archive_db", msg);
+    }
+    // archive.db must not be the Target, by identity (symbolic links, `..`, hard links), and an
+    // existing file must be our archive.db: both would be refused when a sync opens them.
+    if !out.iter().any(|e| e.field == "archive_db") {
+        let check = cfg
+            .check_distinct_databases()
+            .and_then(|()| match &cfg.archive_db {
+                Some(a) if a.is_file() => crate::archive::Archive::check_ours(a),
+                _ => Ok(()),
+            });
+        if let Err(Error::Config { field, message }) = check {
+            out.push(FieldError { field, message });
+        }
     }
     out
 }
