@@ -188,6 +188,8 @@ pub fn empty_source_refusal(files: &[FileRecord], plan: &Plan) -> Option<Refusal
 
 /// Run one sync: scan (unless `no_scan`), plan, guard, apply.
 pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Result<SyncReport> {
+    // archive.db must never be pokervod.db under another name.
+    cfg.check_distinct_databases()?;
     let timer = Instant::now();
     let started = clock.now();
     let target_path = cfg.require_target_db()?.to_path_buf();

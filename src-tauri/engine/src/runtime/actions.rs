@@ -123,6 +123,11 @@ pub fn apply_settings_patch(
     let pin = take_pin_change(monitor, &current, &mut patch, caller)?;
     let mut cfg = merged(&current, patch)?;
     cfg.admin_pin_hash = current.admin_pin_hash.clone();
+    // Relative paths mean what they mean in the settings file: relative to its folder (so a
+    // restart reads back the same databases).
+    if let Some(dir) = store.and_then(|s| s.path().parent()) {
+        cfg.resolve_relative_paths(dir);
+    }
     let mut pin_errors = pin.errors;
     for field in FILE_ONLY_FIELDS {
         if json_field(&cfg, field) != json_field(&current, field) {

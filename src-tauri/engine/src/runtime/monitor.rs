@@ -1073,6 +1073,7 @@ fn scoped_sync(
     progress: &(dyn Fn(&ScanProgress) + Sync),
     cancel: &AtomicBool,
 ) -> Result<SyncReport> {
+    cfg.check_distinct_databases()?;
     let timer = Instant::now();
     let archive_db = cfg.archive_db_path()?;
     let opts = SyncOptions {
@@ -1170,6 +1171,7 @@ fn full_scan(
     progress: &(dyn Fn(&ScanProgress) + Sync),
     cancel: &AtomicBool,
 ) -> Result<ScanReport> {
+    cfg.check_distinct_databases()?;
     let archive_db = cfg.archive_db_path()?;
     let _lock = crate::archive::SyncLock::acquire(&archive_db, cfg.busy_timeout_secs)?;
     let mut archive = Archive::open(&archive_db)?;
@@ -1193,6 +1195,7 @@ const PASSES_PHASE: &str = "probing";
 const PASSES_YIELD_WAIT: Duration = Duration::from_secs(3);
 
 pub fn background_passes(cfg: &Config, cancel: &AtomicBool) -> Result<()> {
+    cfg.check_distinct_databases()?;
     let mut archive = Archive::open(&cfg.archive_db_path()?)?;
     scan::fingerprint_pending(
         &mut archive,
