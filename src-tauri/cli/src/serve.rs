@@ -342,12 +342,16 @@ async fn no_such_endpoint() -> ApiError {
 /// the last error's message (which may name the share's path).
 async fn health(State(st): State<AppState>, caller: Option<Extension<Caller>>) -> Response {
     let m = st.monitor.clone();
-    let status = tokio::task::spawn_blocking(move || {
+    let (status, target_fs) = tokio::task::spawn_blocking(move || {
         m.check_root();
-        m.status()
+        let target = m.config().target_db;
+        (
+            m.status(),
+            target.and_then(|t| nas_sync_engine::fsinfo::network_fs(&t)),
+        )
     })
     .await
-    .unwrap_or_else(|_| st.monitor.status());
+    .unwrap_or_else(|_| (st.monitor.status(), None));
     let code = if status.status == StatusKind::Error {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -357,6 +361,8 @@ async fn health(State(st): State<AppState>, caller: Option<Extension<Caller>>) -
         "status": status.status,
         "label": status.label,
         "code": status.last_error.as_ref().map(|e| e.code.clone()),
+        // The catalog on a network file system: supported in its own journal mode, never WAL.
+        "target_network_fs": target_fs,
     });
     if caller.is_some() {
         body["last_sync"] = json!(status.last_sync);

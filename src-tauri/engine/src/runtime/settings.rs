@@ -246,6 +246,11 @@ pub fn validate(cfg: &Config) -> Vec<FieldError> {
             message,
         })
     };
+    if let Some(p) = &cfg.ffprobe_path
+        && let Some(problem) = crate::probe::ffprobe::configured_problem(p)
+    {
+        err("ffprobe_path", problem);
+    }
     match &cfg.root {
         None => err(
             "root",
