@@ -32,8 +32,10 @@ trap 'kill "${PID:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 "$BIN" demo --dir "$WORK/demo" --files 300 >/dev/null
 echo "probe_media = false" >> "$WORK/demo/nas-sync.toml"
 "$BIN" --config "$WORK/demo/nas-sync.toml" sync >/dev/null
-"$BIN" --config "$WORK/demo/nas-sync.toml" serve --no-schedule --no-watch --bind 127.0.0.1:0 \
-  >"$LOGS/serve.out" 2>"$LOGS/serve.err" &
+# The launch token the server requires on every API call (`Authorization: Bearer`).
+TOKEN="schemathesis-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+NAS_SYNC_LOCAL_TOKEN="$TOKEN" "$BIN" --config "$WORK/demo/nas-sync.toml" serve --no-schedule \
+  --no-watch --bind 127.0.0.1:0 >"$LOGS/serve.out" 2>"$LOGS/serve.err" &
 PID=$!
 for _ in $(seq 1 600); do
   grep -q "listening on" "$LOGS/serve.out" 2>/dev/null && break
@@ -42,9 +44,10 @@ for _ in $(seq 1 600); do
 done
 URL="$(sed -n 's/^listening on //p' "$LOGS/serve.out" | head -1)"
 [ -n "$URL" ] || { tail -20 "$LOGS/serve.err"; echo "FAIL: serve did not start (log: $LOGS/serve.err)"; exit 1; }
-ARGS=(run "$URL/api/openapi.json" --checks all --workers 1)
+ARGS=(run "$URL/api/openapi.json" --checks all --workers 1 -H "Authorization: Bearer $TOKEN")
 # PUT /api/settings would rewrite the demo's paths with fuzzed values; its validation has its
-# own tests (tests/serve.rs). POST /api/scan is admin-only and slow; both stay out.
+# own tests (tests/serve.rs, tests/security.rs). POST /api/scan is admin-only and slow; both
+# stay out.
 ARGS+=(--exclude-path /api/settings --exclude-path /api/scan)
 if [ -n "${ST_MAX_TIME:-}" ]; then ARGS+=(--max-time "$ST_MAX_TIME"); fi
 # A fixed seed (ST_SEED) makes a run repeatable; unset it for a fresh exploration.

@@ -359,21 +359,6 @@ impl Access {
                 }
             }
         }
-        if is_state_changing(req.method()) {
-            let json = req
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(';').next())
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-            if !json {
-                return Err(denied(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "요청 본문은 JSON이어야 합니다 (Content-Type: application/json) / the body must be JSON (Content-Type: application/json)",
-                ));
-            }
-        }
         if path == "/health" || path == "/api/openapi.json" {
             if let Some((kind, client)) = self.credential(req).ok().flatten() {
                 let caller = self.caller(req, kind, client);
@@ -432,6 +417,37 @@ impl Access {
             res.headers_mut().insert(header::SET_COOKIE, v);
         }
         res
+    }
+}
+
+/// The body of a state-changing request, which must be JSON (`Content-Type: application/json`,
+/// else 415): a cross-site form or a `text/plain` fetch, which need no CORS preflight, cannot
+/// send that header. An extractor rather than a middleware, so that a method the route does
+/// not have is still a 405.
+pub struct JsonBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for JsonBody {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(denied(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "요청 본문은 JSON이어야 합니다 (Content-Type: application/json) / the body must be JSON (Content-Type: application/json)",
+            )
+            .into_response());
+        }
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(JsonBody)
+            .map_err(IntoResponse::into_response)
     }
 }
 

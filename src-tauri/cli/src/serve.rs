@@ -35,7 +35,7 @@ use nas_sync_engine::runtime::{
     Caller, ForceApproval, JobKind, LogHub, Monitor, Status, StatusKind,
 };
 
-use crate::access::{self, Access, AccessConfig};
+use crate::access::{self, Access, AccessConfig, JsonBody};
 use crate::static_files::{UiDir, serve_ui};
 use nas_sync_engine::{Config, Error, query};
 
@@ -86,6 +86,8 @@ impl From<Error> for ApiError {
             "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "target_busy" | "sync_running" | "root_unreachable" => StatusCode::SERVICE_UNAVAILABLE,
             "admin_required" | "admin_pin_not_set" => StatusCode::FORBIDDEN,
+            "not_found" => StatusCode::NOT_FOUND,
+            "stale_review" => StatusCode::CONFLICT,
             "guard_offline" | "guard_mass_delete" => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -516,7 +518,12 @@ async fn job(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult {
     }
 }
 
-async fn cancel_job(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn cancel_job(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    empty_body(&body)?;
     let id = job_id(&id)?;
     if st.monitor.cancel(id) {
         ok(json!({"message": "취소 요청됨 / cancel requested", "job_id": id}))
@@ -542,8 +549,25 @@ struct StartBody {
     /// `deletions` rows, the number that was reviewed.
     #[serde(default)]
     force: bool,
+    #[serde(default, deserialize_with = "whole_number")]
     refused_job: Option<u64>,
+    #[serde(default, deserialize_with = "whole_number")]
     deletions: Option<u64>,
+}
+
+/// A non-negative whole number, also when written `12.0` (JSON does not tell them apart).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = Option::<f64>::deserialize(d)?;
+    match v {
+        None => Ok(None),
+        // Up to 2^53 - 1, where a JSON number is still exact.
+        Some(x) if (0.0..=9_007_199_254_740_991.0).contains(&x) && x.fract() == 0.0 => {
+            Ok(Some(x as u64))
+        }
+        Some(x) => Err(serde::de::Error::custom(format!(
+            "expected a whole number >= 0, got {x}"
+        ))),
+    }
 }
 
 impl StartBody {
@@ -585,6 +609,21 @@ fn start_body(body: &Bytes) -> Result<StartBody, ApiError> {
     }
 }
 
+/// A request without parameters: no body, or `{}`.
+fn empty_body(body: &Bytes) -> Result<(), ApiError> {
+    if body.is_empty() {
+        return Ok(());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) if m.is_empty() => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            "this request takes no parameters: send {}",
+        )),
+    }
+}
+
 fn start_message(s: &nas_sync_engine::runtime::Started, kind: JobKind) -> String {
     if s.started {
         format!("{} 시작 / started", kind.label_ko())
@@ -618,7 +657,7 @@ async fn started(
 async fn start_sync(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult {
     let force = start_body(&body)?.approval()?;
     started(&st, JobKind::Sync, force, caller).await
@@ -627,9 +666,9 @@ async fn start_sync(
 async fn start_scan(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult {
-    start_body(&body)?.approval()?;
+    empty_body(&body)?;
     started(&st, JobKind::Scan, None, caller).await
 }
 
@@ -638,9 +677,9 @@ async fn start_scan(
 async fn reconcile(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult {
-    start_body(&body)?.approval()?;
+    empty_body(&body)?;
     let (m, c) = (st.monitor.clone(), caller.clone());
     let s = blocking(move || m.request(JobKind::Reconcile, None, &c)).await?;
     if !s.started {
@@ -670,12 +709,14 @@ async fn reconcile(
     }
 }
 
-async fn pause(State(st): State<AppState>) -> ApiResult {
+async fn pause(State(st): State<AppState>, JsonBody(body): JsonBody) -> ApiResult {
+    empty_body(&body)?;
     st.monitor.pause();
     ok(st.monitor.status())
 }
 
-async fn resume(State(st): State<AppState>) -> ApiResult {
+async fn resume(State(st): State<AppState>, JsonBody(body): JsonBody) -> ApiResult {
+    empty_body(&body)?;
     st.monitor.resume();
     ok(st.monitor.status())
 }
@@ -697,7 +738,7 @@ async fn get_settings(State(st): State<AppState>) -> ApiResult {
 async fn put_settings(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult {
     let bad = |e: String| {
         ApiError::new(
@@ -744,7 +785,7 @@ struct PinBody {
 async fn verify_pin(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult {
     let b: PinBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -777,7 +818,7 @@ struct TestRootBody {
 async fn test_root(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult {
     let b: TestRootBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -802,9 +843,9 @@ async fn test_root(
 async fn create_demo(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult {
-    start_body(&body)?.approval()?;
+    empty_body(&body)?;
     actions::require_setup_access(&st.monitor, &caller, "데모 / demo archive")?;
     let (monitor, store) = (st.monitor.clone(), st.settings.clone());
     let started = blocking(move || actions::use_demo(&monitor, store.as_ref())).await?;

@@ -72,6 +72,15 @@ pub enum Error {
     )]
     AdminPinNotSet { action: String },
 
+    /// What the request names does not exist (a job id, a directory).
+    #[error("{message}")]
+    NotFound { message: String },
+
+    /// A forced sync's approval does not match the refused job it names (other numbers, or not
+    /// a refused sync): review it again.
+    #[error("{message}")]
+    StaleReview { message: String },
+
     /// The operation was cancelled; nothing from the cancelled step was committed.
     #[error("cancelled; nothing from the cancelled step was committed")]
     Cancelled,
@@ -121,6 +130,8 @@ impl Error {
             Error::Unreachable { .. } => "root_unreachable",
             Error::AdminRequired { .. } => "admin_required",
             Error::AdminPinNotSet { .. } => "admin_pin_not_set",
+            Error::NotFound { .. } => "not_found",
+            Error::StaleReview { .. } => "stale_review",
             Error::Cancelled => "cancelled",
             Error::Locked { .. } => "sync_running",
             Error::SchemaTooNew { .. } => "schema_too_new",

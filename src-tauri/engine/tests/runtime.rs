@@ -188,7 +188,7 @@ fn the_mass_delete_guard_is_a_job_result_and_force_applies() {
     let e3 = m
         .request(JobKind::Sync, Some(wrong), &Caller::cli())
         .expect_err("not the reviewed number");
-    assert_eq!(e3.code(), "invalid_argument");
+    assert_eq!(e3.code(), "stale_review");
     assert_eq!(active_rows(&e.target), 40, "nothing was deleted");
     let forced = force_reviewed(&m, approval);
     assert_eq!(forced.state, JobState::Succeeded);

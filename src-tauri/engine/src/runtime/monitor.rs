@@ -540,28 +540,27 @@ impl Monitor {
     /// A forced sync overrides exactly what was reviewed: a refused sync job of this process
     /// whose planned deletions are the ones given.
     fn check_approval(&self, a: ForceApproval) -> Result<()> {
-        let bad = |message: String| Error::Invalid {
-            field: "refused_job".into(),
-            message,
-        };
         let Some(job) = self.job(a.refused_job) else {
-            return Err(bad(format!(
-                "거부된 동기화 작업 #{}이(가) 없습니다. 동기화를 다시 실행해 숫자를 확인하세요. / No refused sync job #{} here (the server may have restarted); run the sync again and review its numbers.",
-                a.refused_job, a.refused_job
-            )));
+            return Err(Error::NotFound {
+                message: format!(
+                    "거부된 동기화 작업 #{}이(가) 없습니다. 동기화를 다시 실행해 숫자를 확인하세요. / No refused sync job #{} here (the server may have restarted); run the sync again and review its numbers.",
+                    a.refused_job, a.refused_job
+                ),
+            });
         };
         let deleted = match (&job.kind, &job.state, &job.result) {
             (JobKind::Sync, JobState::Refused, Some(JobResult::Sync(r))) => r.deleted,
             _ => {
-                return Err(bad(format!(
-                    "작업 #{}은(는) 거부된 동기화가 아닙니다. / Job #{} is not a refused sync.",
-                    a.refused_job, a.refused_job
-                )));
+                return Err(Error::StaleReview {
+                    message: format!(
+                        "작업 #{}은(는) 거부된 동기화가 아닙니다. / Job #{} is not a refused sync.",
+                        a.refused_job, a.refused_job
+                    ),
+                });
             }
         };
         if deleted != a.deletions {
-            return Err(Error::Invalid {
-                field: "deletions".into(),
+            return Err(Error::StaleReview {
                 message: format!(
                     "작업 #{}은(는) {deleted}건을 삭제하려 했습니다 ({}건이 아님). 숫자를 다시 확인하세요. / Job #{} planned {deleted} deletions, not {}; review it again.",
                     a.refused_job, a.deletions, a.refused_job, a.deletions
