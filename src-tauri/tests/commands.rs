@@ -345,3 +345,46 @@ fn log_and_status_streams_open_and_close() {
     let e = f.err("unsubscribe", json!({"id": logs}));
     assert_eq!(e["code"], "not_found", "{e}");
 }
+
+#[test]
+fn the_windows_admin_actions_go_through_the_engines_admin_checks() {
+    let f = fixture(true);
+    f.sync();
+    // No PIN yet: admin settings and a forced sync are refused until one is set.
+    let e = f.err("save_settings", json!({"patch": {"max_delete_count": 1}}));
+    assert_eq!(e["code"], "admin_pin_not_set", "{e}");
+    let approval = json!({"force": {"refused_job": 999, "deletions": 1}});
+    assert_eq!(
+        f.err("start_sync", approval.clone())["code"],
+        "admin_pin_not_set"
+    );
+    // The window's user sets the first PIN, with an admin setting in the same save.
+    let saved = f.ok(
+        "save_settings",
+        json!({"patch": {"admin_pin": "1357", "max_delete_count": 5}}),
+    );
+    assert_eq!(saved["config"]["max_delete_count"], 5, "{saved}");
+    assert_eq!(f.cfg().max_delete_count, 5, "saved to the settings file");
+    let e = f.err("save_settings", json!({"patch": {"max_delete_count": 6}}));
+    assert_eq!(e["code"], "admin_required", "{e}");
+    assert_eq!(
+        f.err("start_sync", approval.clone())["code"],
+        "admin_required"
+    );
+    // Settings anyone may change still save.
+    f.ok("save_settings", json!({"patch": {"interval_minutes": 25}}));
+    // Unlocked with the PIN, the same calls get past the admin check.
+    assert_eq!(f.ok("verify_admin_pin", json!({"pin": "1357"}))["ok"], true);
+    let saved = f.ok("save_settings", json!({"patch": {"max_delete_count": 6}}));
+    assert_eq!(saved["config"]["max_delete_count"], 6);
+    // A forced sync must name a refused job that exists, with its numbers.
+    assert_eq!(f.err("start_sync", approval)["code"], "not_found");
+    // ffprobe_path is never set from the window, even by an administrator.
+    let e = f.err(
+        "save_settings",
+        json!({"patch": {"ffprobe_path": "/bin/sh"}}),
+    );
+    assert_eq!(e["code"], "invalid_settings", "{e}");
+    assert_eq!(e["errors"][0]["field"], "ffprobe_path", "{e}");
+    assert_eq!(f.cfg().ffprobe_path, None);
+}
