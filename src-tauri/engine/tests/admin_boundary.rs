@@ -8,7 +8,6 @@ mod common;
 use std::sync::Arc;
 
 use nas_sync_engine::clock::SystemClock;
-use nas_sync_engine::probe::ffprobe;
 use nas_sync_engine::runtime::actions::{self, PatchError};
 use nas_sync_engine::runtime::settings::SettingsStore;
 use nas_sync_engine::runtime::{Caller, CallerKind, JobKind, LogHub, Monitor, MonitorOptions};
@@ -170,6 +169,7 @@ fn ffprobe_path_is_never_set_by_a_patch_even_by_an_administrator() {
 #[cfg(unix)]
 #[test]
 fn a_configured_ffprobe_must_be_an_absolute_local_program_that_says_it_is_ffprobe() {
+    use nas_sync_engine::probe::ffprobe;
     use std::os::unix::fs::PermissionsExt;
     let d = tempfile::tempdir().expect("dir");
     let script = |name: &str, says: &str| {
