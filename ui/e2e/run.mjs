@@ -5,6 +5,7 @@
 //
 //   NAS_SYNC_BIN=path/to/nas-sync node e2e/run.mjs     (after `npm run build`)
 import { execFileSync, spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -22,6 +23,9 @@ const BIN =
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const WAIT = 60_000;
 const ONLY = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
+// The servers' launch token (README "Security"): the browser trades it for a session cookie on
+// its first page load; the test's own API calls send it as a Bearer token.
+const TOKEN = crypto.randomBytes(32).toString("hex");
 
 if (!fs.existsSync(path.join(DIST, "index.html"))) throw new Error(`build the UI first: ${DIST}`);
 if (!fs.existsSync(BIN)) throw new Error(`nas-sync binary not found: ${BIN} (set NAS_SYNC_BIN)`);
@@ -55,26 +59,30 @@ function tempDir(prefix) {
   return d;
 }
 
-async function serve(dir, bind = "127.0.0.1:0") {
+async function serve(dir, bind = "127.0.0.1:0", token = TOKEN) {
+  const env = { ...process.env };
+  if (token) env.NAS_SYNC_LOCAL_TOKEN = token;
+  else delete env.NAS_SYNC_LOCAL_TOKEN;
   const proc = spawn(
     BIN,
     ["--config", path.join(dir, "nas-sync.toml"), "serve", "--bind", bind, "--ui-dir", DIST, "--no-schedule", "--no-watch"],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { stdio: ["ignore", "pipe", "pipe"], env },
   );
   servers.add(proc);
   let err = "";
   proc.stderr.on("data", (d) => {
     err = (err + d).slice(-8000);
   });
-  const url = await new Promise((resolve, reject) => {
+  // First line: "listening on http://ADDR"; second: "open http://ADDR/?token=…".
+  const [url, open] = await new Promise((resolve, reject) => {
     let out = "";
     const t = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), WAIT);
     proc.stdout.on("data", (d) => {
       out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/\S+)\n+open (http:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(t);
-        resolve(m[1]);
+        resolve([m[1], m[2]]);
       }
     });
     proc.on("exit", (code) => {
@@ -84,6 +92,7 @@ async function serve(dir, bind = "127.0.0.1:0") {
   });
   return {
     url,
+    open,
     proc,
     stderr: () => err,
     async stop() {
@@ -97,9 +106,11 @@ async function serve(dir, bind = "127.0.0.1:0") {
 }
 
 async function api(base, method, p, body) {
+  // Every state change is JSON (`{}` at least); every call carries the token.
+  if (method !== "GET" && body === undefined) body = {};
   const r = await fetch(base + p, {
     method,
-    headers: body ? { "Content-Type": "application/json" } : {},
+    headers: { Authorization: `Bearer ${TOKEN}`, ...(body ? { "Content-Type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   return { status: r.status, json: await r.json() };
@@ -193,6 +204,31 @@ let srv;
 let dir;
 const metrics = {};
 
+test("without the launch token the page says how to sign in; the printed address signs in", async () => {
+  await ctx.clearCookies();
+  // An API call without a credential is refused with the JSON error body.
+  const r = await fetch(srv.url + "/api/dashboard");
+  eq(r.status, 401, "no token, no API");
+  eq((await r.json()).code, "unauthorized", "the error code");
+  await page.goto(srv.url + "/");
+  await page.getByTestId("token-screen").waitFor();
+  assert((await page.getByTestId("token-screen").innerText()).includes("?token="), "the screen names the address to open");
+  await shot(page, "token", false);
+  // A wrong token is refused; the printed address (pasted whole) signs in and leaves the bar.
+  await page.getByTestId("token-input").fill(srv.open.replace(/token=\w+/, "token=wrong"));
+  await page.getByTestId("token-submit").click();
+  await until(async () => (await page.content()).includes("토큰"), "a wrong token gets a page that says so");
+  await page.goto(srv.url + "/");
+  await page.getByTestId("token-input").fill(srv.open);
+  await page.getByTestId("token-submit").click();
+  await page.getByTestId("source-total").waitFor();
+  assert(!page.url().includes("token"), `the token left the address bar: ${page.url()}`);
+  const cookies = await ctx.cookies(srv.url);
+  const session = cookies.find((c) => c.name === "nas_sync_session");
+  assert(session && session.httpOnly && session.sameSite === "Strict", `an HttpOnly SameSite=Strict session cookie: ${JSON.stringify(cookies)}`);
+  assert(!session.value.includes(TOKEN), "the cookie is not the token");
+});
+
 test("onboarding: no NAS configured asks for the root and starts the demo archive", async () => {
   const empty = tempDir("nas-sync-e2e-empty-");
   fs.writeFileSync(path.join(empty, "nas-sync.toml"), 'archive_db = "archive.db"\nprobe_media = false\n');
@@ -208,6 +244,12 @@ test("onboarding: no NAS configured asks for the root and starts the demo archiv
     await p.getByTestId("ob-test").click();
     await until(async () => (await p.getByRole("status").innerText()).includes("❌"), "test connection fails for a missing root");
     await shot(p, "onboarding");
+    // Saving a NAS asks for the first admin PIN, or the explicit choice to run without one.
+    await p.getByLabel("NAS 루트 경로 (UNC)").fill(path.join(empty, "share"));
+    assert(await p.getByTestId("ob-save").isDisabled(), "no save without a PIN or the no-PIN choice");
+    await p.getByTestId("ob-no-pin").check();
+    assert(await p.getByTestId("ob-save").isEnabled(), "the no-PIN choice allows saving");
+    await p.getByTestId("ob-no-pin").uncheck();
     await p.getByTestId("ob-demo").click();
     await p.getByTestId("source-total").waitFor();
     await until(async () => Number(await p.getByTestId("target-total").getAttribute("data-value")) > 0, "the demo's first sync reaches the Target");
@@ -460,6 +502,14 @@ test("mass-delete guard: the refused sync shows the numbers, review, then force 
   await shot(page, "guard");
   await page.getByTestId("guard-confirm").check();
   await page.getByTestId("guard-force").click();
+  // Apply anyway is an administrator's action and the demo has no PIN yet: the engine refuses
+  // it and the screen says where to set one; nothing was applied.
+  await page.getByTestId("admin-pin-not-set").waitFor();
+  eq(cli(dir, ["dashboard"]).target.total_files, activeBefore, "nothing was applied without an admin");
+  await shot(page, "admin-pin-not-set", false);
+  // The local user chooses to run without a PIN (the later test sets one).
+  eq((await api(srv.url, "PUT", "/api/settings", { no_admin_pin: true })).status, 200, "the no-PIN choice");
+  await page.getByTestId("guard-force").click();
   await until(async () => (await page.getByTestId("job-result").getAttribute("data-state").catch(() => null)) === "succeeded", "the forced sync applied");
   eq(cli(dir, ["dashboard"]).target.total_files, activeBefore - job.result.deleted + job.result.added, "the Target lost exactly the reviewed rows");
   await until(async () => (await page.getByTestId("guard-panel").count()) === 0, "the guard panel is gone");
@@ -654,6 +704,8 @@ try {
   srv = await serve(dir);
   page = ctx.pages()[0] ?? (await ctx.newPage());
   watchPage(page);
+  // Signed in as the operator would be: the printed address (every server here shares TOKEN).
+  await page.goto(srv.open);
   for (const t of tests) {
     if (ONLY && !ONLY.test(t.name)) continue;
     const start = Date.now();

@@ -10,6 +10,7 @@
 // Each DIR holds a synced nas-sync.toml (e.g. `nas-sync demo` + `nas-sync sync`, or
 // `nas-sync-bench --until first-sync --keep` plus a nas-sync.toml next to its databases).
 import { spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -37,6 +38,10 @@ if (!fs.existsSync(path.join(DIST, "index.html"))) throw new Error(`build the UI
 if (args.length !== 2 || !Number.isInteger(RUNS) || RUNS < 1)
   throw new Error("usage: node e2e/scale.mjs [--runs N] [--json FILE] BASELINE_DIR LARGE_DIR");
 
+// The launch token (README "Security"): Bearer for the script's own call, the printed address
+// for the browser's first page load (it trades the token for a session cookie).
+const TOKEN = crypto.randomBytes(32).toString("hex");
+
 function check(cond, msg) {
   if (!cond) throw new Error(`FAIL: ${msg}`);
 }
@@ -44,6 +49,7 @@ function check(cond, msg) {
 async function serve(dir) {
   const proc = spawn(BIN, ["--config", path.join(dir, "nas-sync.toml"), "serve", "--bind", "127.0.0.1:0", "--ui-dir", DIST, "--no-schedule", "--no-watch"], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NAS_SYNC_LOCAL_TOKEN: TOKEN },
   });
   let out = "";
   const url = await new Promise((resolve, reject) => {
@@ -168,7 +174,7 @@ async function measure(dir) {
   const t0 = Date.now();
   const s = await serve(dir);
   // The server answers at once; the first query may wait for the match index (built on first use).
-  const r = await fetch(s.url + "/api/dashboard");
+  const r = await fetch(s.url + "/api/dashboard", { headers: { Authorization: `Bearer ${TOKEN}` } });
   check(r.ok, `GET /api/dashboard: ${r.status}`);
   const warm = Date.now() - t0;
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "nas-sync-scale-"));
@@ -181,6 +187,9 @@ async function measure(dir) {
   });
   const passes = [];
   try {
+    const signIn = await ctx.newPage();
+    await signIn.goto(`${s.url}/?token=${TOKEN}`);
+    await signIn.close();
     await pass(ctx, s.url); // warm-up: the index, SQLite's page cache, Chromium's cache
     for (let i = 0; i < RUNS; i++) passes.push(await pass(ctx, s.url));
   } finally {

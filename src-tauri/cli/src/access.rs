@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -33,8 +33,6 @@ use nas_sync_engine::runtime::{Caller, CallerKind};
 pub const SESSION_COOKIE: &str = "nas_sync_session";
 /// The cookie holding an admin grant (after the PIN unlocked admin mode).
 pub const ADMIN_COOKIE: &str = "nas_sync_admin";
-/// Sessions kept at most (the oldest are dropped; their browsers trade the token again).
-const MAX_SESSIONS: usize = 1024;
 
 /// The served UI's Content-Security-Policy: no inline script, nothing from elsewhere, never in
 /// a frame.
@@ -108,7 +106,22 @@ pub struct Access {
     /// tokens are the defence there).
     any_host: bool,
     tokens: Vec<(String, CallerKind)>,
-    sessions: Mutex<HashMap<String, CallerKind>>,
+    /// The session cookie's value for each token: derived from the token, so a server restarted
+    /// with the same token (a fixed `NAS_SYNC_LOCAL_TOKEN`, the LAN tokens) keeps its open pages
+    /// signed in, and a new random launch token signs every old page out.
+    sessions: HashMap<String, CallerKind>,
+}
+
+/// The session cookie's value for `token`: a SHA-256 of it (the cookie is as good as the token
+/// while the token is valid, and never reveals it).
+fn session_id(token: &str, kind: CallerKind) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"nas-sync session v1\0");
+    h.update(format!("{kind:?}").as_bytes());
+    h.update(b"\0");
+    h.update(token.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Why a request was turned away: a status and the JSON error body.
@@ -246,12 +259,16 @@ impl Access {
         if let Some(t) = c.admin_token {
             tokens.push((t, CallerKind::Admin));
         }
+        let sessions = tokens
+            .iter()
+            .map(|(t, kind)| (session_id(t, *kind), *kind))
+            .collect();
         Access {
             loopback,
             hosts,
             any_host,
             tokens,
-            sessions: Mutex::new(HashMap::new()),
+            sessions,
         }
     }
 
@@ -266,24 +283,21 @@ impl Access {
         found
     }
 
-    fn session(&self, sid: &str) -> Option<CallerKind> {
-        self.sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(sid)
-            .copied()
-    }
-
-    fn new_session(&self, kind: CallerKind) -> String {
-        let sid = random_secret();
-        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if s.len() >= MAX_SESSIONS
-            && let Some(k) = s.keys().next().cloned()
+    /// The caller kind of a session cookie `SESSION.BROWSER`: the session part derived from a
+    /// token ([`session_id`]), the browser part random (so each browser is its own client for
+    /// the PIN throttle).
+    fn session(&self, cookie: &str) -> Option<CallerKind> {
+        let (sid, browser) = cookie.split_once('.')?;
+        if browser.is_empty()
+            || browser.len() > 64
+            || !browser.bytes().all(|b| b.is_ascii_hexdigit())
         {
-            s.remove(&k);
+            return None;
         }
-        s.insert(sid.clone(), kind);
-        sid
+        self.sessions
+            .iter()
+            .find(|(s, _)| same(s, sid))
+            .map(|(_, kind)| *kind)
     }
 
     fn host_ok(&self, headers: &HeaderMap, uri: &Uri) -> Option<String> {
@@ -373,7 +387,7 @@ impl Access {
             {
                 return match self.kind_of_token(&t) {
                     Some(kind) => {
-                        let sid = self.new_session(kind);
+                        let sid = format!("{}.{}", session_id(&t, kind), &random_secret()[..16]);
                         Ok(Some(self.trade(req.uri(), &sid)))
                     }
                     None => Ok(Some(invalid_token_page())),

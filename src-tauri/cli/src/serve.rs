@@ -254,7 +254,10 @@ async fn run_server(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Err
     // second is the address to open (with the launch token on loopback).
     println!("listening on http://{addr}");
     match &args.local_token {
-        Some(t) => println!("open http://{addr}/?token={t}"),
+        Some(t) => println!(
+            "open http://{addr}/?token={}",
+            form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
+        ),
         None => println!("open http://{addr}/?token=YOUR_TOKEN (the operator or admin token)"),
     }
     {

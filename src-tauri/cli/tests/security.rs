@@ -511,6 +511,54 @@ fn the_first_page_load_trades_the_token_for_an_httponly_cookie_and_drops_it_from
     assert_eq!(r.status, 401);
 }
 
+impl Server {
+    /// Stop this server and start another on the same folder (a restart).
+    fn restart(mut self, token: Option<&str>) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        serve(dir, token, &[])
+    }
+}
+
+#[test]
+fn an_open_page_stays_signed_in_across_a_restart_with_the_same_token_only() {
+    let s = serve(demo(), Some(TOKEN), &[]);
+    let trade = |s: &Server| {
+        let r = s.raw("GET", &format!("/?token={TOKEN}"), &s.host(), &[], "");
+        assert_eq!(r.status, 303, "{}", r.body);
+        set_cookie(&r, "nas_sync_session").expect("session").0
+    };
+    let first = trade(&s);
+    let second = trade(&s);
+    assert_ne!(first, second, "each browser gets its own session cookie");
+    assert_eq!(
+        s.with_cookie("GET", "/api/status", &first, None).status,
+        200
+    );
+    // Restarted with the same token (a fixed NAS_SYNC_LOCAL_TOKEN): the page keeps working.
+    let s = s.restart(Some(TOKEN));
+    assert_eq!(
+        s.with_cookie("GET", "/api/status", &first, None).status,
+        200
+    );
+    // A tampered browser part is nobody.
+    let forged = format!("{}.zz", first.split('.').next().expect("session part"));
+    assert_eq!(
+        s.with_cookie("GET", "/api/status", &forged, None).status,
+        401
+    );
+    // Restarted with a new random launch token: every old page is signed out.
+    let s = s.restart(None);
+    let r = s.with_cookie("GET", "/api/status", &first, None);
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(
+        r.json()["message"].as_str().unwrap_or("").contains("token"),
+        "{}",
+        r.body
+    );
+}
+
 #[test]
 fn websockets_need_a_credential_and_our_origin() {
     // A token with characters that must be percent-encoded in a URL.

@@ -46,3 +46,17 @@ export function needsSetup(e: unknown): boolean {
     (e.field === "root" || e.field === "target_db" || e.field === null)
   );
 }
+
+/** The server wants its access token (a page opened without the printed `?token=` address). */
+export function isUnauthorized(e: unknown): boolean {
+  return e instanceof ApiError && (e.status === 401 || e.code === "unauthorized");
+}
+
+/** The engine refused an administrator's action: `admin_required` (unlock with the PIN) or
+ * `admin_pin_not_set` (no PIN yet: set one, or choose to run without, in 설정). */
+export function adminNeed(e: unknown): "pin" | "set_pin" | null {
+  if (!(e instanceof ApiError)) return null;
+  if (e.code === "admin_required") return "pin";
+  if (e.code === "admin_pin_not_set") return "set_pin";
+  return null;
+}

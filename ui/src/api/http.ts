@@ -3,6 +3,7 @@ import type { StreamState, Transport, Unsubscribe } from "./transport";
 import type {
   Config,
   DemoCreated,
+  ForceApproval,
   Health,
   Dashboard,
   HistoryPage,
@@ -43,8 +44,10 @@ export function backoffMs(attempt: number): number {
 }
 
 /**
- * HTTP + WebSocket against `nas-sync serve` (same origin by default). A token, when the server
- * needs one (non-loopback), is sent as `Authorization: Bearer` and as `?token=` on WebSockets.
+ * HTTP + WebSocket against `nas-sync serve` (same origin by default). A page carries the
+ * server's HttpOnly session cookie (the first load of the printed `/?token=…` address set it);
+ * a token given here (scripts, tests) is sent as `Authorization: Bearer` and as `?token=` on
+ * WebSockets. Every state change sends a JSON body (`{}` at least): the server refuses others.
  */
 export class HttpTransport implements Transport {
   readonly kind = "http" as const;
@@ -58,6 +61,7 @@ export class HttpTransport implements Transport {
 
   private async call<T>(method: string, path: string, q?: Query, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};
+    if (method !== "GET" && body === undefined) body = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     let res: Response;
@@ -125,8 +129,8 @@ export class HttpTransport implements Transport {
   async cancelJob(id: number) {
     await this.call<unknown>("POST", `/api/jobs/${id}/cancel`);
   }
-  startSync(force: boolean) {
-    return this.call<StartResponse>("POST", "/api/sync", undefined, { force });
+  startSync(force: ForceApproval | null) {
+    return this.call<StartResponse>("POST", "/api/sync", undefined, force ? { force: true, ...force } : {});
   }
   startScan() {
     return this.call<StartResponse>("POST", "/api/scan", undefined, {});

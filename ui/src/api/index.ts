@@ -3,7 +3,7 @@ import { TauriTransport } from "./tauri";
 import type { Transport } from "./transport";
 
 export * from "./types";
-export { ApiError, isUnreachable, needsSetup } from "./errors";
+export { ApiError, adminNeed, isUnauthorized, isUnreachable, needsSetup } from "./errors";
 export type { Transport, StreamState } from "./transport";
 
 declare global {
@@ -12,21 +12,18 @@ declare global {
   }
 }
 
-const TOKEN_KEY = "nas-sync-token";
-
-/** A `?token=` in the page's address is remembered (servers off loopback need one). */
-function token(): string | null {
-  try {
-    const fromUrl = new URLSearchParams(window.location.search).get("token");
-    if (fromUrl) localStorage.setItem(TOKEN_KEY, fromUrl);
-    return fromUrl ?? localStorage.getItem(TOKEN_KEY);
-  } catch {
-    return null;
-  }
-}
+/** Where an earlier version kept a `?token=` (tokens now live in an HttpOnly cookie only). */
+const OLD_TOKEN_KEY = "nas-sync-token";
 
 /** Tauri inside the desktop window, HTTP + WebSocket in a browser. */
 export function createTransport(): Transport {
   if (typeof window !== "undefined" && window.__TAURI_INTERNALS__) return new TauriTransport();
-  return new HttpTransport("", token());
+  try {
+    localStorage.removeItem(OLD_TOKEN_KEY);
+  } catch {
+    // No storage (private mode): nothing to forget.
+  }
+  // The server traded the printed `?token=` for an HttpOnly session cookie before this page
+  // loaded; every request carries that cookie.
+  return new HttpTransport("");
 }

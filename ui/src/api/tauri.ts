@@ -4,6 +4,7 @@ import type { StreamState, Transport, Unsubscribe } from "./transport";
 import type {
   Config,
   DemoCreated,
+  ForceApproval,
   Health,
   Dashboard,
   HistoryPage,
@@ -74,7 +75,7 @@ export class TauriTransport implements Transport {
   async cancelJob(id: number) {
     await this.call<unknown>("cancel_job", { id });
   }
-  startSync(force: boolean) {
+  startSync(force: ForceApproval | null) {
     return this.call<StartResponse>("start_sync", { force });
   }
   startScan() {

@@ -1,6 +1,7 @@
 import type {
   Config,
   DemoCreated,
+  ForceApproval,
   Health,
   Dashboard,
   HistoryPage,
@@ -45,7 +46,8 @@ export interface Transport {
   jobs(): Promise<JobInfo[]>;
   job(id: number): Promise<JobInfo>;
   cancelJob(id: number): Promise<void>;
-  startSync(force: boolean): Promise<StartResponse>;
+  /** `force`: apply past the guard that refused the reviewed job (admin; see [`ForceApproval`]). */
+  startSync(force: ForceApproval | null): Promise<StartResponse>;
   startScan(): Promise<StartResponse>;
   reconcile(): Promise<ReconcileResponse>;
   pause(): Promise<Status>;

@@ -1,5 +1,6 @@
 // Shapes the engine defines are generated from the Rust structs (./generated, ts-rs); the few
 // built ad hoc in the server (src-tauri/cli/src/serve.rs) are typed here by hand.
+export type { ForceApproval } from "./generated/ForceApproval";
 export type { Dashboard } from "./generated/Dashboard";
 export type { MatchingPage } from "./generated/MatchingPage";
 export type { MatchItem } from "./generated/MatchItem";

@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { ApiError, isUnreachable, needsSetup, type Dashboard as DashboardData } from "../api";
-import type { JobInfo, ReconcileReport, SyncReport } from "../api";
+import { ApiError, adminNeed, isUnreachable, needsSetup, type Dashboard as DashboardData } from "../api";
+import type { ForceApproval, JobInfo, ReconcileReport, SyncReport } from "../api";
 import {
   fieldMessage,
   formatBytes,
@@ -15,9 +15,10 @@ import {
 import { jobLabel, phaseLabel, useLang, type T } from "../i18n";
 import { useApp } from "../state/app";
 import { navigate } from "../state/router";
+import { AdminNeeded } from "./admin";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
-import { Badge, Button, Card, Loading, Spinner, cx, fieldClass } from "./ui";
+import { Badge, Button, Card, Loading, Spinner, cx } from "./ui";
 import { useLatestJobs } from "./jobs";
 
 export function Dashboard() {
@@ -76,6 +77,20 @@ function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation }) {
         <p className="mt-2 truncate text-xs text-slate-500" title={d.target.db_path}>
           pokervod.db · {t("Source 대비", "of Source")} {formatPercent(d.target.hls_ratio)}
         </p>
+        {d.target.network_fs && (
+          <p
+            role="note"
+            data-testid="target-network-fs"
+            className="mt-2 rounded bg-amber-50 p-2 text-xs text-amber-800 dark:bg-amber-950 dark:text-amber-200"
+            title={d.target.db_path}
+          >
+            ⚠️{" "}
+            {t(
+              `pokervod.db가 네트워크 파일 시스템(${d.target.network_fs})에 있습니다. 여러 컴퓨터가 함께 쓰면 손상될 수 있으니 이 파일을 쓰는 프로그램이 하나인지 확인하고, WAL 모드는 켜지 마세요.`,
+              `pokervod.db is on a network file system (${d.target.network_fs}); writers on several computers can corrupt it. Make sure one program writes it, and keep WAL off.`,
+            )}
+          </p>
+        )}
       </Card>
       <Card icon="⚠️" title={t("제외됨", "Excluded")}>
         <dl className="grid grid-cols-[1fr_auto] gap-y-1 text-sm">
@@ -99,7 +114,7 @@ function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation }) {
             variant="primary"
             data-testid="sync-card-run"
             disabled={running || sync.isPending}
-            onClick={() => sync.mutate(false)}
+            onClick={() => sync.mutate(null)}
           >
             {running ? t("진행 중…", "Running…") : t("실행", "Run")}
           </Button>
@@ -123,12 +138,12 @@ function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation }) {
   );
 }
 
-/** Start a sync; `force` applies past the mass-delete guard. */
+/** Start a sync; `force` applies past the guard that refused the reviewed job (admin). */
 function useStartSync() {
   const { api } = useApp();
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (force: boolean) => api.startSync(force),
+    mutationFn: (force: ForceApproval | null) => api.startSync(force),
     onSuccess: () => void qc.invalidateQueries({ queryKey: ["jobs"] }),
   });
 }
@@ -257,11 +272,10 @@ function Actions({ sync }: { sync: SyncMutation }) {
     mutationFn: () => api.startScan(),
     onSuccess: () => void qc.invalidateQueries({ queryKey: ["jobs"] }),
   });
-  // Admin mode (PRD 4.1.3): with a PIN set, 스캔 실행 asks for it once per window session.
+  // Admin mode (PRD 4.1.3): the engine refuses 스캔 실행 and 강제 적용 without it; the refusal
+  // asks for the PIN (or says to set one), then the same action is tried again.
   const settings = useQuery({ queryKey: ["settings"], queryFn: () => api.settings(), retry: false });
   const pinSet = settings.data?.admin_pin_set ?? false;
-  const [unlocked, setUnlocked] = useState(false);
-  const [askPin, setAskPin] = useState(false);
   const [report, setReport] = useState<ReconcileReport | null>(null);
   const reconcile = useMutation({
     mutationFn: () => api.reconcile(),
@@ -288,7 +302,7 @@ function Actions({ sync }: { sync: SyncMutation }) {
           variant="primary"
           data-testid="action-sync"
           disabled={busy || sync.isPending}
-          onClick={() => sync.mutate(false)}
+          onClick={() => sync.mutate(null)}
         >
           🔄 {t("동기화 실행", "Run sync")}
         </Button>
@@ -305,30 +319,26 @@ function Actions({ sync }: { sync: SyncMutation }) {
         <Button
           data-testid="action-scan"
           disabled={busy || scan.isPending}
-          onClick={() => (pinSet && !unlocked ? setAskPin(true) : scan.mutate())}
+          onClick={() => scan.mutate()}
         >
           📡 {t("스캔 실행", "Run scan")}
-          <Badge tone="violet">{pinSet && !unlocked ? `🔒 ${t("관리자", "admin")}` : t("관리자", "admin")}</Badge>
+          <Badge tone="violet">{pinSet ? `🔒 ${t("관리자", "admin")}` : t("관리자", "admin")}</Badge>
         </Button>
         {reconcile.isPending && <Spinner label={t("정합성 검증 중…", "Reconciling…")} />}
       </div>
-      {askPin && (
-        <PinPrompt
-          onUnlocked={() => {
-            setUnlocked(true);
-            setAskPin(false);
-            scan.mutate();
-          }}
-          onCancel={() => setAskPin(false)}
-        />
+      {adminNeed(scan.error) && (
+        <AdminNeeded error={scan.error} retry={() => scan.mutate()} dismiss={() => scan.reset()} />
       )}
-      {actionError && <ActionError error={actionError} t={t} />}
+      {adminNeed(sync.error) && (
+        <AdminNeeded error={sync.error} retry={() => sync.mutate(sync.variables ?? null)} dismiss={() => sync.reset()} />
+      )}
+      {actionError && !adminNeed(actionError) && <ActionError error={actionError} t={t} />}
       {job && (job.state === "running" || job.id === status?.job?.id) && <RunningJob job={job} />}
       {lastSync && lastSync.state === "refused" && !busy && (
         <GuardPanel
           job={lastSync}
-          onForce={() => sync.mutate(true)}
-          onRetry={() => sync.mutate(false)}
+          onForce={(approval) => sync.mutate(approval)}
+          onRetry={() => sync.mutate(null)}
           forcing={sync.isPending}
         />
       )}
@@ -340,62 +350,13 @@ function Actions({ sync }: { sync: SyncMutation }) {
   );
 }
 
-/** The admin PIN, asked before 스캔 실행; the engine throttles wrong guesses. */
-function PinPrompt({ onUnlocked, onCancel }: { onUnlocked: () => void; onCancel: () => void }) {
-  const { api } = useApp();
-  const { t, lang } = useLang();
-  const [pin, setPin] = useState("");
-  const check = useMutation({
-    mutationFn: (p: string) => api.verifyPin(p),
-    onSuccess: (r) => {
-      if (r.ok) onUnlocked();
-    },
-  });
-  const failed = check.data && !check.data.ok ? check.data : null;
-  return (
-    <form
-      data-testid="pin-prompt"
-      className="mt-3 flex flex-wrap items-center gap-2 rounded-lg border border-violet-300 bg-violet-50 p-3 text-sm dark:border-violet-800 dark:bg-violet-950"
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (pin.trim()) check.mutate(pin.trim());
-      }}
-    >
-      <label htmlFor="pin-input" className="font-medium">
-        🔑 {t("관리자 PIN", "Admin PIN")}
-      </label>
-      <input
-        id="pin-input"
-        data-testid="pin-input"
-        type="password"
-        inputMode="numeric"
-        autoComplete="off"
-        autoFocus
-        className={cx(fieldClass, "w-36")}
-        value={pin}
-        onChange={(e) => setPin(e.target.value)}
-      />
-      <Button type="submit" variant="primary" data-testid="pin-submit" disabled={!pin.trim() || check.isPending}>
-        {t("확인", "Unlock")}
-      </Button>
-      <Button variant="ghost" onClick={onCancel}>
-        {t("취소", "Cancel")}
-      </Button>
-      {failed && (
-        <span role="alert" data-testid="pin-error" className="text-red-600">
-          {fieldMessage(failed.message, lang)}
-        </span>
-      )}
-      {check.error && <span role="alert" className="text-red-600">{check.error.message}</span>}
-    </form>
-  );
-}
-
 function ActionError({ error, t }: { error: Error; t: T }) {
   const e = error instanceof ApiError ? error : null;
   const msg =
-    e?.status === 401 || e?.status === 403
-      ? t("이 작업에는 관리자 권한이 필요합니다.", "This needs the admin token.")
+    e?.status === 401
+      ? t("접속 토큰이 필요합니다. 서버가 출력한 주소로 다시 여세요.", "A token is needed: open the address the server printed again.")
+      : e?.status === 403
+      ? t("이 작업을 할 권한이 없습니다 (관리자 토큰 필요).", "Not allowed: this needs the admin token.")
       : isUnreachable(error)
         ? t("서버에 연결할 수 없습니다.", "The server cannot be reached.")
         : error.message;
@@ -519,7 +480,8 @@ export function GuardPanel({
   forcing,
 }: {
   job: JobInfo;
-  onForce: () => void;
+  /** The reviewed refusal: this job and the deletions it showed. */
+  onForce: (approval: ForceApproval) => void;
   onRetry?: () => void;
   forcing: boolean;
 }) {
@@ -593,7 +555,7 @@ export function GuardPanel({
             </span>
           </label>
           <div className="mt-3 flex gap-2">
-            <Button variant="danger" data-testid="guard-force" disabled={!confirmed || forcing} onClick={onForce}>
+            <Button variant="danger" data-testid="guard-force" disabled={!confirmed || forcing} onClick={() => onForce({ refused_job: job.id, deletions: r.deleted })}>
               {t("강제 적용", "Apply anyway")}
             </Button>
             <Button variant="ghost" onClick={() => setReviewing(false)}>

@@ -1,10 +1,10 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { ApiError, type RootTest } from "../api";
+import { ApiError, type Config, type RootTest } from "../api";
 import { fieldMessage } from "../format";
 import { useLang } from "../i18n";
 import { useApp } from "../state/app";
-import { Button, Card, Field, inputClass } from "./ui";
+import { Button, Card, Field, cx, inputClass } from "./ui";
 
 /** No NAS configured yet: ask for the root (and the Target), or start with the demo archive. */
 export function Onboarding() {
@@ -13,11 +13,20 @@ export function Onboarding() {
   const qc = useQueryClient();
   const [root, setRoot] = useState("");
   const [target, setTarget] = useState("");
+  // The first admin PIN, or the explicit choice to run without one (the engine asks for one
+  // of the two before paths can be saved).
+  const [pin, setPin] = useState("");
+  const [noPin, setNoPin] = useState(false);
   const [test, setTest] = useState<RootTest | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const testRoot = useMutation({ mutationFn: () => api.testRoot(root), onSuccess: setTest });
   const save = useMutation({
-    mutationFn: () => api.saveSettings({ root: root || null, target_db: target || null }),
+    mutationFn: () => {
+      const patch: Record<string, unknown> = { root: root || null, target_db: target || null };
+      if (noPin) patch.no_admin_pin = true;
+      else patch.admin_pin = pin.trim();
+      return api.saveSettings(patch as Partial<Config>);
+    },
     onSuccess: () => {
       setErrors({});
       void qc.invalidateQueries();
@@ -69,11 +78,41 @@ export function Onboarding() {
           <Field htmlFor="ob-target" label={t("Target DB 경로 (pokervod.db)", "Target DB path (pokervod.db)")} error={errors.target_db}>
             <input id="ob-target" className={inputClass} value={target} onChange={(e) => setTarget(e.target.value)} />
           </Field>
-          {save.error && !errors.root && !errors.target_db && (
+          <Field
+            htmlFor="ob-pin"
+            label={t("관리자 PIN", "Admin PIN")}
+            hint={t(
+              "숫자 4–12자리. 스캔 실행, 강제 적용, 경로·안전 설정 변경에 필요합니다.",
+              "4–12 digits; needed for Run scan, Apply anyway and changes to paths and safety settings.",
+            )}
+            error={errors.admin_pin}
+          >
+            <input
+              id="ob-pin"
+              data-testid="ob-pin"
+              type="password"
+              inputMode="numeric"
+              autoComplete="new-password"
+              disabled={noPin}
+              className={cx(inputClass, errors.admin_pin && "border-red-500")}
+              value={pin}
+              onChange={(e) => setPin(e.target.value)}
+            />
+          </Field>
+          <label className="flex items-start gap-2 text-sm" htmlFor="ob-no-pin">
+            <input id="ob-no-pin" data-testid="ob-no-pin" type="checkbox" className="mt-1" checked={noPin} onChange={(e) => setNoPin(e.target.checked)} />
+            <span>
+              {t("PIN 없이 사용 (혼자 쓰는 PC)", "No PIN (a PC only I use)")}
+              <span className="block text-xs text-slate-500">
+                {t("이 PC를 쓰는 사람은 누구나 관리자 작업을 할 수 있습니다. 나중에 설정에서 PIN을 정할 수 있습니다.", "Anyone at this PC can do administrators' actions; you can set a PIN later in Settings.")}
+              </span>
+            </span>
+          </label>
+          {save.error && !errors.root && !errors.target_db && !errors.admin_pin && (
             <p role="alert" className="text-sm text-red-600">{save.error.message}</p>
           )}
           <div className="flex flex-wrap gap-2">
-            <Button type="submit" variant="primary" disabled={!root || save.isPending}>
+            <Button type="submit" variant="primary" data-testid="ob-save" disabled={!root || (!noPin && !pin.trim()) || save.isPending}>
               {t("저장하고 시작", "Save and start")}
             </Button>
           </div>

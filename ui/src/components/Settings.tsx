@@ -1,9 +1,10 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type ReactNode } from "react";
-import { ApiError, type Config, type RootTest } from "../api";
+import { ApiError, adminNeed, type Config, type RootTest } from "../api";
 import { fieldMessage } from "../format";
 import { useLang } from "../i18n";
 import { useApp } from "../state/app";
+import { AdminNeeded } from "./admin";
 import { ErrorPanel } from "./ErrorPanel";
 import { Button, Card, Field, Spinner, cx, inputClass } from "./ui";
 
@@ -32,6 +33,8 @@ export function toForm(c: Config): Form {
     notify_errors: c.notify_errors,
     notify_sync_summary: c.notify_sync_summary,
     autostart: c.autostart ?? false,
+    target_wal: c.target_wal,
+    no_admin_pin: c.no_admin_pin,
   };
 }
 
@@ -49,8 +52,12 @@ export function patchOf(form: Form, saved: Config): Partial<Config> {
       case "archive_db":
       case "target_db":
       case "marker_file":
-      case "ffprobe_path":
         out[k] = String(v).trim() || null;
+        break;
+      case "ffprobe_path":
+        // Set in the settings file or on the command line only (it names a program to run).
+        delete out[k];
+        continue;
         break;
       case "hls_extensions":
         out[k] = String(v)
@@ -109,6 +116,8 @@ export function Settings() {
     },
     onError: (e) => {
       setNotice(null);
+      // An administrator's field: the PIN prompt (or the "set a PIN" notice) shows instead.
+      if (adminNeed(e)) return;
       if (e instanceof ApiError && e.code === "invalid_settings")
         setErrors(Object.fromEntries(e.errors.map((x) => [x.field, fieldMessage(x.message, lang)])));
       else if (e instanceof ApiError && e.field) setErrors({ [e.field]: fieldMessage(e.message, lang) });
@@ -189,6 +198,15 @@ export function Settings() {
         if (dirty) save.mutate(patch);
       }}
     >
+      {!pinSet && !saved.no_admin_pin && (
+        <p role="note" data-testid="s-pin-first" className="rounded-lg border border-violet-300 bg-violet-50 p-3 text-sm text-violet-900 dark:border-violet-800 dark:bg-violet-950 dark:text-violet-100">
+          🔑{" "}
+          {t(
+            "먼저 관리자 PIN을 정하세요 (아래 '관리자 PIN'). 경로, 제외 규칙, 대량 삭제 방지 같은 설정과 스캔 실행·강제 적용은 PIN으로 잠깁니다. 혼자 쓰는 PC라면 'PIN 없이 사용'을 고를 수 있습니다.",
+            "Set an admin PIN first ('Admin PIN' below). Paths, exclusion rules, the mass-delete guard, Run scan and Apply anyway are locked by it. On a PC only you use you may choose 'no PIN'.",
+          )}
+        </p>
+      )}
       {q.data.warning && (
         <p role="alert" className="rounded-lg bg-amber-50 p-3 text-sm text-amber-800 dark:bg-amber-950 dark:text-amber-200">
           {q.data.warning}
@@ -216,6 +234,14 @@ export function Settings() {
             {text("target_db", t("Target DB (pokervod.db)", "Target DB (pokervod.db)"))}
           </div>
           {text("marker_file", t("온라인 확인 파일 (선택)", "Online marker file (optional)"), t("이 파일이 루트에 있어야 공유 폴더가 연결된 것으로 봅니다.", "The share counts as online only when this file exists in the root."))}
+          {check(
+            "target_wal",
+            t("Target을 WAL 모드로 전환 (관리자)", "Switch the Target to WAL (admin)"),
+            t(
+              "기본값은 꺼짐: pokervod.db의 저널 모드는 소유자(OTT 플랫폼)의 설정을 그대로 둡니다. pokervod.db가 이 컴퓨터의 로컬 디스크에 있고 다른 컴퓨터가 열지 않을 때만 켜세요. 네트워크 공유(SMB/NFS)에서는 손상될 수 있습니다.",
+              "Off by default: pokervod.db keeps its owner's journal mode. Turn on only when it is on this computer's local disk and no other computer opens it; on a network share (SMB/NFS) WAL can corrupt it.",
+            ),
+          )}
         </div>
       </Card>
       <Card icon="⏱️" title={t("자동 동기화", "Automatic sync")}>
@@ -242,7 +268,16 @@ export function Settings() {
         <div className="grid gap-4 md:grid-cols-2">
           {text("scan_workers", t("스캔 작업자 수", "Scan workers"), t("NAS 폴더를 동시에 읽는 수 (1–64)", "directories listed at once (1–64)"), { type: "number" })}
           {text("probe_workers", t("미디어 분석 작업자 수", "Probe workers"), t("동시에 분석하는 파일 수 (1–32)", "files probed at once (1–32)"), { type: "number" })}
-          {text("ffprobe_path", t("ffprobe 경로 (선택)", "ffprobe path (optional)"), t("비워 두면 PATH의 ffprobe를 씁니다 (MXF·AVI 분석용).", "Empty: ffprobe on PATH (for MXF, AVI, …)."))}
+          <Field
+            htmlFor="s-ffprobe_path"
+            label={t("ffprobe 경로", "ffprobe path")}
+            hint={t(
+              "실행할 프로그램이므로 설정 파일(ffprobe_path)이나 명령줄(--ffprobe)에서만 바꿀 수 있습니다. 비어 있으면 PATH의 ffprobe를 씁니다.",
+              "A program to run, so it is set in the settings file (ffprobe_path) or on the command line (--ffprobe) only. Empty: ffprobe on PATH.",
+            )}
+          >
+            <input id="s-ffprobe_path" data-testid="s-ffprobe_path" readOnly className={cx(inputClass, "bg-slate-100 text-slate-500 dark:bg-slate-800")} value={String(form.ffprobe_path) || t("(PATH의 ffprobe)", "(ffprobe on PATH)")} />
+          </Field>
           {text("tree_full_limit", t("전체 트리 최대 파일 수", "Whole-tree file limit"), t("이보다 많으면 폴더를 하나씩 불러옵니다.", "Above this the tree loads one folder at a time."), { type: "number" })}
         </div>
       </Card>
@@ -274,8 +309,22 @@ export function Settings() {
         <p className="mb-3 text-sm text-slate-500">
           {pinSet
             ? t("PIN이 설정되어 있습니다. 스캔 실행에는 PIN이 필요합니다. 바꾸려면 현재 PIN과 새 PIN을 입력하세요.", "A PIN is set; 스캔 실행 (Run scan) asks for it. To change it, enter the current and the new PIN.")
-            : t("PIN이 없습니다. 4–12자리 숫자 PIN을 정하면 스캔 실행이 관리자 모드로 잠깁니다.", "No PIN yet. Set a 4–12 digit PIN to lock 스캔 실행 (Run scan) behind admin mode.")}
+            : saved.no_admin_pin
+              ? t("PIN 없이 사용 중입니다: 이 PC의 사용자는 누구나 관리자 작업을 할 수 있습니다. 4–12자리 숫자 PIN을 정하면 관리자 작업이 잠깁니다.", "Running without a PIN: anyone at this PC can do administrators' actions. Set a 4–12 digit PIN to lock them.")
+              : t("PIN이 없습니다. 4–12자리 숫자 PIN을 정하면 스캔 실행, 강제 적용, 경로·안전 설정 변경이 관리자 모드로 잠깁니다.", "No PIN yet. Set a 4–12 digit PIN to lock Run scan, Apply anyway and changes to paths and safety settings behind admin mode.")}
         </p>
+        {!pinSet && (
+          <div className="mb-3">
+            {check(
+              "no_admin_pin",
+              t("PIN 없이 사용 (이 PC를 쓰는 사람은 모두 관리자)", "Run without a PIN (everyone at this PC is an administrator)"),
+              t(
+                "혼자 쓰는 PC에서만 고르세요. PIN을 정하면 이 선택은 꺼집니다.",
+                "Only on a PC nobody else uses. Setting a PIN turns this off.",
+              ),
+            )}
+          </div>
+        )}
         <div className="grid gap-4 md:grid-cols-2">
           {pinSet && (
             <Field htmlFor="s-admin_pin_current" label={t("현재 PIN", "Current PIN")} error={errors.admin_pin_current}>
@@ -309,6 +358,11 @@ export function Settings() {
           </span>
         )}
         {notice && <span role="status" data-testid="s-notice" className="text-sm text-emerald-700">{notice}</span>}
+        {adminNeed(save.error) && (
+          <div className="w-full">
+            <AdminNeeded error={save.error} retry={() => save.mutate(patch)} dismiss={() => save.reset()} />
+          </div>
+        )}
         {q.data.path && <span className="ml-auto truncate text-xs text-slate-400" title={q.data.path}>{q.data.path}</span>}
       </div>
     </form>

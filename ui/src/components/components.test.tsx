@@ -2,6 +2,7 @@ import { act, fireEvent, render, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import type { Config, JobInfo, MatchingPage, TreeNode } from "../api";
 import { LangProvider } from "../i18n";
+import { signInUrl } from "../App";
 import { GuardPanel } from "./Dashboard";
 import { Table } from "./Matching";
 import { readParams } from "./Matching";
@@ -130,7 +131,28 @@ describe("mass-delete guard", () => {
     fireEvent.click(screen.getByTestId("guard-confirm"));
     expect(force).toBeEnabled();
     fireEvent.click(force);
+    // The approval names the reviewed job and its deletions (the engine refuses more).
     expect(onForce).toHaveBeenCalledTimes(1);
+    expect(onForce).toHaveBeenCalledWith({ refused_job: 7, deletions: 92 });
+  });
+});
+
+describe("signing in", () => {
+  const here = new URL("http://127.0.0.1:8787/matching?status=new");
+  it("turns a pasted address or a bare token into this page with ?token=", () => {
+    expect(signInUrl("http://127.0.0.1:8787/?token=abc%2Bdef", here)).toBe("/matching?status=new&token=abc%2Bdef");
+    expect(signInUrl("  3f9a0c  ", here)).toBe("/matching?status=new&token=3f9a0c");
+    expect(signInUrl("", here)).toBeNull();
+    expect(signInUrl("two words", here)).toBeNull();
+  });
+});
+
+describe("settings patch", () => {
+  it("never sends ffprobe_path (file and command line only) and sends the no-PIN choice", () => {
+    const form = { ...toForm(config), ffprobe_path: "/tmp/evil", no_admin_pin: true };
+    const patch = patchOf(form, config);
+    expect(patch).not.toHaveProperty("ffprobe_path");
+    expect(patch).toEqual({ no_admin_pin: true });
   });
 });
 

@@ -11,7 +11,7 @@ import {
   useSyncExternalStore,
   type ReactNode,
 } from "react";
-import type { Status, StreamState, Transport } from "../api";
+import { isUnauthorized, type Status, type StreamState, type Transport } from "../api";
 import { LogStore } from "./logStore";
 
 type AppCtx = {
@@ -19,6 +19,9 @@ type AppCtx = {
   status: Status | null;
   /** False while the server cannot be reached (restarting); the screens show a banner. */
   online: boolean;
+  /** The server wants its access token (the page was not opened from the printed address, or
+   * the server restarted with a new one): the app shows how to sign in. */
+  unauthorized: boolean;
   logs: LogStore;
   /** Subscribe to log store changes (for useSyncExternalStore). */
   subscribeLogs: (l: () => void) => () => void;
@@ -78,6 +81,7 @@ export function AppProvider({ api, children }: { api: Transport; children: React
   const [status, setStatus] = useState<Status | null>(null);
   const [stream, setStream] = useState<StreamState>("connecting");
   const [reachable, setReachable] = useState(true);
+  const [unauthorized, setUnauthorized] = useState(false);
   const lastJob = useRef<number | null>(null);
   const { store, subscribe } = useLogs(api);
 
@@ -96,16 +100,28 @@ export function AppProvider({ api, children }: { api: Transport; children: React
       api.status().then(
         (s) => {
           setReachable(true);
+          setUnauthorized(false);
           apply(s);
         },
-        () => alive && setReachable(false),
+        (e: unknown) => {
+          if (!alive) return;
+          if (isUnauthorized(e)) {
+            setReachable(true);
+            setUnauthorized(true);
+          } else setReachable(false);
+        },
       );
     // The current state first, then its changes.
     void ask();
     const stop = api.subscribeStatus(apply, (st) => {
       if (!alive) return;
       setStream(st);
-      if (st === "closed") wasClosed = true;
+      if (st === "closed") {
+        // Refused (a new launch token) or down (restarting): the status answer tells which
+        // (asked once per reconnect attempt, so at most every 3 s).
+        void ask();
+        wasClosed = true;
+      }
       if (st === "open") {
         // A change between the first answer and the subscription, or a server restart.
         void ask();
@@ -125,10 +141,10 @@ export function AppProvider({ api, children }: { api: Transport; children: React
     };
   }, [api, qc]);
 
-  const online = reachable && stream !== "closed";
+  const online = unauthorized || (reachable && stream !== "closed");
   const value = useMemo(
-    () => ({ api, status, online, logs: store, subscribeLogs: subscribe }),
-    [api, status, online, store, subscribe],
+    () => ({ api, status, online, unauthorized, logs: store, subscribeLogs: subscribe }),
+    [api, status, online, unauthorized, store, subscribe],
   );
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }
