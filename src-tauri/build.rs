@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "get_tree",
     "get_tree_node",
     "get_history",
+    "get_health",
     "get_status",
     "list_jobs",
     "get_job",

@@ -12,7 +12,7 @@ use nas_sync_engine::runtime::settings::SettingsStore;
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_autostart::AutoLaunchManager;
 
-use crate::error::{CmdError, CmdResult};
+use crate::error::{CmdError, CmdResult, ErrorCode};
 
 /// The argument autostart launches us with.
 pub const MINIMIZED_ARG: &str = "--minimized";
@@ -79,7 +79,7 @@ pub fn apply<R: Runtime>(app: &AppHandle<R>, monitor: &Monitor, store: Option<&S
 fn manager<R: Runtime>(app: &AppHandle<R>) -> CmdResult<tauri::State<'_, AutoLaunchManager>> {
     app.try_state::<AutoLaunchManager>().ok_or_else(|| {
         CmdError::new(
-            "unavailable",
+            ErrorCode::Unavailable,
             "자동 시작을 사용할 수 없습니다 / autostart is not available",
         )
     })
@@ -88,13 +88,13 @@ fn manager<R: Runtime>(app: &AppHandle<R>) -> CmdResult<tauri::State<'_, AutoLau
 pub fn is_enabled<R: Runtime>(app: &AppHandle<R>) -> CmdResult<bool> {
     manager(app)?
         .is_enabled()
-        .map_err(|e| CmdError::new("autostart", e.to_string()))
+        .map_err(|e| CmdError::new(ErrorCode::Autostart, e.to_string()))
 }
 
 pub fn set<R: Runtime>(app: &AppHandle<R>, enabled: bool) -> CmdResult<()> {
     let m = manager(app)?;
     let r = if enabled { m.enable() } else { m.disable() };
-    r.map_err(|e| CmdError::new("autostart", e.to_string()))?;
+    r.map_err(|e| CmdError::new(ErrorCode::Autostart, e.to_string()))?;
     if enabled {
         quote_run_value(app);
     }

@@ -15,12 +15,9 @@ pub mod tray;
 pub mod window;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
-use nas_sync_engine::clock::SystemClock;
-use nas_sync_engine::runtime::settings::SettingsStore;
-use nas_sync_engine::runtime::{LogHub, Monitor, MonitorOptions, Status};
+use nas_sync_engine::runtime::{HostOptions, LogHub, Monitor, Service, Status};
 use tauri::{App, AppHandle, Builder, Emitter, Manager, RunEvent, Runtime};
 
 use crate::state::Shell;
@@ -147,43 +144,23 @@ pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
 
 /// Settings from the OS config directory (or `--config`), the log file next to archive.db, and
 /// the monitor with its schedule and watcher.
+/// The engine, started the way every host starts it ([`Service::start`]); the index is warmed
+/// when the window opens (a minimised start keeps the tray light).
 fn start_shell(opts: &Options, hub: LogHub) -> Shell {
-    let settings_path = opts
-        .config
-        .clone()
-        .or_else(nas_sync_engine::config::default_config_path);
-    let store = settings_path.map(SettingsStore::new);
-    let (cfg, warning) = match store.as_ref().map(|s| s.load(chrono::Utc::now())) {
-        Some(Ok(l)) => (l.config, l.warning),
-        Some(Err(e)) => {
-            tracing::error!("설정을 읽을 수 없습니다 / cannot read the settings: {e}");
-            (Default::default(), Some(e.to_string()))
-        }
-        None => (Default::default(), None),
-    };
-    // The live log file lives next to archive.db (as the server's), in the OS data directory.
-    if let Ok(db) = cfg.archive_db_path() {
-        let log = db.with_file_name("logs").join("nas-sync.log");
-        if let Err(e) = hub.log_to_file(&log) {
-            tracing::warn!(
-                "로그 파일을 열 수 없습니다 / cannot open {}: {e}",
-                log.display()
-            );
-        }
-    }
-    let monitor = Monitor::new(
-        cfg,
-        Arc::new(SystemClock),
-        hub,
-        MonitorOptions {
+    let service = Service::start(
+        HostOptions {
+            settings_path: opts
+                .config
+                .clone()
+                .or_else(nas_sync_engine::config::default_config_path),
             schedule: opts.schedule,
-            ..Default::default()
+            watch: opts.watch,
+            warm_index: false,
         },
+        hub,
+        |_| {},
     );
-    if opts.watch {
-        let _ = monitor.start_watching();
-    }
-    Shell::new(monitor, store, warning)
+    Shell::new(service)
 }
 
 fn setup<R: Runtime>(app: &mut App<R>, opts: &Options, first_run: bool) {
@@ -196,7 +173,7 @@ fn setup<R: Runtime>(app: &mut App<R>, opts: &Options, first_run: bool) {
     }
     {
         let shell = app.state::<Shell>();
-        autostart::apply(&handle, &shell.monitor, shell.settings.as_ref());
+        autostart::apply(&handle, &shell.monitor, shell.service.settings_store());
     }
     watch_status(handle.clone(), monitor, opts.notifications);
     // First run (no root yet): the window opens on the UI's onboarding even when minimised.
@@ -204,7 +181,7 @@ fn setup<R: Runtime>(app: &mut App<R>, opts: &Options, first_run: bool) {
         // The window's first screen should not wait for an index rebuild (kept out of the
         // minimised start: the tray stays light until the window is opened).
         let shell = app.state::<Shell>();
-        shell.index.warm_in_background(shell.monitor.config());
+        shell.service.warm_index();
         window::show_main(&handle, None);
     }
 }

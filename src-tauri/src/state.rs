@@ -1,18 +1,17 @@
-//! What the commands share: the engine's runtime (the same [`Monitor`] the headless server
-//! hosts), the long-lived match index, the settings file and the open IPC subscriptions.
+//! What the commands share: the engine's [`Service`] (the same one the headless server hosts:
+//! monitor, match index, settings file), the window's admin grant and its open IPC
+//! subscriptions.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use nas_sync_engine::Error;
-use nas_sync_engine::index::{Index, SharedIndex};
 use nas_sync_engine::runtime::logs::SubscriptionId;
-use nas_sync_engine::runtime::settings::SettingsStore;
-use nas_sync_engine::runtime::{Caller, CallerKind, Monitor};
+use nas_sync_engine::runtime::service::Answer;
+use nas_sync_engine::runtime::{Caller, CallerKind, Monitor, Service};
 
-use crate::error::{CmdError, CmdResult, blocking};
+use crate::error::{CmdResult, blocking};
 
 /// One open stream to the window.
 pub enum Subscription {
@@ -22,12 +21,9 @@ pub enum Subscription {
 }
 
 pub struct Shell {
+    pub service: Service,
+    /// The service's monitor (the tray, toasts and streams follow it).
     pub monitor: Monitor,
-    /// One long-lived match index (opened on first use, reset when the settings change).
-    pub index: SharedIndex,
-    pub settings: Option<SettingsStore>,
-    /// Set when the settings file was unreadable and kept aside at startup.
-    pub settings_warning: Option<String>,
     /// The live log file (the "open log folder" button opens its folder).
     pub log_file: Option<PathBuf>,
     subs: Mutex<HashMap<u32, Subscription>>,
@@ -37,17 +33,12 @@ pub struct Shell {
 }
 
 impl Shell {
-    pub fn new(
-        monitor: Monitor,
-        settings: Option<SettingsStore>,
-        settings_warning: Option<String>,
-    ) -> Shell {
+    pub fn new(service: Service) -> Shell {
+        let monitor = service.monitor().clone();
         let log_file = monitor.logs().log_file();
         Shell {
+            service,
             monitor,
-            index: SharedIndex::default(),
-            settings,
-            settings_warning,
             log_file,
             subs: Mutex::new(HashMap::new()),
             next_sub: AtomicU32::new(1),
@@ -71,18 +62,13 @@ impl Shell {
         *self.admin_grant.lock().unwrap_or_else(|p| p.into_inner()) = grant;
     }
 
-    /// Run `f` on the long-lived match index, opening or refreshing it first.
-    pub async fn with_index<T: Send + 'static>(
+    /// Call the service off the async executor (it may block on SQLite or the share).
+    pub async fn call<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Index) -> Result<T, Error> + Send + 'static,
+        f: impl FnOnce(&Service) -> Answer<T> + Send + 'static,
     ) -> CmdResult<T> {
-        let (index, cfg) = (self.index.clone(), self.monitor.config());
-        blocking(move || index.with(&cfg, f).map_err(CmdError::from)).await
-    }
-
-    /// The settings changed: the index is reopened on next use.
-    pub fn reset_index(&self) {
-        self.index.reset();
+        let s = self.service.clone();
+        blocking(move || f(&s)).await
     }
 
     pub fn add_subscription(&self, sub: Subscription) -> u32 {

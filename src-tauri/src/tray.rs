@@ -149,12 +149,10 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             } else {
                 JobKind::Reconcile
             };
-            let (m, caller) = (shell.monitor.clone(), shell.caller());
-            std::thread::spawn(move || {
-                match crate::commands::jobs::start(&m, kind, None, &caller) {
-                    Ok(s) => tracing::info!("트레이: {}", s.message),
-                    Err(e) => tracing::warn!("트레이: {}", e.message),
-                }
+            let (service, caller) = (shell.service.clone(), shell.caller());
+            std::thread::spawn(move || match service.start_job(kind, None, &caller) {
+                Ok(s) => tracing::info!("트레이: {}", s.message),
+                Err(e) => tracing::warn!("트레이: {}", e.message),
             });
         }
         "pause" => {

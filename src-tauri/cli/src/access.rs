@@ -28,6 +28,7 @@ use serde_json::json;
 
 use nas_sync_engine::runtime::admin::random_secret;
 use nas_sync_engine::runtime::{Caller, CallerKind};
+use nas_sync_engine::{ErrorBody, ErrorCode};
 
 /// The cookie a first page load with `?token=` trades the token for.
 pub const SESSION_COOKIE: &str = "nas_sync_session";
@@ -124,29 +125,20 @@ fn session_id(token: &str, kind: CallerKind) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Why a request was turned away: a status and the JSON error body.
-pub struct Denied {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-}
+/// Why a request was turned away: the JSON error body (its status from the code's table,
+/// [`ErrorCode::http_status`]).
+pub struct Denied(pub ErrorBody);
 
 impl IntoResponse for Denied {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(json!({"code": self.code, "message": self.message})),
-        )
-            .into_response()
+        let status =
+            StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self.0)).into_response()
     }
 }
 
-fn denied(status: StatusCode, code: &'static str, message: impl Into<String>) -> Denied {
-    Denied {
-        status,
-        code,
-        message: message.into(),
-    }
+fn denied(code: ErrorCode, message: impl Into<String>) -> Denied {
+    Denied(ErrorBody::new(code, message))
 }
 
 /// Constant-time comparison (the token's length is not secret).
@@ -315,8 +307,7 @@ impl Access {
     fn credential(&self, req: &Request) -> Result<Option<(CallerKind, String)>, Denied> {
         let wrong = || {
             denied(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 "토큰이 올바르지 않습니다 / wrong token",
             )
         };
@@ -347,8 +338,7 @@ impl Access {
     pub fn check(&self, req: &mut Request) -> Result<Option<Response>, Denied> {
         let Some(host) = self.host_ok(req.headers(), req.uri()) else {
             return Err(denied(
-                StatusCode::MISDIRECTED_REQUEST,
-                "bad_host",
+                ErrorCode::BadHost,
                 "이 주소(Host)로는 접속할 수 없습니다. 서버가 출력한 주소로 여세요. / This server does not answer to that Host name; open the address it printed.",
             ));
         };
@@ -366,8 +356,7 @@ impl Access {
                 let ours = [format!("http://{host}"), format!("https://{host}")];
                 if !ours.contains(&origin) {
                     return Err(denied(
-                        StatusCode::FORBIDDEN,
-                        "bad_origin",
+                        ErrorCode::BadOrigin,
                         "다른 사이트에서 온 요청은 받지 않습니다 / requests from another origin are refused",
                     ));
                 }
@@ -402,8 +391,7 @@ impl Access {
                 Ok(None)
             }
             None => Err(denied(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 if self.loopback {
                     "접속 토큰이 필요합니다. 서버가 출력한 주소(http://…/?token=…)로 여세요. / A token is required: open the address the server printed (http://…/?token=…), or send Authorization: Bearer."
                 } else {
@@ -452,8 +440,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for JsonBody {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
         if !json {
             return Err(denied(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "요청 본문은 JSON이어야 합니다 (Content-Type: application/json) / the body must be JSON (Content-Type: application/json)",
             )
             .into_response());

@@ -303,20 +303,10 @@ fn run_serve(
         watch,
         allowed_hosts,
     } = opts;
-    let cfg = load_config(cli)?;
     let settings_path = cli
         .config
         .clone()
         .or_else(nas_sync_engine::config::default_config_path);
-    if let Ok(db) = cfg.archive_db_path() {
-        let log = db.with_file_name("logs").join("nas-sync.log");
-        if let Err(e) = hub.log_to_file(&log) {
-            tracing::warn!(
-                "로그 파일을 열 수 없습니다 / cannot open the log file {}: {e}",
-                log.display()
-            );
-        }
-    }
     let ui_dir = ui_dir.or_else(|| {
         let mut candidates = vec![PathBuf::from("ui/dist")];
         if let Ok(exe) = std::env::current_exe()
@@ -330,7 +320,6 @@ fn run_serve(
     });
     let token = |name: &str| std::env::var(name).ok().filter(|t| !t.trim().is_empty());
     serve::serve(
-        cfg,
         serve::ServeArgs {
             bind,
             ui_dir,
@@ -343,11 +332,19 @@ fn run_serve(
             watch,
         },
         hub.clone(),
+        |cfg| apply_overrides(cli, cfg),
     )
 }
 
 fn load_config(cli: &Cli) -> Result<Config, Error> {
     let (mut cfg, _origin) = Config::load(cli.config.as_deref())?;
+    apply_overrides(cli, &mut cfg);
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// `--root`, `--archive-db` and `--target-db` over the settings file's values.
+fn apply_overrides(cli: &Cli, cfg: &mut Config) {
     if let Some(r) = &cli.root {
         cfg.root = Some(r.clone());
     }
@@ -357,8 +354,6 @@ fn load_config(cli: &Cli) -> Result<Config, Error> {
     if let Some(t) = &cli.target_db {
         cfg.target_db = Some(t.clone());
     }
-    cfg.validate()?;
-    Ok(cfg)
 }
 
 /// Bring the match index up to date after a change, so the next screen query is fast. A

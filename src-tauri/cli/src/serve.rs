@@ -10,8 +10,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -23,21 +22,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use nas_sync_engine::index::{Index, SharedIndex};
-use nas_sync_engine::matching::{self, MatchingQuery};
-use nas_sync_engine::runtime::actions::{self, PatchError};
+use nas_sync_engine::matching::MatchingQuery;
+use nas_sync_engine::query::HistoryFilter;
 use nas_sync_engine::runtime::logs::{LogLine, LogSink, Push};
 use nas_sync_engine::runtime::monitor::StatusSink;
-use nas_sync_engine::runtime::settings::SettingsStore;
-use nas_sync_engine::runtime::{
-    Caller, ForceApproval, JobKind, LogHub, Monitor, Status, StatusKind,
+use nas_sync_engine::runtime::service::{
+    self, Answer, HostOptions, RECONCILE_WAIT, Service, TreeQuery,
 };
+use nas_sync_engine::runtime::{Caller, ForceApproval, JobKind, LogHub, Status};
 
 use crate::access::{self, Access, AccessConfig, JsonBody};
 use crate::static_files::{UiDir, serve_ui};
-use nas_sync_engine::{Config, Error, query};
+use nas_sync_engine::{Config, Error, ErrorBody, ErrorCode};
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8787";
 /// Lines a WebSocket client may be behind before lines are dropped for it (and counted).
@@ -63,55 +61,32 @@ pub struct ServeArgs {
     pub watch: bool,
 }
 
-#[derive(Clone)]
-struct AppState {
-    monitor: Monitor,
-    /// One long-lived match index (its connection is not shared between threads at once).
-    index: SharedIndex,
-    settings: Option<SettingsStore>,
-    settings_warning: Arc<Mutex<Option<String>>>,
-}
+/// An error answer: the engine's [`ErrorBody`], its status from the code's table.
+struct ApiError(ErrorBody);
 
-/// An error as JSON `{code, message, field?}` with a status that says what kind it is.
-struct ApiError {
-    status: StatusCode,
-    body: Value,
+impl From<ErrorBody> for ApiError {
+    fn from(e: ErrorBody) -> Self {
+        ApiError(e)
+    }
 }
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        let status = match e.code() {
-            "invalid_argument" => StatusCode::BAD_REQUEST,
-            "config_invalid" => StatusCode::CONFLICT,
-            "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-            "target_busy" | "sync_running" | "root_unreachable" => StatusCode::SERVICE_UNAVAILABLE,
-            "admin_required" | "admin_pin_not_set" => StatusCode::FORBIDDEN,
-            "not_found" => StatusCode::NOT_FOUND,
-            "stale_review" => StatusCode::CONFLICT,
-            "guard_offline" | "guard_mass_delete" => StatusCode::CONFLICT,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let mut body = json!({"code": e.code(), "message": e.to_string()});
-        if let Error::Invalid { field, .. } | Error::Config { field, .. } = &e {
-            body["field"] = json!(field);
-        }
-        ApiError { status, body }
-    }
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            body: json!({"code": code, "message": message.into()}),
-        }
+        ApiError(e.into())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        let status =
+            StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0)).into_response()
     }
+}
+
+/// A malformed request (400 `invalid_argument`).
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError(ErrorBody::new(ErrorCode::InvalidArgument, message))
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -120,34 +95,35 @@ fn ok<T: serde::Serialize>(v: T) -> ApiResult {
     Ok(Json(v).into_response())
 }
 
-/// Run blocking engine work off the async executor.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+/// Call the service off the async executor (it may block on SQLite or the share).
+async fn call<T: Send + 'static>(
+    s: &Service,
+    f: impl FnOnce(&Service) -> Answer<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(ApiError::from),
-        Err(e) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("worker failed: {e}"),
-        )),
-    }
+    let s = s.clone();
+    tokio::task::spawn_blocking(move || f(&s))
+        .await
+        .unwrap_or_else(|e| {
+            Err(ErrorBody::new(
+                ErrorCode::Internal,
+                format!("worker failed: {e}"),
+            ))
+        })
+        .map_err(ApiError)
 }
 
 fn query_error(e: QueryRejection) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_argument", e.body_text())
+    invalid(e.body_text())
 }
 
-/// Run `f` on the long-lived match index, opening or refreshing it first.
-async fn with_index<T: Send + 'static>(
-    st: &AppState,
-    f: impl FnOnce(&Index) -> Result<T, Error> + Send + 'static,
-) -> Result<T, ApiError> {
-    let (index, cfg) = (st.index.clone(), st.monitor.config());
-    blocking(move || index.with(&cfg, f)).await
-}
-
-pub fn serve(cfg: Config, mut args: ServeArgs, hub: LogHub) -> Result<(), Error> {
+/// Check the flags and tokens, start the engine the way every host does
+/// ([`Service::start`]: the settings file read leniently, `overrides` applied), then serve
+/// until Ctrl-C or SIGTERM.
+pub fn serve(
+    mut args: ServeArgs,
+    hub: LogHub,
+    overrides: impl FnOnce(&mut Config),
+) -> Result<(), Error> {
     let loopback = args.bind.ip().is_loopback();
     let bad = |field: &str, message: String| Error::Invalid {
         field: field.into(),
@@ -203,34 +179,21 @@ pub fn serve(cfg: Config, mut args: ServeArgs, hub: LogHub) -> Result<(), Error>
             path: PathBuf::from("tokio"),
             source: e,
         })?;
-    runtime.block_on(run_server(cfg, args, hub))
+    let service = Service::start(
+        HostOptions {
+            settings_path: args.settings_path.clone(),
+            schedule: args.schedule,
+            watch: args.watch,
+            // The first screen after a start should not wait for an index rebuild.
+            warm_index: true,
+        },
+        hub,
+        overrides,
+    );
+    runtime.block_on(run_server(service, args))
 }
 
-async fn run_server(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Error> {
-    let settings = args.settings_path.clone().map(SettingsStore::new);
-    let monitor = Monitor::new(
-        cfg,
-        Arc::new(nas_sync_engine::clock::SystemClock),
-        hub,
-        nas_sync_engine::runtime::MonitorOptions {
-            schedule: args.schedule,
-            ..Default::default()
-        },
-    );
-    // The monitor keeps the watcher (restarted when the settings it depends on change); a
-    // root that cannot be watched is logged there and left to the schedule.
-    if args.watch {
-        let _ = monitor.start_watching();
-    }
-    // The first screen after a start should not wait for an index rebuild.
-    let index = SharedIndex::default();
-    index.warm_in_background(monitor.config());
-    let state = AppState {
-        monitor: monitor.clone(),
-        index,
-        settings,
-        settings_warning: Arc::new(Mutex::new(None)),
-    };
+async fn run_server(state: Service, args: ServeArgs) -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| Error::Io {
@@ -249,6 +212,7 @@ async fn run_server(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Err
         operator_token: args.operator_token.clone(),
         admin_token: args.admin_token.clone(),
     }));
+    let monitor = state.monitor().clone();
     let app = router(state, access, args.ui_dir.as_deref());
     // The first stdout line says where we listen (tests and scripts read it; port 0 works); the
     // second is the address to open (with the launch token on loopback).
@@ -270,7 +234,9 @@ async fn run_server(cfg: Config, args: ServeArgs, hub: LogHub) -> Result<(), Err
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("서버 종료 중 / shutting down: cancelling the running job");
-            let _ = tokio::task::spawn_blocking(move || m.shutdown(Duration::from_secs(60))).await;
+            let _ =
+                tokio::task::spawn_blocking(move || m.shutdown(std::time::Duration::from_secs(60)))
+                    .await;
         })
         .await
         .map_err(|e| Error::Io {
@@ -301,7 +267,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn router(state: AppState, access: Arc<Access>, ui_dir: Option<&std::path::Path>) -> Router {
+fn router(state: Service, access: Arc<Access>, ui_dir: Option<&std::path::Path>) -> Router {
     let api = Router::new()
         .route("/health", get(health))
         .route("/api/openapi.json", get(openapi))
@@ -336,90 +302,44 @@ fn router(state: AppState, access: Arc<Access>, ui_dir: Option<&std::path::Path>
 }
 
 async fn no_such_endpoint() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    ApiError(ErrorBody::new(ErrorCode::NotFound, "no such endpoint"))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Handlers
 // ---------------------------------------------------------------------------------------------
 
-/// `{status, label, code}` for anyone (a health check); with credentials also the last sync and
-/// the last error's message (which may name the share's path).
-async fn health(State(st): State<AppState>, caller: Option<Extension<Caller>>) -> Response {
-    let m = st.monitor.clone();
-    let (status, target_fs) = tokio::task::spawn_blocking(move || {
-        m.check_root();
-        let target = m.config().target_db;
-        (
-            m.status(),
-            target.and_then(|t| nas_sync_engine::fsinfo::network_fs(&t)),
-        )
-    })
-    .await
-    .unwrap_or_else(|_| (st.monitor.status(), None));
-    let code = if status.status == StatusKind::Error {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
+/// `{status, label, code, target_network_fs}` for anyone (a health check); with credentials
+/// also the last sync and the last error's message (which may name the share's path). 503 while
+/// in error.
+async fn health(State(s): State<Service>, caller: Option<Extension<Caller>>) -> ApiResult {
+    let details = caller.is_some();
+    let h = call(&s, move |s| Ok(s.health(details))).await?;
+    let code = if h.ok() {
         StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut body = json!({
-        "status": status.status,
-        "label": status.label,
-        "code": status.last_error.as_ref().map(|e| e.code.clone()),
-        // The catalog on a network file system: supported in its own journal mode, never WAL.
-        "target_network_fs": target_fs,
-    });
-    if caller.is_some() {
-        body["last_sync"] = json!(status.last_sync);
-        body["last_error"] = json!(status.last_error);
-    }
-    (code, Json(body)).into_response()
+    Ok((code, Json(h)).into_response())
 }
 
-async fn status(State(st): State<AppState>) -> ApiResult {
-    ok(st.monitor.status())
+async fn status(State(s): State<Service>) -> ApiResult {
+    ok(s.status())
 }
 
-async fn dashboard(State(st): State<AppState>) -> ApiResult {
-    let cfg = st.monitor.config();
-    let mut d = blocking(move || query::dashboard(&cfg)).await?;
-    // A job of this process counts as running even before it takes the sync lock.
-    if st.monitor.status().job.is_some() {
-        d.sync_status.is_running = true;
-    }
-    ok(d)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MatchingParams {
-    status: Option<String>,
-    catalog: Option<String>,
-    search: Option<String>,
-    sort: Option<String>,
-    #[serde(default)]
-    desc: bool,
-    page: Option<u32>,
-    per_page: Option<u32>,
+async fn dashboard(State(s): State<Service>) -> ApiResult {
+    ok(call(&s, |s| s.dashboard()).await?)
 }
 
 async fn matching_page(
-    State(st): State<AppState>,
-    q: Result<Query<MatchingParams>, QueryRejection>,
+    State(s): State<Service>,
+    q: Result<Query<MatchingQuery>, QueryRejection>,
 ) -> ApiResult {
-    let Query(p) = q.map_err(query_error)?;
-    let mq = MatchingQuery {
-        status: p.status,
-        catalog: p.catalog,
-        search: p.search,
-        sort: p.sort,
-        desc: p.desc,
-        page: p.page,
-        per_page: p.per_page,
-    };
-    ok(with_index(&st, move |index| matching::matching_in(index, &mq)).await?)
+    let Query(q) = q.map_err(query_error)?;
+    ok(call(&s, move |s| s.matching(&q)).await?)
 }
 
+/// `?path=` asks for one folder of the lazy tree; without it, the whole tree.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TreeParams {
@@ -429,120 +349,55 @@ struct TreeParams {
     limit: Option<u32>,
 }
 
-async fn tree(
-    State(st): State<AppState>,
-    q: Result<Query<TreeParams>, QueryRejection>,
-) -> ApiResult {
+async fn tree(State(s): State<Service>, q: Result<Query<TreeParams>, QueryRejection>) -> ApiResult {
     let Query(p) = q.map_err(query_error)?;
-    if let Some(l) = p.limit
-        && !(1..=matching::MAX_NODE_FILES).contains(&l)
-    {
-        return Err(ApiError::from(Error::Invalid {
-            field: "limit".into(),
-            message: format!(
-                "limit must be between 1 and {} (got {l})",
-                matching::MAX_NODE_FILES
-            ),
-        }));
-    }
     match p.path {
         Some(path) => {
-            let node = with_index(&st, move |index| {
-                matching::tree_node_in(index, &path, p.offset, p.limit)
-            })
-            .await;
-            match node {
-                Ok(n) => ok(n),
-                // An unknown directory is a missing resource, not a malformed request.
-                Err(mut e) if e.body["field"] == "path" => {
-                    e.status = StatusCode::NOT_FOUND;
-                    e.body["code"] = json!("not_found");
-                    Err(e)
-                }
-                Err(e) => Err(e),
-            }
+            let q = TreeQuery {
+                path,
+                offset: p.offset,
+                limit: p.limit,
+            };
+            ok(call(&s, move |s| s.tree_node(&q)).await?)
         }
         None => {
-            let cfg = st.monitor.config();
-            ok(blocking(move || matching::tree(&cfg)).await?)
+            // The limit is checked the same way as for a folder.
+            service::check_tree_limit(p.limit)?;
+            ok(call(&s, |s| s.tree()).await?)
         }
     }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HistoryParams {
-    event: Option<String>,
-    catalog: Option<String>,
-    since: Option<String>,
-    limit: Option<u32>,
-    offset: Option<u64>,
 }
 
 async fn history(
-    State(st): State<AppState>,
-    q: Result<Query<HistoryParams>, QueryRejection>,
+    State(s): State<Service>,
+    q: Result<Query<HistoryFilter>, QueryRejection>,
 ) -> ApiResult {
-    let Query(p) = q.map_err(query_error)?;
-    let cfg = st.monitor.config();
-    let filter = query::HistoryFilter {
-        event: p.event,
-        catalog: p.catalog,
-        since: p.since,
-        limit: p.limit,
-        offset: p.offset,
-    };
-    ok(blocking(move || query::history(&cfg, &filter)).await?)
+    let Query(f) = q.map_err(query_error)?;
+    ok(call(&s, move |s| s.history(&f)).await?)
 }
 
-async fn jobs(State(st): State<AppState>) -> ApiResult {
-    ok(st.monitor.jobs())
+async fn jobs(State(s): State<Service>) -> ApiResult {
+    ok(s.jobs())
 }
 
 fn job_id(raw: &str) -> Result<u64, ApiError> {
-    raw.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_argument",
-            format!("job id must be a positive number (got `{raw}`)"),
-        )
-    })
+    raw.parse()
+        .map_err(|_| invalid(format!("job id must be a positive number (got `{raw}`)")))
 }
 
-async fn job(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn job(State(s): State<Service>, Path(id): Path<String>) -> ApiResult {
     let id = job_id(&id)?;
-    match st.monitor.job(id) {
-        Some(j) => ok(j),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no job {id}"),
-        )),
-    }
+    ok(s.job(id)?)
 }
 
 async fn cancel_job(
-    State(st): State<AppState>,
+    State(s): State<Service>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     empty_body(&body)?;
     let id = job_id(&id)?;
-    if st.monitor.cancel(id) {
-        ok(json!({"message": "취소 요청됨 / cancel requested", "job_id": id}))
-    } else if st.monitor.job(id).is_some() {
-        Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_running",
-            format!("job {id} has already finished"),
-        ))
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no job {id}"),
-        ))
-    }
+    ok(s.cancel(id)?)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -581,9 +436,7 @@ impl StartBody {
                 refused_job,
                 deletions,
             })),
-            _ => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_argument",
+            _ => Err(invalid(
                 "force needs refused_job and deletions: the refused sync you reviewed and its \
                  deletions, e.g. {\"force\": true, \"refused_job\": 12, \"deletions\": 34}",
             )),
@@ -596,13 +449,9 @@ fn start_body(body: &Bytes) -> Result<StartBody, ApiError> {
         return Ok(StartBody::default());
     }
     let bad = |e: String| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_argument",
-            format!(
-                "request body must be a JSON object like {{}} or {{\"force\": true, \"refused_job\": 12, \"deletions\": 34}}: {e}"
-            ),
-        )
+        invalid(format!(
+            "request body must be a JSON object like {{}} or {{\"force\": true, \"refused_job\": 12, \"deletions\": 34}}: {e}"
+        ))
     };
     // Parsed as a value first: serde would also take an array for a struct.
     match serde_json::from_slice::<Value>(body) {
@@ -619,160 +468,83 @@ fn empty_body(body: &Bytes) -> Result<(), ApiError> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) if m.is_empty() => Ok(()),
-        _ => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_argument",
-            "this request takes no parameters: send {}",
-        )),
-    }
-}
-
-fn start_message(s: &nas_sync_engine::runtime::Started, kind: JobKind) -> String {
-    if s.started {
-        format!("{} 시작 / started", kind.label_ko())
-    } else {
-        format!(
-            "이미 {} 작업이 진행 중입니다 / a job is already running",
-            s.kind.label_ko()
-        )
+        _ => Err(invalid("this request takes no parameters: send {}")),
     }
 }
 
 /// Start a job for `caller` (the engine refuses what it may not do), or answer with the
 /// running one: 202 `{message, job_id, started, kind}`.
 async fn started(
-    st: &AppState,
+    s: &Service,
     kind: JobKind,
     force: Option<ForceApproval>,
     caller: Caller,
 ) -> ApiResult {
-    // Starting may wait a moment for a job that only runs its background passes to yield.
-    let m = st.monitor.clone();
-    let s = blocking(move || m.request(kind, force, &caller)).await?;
-    let message = start_message(&s, kind);
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"message": message, "job_id": s.job_id, "started": s.started, "kind": s.kind})),
-    )
-        .into_response())
+    let r = call(s, move |s| s.start_job(kind, force, &caller)).await?;
+    Ok((StatusCode::ACCEPTED, Json(r)).into_response())
 }
 
 async fn start_sync(
-    State(st): State<AppState>,
+    State(s): State<Service>,
     Extension(caller): Extension<Caller>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let force = start_body(&body)?.approval()?;
-    started(&st, JobKind::Sync, force, caller).await
+    started(&s, JobKind::Sync, force, caller).await
 }
 
 async fn start_scan(
-    State(st): State<AppState>,
+    State(s): State<Service>,
     Extension(caller): Extension<Caller>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     empty_body(&body)?;
-    started(&st, JobKind::Scan, None, caller).await
+    started(&s, JobKind::Scan, None, caller).await
 }
 
-/// PRD 7.1: `{result}`. Runs the read-only comparison as a job and waits for it (up to a
-/// minute; after that, or when another job runs, answers 202 with the job id to poll).
+/// PRD 7.1: `{result, job_id}` when the read-only comparison finishes within a minute; 202 with
+/// the job to poll otherwise (or the job already running).
 async fn reconcile(
-    State(st): State<AppState>,
+    State(s): State<Service>,
     Extension(caller): Extension<Caller>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     empty_body(&body)?;
-    let (m, c) = (st.monitor.clone(), caller.clone());
-    let s = blocking(move || m.request(JobKind::Reconcile, None, &c)).await?;
-    if !s.started {
-        return started(&st, JobKind::Reconcile, None, caller).await;
-    }
-    let m = st.monitor.clone();
-    let done = tokio::task::spawn_blocking(move || m.wait(s.job_id, Duration::from_secs(60)))
-        .await
-        .unwrap_or(false);
-    let job = st.monitor.job(s.job_id);
-    match job {
-        Some(j) if done => match (&j.result, &j.error) {
-            (Some(nas_sync_engine::runtime::monitor::JobResult::Reconcile(r)), _) => {
-                ok(json!({"result": r, "job_id": s.job_id}))
-            }
-            (_, Some(e)) => Err(ApiError {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                body: json!({"code": e.code, "message": e.message, "job_id": s.job_id}),
-            }),
-            _ => ok(json!({"result": null, "job_id": s.job_id, "state": j.state})),
-        },
-        _ => Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({"message": "정합성 검증 진행 중 / still running", "job_id": s.job_id})),
-        )
-            .into_response()),
-    }
+    let out = call(&s, move |s| s.reconcile(&caller, RECONCILE_WAIT)).await?;
+    let code = if out.finished() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((code, Json(out)).into_response())
 }
 
-async fn pause(State(st): State<AppState>, JsonBody(body): JsonBody) -> ApiResult {
+async fn pause(State(s): State<Service>, JsonBody(body): JsonBody) -> ApiResult {
     empty_body(&body)?;
-    st.monitor.pause();
-    ok(st.monitor.status())
+    ok(s.pause())
 }
 
-async fn resume(State(st): State<AppState>, JsonBody(body): JsonBody) -> ApiResult {
+async fn resume(State(s): State<Service>, JsonBody(body): JsonBody) -> ApiResult {
     empty_body(&body)?;
-    st.monitor.resume();
-    ok(st.monitor.status())
+    ok(s.resume())
 }
 
-async fn get_settings(State(st): State<AppState>) -> ApiResult {
-    let warning = st
-        .settings_warning
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    ok(actions::SettingsView::new(
-        &st.monitor,
-        st.settings.as_ref(),
-        warning,
-    ))
+async fn get_settings(State(s): State<Service>) -> ApiResult {
+    ok(s.settings())
 }
 
 /// The fields given replace the current ones; fields left out keep their values.
 async fn put_settings(
-    State(st): State<AppState>,
+    State(s): State<Service>,
     Extension(caller): Extension<Caller>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let bad = |e: String| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_argument",
-            format!("settings must be a JSON object of the config's fields: {e}"),
-        )
-    };
-    let patch: Value = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
-    let (monitor, store) = (st.monitor.clone(), st.settings.clone());
-    let applied = tokio::task::spawn_blocking(move || {
-        actions::apply_settings_patch(&monitor, store.as_ref(), patch, &caller)
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    match applied {
-        Ok(config) => {
-            st.index.reset();
-            ok(actions::SettingsSaved::new(config, st.settings.as_ref()))
-        }
-        Err(PatchError::Malformed(e)) => Err(bad(e)),
-        Err(PatchError::Invalid(errors)) => Err(ApiError {
-            status: StatusCode::BAD_REQUEST,
-            body: json!({
-                "code": "invalid_settings",
-                "message": "설정에 문제가 있습니다 / some settings are invalid",
-                "errors": errors,
-            }),
-        }),
-        Err(PatchError::Forbidden(e) | PatchError::Io(e)) => Err(e.into()),
-    }
+    let patch: Value = serde_json::from_slice(&body).map_err(|e| {
+        invalid(format!(
+            "settings must be a JSON object of the config's fields: {e}"
+        ))
+    })?;
+    ok(call(&s, move |s| s.save_settings(patch, &caller)).await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -786,19 +558,13 @@ struct PinBody {
 /// `HttpOnly; SameSite=Strict` cookie the engine checks on every admin action. Wrong guesses
 /// are throttled per client by the engine.
 async fn verify_pin(
-    State(st): State<AppState>,
+    State(s): State<Service>,
     Extension(caller): Extension<Caller>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let b: PinBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_argument",
-            format!("request body must be {{\"pin\": \"…\"}}: {e}"),
-        )
-    })?;
-    let m = st.monitor.clone();
-    let (check, grant) = blocking(move || Ok(m.unlock_admin(&caller.client, &b.pin))).await?;
+    let b: PinBody = serde_json::from_slice(&body)
+        .map_err(|e| invalid(format!("request body must be {{\"pin\": \"…\"}}: {e}")))?;
+    let (check, grant) = call(&s, move |s| Ok(s.unlock_admin(&caller.client, &b.pin))).await?;
     let mut res = Json(check).into_response();
     if let Some(g) = grant
         && let Some(cookie) = access::admin_cookie(&g.id, g.expires_in.as_secs())
@@ -819,48 +585,24 @@ struct TestRootBody {
 /// The settings screen's "test connection": can this root be listed (and its marker found)?
 /// Always 200 with `{ok, code, message, entries}`; nothing is saved.
 async fn test_root(
-    State(st): State<AppState>,
+    State(s): State<Service>,
     Extension(caller): Extension<Caller>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let b: TestRootBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_argument",
-            format!("request body must be {{\"root\": \"…\"}}: {e}"),
-        )
-    })?;
-    actions::require_setup_access(&st.monitor, &caller, "연결 테스트 / test root")?;
-    let cfg = st.monitor.config();
-    let answer =
-        tokio::task::spawn_blocking(move || actions::test_root(&cfg, &b.root, b.marker_file))
-            .await
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            })?;
-    ok(answer)
+    let b: TestRootBody = serde_json::from_slice(&body)
+        .map_err(|e| invalid(format!("request body must be {{\"root\": \"…\"}}: {e}")))?;
+    ok(call(&s, move |s| s.test_root(&caller, &b.root, b.marker_file)).await?)
 }
 
-/// Onboarding's "start with the demo archive" (see `actions::use_demo`); 409 once a root is
+/// Onboarding's "start with the demo archive"; 409 `already_configured` once a root is
 /// configured, so it can never replace a real NAS.
 async fn create_demo(
-    State(st): State<AppState>,
+    State(s): State<Service>,
     Extension(caller): Extension<Caller>,
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     empty_body(&body)?;
-    actions::require_setup_access(&st.monitor, &caller, "데모 / demo archive")?;
-    let (monitor, store) = (st.monitor.clone(), st.settings.clone());
-    let started = blocking(move || actions::use_demo(&monitor, store.as_ref())).await?;
-    st.index.reset();
-    match started {
-        Some(d) => ok(d),
-        None => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_configured",
-            "NAS 루트가 이미 설정되어 있습니다 / a root is already configured",
-        )),
-    }
+    ok(call(&s, move |s| s.create_demo(&caller)).await?)
 }
 
 async fn openapi() -> Response {
@@ -888,8 +630,8 @@ impl LogSink for WsSink {
     }
 }
 
-async fn ws_logs(State(st): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    let hub = st.monitor.logs().clone();
+async fn ws_logs(State(s): State<Service>, ws: WebSocketUpgrade) -> Response {
+    let hub = s.monitor().logs().clone();
     ws.on_upgrade(move |socket| stream_logs(socket, hub))
 }
 
@@ -933,8 +675,8 @@ impl StatusSink for StatusWsSink {
     }
 }
 
-async fn ws_status(State(st): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    let monitor = st.monitor.clone();
+async fn ws_status(State(s): State<Service>, ws: WebSocketUpgrade) -> Response {
+    let monitor = s.monitor().clone();
     ws.on_upgrade(move |socket| async move {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         // The sink is dropped by the monitor on its next push after `rx` is gone.

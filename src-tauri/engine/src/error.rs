@@ -16,6 +16,182 @@ pub enum Guard {
     MassDelete,
 }
 
+/// Every error code a host sends in an [`ErrorBody`]: the engine's own and the transport's
+/// (`unauthorized`, `bad_host`, …). Consumers branch on it, never on the message; the UI gets
+/// it as a TypeScript union. [`ErrorCode::http_status`] is the one table of HTTP statuses.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, ts_rs::TS,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A setting is missing or invalid (no NAS root yet: the UI shows onboarding).
+    ConfigInvalid,
+    /// A request parameter or body is malformed or out of range.
+    InvalidArgument,
+    /// A settings change has invalid fields (`errors` lists them); nothing was saved.
+    InvalidSettings,
+    GuardOffline,
+    GuardMassDelete,
+    TargetSchema,
+    TargetBusy,
+    TooLarge,
+    RootUnreachable,
+    AdminRequired,
+    AdminPinNotSet,
+    NotFound,
+    /// Cancel of a job that has already finished.
+    NotRunning,
+    /// The demo archive was asked for while a NAS root is configured.
+    AlreadyConfigured,
+    StaleReview,
+    Cancelled,
+    SyncRunning,
+    SchemaTooNew,
+    Database,
+    Io,
+    Internal,
+    /// Transport: no credential (open the printed `?token=` address, or send a Bearer token).
+    Unauthorized,
+    /// Transport: a wrong credential.
+    Forbidden,
+    /// Transport: a Host header this server does not answer to (DNS rebinding).
+    BadHost,
+    /// Transport: a state change or WebSocket from another site.
+    BadOrigin,
+    /// Transport: a state change whose body is not JSON.
+    UnsupportedMediaType,
+    MethodNotAllowed,
+    /// Desktop: a feature this installation does not have (e.g. autostart).
+    Unavailable,
+    /// Desktop: the OS refused to change the login item.
+    Autostart,
+}
+
+impl ErrorCode {
+    /// The code as sent (`"target_busy"`).
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            ConfigInvalid => "config_invalid",
+            InvalidArgument => "invalid_argument",
+            InvalidSettings => "invalid_settings",
+            GuardOffline => "guard_offline",
+            GuardMassDelete => "guard_mass_delete",
+            TargetSchema => "target_schema",
+            TargetBusy => "target_busy",
+            TooLarge => "too_large",
+            RootUnreachable => "root_unreachable",
+            AdminRequired => "admin_required",
+            AdminPinNotSet => "admin_pin_not_set",
+            NotFound => "not_found",
+            NotRunning => "not_running",
+            AlreadyConfigured => "already_configured",
+            StaleReview => "stale_review",
+            Cancelled => "cancelled",
+            SyncRunning => "sync_running",
+            SchemaTooNew => "schema_too_new",
+            Database => "database",
+            Io => "io",
+            Internal => "internal",
+            Unauthorized => "unauthorized",
+            Forbidden => "forbidden",
+            BadHost => "bad_host",
+            BadOrigin => "bad_origin",
+            UnsupportedMediaType => "unsupported_media_type",
+            MethodNotAllowed => "method_not_allowed",
+            Unavailable => "unavailable",
+            Autostart => "autostart",
+        }
+    }
+
+    /// The code named `s`, if it is one.
+    pub fn parse(s: &str) -> Option<ErrorCode> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+
+    /// The HTTP status an answer with this code has: the one table for every endpoint.
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            InvalidArgument | InvalidSettings => 400,
+            Unauthorized => 401,
+            AdminRequired | AdminPinNotSet | Forbidden | BadOrigin => 403,
+            NotFound => 404,
+            MethodNotAllowed => 405,
+            ConfigInvalid | StaleReview | GuardOffline | GuardMassDelete | NotRunning
+            | AlreadyConfigured => 409,
+            TooLarge => 413,
+            UnsupportedMediaType => 415,
+            BadHost => 421,
+            TargetBusy | SyncRunning | RootUnreachable | Unavailable => 503,
+            TargetSchema | Cancelled | SchemaTooNew | Database | Io | Internal | Autostart => 500,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The one error shape every host sends: HTTP bodies and Tauri command errors alike.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    /// What happened and what to do (Korean first where the engine wrote both).
+    pub message: String,
+    /// The setting or parameter at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub field: Option<String>,
+    /// Every invalid field of a settings change (`invalid_settings`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<crate::runtime::settings::FieldError>>", optional)]
+    pub errors: Vec<crate::runtime::settings::FieldError>,
+    /// The job the error belongs to (a reconcile that failed while it was waited for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub job_id: Option<u64>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            code,
+            message: message.into(),
+            field: None,
+            errors: Vec::new(),
+            job_id: None,
+        }
+    }
+
+    /// The HTTP status for this body ([`ErrorCode::http_status`]).
+    pub fn http_status(&self) -> u16 {
+        self.code.http_status()
+    }
+}
+
+impl From<Error> for ErrorBody {
+    fn from(e: Error) -> Self {
+        ErrorBody::from(&e)
+    }
+}
+
+impl From<&Error> for ErrorBody {
+    fn from(e: &Error) -> Self {
+        let mut body = ErrorBody::new(e.error_code(), e.to_string());
+        match e {
+            Error::Invalid { field, .. } | Error::Config { field, .. } => {
+                body.field = Some(field.clone());
+            }
+            Error::InvalidSettings { errors } => body.errors = errors.clone(),
+            _ => {}
+        }
+        body
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A configuration value is missing or invalid. `field` names the setting.
@@ -81,6 +257,20 @@ pub enum Error {
     #[error("{message}")]
     StaleReview { message: String },
 
+    /// Cancel of a job that has already finished.
+    #[error("{message}")]
+    NotRunning { message: String },
+
+    /// A settings change has invalid fields; nothing was saved.
+    #[error("설정에 문제가 있습니다 / some settings are invalid")]
+    InvalidSettings {
+        errors: Vec<crate::runtime::settings::FieldError>,
+    },
+
+    /// The demo archive was asked for while a NAS root is configured (it never replaces one).
+    #[error("NAS 루트가 이미 설정되어 있습니다 / a root is already configured")]
+    AlreadyConfigured,
+
     /// The operation was cancelled; nothing from the cancelled step was committed.
     #[error("cancelled; nothing from the cancelled step was committed")]
     Cancelled,
@@ -111,32 +301,40 @@ pub enum Error {
 }
 
 impl Error {
-    /// A stable, machine-readable code for this error.
+    /// A stable, machine-readable code for this error (as sent: `"target_busy"`).
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    /// This error's [`ErrorCode`].
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            Error::Config { .. } => "config_invalid",
-            Error::Invalid { .. } => "invalid_argument",
+            Error::Config { .. } => ErrorCode::ConfigInvalid,
+            Error::Invalid { .. } => ErrorCode::InvalidArgument,
             Error::Refused {
                 guard: Guard::Offline,
                 ..
-            } => "guard_offline",
+            } => ErrorCode::GuardOffline,
             Error::Refused {
                 guard: Guard::MassDelete,
                 ..
-            } => "guard_mass_delete",
-            Error::TargetSchema { .. } => "target_schema",
-            Error::TargetBusy { .. } => "target_busy",
-            Error::TooLarge { .. } => "too_large",
-            Error::Unreachable { .. } => "root_unreachable",
-            Error::AdminRequired { .. } => "admin_required",
-            Error::AdminPinNotSet { .. } => "admin_pin_not_set",
-            Error::NotFound { .. } => "not_found",
-            Error::StaleReview { .. } => "stale_review",
-            Error::Cancelled => "cancelled",
-            Error::Locked { .. } => "sync_running",
-            Error::SchemaTooNew { .. } => "schema_too_new",
-            Error::Sqlite { .. } => "database",
-            Error::Io { .. } => "io",
+            } => ErrorCode::GuardMassDelete,
+            Error::TargetSchema { .. } => ErrorCode::TargetSchema,
+            Error::TargetBusy { .. } => ErrorCode::TargetBusy,
+            Error::TooLarge { .. } => ErrorCode::TooLarge,
+            Error::Unreachable { .. } => ErrorCode::RootUnreachable,
+            Error::AdminRequired { .. } => ErrorCode::AdminRequired,
+            Error::AdminPinNotSet { .. } => ErrorCode::AdminPinNotSet,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::NotRunning { .. } => ErrorCode::NotRunning,
+            Error::InvalidSettings { .. } => ErrorCode::InvalidSettings,
+            Error::AlreadyConfigured => ErrorCode::AlreadyConfigured,
+            Error::StaleReview { .. } => ErrorCode::StaleReview,
+            Error::Cancelled => ErrorCode::Cancelled,
+            Error::Locked { .. } => ErrorCode::SyncRunning,
+            Error::SchemaTooNew { .. } => ErrorCode::SchemaTooNew,
+            Error::Sqlite { .. } => ErrorCode::Database,
+            Error::Io { .. } => ErrorCode::Io,
         }
     }
 

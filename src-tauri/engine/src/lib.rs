@@ -26,4 +26,4 @@ pub mod sync;
 pub mod target;
 
 pub use config::Config;
-pub use error::{Error, Guard, Result};
+pub use error::{Error, ErrorBody, ErrorCode, Guard, Result};

@@ -18,18 +18,27 @@ pub const DEFAULT_NODE_FILES: u32 = 500;
 pub const MAX_NODE_FILES: u32 = 5_000;
 const SORTS: &[&str] = &["path", "size", "mtime", "catalog", "status"];
 
-/// Filters, sort and page of the matching table (`nas-sync matching`, `GET /api/matching`).
-#[derive(Debug, Clone, Default)]
+/// Filters, sort and page of the matching table (`nas-sync matching`, `GET /api/matching`, the
+/// window's `get_matching`).
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
 pub struct MatchingQuery {
+    #[ts(optional)]
     pub status: Option<String>,
+    #[ts(optional)]
     pub catalog: Option<String>,
+    #[ts(optional)]
     pub search: Option<String>,
     /// `path` (default), `size`, `mtime`, `catalog` or `status`; ties in path order.
+    #[ts(optional)]
     pub sort: Option<String>,
+    #[serde(default)]
     pub desc: bool,
     /// 1-based; default 1.
+    #[ts(optional)]
     pub page: Option<u32>,
     /// Default 20, at most 200.
+    #[ts(optional)]
     pub per_page: Option<u32>,
 }
 

@@ -174,16 +174,23 @@ pub struct HistoryItem {
     pub target_id: Option<i64>,
 }
 
-/// Filters of the history query.
-#[derive(Debug, Clone, Default)]
+/// Filters of the history query (`nas-sync history`, `GET /api/history`, the window's
+/// `get_history`).
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryFilter {
+    #[ts(optional)]
     pub event: Option<String>,
+    #[ts(optional)]
     pub catalog: Option<String>,
     /// ISO 8601 time or date (`2026-11-26`, `2026-11-26T10:00:00Z`, `…+09:00`).
+    #[ts(optional)]
     pub since: Option<String>,
     /// Default 100, at most 10,000.
+    #[ts(optional)]
     pub limit: Option<u32>,
     /// Rows to skip (newest first) for paging; default 0.
+    #[ts(optional)]
     pub offset: Option<u64>,
 }
 

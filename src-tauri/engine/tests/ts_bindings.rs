@@ -6,15 +6,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use nas_sync_engine::Config;
-use nas_sync_engine::matching::{MatchingPage, Tree, TreeNode};
-use nas_sync_engine::query::{Dashboard, HistoryPage};
+use nas_sync_engine::matching::{MatchingPage, MatchingQuery, Tree, TreeNode};
+use nas_sync_engine::query::{Dashboard, HistoryFilter, HistoryPage};
 use nas_sync_engine::reconcile::ReconcileReport;
 use nas_sync_engine::runtime::actions::{PinCheck, SettingsSaved, SettingsView};
 use nas_sync_engine::runtime::logs::LogLine;
 use nas_sync_engine::runtime::monitor::{ForceApproval, JobInfo, Started, Status};
+use nas_sync_engine::runtime::service::{CancelRequested, Health, StartResponse, TreeQuery};
 use nas_sync_engine::runtime::settings::FieldError;
 use nas_sync_engine::sync::SyncReport;
+use nas_sync_engine::{Config, ErrorBody, ErrorCode};
 use ts_rs::TS;
 
 fn committed_dir() -> PathBuf {
@@ -45,6 +46,15 @@ fn export_all(dir: &Path) {
         ForceApproval::export_all(&cfg),
         ReconcileReport::export_all(&cfg),
         SyncReport::export_all(&cfg),
+        // The service API's requests, answers and errors (one contract for HTTP and IPC).
+        MatchingQuery::export_all(&cfg),
+        HistoryFilter::export_all(&cfg),
+        TreeQuery::export_all(&cfg),
+        StartResponse::export_all(&cfg),
+        CancelRequested::export_all(&cfg),
+        Health::export_all(&cfg),
+        ErrorCode::export_all(&cfg),
+        ErrorBody::export_all(&cfg),
     ];
     for r in results {
         r.expect("exporting a TypeScript binding failed");

@@ -1,82 +1,46 @@
 //! Jobs, status and schedule, as `POST /api/sync` · `/api/reconcile` · `/api/scan`,
-//! `/api/jobs…`, `GET /api/status` and `/api/schedule/…` answer them.
+//! `/api/jobs…`, `GET /api/status` and `/api/schedule/…` answer them (the same
+//! [`Service`](nas_sync_engine::runtime::Service) calls).
 
-use std::time::Duration;
-
-use nas_sync_engine::runtime::monitor::JobResult;
-use nas_sync_engine::runtime::{Caller, ForceApproval, JobInfo, JobKind, Monitor, Status};
-use serde::Serialize;
-use serde_json::{Value, json};
+use nas_sync_engine::runtime::service::{
+    CancelRequested, RECONCILE_WAIT, ReconcileOutcome, StartResponse,
+};
+use nas_sync_engine::runtime::{ForceApproval, JobInfo, JobKind, Status};
 use tauri::State;
 
-use crate::error::{CmdError, CmdResult, blocking};
+use crate::error::CmdResult;
 use crate::state::Shell;
 
 #[tauri::command]
 pub fn get_status(shell: State<'_, Shell>) -> Status {
-    shell.monitor.status()
+    shell.service.status()
 }
 
 #[tauri::command]
 pub fn list_jobs(shell: State<'_, Shell>) -> Vec<JobInfo> {
-    shell.monitor.jobs()
+    shell.service.jobs()
 }
 
 #[tauri::command]
 pub fn get_job(shell: State<'_, Shell>, id: u64) -> CmdResult<JobInfo> {
-    shell
-        .monitor
-        .job(id)
-        .ok_or_else(|| CmdError::new("not_found", format!("no job {id}")))
+    shell.service.job(id)
 }
 
 #[tauri::command]
-pub fn cancel_job(shell: State<'_, Shell>, id: u64) -> CmdResult<Value> {
-    if shell.monitor.cancel(id) {
-        Ok(json!({"message": "취소 요청됨 / cancel requested", "job_id": id}))
-    } else if shell.monitor.job(id).is_some() {
-        Err(CmdError::new(
-            "not_running",
-            format!("job {id} has already finished"),
-        ))
-    } else {
-        Err(CmdError::new("not_found", format!("no job {id}")))
-    }
+pub fn cancel_job(shell: State<'_, Shell>, id: u64) -> CmdResult<CancelRequested> {
+    shell.service.cancel(id)
 }
 
-/// `{message, job_id, started, kind}`, as the server's 202.
-#[derive(Debug, Clone, Serialize)]
-pub struct StartResponse {
-    pub message: String,
-    pub job_id: u64,
-    pub started: bool,
-    pub kind: JobKind,
-}
-
-/// Start a job for `caller`, or answer with the running one (the tray's menu uses this too);
-/// the engine refuses what the caller may not do. It may wait a moment for a job in its
-/// background passes to yield, so it never runs on the main thread.
-pub fn start(
-    monitor: &Monitor,
+/// Start a job as the window's user, or answer with the running one (the tray's menu uses
+/// this too); the engine refuses what the caller may not do. It may wait a moment for a job in
+/// its background passes to yield, so it never runs on the main thread.
+pub async fn start(
+    shell: &Shell,
     kind: JobKind,
     force: Option<ForceApproval>,
-    caller: &Caller,
 ) -> CmdResult<StartResponse> {
-    let s = monitor.request(kind, force, caller)?;
-    let message = if s.started {
-        format!("{} 시작 / started", kind.label_ko())
-    } else {
-        format!(
-            "이미 {} 작업이 진행 중입니다 / a job is already running",
-            s.kind.label_ko()
-        )
-    };
-    Ok(StartResponse {
-        message,
-        job_id: s.job_id,
-        started: s.started,
-        kind: s.kind,
-    })
+    let caller = shell.caller();
+    shell.call(move |s| s.start_job(kind, force, &caller)).await
 }
 
 /// A sync; `force` carries the refused job that was reviewed and its deletions (admin).
@@ -85,54 +49,31 @@ pub async fn start_sync(
     shell: State<'_, Shell>,
     force: Option<ForceApproval>,
 ) -> CmdResult<StartResponse> {
-    let (m, caller) = (shell.monitor.clone(), shell.caller());
-    blocking(move || start(&m, JobKind::Sync, force, &caller)).await
+    start(&shell, JobKind::Sync, force).await
 }
 
 /// 스캔 실행 (admin).
 #[tauri::command]
 pub async fn start_scan(shell: State<'_, Shell>) -> CmdResult<StartResponse> {
-    let (m, caller) = (shell.monitor.clone(), shell.caller());
-    blocking(move || start(&m, JobKind::Scan, None, &caller)).await
+    start(&shell, JobKind::Scan, None).await
 }
 
-/// How long `start_reconcile` waits for the report before answering with the job to poll.
-const RECONCILE_WAIT: Duration = Duration::from_secs(60);
-
-/// PRD 7.1 `{result, job_id}`: runs the read-only comparison as a job and waits for it (up to a
-/// minute; after that, or when another job runs, answers with the job id to poll).
+/// PRD 7.1 `{result, job_id}`: the read-only comparison, waited for up to a minute (after
+/// that, or when another job runs, the job id to poll).
 #[tauri::command]
-pub async fn start_reconcile(shell: State<'_, Shell>) -> CmdResult<Value> {
-    let (m, caller) = (shell.monitor.clone(), shell.caller());
-    let s = blocking(move || Ok(m.request(JobKind::Reconcile, None, &caller)?)).await?;
-    if !s.started {
-        let (m, caller) = (shell.monitor.clone(), shell.caller());
-        let running = blocking(move || start(&m, JobKind::Reconcile, None, &caller)).await?;
-        return Ok(serde_json::to_value(running).unwrap_or_default());
-    }
-    let m = shell.monitor.clone();
-    let done = blocking(move || Ok(m.wait(s.job_id, RECONCILE_WAIT))).await?;
-    match shell.monitor.job(s.job_id) {
-        Some(j) if done => match (&j.result, &j.error) {
-            (Some(JobResult::Reconcile(r)), _) => Ok(json!({"result": r, "job_id": s.job_id})),
-            (_, Some(e)) => Err(CmdError {
-                job_id: Some(s.job_id),
-                ..CmdError::new(&e.code, e.message.clone())
-            }),
-            _ => Ok(json!({"result": null, "job_id": s.job_id, "state": j.state})),
-        },
-        _ => Ok(json!({"message": "정합성 검증 진행 중 / still running", "job_id": s.job_id})),
-    }
+pub async fn start_reconcile(shell: State<'_, Shell>) -> CmdResult<ReconcileOutcome> {
+    let caller = shell.caller();
+    shell
+        .call(move |s| s.reconcile(&caller, RECONCILE_WAIT))
+        .await
 }
 
 #[tauri::command]
 pub fn pause_schedule(shell: State<'_, Shell>) -> Status {
-    shell.monitor.pause();
-    shell.monitor.status()
+    shell.service.pause()
 }
 
 #[tauri::command]
 pub fn resume_schedule(shell: State<'_, Shell>) -> Status {
-    shell.monitor.resume();
-    shell.monitor.status()
+    shell.service.resume()
 }

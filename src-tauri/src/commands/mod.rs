@@ -17,6 +17,7 @@ macro_rules! all_commands {
             $crate::commands::queries::get_tree,
             $crate::commands::queries::get_tree_node,
             $crate::commands::queries::get_history,
+            $crate::commands::queries::get_health,
             $crate::commands::jobs::get_status,
             $crate::commands::jobs::list_jobs,
             $crate::commands::jobs::get_job,

@@ -1,26 +1,23 @@
 //! Settings, onboarding and the desktop-only bits of the settings screen, as
-//! `GET/PUT /api/settings`, `POST /api/settings/test-root` and `POST /api/demo` answer them;
-//! plus `open_log_folder` and autostart, which only the desktop app has.
+//! `GET/PUT /api/settings`, `POST /api/settings/test-root`, `POST /api/admin/verify-pin` and
+//! `POST /api/demo` answer them (the same [`Service`](nas_sync_engine::runtime::Service)
+//! calls); plus `open_log_folder` and autostart, which only the desktop app has.
 
 use std::path::PathBuf;
 
 use nas_sync_engine::runtime::actions::{
-    self, DemoStarted, PinCheck, RootTest, SettingsSaved, SettingsView,
+    DemoStarted, PinCheck, RootTest, SettingsSaved, SettingsView,
 };
 use serde::Serialize;
 use serde_json::Value;
 use tauri::{AppHandle, Runtime, State};
 
-use crate::error::{CmdError, CmdResult, blocking};
+use crate::error::{CmdError, CmdResult, ErrorCode};
 use crate::state::Shell;
 
 #[tauri::command]
 pub fn get_settings(shell: State<'_, Shell>) -> SettingsView {
-    SettingsView::new(
-        &shell.monitor,
-        shell.settings.as_ref(),
-        shell.settings_warning.clone(),
-    )
+    shell.service.settings()
 }
 
 /// The fields given replace the current ones; fields left out keep their values.
@@ -30,22 +27,16 @@ pub async fn save_settings<R: Runtime>(
     shell: State<'_, Shell>,
     patch: Value,
 ) -> CmdResult<SettingsSaved> {
-    let (monitor, store, caller) = (
-        shell.monitor.clone(),
-        shell.settings.clone(),
-        shell.caller(),
-    );
-    let config = blocking(move || {
-        actions::apply_settings_patch(&monitor, store.as_ref(), patch, &caller)
-            .map_err(CmdError::from)?;
-        // The login item follows the autostart setting (and turns on after the first setup,
-        // which then shows as decided in the config returned).
-        crate::autostart::apply(&app, &monitor, store.as_ref());
-        Ok(monitor.config())
-    })
-    .await?;
-    shell.reset_index();
-    Ok(SettingsSaved::new(config, shell.settings.as_ref()))
+    let caller = shell.caller();
+    shell
+        .call(move |s| {
+            s.save_settings(patch, &caller)?;
+            // The login item follows the autostart setting (and turns on after the first
+            // setup, which then shows as decided in the config returned).
+            crate::autostart::apply(&app, s.monitor(), s.settings_store());
+            Ok(SettingsSaved::new(s.monitor().config(), s.settings_store()))
+        })
+        .await
 }
 
 /// Unlock admin mode with the PIN, as `POST /api/admin/verify-pin`: the grant stays with the
@@ -53,8 +44,9 @@ pub async fn save_settings<R: Runtime>(
 /// throttled by the engine.
 #[tauri::command]
 pub async fn verify_admin_pin(shell: State<'_, Shell>, pin: String) -> CmdResult<PinCheck> {
-    let m = shell.monitor.clone();
-    let (check, grant) = blocking(move || Ok(m.unlock_admin("desktop", &pin))).await?;
+    let (check, grant) = shell
+        .call(move |s| Ok(s.unlock_admin("desktop", &pin)))
+        .await?;
     if let Some(g) = grant {
         shell.set_admin_grant(Some(g.id));
     }
@@ -68,26 +60,17 @@ pub async fn test_root(
     root: String,
     marker_file: Option<String>,
 ) -> CmdResult<RootTest> {
-    actions::require_setup_access(&shell.monitor, &shell.caller(), "연결 테스트 / test root")?;
-    let cfg = shell.monitor.config();
-    blocking(move || Ok(actions::test_root(&cfg, &root, marker_file))).await
+    let caller = shell.caller();
+    shell
+        .call(move |s| s.test_root(&caller, &root, marker_file))
+        .await
 }
 
 /// Onboarding's "use the demo archive"; refused once a root is configured.
 #[tauri::command]
 pub async fn create_demo(shell: State<'_, Shell>) -> CmdResult<DemoStarted> {
-    actions::require_setup_access(&shell.monitor, &shell.caller(), "데모 / demo archive")?;
-    let (monitor, store) = (shell.monitor.clone(), shell.settings.clone());
-    let started =
-        blocking(move || actions::use_demo(&monitor, store.as_ref()).map_err(CmdError::from))
-            .await?;
-    shell.reset_index();
-    started.ok_or_else(|| {
-        CmdError::new(
-            "already_configured",
-            "NAS 루트가 이미 설정되어 있습니다 / a root is already configured",
-        )
-    })
+    let caller = shell.caller();
+    shell.call(move |s| s.create_demo(&caller)).await
 }
 
 #[derive(Debug, Serialize)]
@@ -102,7 +85,7 @@ pub struct LogFolder {
 pub fn open_log_folder(shell: State<'_, Shell>) -> CmdResult<LogFolder> {
     let Some(dir) = shell.log_file.as_deref().and_then(|f| f.parent()) else {
         return Err(CmdError::new(
-            "not_found",
+            ErrorCode::NotFound,
             "로그 파일이 없습니다 / there is no log file",
         ));
     };

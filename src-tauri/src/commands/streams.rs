@@ -14,7 +14,7 @@ use nas_sync_engine::runtime::{LogLine, Status};
 use tauri::State;
 use tauri::ipc::Channel;
 
-use crate::error::{CmdError, CmdResult};
+use crate::error::{CmdError, CmdResult, ErrorCode};
 use crate::state::{Shell, Subscription};
 
 /// Log lines a window may be behind before lines are dropped for it (as the server's WS_BUFFER).
@@ -62,7 +62,10 @@ pub fn unsubscribe(shell: State<'_, Shell>, id: u32) -> CmdResult<()> {
     if shell.remove_subscription(id) {
         Ok(())
     } else {
-        Err(CmdError::new("not_found", format!("no subscription {id}")))
+        Err(CmdError::new(
+            ErrorCode::NotFound,
+            format!("no subscription {id}"),
+        ))
     }
 }
 
@@ -82,5 +85,5 @@ fn spawn_forwarder<T: serde::Serialize + Clone + Send + 'static>(
             }
         })
         .map(|_| ())
-        .map_err(|e| CmdError::new("internal", format!("cannot start a stream: {e}")))
+        .map_err(|e| CmdError::new(ErrorCode::Internal, format!("cannot start a stream: {e}")))
 }

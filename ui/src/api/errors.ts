@@ -1,15 +1,23 @@
+import type { ErrorCode } from "./generated/ErrorCode";
 import type { FieldError } from "./generated/FieldError";
 
-/** An error from the engine or the transport: `{code, message, field?}` (README "The server"). */
+/** What an [`ApiError`] can say: the engine's [`ErrorCode`] (one contract for HTTP and IPC),
+ * `unreachable` (no answer at all) or `http_NNN` (an answer without the JSON error body). */
+export type ApiErrorCode = ErrorCode | "unreachable" | `http_${number}`;
+
+/** An error from the engine or the transport: its `ErrorBody` `{code, message, field?, errors?}`
+ * (README "Architecture"). */
 export class ApiError extends Error {
   readonly status: number;
-  readonly code: string;
+  readonly code: ApiErrorCode;
   readonly field: string | null;
   readonly errors: FieldError[];
+  /** The answer's JSON body, when there was one. */
+  body: unknown = null;
 
   constructor(
     status: number,
-    code: string,
+    code: ApiErrorCode,
     message: string,
     field: string | null = null,
     errors: FieldError[] = [],
@@ -25,11 +33,13 @@ export class ApiError extends Error {
   /** From a JSON error body (any shape; unknown bodies keep the HTTP status as the code). */
   static fromBody(status: number, body: unknown): ApiError {
     const b = (body ?? {}) as Record<string, unknown>;
-    const code = typeof b.code === "string" ? b.code : `http_${status}`;
+    const code = typeof b.code === "string" ? (b.code as ErrorCode) : (`http_${status}` as const);
     const message = typeof b.message === "string" ? b.message : `HTTP ${status}`;
     const field = typeof b.field === "string" ? b.field : null;
     const errors = Array.isArray(b.errors) ? (b.errors as FieldError[]) : [];
-    return new ApiError(status, code, message, field, errors);
+    const e = new ApiError(status, code, message, field, errors);
+    e.body = body;
+    return e;
   }
 }
 

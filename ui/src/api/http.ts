@@ -116,7 +116,7 @@ export class HttpTransport implements Transport {
     try {
       return await this.call<Health>("GET", "/health");
     } catch (e) {
-      if (e instanceof ApiError && e.status === 503) return { status: "error", label: e.message, last_sync: null, last_error: null } as Health;
+      if (e instanceof ApiError && e.status === 503 && e.body) return e.body as Health;
       throw e;
     }
   }

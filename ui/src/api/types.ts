@@ -24,15 +24,17 @@ export type { FieldError } from "./generated/FieldError";
 export type { Config } from "./generated/Config";
 export type { ReconcileReport } from "./generated/ReconcileReport";
 export type { SyncReport } from "./generated/SyncReport";
+export type { ErrorCode } from "./generated/ErrorCode";
+export type { ErrorBody } from "./generated/ErrorBody";
+export type { Health } from "./generated/Health";
+export type { StartResponse } from "./generated/StartResponse";
+export type { CancelRequested } from "./generated/CancelRequested";
 
 import type { Config } from "./generated/Config";
-import type { JobKind } from "./generated/JobKind";
+import type { HistoryFilter } from "./generated/HistoryFilter";
+import type { MatchingQuery } from "./generated/MatchingQuery";
 import type { ReconcileReport } from "./generated/ReconcileReport";
-import type { StatusKind } from "./generated/StatusKind";
-import type { LastError } from "./generated/LastError";
-
-/** `POST /api/sync` · `/api/scan` (202). */
-export type StartResponse = { message: string; job_id: number; started: boolean; kind: JobKind };
+import type { TreeQuery } from "./generated/TreeQuery";
 
 /** `POST /api/reconcile`: the report when it finished within a minute, else the job to poll. */
 export type ReconcileResponse = {
@@ -62,24 +64,7 @@ export type RootTest = {
 /** `POST /api/demo`: a demo archive was written (or found) and the settings now point at it. */
 export type DemoCreated = { config: Config; dir: string; files: number; created: boolean };
 
-/** `GET /health`. */
-export type Health = {
-  status: StatusKind;
-  label: string;
-  last_sync: string | null;
-  last_error: LastError | null;
-};
-
-export type MatchingParams = {
-  status?: string;
-  catalog?: string;
-  search?: string;
-  sort?: string;
-  desc?: boolean;
-  page?: number;
-  per_page?: number;
-};
-
-export type HistoryParams = { event?: string; catalog?: string; since?: string; limit?: number; offset?: number };
-
-export type TreeParams = { path: string; offset?: number; limit?: number };
+/** The engine's query types (`desc` and `offset` default on the server). */
+export type MatchingParams = Omit<MatchingQuery, "desc"> & { desc?: boolean };
+export type HistoryParams = HistoryFilter;
+export type TreeParams = Omit<TreeQuery, "offset"> & { offset?: number };

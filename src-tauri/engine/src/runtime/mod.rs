@@ -6,11 +6,13 @@ pub mod actions;
 pub mod admin;
 pub mod logs;
 pub mod monitor;
+pub mod service;
 
 pub use admin::{Caller, CallerKind};
 pub use logs::{LogHub, LogLine};
 pub use monitor::{
     ForceApproval, JobInfo, JobKind, JobState, Monitor, MonitorOptions, Started, Status, StatusKind,
 };
+pub use service::{HostOptions, Service};
 pub mod settings;
 pub mod watch;
