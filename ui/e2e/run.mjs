@@ -562,6 +562,10 @@ test("Target locked: another program holds pokervod.db, the sync gives up and sa
   const root = path.join(dir, "archive");
   const src = cli(dir, ["matching", "--catalog", "PAD", "--status", "synced"]).items[0].source.path;
   fs.writeFileSync(path.join(root, "PAD", "E2E_잠김_테스트.mp4"), Buffer.concat([fs.readFileSync(path.join(root, src)), Buffer.from("lock")]));
+  // The dashboard is on screen before the lock: while another program holds pokervod.db in
+  // its own (rollback) journal mode, even reads wait, and a page loaded then says so instead.
+  await page.goto(srv.url + "/");
+  await page.getByTestId("action-sync").waitFor();
   const holder = spawn(
     "python3",
     ["-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN EXCLUSIVE')\nprint('locked',flush=True)\nsys.stdin.read()", path.join(dir, "pokervod.db")],
@@ -572,7 +576,11 @@ test("Target locked: another program holds pokervod.db, the sync gives up and sa
       holder.stdout.on("data", (d) => String(d).includes("locked") && resolve());
       holder.on("exit", (c) => reject(new Error(`lock holder exited ${c}`)));
     });
-    await page.goto(srv.url + "/");
+    // A page (re)loaded now says the Target is locked, with a retry.
+    const other = await ctx.newPage();
+    await other.goto(srv.url + "/");
+    await other.getByTestId("error-target-locked").waitFor();
+    await other.close();
     await page.getByTestId("action-sync").click();
     await page.getByTestId("target-locked").waitFor();
     eq(await page.getByTestId("job-result").getAttribute("data-state"), "failed", "the job failed");

@@ -391,8 +391,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 cancel: Some(&cancel),
             };
             let res = if *dry_run {
-                let (known, _) = Archive::read_snapshot(&cfg.archive_db_path()?)?;
-                scan::scan_diff(&cfg, &known, &clock, opts).map(|o| o.report(None, true))
+                scan::preview(&cfg, &clock, opts).map(|p| p.report())
             } else {
                 let _lock = nas_sync_engine::archive::SyncLock::acquire(
                     &cfg.archive_db_path()?,

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::archive::Archive;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Result;
@@ -89,17 +88,19 @@ pub struct ReconcileReport {
 pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
     let timer = Instant::now();
     let rules = Rules::from_config(cfg);
-    let (known, next_id) = Archive::read_snapshot(&cfg.archive_db_path()?)?;
-    let archive_files = known.len() as u64;
-    let outcome = scan::scan_diff(
+    let scan::Preview {
+        outcome,
+        files,
+        known,
+    } = scan::preview(
         cfg,
-        &known,
         clock,
         ScanOptions {
             dry_run: true,
             ..ScanOptions::default()
         },
     )?;
+    let archive_files = known as u64;
     let rows = Target::read_rows(cfg.require_target_db()?, cfg.busy_timeout_secs)?;
     let share_paths: HashSet<&str> = outcome.walk.files.iter().map(|w| w.path.as_str()).collect();
     let d = &outcome.diff;
@@ -131,7 +132,6 @@ pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
     );
     let target_active = rows.iter().filter(|r| r.active).count() as u64;
     let warnings = outcome.walk.issues.clone();
-    let files = scan::apply_in_memory(known, &outcome.diff, next_id);
     let plan = rules::plan(&files, &rows, &rules);
     let needs_transcode = Section::from_iter(files.iter().filter_map(|f| {
         Some(CodecWarning {

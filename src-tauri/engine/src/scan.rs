@@ -142,6 +142,48 @@ pub struct ScanOutcome {
     pub timer: Instant,
 }
 
+/// What archive.db would hold after a scan, computed without writing anything: the scan of the
+/// share against the known records, and those records with its diff applied in memory. The one
+/// dry-run preview of `scan --dry-run`, `sync --dry-run` and reconcile.
+pub struct Preview {
+    pub outcome: ScanOutcome,
+    /// archive.db's records after the diff (new ones with provisional ids).
+    pub files: Vec<FileRecord>,
+    /// How many records archive.db held before.
+    pub known: usize,
+}
+
+impl Preview {
+    /// The scan's report as a dry run (nothing committed).
+    pub fn report(&self) -> ScanReport {
+        self.outcome.report(None, true)
+    }
+}
+
+/// [`Preview`] from a snapshot of archive.db (read without taking the sync lock).
+pub fn preview(cfg: &Config, clock: &dyn Clock, opts: ScanOptions<'_>) -> Result<Preview> {
+    let (known, next_id) = Archive::read_snapshot(&cfg.archive_db_path()?)?;
+    preview_of(known, next_id, cfg, clock, opts)
+}
+
+/// [`Preview`] of `known` records; `next_id` is the scan id new records get in memory.
+pub fn preview_of(
+    known: Vec<FileRecord>,
+    next_id: i64,
+    cfg: &Config,
+    clock: &dyn Clock,
+    opts: ScanOptions<'_>,
+) -> Result<Preview> {
+    let outcome = scan_diff(cfg, &known, clock, opts)?;
+    let n = known.len();
+    let files = apply_in_memory(known, &outcome.diff, next_id);
+    Ok(Preview {
+        outcome,
+        files,
+        known: n,
+    })
+}
+
 fn offline(message: String) -> Error {
     Error::Refused {
         guard: Guard::Offline,
@@ -257,11 +299,9 @@ pub fn run_scan(
         "scan: archive.db loaded"
     );
     if opts.dry_run {
-        let outcome = scan_diff(cfg, &known, clock, opts)?;
         let next_id = archive.next_scan_id()?;
-        let report = outcome.report(None, true);
-        let files = apply_in_memory(known, &outcome.diff, next_id);
-        return Ok((report, files));
+        let p = preview_of(known, next_id, cfg, clock, opts)?;
+        return Ok((p.report(), p.files));
     }
     let started = clock.now();
     let timer = Instant::now();

@@ -206,15 +206,13 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     };
 
     if opts.dry_run {
-        let (known, next_id) = Archive::read_snapshot(&archive_path)?;
         let files = if opts.no_scan {
-            known
+            Archive::read_snapshot(&archive_path)?.0
         } else {
-            match scan::scan_diff(cfg, &known, clock, scan_opts) {
-                Ok(outcome) => {
-                    let files = scan::apply_in_memory(known, &outcome.diff, next_id);
-                    report.scan = Some(outcome.report(None, true));
-                    files
+            match scan::preview(cfg, clock, scan_opts) {
+                Ok(p) => {
+                    report.scan = Some(p.report());
+                    p.files
                 }
                 Err(Error::Refused { guard, message }) => {
                     report.refused = Some(Refusal { guard, message });
