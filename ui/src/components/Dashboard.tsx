@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { ApiError, adminNeed, isUnreachable, needsSetup, type Dashboard as DashboardData } from "../api";
 import type { ForceApproval, JobInfo, ReconcileReport, SyncReport } from "../api";
@@ -14,6 +14,7 @@ import {
 } from "../format";
 import { jobLabel, phaseLabel, useLang, type T } from "../i18n";
 import { useApp } from "../state/app";
+import { useDashboard, useReconcile, useSettings, useStartScan, useStartSync, type SyncMutation } from "../state/queries";
 import { navigate } from "../state/router";
 import { AdminNeeded } from "./admin";
 import { ErrorPanel } from "./ErrorPanel";
@@ -22,8 +23,7 @@ import { Badge, Button, Card, Loading, Spinner, cx } from "./ui";
 import { useLatestJobs } from "./jobs";
 
 export function Dashboard() {
-  const { api } = useApp();
-  const q = useQuery({ queryKey: ["dashboard"], queryFn: () => api.dashboard() });
+  const q = useDashboard();
   // One sync mutation for the card's [실행] and the actions' 동기화 실행 (one error display).
   const sync = useStartSync();
   if (q.error && needsSetup(q.error)) return <Onboarding />;
@@ -53,8 +53,6 @@ function Stat({ value, label, testId }: { value: number; label: string; testId: 
     </div>
   );
 }
-
-type SyncMutation = ReturnType<typeof useStartSync>;
 
 function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation }) {
   const { t, lang } = useLang();
@@ -136,16 +134,6 @@ function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation }) {
       </Card>
     </div>
   );
-}
-
-/** Start a sync; `force` applies past the guard that refused the reviewed job (admin). */
-function useStartSync() {
-  const { api } = useApp();
-  const qc = useQueryClient();
-  return useMutation({
-    mutationFn: (force: ForceApproval | null) => api.startSync(force),
-    onSuccess: () => void qc.invalidateQueries({ queryKey: ["jobs"] }),
-  });
 }
 
 function CatalogStats({ d }: { d: DashboardData }) {
@@ -264,26 +252,16 @@ function FormatStats({ d }: { d: DashboardData }) {
 // Actions: sync, reconcile, scan; the running job; the guard; the drift report.
 
 function Actions({ sync }: { sync: SyncMutation }) {
-  const { api, status } = useApp();
+  const { status } = useApp();
   const { t } = useLang();
-  const qc = useQueryClient();
   const { latest } = useLatestJobs();
-  const scan = useMutation({
-    mutationFn: () => api.startScan(),
-    onSuccess: () => void qc.invalidateQueries({ queryKey: ["jobs"] }),
-  });
+  const scan = useStartScan();
   // Admin mode (PRD 4.1.3): the engine refuses 스캔 실행 and 강제 적용 without it; the refusal
   // asks for the PIN (or says to set one), then the same action is tried again.
-  const settings = useQuery({ queryKey: ["settings"], queryFn: () => api.settings(), retry: false });
+  const settings = useSettings({ retry: false });
   const pinSet = settings.data?.admin_pin_set ?? false;
   const [report, setReport] = useState<ReconcileReport | null>(null);
-  const reconcile = useMutation({
-    mutationFn: () => api.reconcile(),
-    onSuccess: (r) => {
-      if (r.result) setReport(r.result);
-      void qc.invalidateQueries({ queryKey: ["jobs"] });
-    },
-  });
+  const reconcile = useReconcile(setReport);
   const busy = status?.job != null;
   const job = latest();
   const lastSync = latest("sync");
