@@ -1,5 +1,5 @@
 import { lazy, Suspense, useState } from "react";
-import { Dashboard } from "./components/Dashboard";
+import { Dashboard } from "./components/dashboard";
 import { Header } from "./components/Header";
 import { Button, Card, Spinner, inputClass } from "./components/ui";
 import { useLang } from "./i18n";

@@ -1,9 +1,8 @@
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { needsSetup } from "../api";
 import { formatDateTime, formatNumber, pageWindow, relativeTime } from "../format";
 import { eventIcon, eventLabel, useLang } from "../i18n";
-import { useApp } from "../state/app";
+import { useDashboard, useHistory } from "../state/queries";
 import { navigate, useLocation } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
@@ -15,7 +14,6 @@ const PER_PAGE = 20;
 const tone: Record<string, Tone> = { added: "green", deleted: "red", moved: "blue", updated: "violet", restored: "amber" };
 
 export function History() {
-  const { api } = useApp();
   const { t, lang } = useLang();
   const { params } = useLocation();
   const event = params.get("event") ?? "";
@@ -24,20 +22,15 @@ export function History() {
   const page = Math.max(1, Number(params.get("page")) || 1);
   const set = (p: Record<string, string | number | null>) =>
     navigate("history", { event, catalog, since, page: null, ...p }, true);
-  const q = useQuery({
-    queryKey: ["history", event, catalog, since, page],
-    // Paged on the server (newest first): one page of rows per request, whatever the history's size.
-    queryFn: () =>
-      api.history({
-        event: event || undefined,
-        catalog: catalog || undefined,
-        since: since || undefined,
-        limit: PER_PAGE,
-        offset: (page - 1) * PER_PAGE,
-      }),
-    placeholderData: keepPreviousData,
+  // Paged on the server (newest first): one page of rows per request, whatever the history's size.
+  const q = useHistory({
+    event: event || undefined,
+    catalog: catalog || undefined,
+    since: since || undefined,
+    limit: PER_PAGE,
+    offset: (page - 1) * PER_PAGE,
   });
-  const dash = useQuery({ queryKey: ["dashboard"], queryFn: () => api.dashboard() });
+  const dash = useDashboard();
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const h = setInterval(() => setNow(Date.now()), 30_000);

@@ -1,4 +1,3 @@
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import {
   createColumnHelper,
   flexRender,
@@ -11,7 +10,7 @@ import type { MatchItem, MatchStatus, MatchingPage } from "../api";
 import { needsSetup } from "../api";
 import { formatBytes, formatNumber, formatResolution, pageWindow } from "../format";
 import { statusIcon, statusLabel, useLang, type T } from "../i18n";
-import { useApp } from "../state/app";
+import { useDashboard, useMatching } from "../state/queries";
 import { navigate, useLocation } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
@@ -110,23 +109,17 @@ export function Matching() {
 }
 
 function MatchingTable({ p }: { p: Params }) {
-  const { api } = useApp();
   const { t, lang } = useLang();
-  const q = useQuery({
-    queryKey: ["matching", p.status, p.catalog, p.search, p.sort, p.desc, p.page],
-    queryFn: () =>
-      api.matching({
-        status: p.status || undefined,
-        catalog: p.catalog || undefined,
-        search: p.search || undefined,
-        sort: p.sort,
-        desc: p.desc,
-        page: p.page,
-        per_page: PER_PAGE,
-      }),
-    placeholderData: keepPreviousData,
+  const q = useMatching({
+    status: p.status || undefined,
+    catalog: p.catalog || undefined,
+    search: p.search || undefined,
+    sort: p.sort,
+    desc: p.desc,
+    page: p.page,
+    per_page: PER_PAGE,
   });
-  const dash = useQuery({ queryKey: ["dashboard"], queryFn: () => api.dashboard() });
+  const dash = useDashboard();
   const catalogs = dash.data?.catalogs.map((c) => c.id).sort((a, b) => a.localeCompare(b)) ?? [];
   const [search, setSearch] = useState(p.search);
   useEffect(() => setSearch(p.search), [p.search]);

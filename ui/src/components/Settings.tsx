@@ -1,9 +1,10 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type ReactNode } from "react";
 import { ApiError, adminNeed, type Config, type RootTest } from "../api";
 import { fieldMessage } from "../format";
 import { useLang } from "../i18n";
 import { useApp } from "../state/app";
+import { useSettings } from "../state/queries";
 import { AdminNeeded } from "./admin";
 import { ErrorPanel } from "./ErrorPanel";
 import { Button, Card, Field, Spinner, cx, inputClass } from "./ui";
@@ -96,7 +97,7 @@ export function Settings() {
   const { api, status } = useApp();
   const { t, lang, setLang } = useLang();
   const qc = useQueryClient();
-  const q = useQuery({ queryKey: ["settings"], queryFn: () => api.settings() });
+  const q = useSettings();
   const [form, setForm] = useState<Form | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [notice, setNotice] = useState<string | null>(null);

@@ -1,4 +1,3 @@
-import { useQueries, useQuery } from "@tanstack/react-query";
 import {
   createContext,
   useContext,
@@ -13,7 +12,7 @@ import type { TreeFile, TreeNode, TreeNodeDir } from "../api";
 import { needsSetup } from "../api";
 import { formatBytes, formatNumber } from "../format";
 import { statusIcon, statusLabel, useLang } from "../i18n";
-import { useApp } from "../state/app";
+import { useTreeNode, useTreeNodes } from "../state/queries";
 import { navigate } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
@@ -221,22 +220,13 @@ export function visibleRows(rows: Row[], expanded: Set<string>): number {
 }
 
 export function TreeView() {
-  const { api } = useApp();
   const { t, lang } = useLang();
   // Folders ever opened (their answers stay loaded) and the ones open now (for the height).
   const [open, setOpen] = useState<string[]>([]);
   const [expanded, setExpanded] = useState<Set<string>>(new Set());
   const [limits, setLimits] = useState<Record<string, number>>({});
-  const root = useQuery({
-    queryKey: ["tree", "", limits[""] ?? NODE_PAGE],
-    queryFn: () => api.treeNode({ path: "", limit: limits[""] ?? NODE_PAGE }),
-  });
-  const nodes = useQueries({
-    queries: open.map((path) => ({
-      queryKey: ["tree", path, limits[path] ?? NODE_PAGE],
-      queryFn: () => api.treeNode({ path, limit: limits[path] ?? NODE_PAGE }),
-    })),
-  });
+  const root = useTreeNode({ path: "", limit: limits[""] ?? NODE_PAGE });
+  const nodes = useTreeNodes(open.map((path) => ({ path, limit: limits[path] ?? NODE_PAGE })));
   const { ref, w } = useWidth();
   const data = useMemo(() => {
     const loaded = new Map<string, TreeNode>();

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { Config, JobInfo, MatchingPage, TreeNode } from "../api";
 import { LangProvider } from "../i18n";
 import { signInUrl } from "../App";
-import { GuardPanel } from "./Dashboard";
+import { GuardPanel } from "./dashboard/GuardPanel";
 import { Table } from "./Matching";
 import { readParams } from "./Matching";
 import { patchOf, toForm } from "./Settings";

@@ -1,21 +1,13 @@
 // Jobs as the dashboard follows them: the latest one (whoever started it: a click, the schedule
 // or the watcher), polled while it runs.
-import { useQuery } from "@tanstack/react-query";
 import { useApp } from "../state/app";
+import { useJobs } from "../state/queries";
 import type { JobInfo, JobKind } from "../api";
 
 export function useLatestJobs() {
-  const { api, status } = useApp();
+  const { status } = useApp();
   const running = status?.job?.id ?? null;
-  const list = useQuery({
-    queryKey: ["jobs"],
-    queryFn: () => api.jobs(),
-    // Polled while the status says a job runs, and also while the last answer still shows one
-    // running: a job that ends between that answer and the next status change (a 0.1 s sync
-    // whose start the status stream never showed) would otherwise stay "running" on screen.
-    refetchInterval: (q) =>
-      running !== null || (q.state.data ?? []).some((j) => j.state === "running") ? 600 : false,
-  });
+  const list = useJobs(running);
   const jobs = list.data ?? [];
   const latest = (kind?: JobKind): JobInfo | null =>
     jobs

@@ -1,0 +1,101 @@
+// The summary row: Source, Target, what is excluded or pending, and the sync card.
+import type { Dashboard as DashboardData } from "../../api";
+import { formatBytes, formatDateTime, formatNumber, formatPercent, relativeTime } from "../../format";
+import { useLang } from "../../i18n";
+import { useApp } from "../../state/app";
+import type { SyncMutation } from "../../state/queries";
+import { Button, Card } from "../ui";
+
+function Stat({ value, label, testId }: { value: number; label: string; testId: string }) {
+  const { lang } = useLang();
+  return (
+    <div>
+      <div className="tabular text-3xl font-bold" data-testid={testId} data-value={value}>
+        {formatNumber(value, lang)}
+      </div>
+      <div className="text-sm text-slate-500 dark:text-slate-400">{label}</div>
+    </div>
+  );
+}
+
+export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation }) {
+  const { t, lang } = useLang();
+  const { status } = useApp();
+  const last = d.sync_status.last_result;
+  const running = d.sync_status.is_running || status?.job != null;
+  return (
+    <div className="grid items-stretch gap-4 md:grid-cols-[1fr_auto_1fr_1fr_1fr]">
+      <Card icon="📂" title={t("Source · NAS 아카이브", "Source · NAS archive")}>
+        <Stat value={d.source.total_files} label={t("전체 파일", "files")} testId="source-total" />
+        <p className="mt-2 truncate text-xs text-slate-500" title={d.source.db_path}>
+          archive.db · {formatBytes(d.source.total_size_bytes)}
+        </p>
+      </Card>
+      <div aria-hidden className="hidden items-center text-2xl text-slate-400 md:flex">
+        →
+      </div>
+      <Card icon="📺" title={t("Target · OTT 플랫폼", "Target · OTT platform")}>
+        <Stat value={d.target.total_files} label={t("HLS 등록", "HLS registered")} testId="target-total" />
+        <p className="mt-2 truncate text-xs text-slate-500" title={d.target.db_path}>
+          pokervod.db · {t("Source 대비", "of Source")} {formatPercent(d.target.hls_ratio)}
+        </p>
+        {d.target.network_fs && (
+          <p
+            role="note"
+            data-testid="target-network-fs"
+            className="mt-2 rounded bg-amber-50 p-2 text-xs text-amber-800 dark:bg-amber-950 dark:text-amber-200"
+            title={d.target.db_path}
+          >
+            ⚠️{" "}
+            {t(
+              `pokervod.db가 네트워크 파일 시스템(${d.target.network_fs})에 있습니다. 여러 컴퓨터가 함께 쓰면 손상될 수 있으니 이 파일을 쓰는 프로그램이 하나인지 확인하고, WAL 모드는 켜지 마세요.`,
+              `pokervod.db is on a network file system (${d.target.network_fs}); writers on several computers can corrupt it. Make sure one program writes it, and keep WAL off.`,
+            )}
+          </p>
+        )}
+      </Card>
+      <Card icon="⚠️" title={t("제외됨", "Excluded")}>
+        <dl className="grid grid-cols-[1fr_auto] gap-y-1 text-sm">
+          <dt className="text-slate-500">{t("비호환", "Not HLS")}</dt>
+          <dd className="tabular text-right font-semibold" data-testid="excluded-non-hls">
+            {formatNumber(d.target.excluded.non_hls, lang)}
+          </dd>
+          <dt className="text-slate-500">{t("중복", "Duplicates")}</dt>
+          <dd className="tabular text-right font-semibold" data-testid="excluded-duplicates">
+            {formatNumber(d.target.excluded.duplicates, lang)}
+          </dd>
+          <dt className="text-slate-500">{t("반영 대기 (신규·변경)", "Pending (new·changed)")}</dt>
+          <dd className="tabular text-right font-semibold" data-testid="pending-count">
+            {formatNumber(d.matching.new + d.matching.changed, lang)}
+          </dd>
+        </dl>
+      </Card>
+      <Card icon="🔄" title={t("동기화", "Sync")}>
+        <div className="flex flex-col gap-2">
+          <Button
+            variant="primary"
+            data-testid="sync-card-run"
+            disabled={running || sync.isPending}
+            onClick={() => sync.mutate(null)}
+          >
+            {running ? t("진행 중…", "Running…") : t("실행", "Run")}
+          </Button>
+          <p className="text-xs text-slate-500" data-testid="last-sync-time">
+            {d.sync_status.last_sync_time
+              ? `${formatDateTime(d.sync_status.last_sync_time)} · ${relativeTime(d.sync_status.last_sync_time, Date.now(), lang)}`
+              : t("아직 동기화하지 않았습니다", "Not synced yet")}
+          </p>
+          {last && (
+            <p className="text-xs text-slate-500">
+              {t("추가", "added")} {last.added} · {t("변경", "updated")} {last.updated} ·{" "}
+              {t("이동", "moved")} {last.moved} · {t("삭제", "deleted")} {last.deleted}
+              {last.errors > 0 && (
+                <span className="text-red-600"> · {t("에러", "errors")} {last.errors}</span>
+              )}
+            </p>
+          )}
+        </div>
+      </Card>
+    </div>
+  );
+}
