@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod admin;
+pub mod admin_pin;
 pub mod logs;
 pub mod monitor;
 pub mod service;

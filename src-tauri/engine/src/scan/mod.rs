@@ -11,6 +11,8 @@
 //! archive.db stays as it is until the next full scan. The same guards apply to the root, and a
 //! scope that cannot be walked on its own falls back to a full scan.
 
+pub mod fingerprint;
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::Path;

@@ -1,5 +1,8 @@
 //! Read-only queries for the screens, in the PRD's section 7 shapes.
 
+pub mod index;
+pub mod matching;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -6,6 +6,10 @@
 //! commits; if the process dies in between, the next run re-derives every link from the Target
 //! (rule (a) finds rows by path) and converges to the same state.
 
+pub mod names;
+pub mod reconcile;
+pub mod rules;
+
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -17,9 +21,9 @@ use crate::archive::{Archive, FileRecord, HistoryEntry, SyncTotals};
 use crate::clock::{Clock, iso};
 use crate::config::Config;
 use crate::error::{Error, Guard, Result, SqlContext};
-use crate::rules::{self, Action, Event, Plan, Rules};
 use crate::scan::{self, ScanOptions, ScanReport};
 use crate::target::Target;
+use rules::{Action, Event, Plan, Rules};
 
 /// Options for one sync run.
 #[derive(Default, Clone, Copy)]

@@ -1,0 +1,7 @@
+//! The databases and the file systems under them: archive.db (the Source: files, scan runs,
+//! history, Target links), pokervod.db (the Target, someone else's catalog) and what kind of
+//! file system a path is on.
+
+pub mod archive;
+pub mod fsinfo;
+pub mod target;
