@@ -7,6 +7,8 @@ use std::path::Path;
 
 use xxhash_rust::xxh3::Xxh3;
 
+use super::*;
+
 /// Bytes read from each end of the file.
 pub const EDGE: u64 = 64 * 1024;
 
@@ -37,6 +39,58 @@ fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+/// Compute and store fingerprints of video files that lack one (new or modified since).
+/// Runs after a scan; `workers` bounds concurrent reads. Returns how many were stored.
+pub fn fingerprint_pending(
+    archive: &mut Archive,
+    root: &Path,
+    workers: usize,
+    cancel: Option<&AtomicBool>,
+) -> Result<usize> {
+    let pending: Vec<(i64, String, i64, i64)> = {
+        let mut stmt = archive
+            .conn()
+            .prepare(
+                "SELECT id, path, size, mtime FROM files WHERE fingerprint IS NULL AND kind = 'video' ORDER BY id",
+            )
+            .ctx("pending fingerprints")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .ctx("pending fingerprints")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .ctx("pending fingerprints")?
+    };
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let never = AtomicBool::new(false);
+    let cancel = cancel.unwrap_or(&never);
+    let next = AtomicU64::new(0);
+    let results: Mutex<Vec<(i64, i64, i64, i64)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..workers.clamp(1, 16) {
+            s.spawn(|| {
+                loop {
+                    if cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some((id, path, size, mtime)) = pending.get(i) else {
+                        break;
+                    };
+                    if let Ok(fp) = fingerprint(&root.join(path))
+                        && let Ok(mut r) = results.lock()
+                    {
+                        r.push((*id, fp, *size, *mtime));
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_default();
+    archive.store_fingerprints(&results)
 }
 
 #[cfg(test)]

@@ -190,239 +190,328 @@ pub fn empty_source_refusal(files: &[FileRecord], plan: &Plan) -> Option<Refusal
     })
 }
 
-/// Run one sync: scan (unless `no_scan`), plan, guard, apply.
+/// Run one sync: scan (unless `no_scan`), plan, guard, apply. The phases, in order:
+/// **lock** (one sync per archive.db) → **preflight** (the Target checked read-only, a crashed
+/// run settled) → **scan** → **probe** (new videos, within a time budget) → **plan** → **guards**
+/// → **apply** (one Target transaction) → **settle** (links and run totals in archive.db). A dry
+/// run plans on a preview and writes nothing. A guard's refusal is a report, not an error.
 pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Result<SyncReport> {
     // archive.db must never be pokervod.db under another name.
     cfg.check_distinct_databases()?;
-    let timer = Instant::now();
-    let started = clock.now();
-    let target_path = cfg.require_target_db()?.to_path_buf();
-    let archive_path = cfg.archive_db_path()?;
-    let rules = Rules::from_config(cfg);
-    let scan_opts = ScanOptions {
-        dry_run: opts.dry_run,
-        progress: opts.progress,
-        cancel: opts.cancel,
+    let mut run = SyncRun::new(cfg, clock, opts)?;
+    if run.opts.dry_run {
+        return run.dry_run();
+    }
+    let _lock = run.lock()?;
+    let mut archive = run.preflight()?;
+    let Some(files) = run.scan(&mut archive)? else {
+        return Ok(run.finish());
     };
-    let mut report = SyncReport {
-        dry_run: opts.dry_run,
-        ..SyncReport::default()
+    let files = run.probe(&mut archive, files)?;
+    let mut target = run.open_target(&mut archive)?;
+    let Some((plan, applied)) = run.plan_and_apply(&mut target, &mut archive, &files)? else {
+        return Ok(run.finish());
     };
+    run.settle(target, archive, &plan, &files, applied)
+}
 
-    if opts.dry_run {
-        let files = if opts.no_scan {
-            Archive::read_snapshot(&archive_path)?.0
+/// One sync in progress: its inputs and the report it fills, phase by phase.
+struct SyncRun<'a> {
+    cfg: &'a Config,
+    clock: &'a dyn Clock,
+    opts: SyncOptions<'a>,
+    timer: Instant,
+    started: chrono::DateTime<chrono::Utc>,
+    target_path: std::path::PathBuf,
+    archive_path: std::path::PathBuf,
+    rules: Rules,
+    report: SyncReport,
+}
+
+impl<'a> SyncRun<'a> {
+    fn new(cfg: &'a Config, clock: &'a dyn Clock, opts: SyncOptions<'a>) -> Result<Self> {
+        Ok(SyncRun {
+            cfg,
+            clock,
+            timer: Instant::now(),
+            started: clock.now(),
+            target_path: cfg.require_target_db()?.to_path_buf(),
+            archive_path: cfg.archive_db_path()?,
+            rules: Rules::from_config(cfg),
+            report: SyncReport {
+                dry_run: opts.dry_run,
+                ..SyncReport::default()
+            },
+            opts,
+        })
+    }
+
+    fn scan_opts(&self) -> ScanOptions<'a> {
+        ScanOptions {
+            dry_run: self.opts.dry_run,
+            progress: self.opts.progress,
+            cancel: self.opts.cancel,
+        }
+    }
+
+    /// The report as it stands, with the whole call's duration.
+    fn finish(mut self) -> SyncReport {
+        self.report.duration_ms = self.timer.elapsed().as_millis() as u64;
+        self.report
+    }
+
+    /// The guards' verdict on `plan` (`None`: apply), unless `force` allows its deletions.
+    fn refusal(&self, files: &[FileRecord], plan: &Plan) -> Option<Refusal> {
+        empty_source_refusal(files, plan)
+            .or_else(|| mass_delete_refusal(self.cfg, plan))
+            .filter(|_| !self.opts.force.allows(plan.deletes()))
+            .map(|r| self.opts.force.refused_again(r, plan.deletes()))
+    }
+
+    /// Plan on a preview of the scan and the Target as it is; nothing is written.
+    fn dry_run(mut self) -> Result<SyncReport> {
+        let files = if self.opts.no_scan {
+            Archive::read_snapshot(&self.archive_path)?.0
         } else {
-            match scan::preview(cfg, clock, scan_opts) {
+            match scan::preview(self.cfg, self.clock, self.scan_opts()) {
                 Ok(p) => {
-                    report.scan = Some(p.report());
+                    self.report.scan = Some(p.report());
                     p.files
                 }
                 Err(Error::Refused { guard, message }) => {
-                    report.refused = Some(Refusal { guard, message });
-                    report.duration_ms = timer.elapsed().as_millis() as u64;
-                    return Ok(report);
+                    self.report.refused = Some(Refusal { guard, message });
+                    return Ok(self.finish());
                 }
                 Err(e) => return Err(e),
             }
         };
-        let rows = Target::read_rows(&target_path, cfg.busy_timeout_secs)?;
-        let plan = rules::plan(&files, &rows, &rules);
-        report.fill_counts(&plan);
-        report.changes = list_changes(&plan, &files, &NewIds::default());
-        report.refused = empty_source_refusal(&files, &plan)
-            .or_else(|| mass_delete_refusal(cfg, &plan))
-            .filter(|_| !opts.force.allows(plan.deletes()))
-            .map(|r| opts.force.refused_again(r, plan.deletes()));
-        report.duration_ms = timer.elapsed().as_millis() as u64;
-        return Ok(report);
+        let rows = Target::read_rows(&self.target_path, self.cfg.busy_timeout_secs)?;
+        let plan = rules::plan(&files, &rows, &self.rules);
+        self.report.fill_counts(&plan);
+        self.report.changes = list_changes(&plan, &files, &NewIds::default());
+        self.report.refused = self.refusal(&files, &plan);
+        Ok(self.finish())
     }
 
-    // One sync at a time per archive.db: a second one would take the first's write-ahead run
-    // for a crashed one.
-    let _lock = crate::archive::SyncLock::acquire(&archive_path, cfg.busy_timeout_secs)?;
-    if cfg.target_wal
-        && let Some(fs) = crate::fsinfo::network_fs(&target_path)
-    {
-        tracing::warn!(
-            "pokervod.db가 네트워크 파일 시스템({fs})에 있는데 target_wal이 켜져 있습니다: 네트워크 공유의 WAL은 데이터베이스를 손상시킬 수 있으니 target_wal을 끄세요 / pokervod.db is on a network file system ({fs}) and target_wal is on: WAL on a network share can corrupt the database; turn target_wal off"
-        );
+    /// One sync at a time per archive.db: a second one would take the first's write-ahead run
+    /// for a crashed one.
+    fn lock(&self) -> Result<crate::archive::SyncLock> {
+        crate::archive::SyncLock::acquire(&self.archive_path, self.cfg.busy_timeout_secs)
     }
-    // Check the Target read-only first: a bad path or schema fails before we touch archive.db,
-    // and nothing is written to pokervod.db before the share passed the offline guards.
-    Target::check_path(&target_path)?;
-    let existing = Target::open_checked(&target_path, cfg.busy_timeout_secs)?;
-    let mut archive = Archive::open(&archive_path)?;
-    // A run that died between its archive.db write-ahead record and its end is settled first,
-    // against the Target as it is now (before the scan, so its links are in the snapshot).
-    settle_pending_runs(&mut archive, existing.as_ref())?;
-    drop(existing);
 
-    let files = if opts.no_scan {
-        archive.load_files()?
-    } else {
-        match scan::run_scan(cfg, &mut archive, clock, scan_opts) {
+    /// The Target checked read-only first (a bad path or schema fails before archive.db is
+    /// touched, and nothing is written to pokervod.db before the share passed the offline
+    /// guards); a run that died between its write-ahead record and its end is settled against
+    /// the Target as it is now (before the scan, so its links are in the snapshot).
+    fn preflight(&self) -> Result<Archive> {
+        if self.cfg.target_wal
+            && let Some(fs) = crate::fsinfo::network_fs(&self.target_path)
+        {
+            tracing::warn!(
+                "pokervod.db가 네트워크 파일 시스템({fs})에 있는데 target_wal이 켜져 있습니다: 네트워크 공유의 WAL은 데이터베이스를 손상시킬 수 있으니 target_wal을 끄세요 / pokervod.db is on a network file system ({fs}) and target_wal is on: WAL on a network share can corrupt the database; turn target_wal off"
+            );
+        }
+        Target::check_path(&self.target_path)?;
+        let existing = Target::open_checked(&self.target_path, self.cfg.busy_timeout_secs)?;
+        let mut archive = Archive::open(&self.archive_path)?;
+        settle_pending_runs(&mut archive, existing.as_ref())?;
+        Ok(archive)
+    }
+
+    /// Scan the share into archive.db (or take its records as they are with `no_scan`). `None`
+    /// when a guard refused the scan (the refusal is in the report).
+    fn scan(&mut self, archive: &mut Archive) -> Result<Option<Vec<FileRecord>>> {
+        if self.opts.no_scan {
+            return archive.load_files().map(Some);
+        }
+        match scan::run_scan(self.cfg, archive, self.clock, self.scan_opts()) {
             Ok((scan_report, files)) => {
-                report.scan = Some(scan_report);
-                files
+                self.report.scan = Some(scan_report);
+                Ok(Some(files))
             }
             Err(Error::Refused { guard, message }) => {
                 tracing::error!("동기화 보류: {message}");
-                report.refused = Some(Refusal { guard, message });
-                report.duration_ms = timer.elapsed().as_millis() as u64;
-                return Ok(report);
+                self.report.refused = Some(Refusal { guard, message });
+                Ok(None)
             }
-            Err(e) => return Err(e),
+            Err(e) => Err(e),
         }
-    };
-
-    // Probe new and modified video files (bounded by a time budget) so their first Target row
-    // already carries codec, resolution and duration; the rest follow with the next sync.
-    let files = if cfg.probe_media && cfg.probe_budget_secs > 0 && !opts.no_scan {
-        let stats = crate::probe::probe_pending(
-            &mut archive,
-            cfg,
-            opts.cancel,
-            Some(std::time::Duration::from_secs(cfg.probe_budget_secs)),
-        )?;
-        report.probe = Some(stats);
-        archive.load_files()?
-    } else {
-        files
-    };
-    // A cancel during the scan's probe stops the sync here, before anything is applied.
-    if opts
-        .cancel
-        .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-    {
-        return Err(Error::Cancelled);
     }
 
-    let mut target = Target::open(&target_path, cfg.busy_timeout_secs)?;
-    target.ensure_schema()?;
-    // The journal mode is stored in the owner's file: WAL only when the operator opted in.
-    if cfg.target_wal {
-        target.use_wal()?;
-    }
-    archive.use_large_cache()?;
-    archive.defer_checkpoints()?;
-
-    // Plan on a snapshot, then apply in one IMMEDIATE transaction. If another program committed
-    // to the Target in between (data_version moved), plan again on fresh rows.
-    let mut attempt = 0;
-    let (plan, applied) = loop {
-        attempt += 1;
-        let version = target.data_version()?;
-        let rows = target.load_rows()?;
-        tracing::debug!(
-            rows = rows.len(),
-            elapsed_ms = timer.elapsed().as_millis() as u64,
-            "Target loaded"
-        );
-        let plan = rules::plan(&files, &rows, &rules);
-        tracing::debug!(
-            actions = plan.actions.len(),
-            elapsed_ms = timer.elapsed().as_millis() as u64,
-            "planned"
-        );
-        report.fill_counts(&plan);
-        if let Some(refusal) =
-            empty_source_refusal(&files, &plan).or_else(|| mass_delete_refusal(cfg, &plan))
-        {
-            if !opts.force.allows(plan.deletes()) {
-                let refusal = opts.force.refused_again(refusal, plan.deletes());
-                tracing::error!("동기화 보류: {}", refusal.message);
-                report.changes = list_changes(&plan, &files, &NewIds::default());
-                report.refused = Some(refusal);
-                report.duration_ms = timer.elapsed().as_millis() as u64;
-                return Ok(report);
-            }
-            tracing::warn!(
-                "대량 삭제 방지를 무시하고 강제 적용합니다: 삭제 {} / mass-delete guard overridden with --force",
-                plan.deletes()
-            );
-        }
-        let ctx = ApplyContext {
-            plan: &plan,
-            files: &files,
-            rules: &rules,
-            started: &iso(started),
-            applied_at: &iso(clock.now()),
-            forced: opts.force.is_forced(),
-            totals: report.totals(),
-        };
-        match apply_target(&mut target, &mut archive, &ctx, version)? {
-            Some(applied) => break (plan, applied),
-            None if attempt < 5 => {
-                tracing::info!(
-                    "계획 중에 pokervod.db가 바뀌어 다시 계획합니다 / pokervod.db changed while planning; planning again"
-                );
-                continue;
-            }
-            None => {
-                return Err(Error::TargetBusy {
-                    secs: cfg.busy_timeout_secs,
-                });
-            }
-        }
-    };
-    tracing::debug!(
-        elapsed_ms = timer.elapsed().as_millis() as u64,
-        "Target committed"
-    );
-    report.errors = applied.errors;
-    // Rows whose write failed are not counted as applied.
-    let failed_paths: Vec<String> = report.errors.iter().map(|e| e.path.clone()).collect();
-    let failed: HashSet<&str> = failed_paths.iter().map(String::as_str).collect();
-    if !failed.is_empty() {
-        let mut ok = plan.clone();
-        ok.actions
-            .retain(|a| !failed.contains(action_path(a, &files)));
-        report.fill_counts(&ok);
-    }
-    report.changes = list_changes(&plan, &files, &applied.ids);
-
-    // The rows are committed and visible; copying the WAL into pokervod.db (in WAL mode) is
-    // not on the sync's path.
-    target.checkpoint_in_background();
-    let (links, unlinked) = if applied.links_staged {
-        (Vec::new(), Vec::new())
-    } else {
-        new_links(&plan, &files, &applied.ids, &failed)
-    };
-    let failed: Vec<&str> = failed.into_iter().collect();
-    let totals = report.totals();
-    let link_write = if applied.links_staged {
-        crate::archive::Links::Staged
-    } else {
-        crate::archive::Links::Write {
-            links: &links,
-            unlinked: &unlinked,
-        }
-    };
-    archive.finish_run(applied.run_id, &totals, timer, &failed, link_write)?;
-    archive.checkpoint_in_background();
-    // The whole call, links included (`sync_runs.duration_ms` misses only the last commit).
-    report.duration_ms = timer.elapsed().as_millis() as u64;
-    tracing::debug!(
-        staged = applied.links_staged,
-        elapsed_ms = report.duration_ms,
-        "links and run totals committed"
-    );
-    tracing::info!(
-        "동기화 완료: 추가 {}, 변경 {}, 이동 {}, 복원 {}, 삭제 {}{} / sync applied",
-        report.added,
-        report.updated,
-        report.moved,
-        report.restored,
-        report.deleted,
-        if report.errors.is_empty() {
-            String::new()
+    /// Probe new and modified video files (bounded by a time budget) so their first Target row
+    /// already carries codec, resolution and duration; the rest follow with the next sync. A
+    /// cancel during the probe stops the sync here, before anything is applied.
+    fn probe(&mut self, archive: &mut Archive, files: Vec<FileRecord>) -> Result<Vec<FileRecord>> {
+        let cfg = self.cfg;
+        let files = if cfg.probe_media && cfg.probe_budget_secs > 0 && !self.opts.no_scan {
+            let stats = crate::probe::probe_pending(
+                archive,
+                cfg,
+                self.opts.cancel,
+                Some(std::time::Duration::from_secs(cfg.probe_budget_secs)),
+            )?;
+            self.report.probe = Some(stats);
+            archive.load_files()?
         } else {
-            format!(", 오류 {}", report.errors.len())
+            files
+        };
+        if self
+            .opts
+            .cancel
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(Error::Cancelled);
         }
-    );
-    Ok(report)
+        Ok(files)
+    }
+
+    /// The Target for writing, in its owner's journal mode (WAL only when the operator opted
+    /// in); archive.db tuned for the apply.
+    fn open_target(&self, archive: &mut Archive) -> Result<Target> {
+        let mut target = Target::open(&self.target_path, self.cfg.busy_timeout_secs)?;
+        target.ensure_schema()?;
+        if self.cfg.target_wal {
+            target.use_wal()?;
+        }
+        archive.use_large_cache()?;
+        archive.defer_checkpoints()?;
+        Ok(target)
+    }
+
+    /// Plan on a snapshot of the Target, check the guards, then apply in one IMMEDIATE
+    /// transaction. If another program committed to the Target in between (data_version moved),
+    /// plan again on fresh rows. `None` when a guard refused (the refusal is in the report).
+    fn plan_and_apply(
+        &mut self,
+        target: &mut Target,
+        archive: &mut Archive,
+        files: &[FileRecord],
+    ) -> Result<Option<(Plan, Applied)>> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let version = target.data_version()?;
+            let rows = target.load_rows()?;
+            tracing::debug!(
+                rows = rows.len(),
+                elapsed_ms = self.timer.elapsed().as_millis() as u64,
+                "Target loaded"
+            );
+            let plan = rules::plan(files, &rows, &self.rules);
+            tracing::debug!(
+                actions = plan.actions.len(),
+                elapsed_ms = self.timer.elapsed().as_millis() as u64,
+                "planned"
+            );
+            self.report.fill_counts(&plan);
+            if let Some(refusal) = self.refusal(files, &plan) {
+                tracing::error!("동기화 보류: {}", refusal.message);
+                self.report.changes = list_changes(&plan, files, &NewIds::default());
+                self.report.refused = Some(refusal);
+                return Ok(None);
+            }
+            if self.opts.force.is_forced()
+                && (empty_source_refusal(files, &plan).is_some()
+                    || mass_delete_refusal(self.cfg, &plan).is_some())
+            {
+                tracing::warn!(
+                    "대량 삭제 방지를 무시하고 강제 적용합니다: 삭제 {} / mass-delete guard overridden with --force",
+                    plan.deletes()
+                );
+            }
+            let ctx = ApplyContext {
+                plan: &plan,
+                files,
+                rules: &self.rules,
+                started: &iso(self.started),
+                applied_at: &iso(self.clock.now()),
+                forced: self.opts.force.is_forced(),
+                totals: self.report.totals(),
+            };
+            match apply_target(target, archive, &ctx, version)? {
+                Some(applied) => return Ok(Some((plan, applied))),
+                None if attempt < 5 => {
+                    tracing::info!(
+                        "계획 중에 pokervod.db가 바뀌어 다시 계획합니다 / pokervod.db changed while planning; planning again"
+                    );
+                }
+                None => {
+                    return Err(Error::TargetBusy {
+                        secs: self.cfg.busy_timeout_secs,
+                    });
+                }
+            }
+        }
+    }
+
+    /// After the Target committed: the report's counts without the rows whose write failed,
+    /// the links and the run's totals in archive.db, checkpoints off the sync's path.
+    fn settle(
+        mut self,
+        target: Target,
+        mut archive: Archive,
+        plan: &Plan,
+        files: &[FileRecord],
+        applied: Applied,
+    ) -> Result<SyncReport> {
+        tracing::debug!(
+            elapsed_ms = self.timer.elapsed().as_millis() as u64,
+            "Target committed"
+        );
+        self.report.errors = applied.errors;
+        // Rows whose write failed are not counted as applied.
+        let failed_paths: Vec<String> = self.report.errors.iter().map(|e| e.path.clone()).collect();
+        let failed: HashSet<&str> = failed_paths.iter().map(String::as_str).collect();
+        if !failed.is_empty() {
+            let mut ok = plan.clone();
+            ok.actions
+                .retain(|a| !failed.contains(action_path(a, files)));
+            self.report.fill_counts(&ok);
+        }
+        self.report.changes = list_changes(plan, files, &applied.ids);
+
+        // The rows are committed and visible; copying the WAL into pokervod.db (in WAL mode) is
+        // not on the sync's path.
+        target.checkpoint_in_background();
+        let (links, unlinked) = if applied.links_staged {
+            (Vec::new(), Vec::new())
+        } else {
+            new_links(plan, files, &applied.ids, &failed)
+        };
+        let failed: Vec<&str> = failed.into_iter().collect();
+        let totals = self.report.totals();
+        let link_write = if applied.links_staged {
+            crate::archive::Links::Staged
+        } else {
+            crate::archive::Links::Write {
+                links: &links,
+                unlinked: &unlinked,
+            }
+        };
+        archive.finish_run(applied.run_id, &totals, self.timer, &failed, link_write)?;
+        archive.checkpoint_in_background();
+        tracing::debug!(
+            staged = applied.links_staged,
+            elapsed_ms = self.timer.elapsed().as_millis() as u64,
+            "links and run totals committed"
+        );
+        let r = &self.report;
+        tracing::info!(
+            "동기화 완료: 추가 {}, 변경 {}, 이동 {}, 복원 {}, 삭제 {}{} / sync applied",
+            r.added,
+            r.updated,
+            r.moved,
+            r.restored,
+            r.deleted,
+            if r.errors.is_empty() {
+                String::new()
+            } else {
+                format!(", 오류 {}", r.errors.len())
+            }
+        );
+        // The whole call, links included (`sync_runs.duration_ms` misses only the last commit).
+        Ok(self.finish())
+    }
 }
 
 /// Links after a sync: every primary to the row it holds now, as (file id, Target id) for the
