@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { needsSetup } from "../api";
+import { needsSetup, type HistoryParams } from "../api";
 import { formatDateTime, formatNumber, pageWindow, relativeTime } from "../format";
 import { eventIcon, eventLabel, useLang } from "../i18n";
 import { useDashboard, useHistory } from "../state/queries";
@@ -24,7 +24,8 @@ export function History() {
     navigate("history", { event, catalog, since, page: null, ...p }, true);
   // Paged on the server (newest first): one page of rows per request, whatever the history's size.
   const q = useHistory({
-    event: event || undefined,
+    // From the address bar as typed: the server checks it (a wrong value is a field message).
+    event: (event || undefined) as HistoryParams["event"],
     catalog: catalog || undefined,
     since: since || undefined,
     limit: PER_PAGE,

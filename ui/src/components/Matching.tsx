@@ -7,7 +7,7 @@ import {
 } from "@tanstack/react-table";
 import { Fragment, useEffect, useMemo, useState } from "react";
 import type { MatchItem, MatchStatus, MatchingPage } from "../api";
-import { needsSetup } from "../api";
+import { needsSetup, type MatchingParams } from "../api";
 import { formatBytes, formatNumber, formatResolution, pageWindow } from "../format";
 import { statusIcon, statusLabel, useLang, type T } from "../i18n";
 import { useDashboard, useMatching } from "../state/queries";
@@ -111,10 +111,11 @@ export function Matching() {
 function MatchingTable({ p }: { p: Params }) {
   const { t, lang } = useLang();
   const q = useMatching({
-    status: p.status || undefined,
+    // From the address bar as typed: the server checks them (a wrong value is a field message).
+    status: (p.status || undefined) as MatchingParams["status"],
     catalog: p.catalog || undefined,
     search: p.search || undefined,
-    sort: p.sort,
+    sort: p.sort as MatchingParams["sort"],
     desc: p.desc,
     page: p.page,
     per_page: PER_PAGE,

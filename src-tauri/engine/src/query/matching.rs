@@ -23,14 +23,19 @@ const SORTS: &[&str] = &["path", "size", "mtime", "catalog", "status"];
 #[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct MatchingQuery {
-    #[ts(optional)]
+    /// One of [`crate::index::Status`] (checked with a field-level message, so the wire type
+    /// stays a string; TypeScript sees the union).
+    #[ts(as = "Option<crate::index::Status>", optional)]
     pub status: Option<String>,
     #[ts(optional)]
     pub catalog: Option<String>,
     #[ts(optional)]
     pub search: Option<String>,
     /// `path` (default), `size`, `mtime`, `catalog` or `status`; ties in path order.
-    #[ts(optional)]
+    #[ts(
+        type = "\"path\" | \"size\" | \"mtime\" | \"catalog\" | \"status\"",
+        optional
+    )]
     pub sort: Option<String>,
     #[serde(default)]
     pub desc: bool,

@@ -182,7 +182,11 @@ pub struct HistoryItem {
 #[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryFilter {
-    #[ts(optional)]
+    /// A history event (the wire type stays a string, checked with a field-level message).
+    #[ts(
+        type = "\"added\" | \"updated\" | \"moved\" | \"restored\" | \"deleted\"",
+        optional
+    )]
     pub event: Option<String>,
     #[ts(optional)]
     pub catalog: Option<String>,

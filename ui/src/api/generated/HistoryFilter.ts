@@ -4,7 +4,11 @@
  * Filters of the history query (`nas-sync history`, `GET /api/history`, the window's
  * `get_history`).
  */
-export type HistoryFilter = { event?: string, catalog?: string, 
+export type HistoryFilter = { 
+/**
+ * A history event (the wire type stays a string, checked with a field-level message).
+ */
+event?: "added" | "updated" | "moved" | "restored" | "deleted", catalog?: string, 
 /**
  * ISO 8601 time or date (`2026-11-26`, `2026-11-26T10:00:00Z`, `…+09:00`).
  */
