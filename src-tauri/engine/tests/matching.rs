@@ -7,138 +7,30 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, UNIX_EPOCH};
 
-use chrono::{TimeZone, Utc};
-use nas_sync_engine::archive::Archive;
-use nas_sync_engine::clock::FixedClock;
 use nas_sync_engine::index::{self, Index, SharedIndex};
 use nas_sync_engine::matching::{self, MatchingPage, MatchingQuery};
 use nas_sync_engine::query;
-use nas_sync_engine::scan::{self, ScanOptions};
-use nas_sync_engine::sync::{self, SyncOptions};
 use nas_sync_engine::{Config, Error};
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 use unicode_normalization::UnicodeNormalization;
 
+mod common;
+use common::{
+    Env, env_with, media_fixture as fixture, mv, put_bytes, put_sized as put, rm, scan_only,
+    sync_at, sync_cfg,
+};
+
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------------
 
-struct Env {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    archive: PathBuf,
-    target: PathBuf,
-    cfg: Config,
-}
-
+/// The kit's env with two scan workers (the walk's parallel path runs too).
 fn env() -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("share");
-    fs::create_dir_all(&root).expect("create share root");
-    let dbs = dir.path().join("db");
-    fs::create_dir_all(&dbs).expect("create db dir");
-    let archive = dbs.join("archive.db");
-    let target = dbs.join("pokervod.db");
-    let cfg = Config {
-        root: Some(root.clone()),
-        archive_db: Some(archive.clone()),
-        target_db: Some(target.clone()),
-        scan_workers: 2,
-        probe_media: false,
-        ..Config::default()
-    };
-    Env {
-        _dir: dir,
-        root,
-        archive,
-        target,
-        cfg,
-    }
+    env_with(|c| c.scan_workers = 2)
 }
 
-/// A distinct mtime per written file, so size+mtime move pairing is never ambiguous by accident
-/// and `sort=mtime` has a known order.
-static NEXT_MTIME: AtomicI64 = AtomicI64::new(1_700_000_000);
-
-fn fresh_mtime() -> i64 {
-    NEXT_MTIME.fetch_add(100, Ordering::Relaxed)
-}
-
-/// Write `body` at `rel` (creating folders) with a fresh, unique mtime; returns the mtime.
-fn put_bytes(root: &Path, rel: &str, body: &[u8]) -> i64 {
-    let mtime = fresh_mtime();
-    let p = root.join(rel);
-    if let Some(dir) = p.parent() {
-        fs::create_dir_all(dir).expect("create parent dirs");
-    }
-    fs::write(&p, body).expect("write file");
-    let f = fs::File::options()
-        .write(true)
-        .open(&p)
-        .expect("open for mtime");
-    f.set_modified(UNIX_EPOCH + Duration::from_secs(mtime as u64))
-        .expect("set mtime");
-    mtime
-}
-
-/// Write `size` bytes of a pattern at `rel`.
-fn put(root: &Path, rel: &str, size: usize) -> i64 {
-    let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-    put_bytes(root, rel, &body)
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/media")
-        .join(name);
-    fs::read(&p).unwrap_or_else(|e| panic!("read fixture {}: {e}", p.display()))
-}
-
-fn mv(root: &Path, from: &str, to: &str) {
-    let dst = root.join(to);
-    if let Some(dir) = dst.parent() {
-        fs::create_dir_all(dir).expect("create destination dirs");
-    }
-    fs::rename(root.join(from), dst).expect("rename");
-}
-
-fn rm(root: &Path, rel: &str) {
-    fs::remove_file(root.join(rel)).expect("remove file");
-}
-
-fn clock(hour: u32) -> FixedClock {
-    FixedClock(
-        Utc.with_ymd_and_hms(2024, 5, 1, hour, 0, 0)
-            .single()
-            .expect("valid time"),
-    )
-}
-
-fn sync_cfg(cfg: &Config, hour: u32) {
-    let r = sync::run_sync(cfg, &clock(hour), SyncOptions::default()).expect("sync runs");
-    // The sync checkpoints pokervod.db on a background thread after its commit; tests that
-    // compare the file's bytes afterwards wait for it, as a process does before it exits.
-    nas_sync_engine::target::finish_checkpoints();
-    assert!(r.refused.is_none(), "unexpected refusal: {:?}", r.refused);
-    assert!(r.errors.is_empty(), "unexpected errors: {:?}", r.errors);
-}
-
-fn sync_at(e: &Env, hour: u32) {
-    sync_cfg(&e.cfg, hour);
-}
-
-/// Scan only: archive.db learns about the share, the Target stays as it is, so the matching
-/// table shows pending changes.
-fn scan_only(e: &Env, hour: u32) {
-    let mut a = Archive::open(&e.archive).expect("open archive.db");
-    scan::run_scan(&e.cfg, &mut a, &clock(hour), ScanOptions::default()).expect("scan");
-}
-
-/// Target row id at `nas_path`, read from pokervod.db itself.
 fn target_id(e: &Env, nas_path: &str) -> i64 {
     let c = Connection::open(&e.target).expect("open pokervod.db");
     c.query_row(

@@ -4,124 +4,33 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, UNIX_EPOCH};
 
-use chrono::{TimeZone, Utc};
-use nas_sync_engine::archive::Archive;
-use nas_sync_engine::clock::FixedClock;
-use nas_sync_engine::scan::{self, ScanOptions};
-use nas_sync_engine::sync::{self, SyncOptions, SyncReport};
+use nas_sync_engine::sync::{self, SyncOptions};
 use nas_sync_engine::target::CREATE_FILES_SQL;
 use nas_sync_engine::{Config, Error, Guard};
 use rusqlite::{Connection, params};
 use unicode_normalization::UnicodeNormalization;
 
+mod common;
+use common::{
+    Env, clock, env_with, iso_at, mv, put_at, put_sized, rm, scan_only, sync_at, sync_with,
+};
+
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------------
 
-struct Env {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    archive: PathBuf,
-    target: PathBuf,
-    cfg: Config,
-}
-
+/// The kit's env with two scan workers and the media probe on (as by default).
 fn env() -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("share");
-    fs::create_dir_all(&root).expect("create share root");
-    let dbs = dir.path().join("db");
-    fs::create_dir_all(&dbs).expect("create db dir");
-    let archive = dbs.join("archive.db");
-    let target = dbs.join("pokervod.db");
-    let cfg = Config {
-        root: Some(root.clone()),
-        archive_db: Some(archive.clone()),
-        target_db: Some(target.clone()),
-        scan_workers: 2,
-        ..Config::default()
-    };
-    Env {
-        _dir: dir,
-        root,
-        archive,
-        target,
-        cfg,
-    }
+    env_with(|c| {
+        c.scan_workers = 2;
+        c.probe_media = true;
+    })
 }
 
-/// A distinct mtime per created file, so size+mtime move pairing is never ambiguous by accident.
-static NEXT_MTIME: AtomicI64 = AtomicI64::new(1_600_000_000);
-
-fn fresh_mtime() -> i64 {
-    NEXT_MTIME.fetch_add(100, Ordering::Relaxed)
-}
-
-/// Write `size` bytes at `rel` (creating folders) with a fresh, unique mtime.
+/// Write `size` bytes at `rel` with a fresh, unique mtime.
 fn put(root: &Path, rel: &str, size: usize) {
-    put_at(root, rel, size, fresh_mtime());
-}
-
-fn put_at(root: &Path, rel: &str, size: usize, mtime: i64) {
-    let p = root.join(rel);
-    if let Some(dir) = p.parent() {
-        fs::create_dir_all(dir).expect("create parent dirs");
-    }
-    let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-    fs::write(&p, body).expect("write file");
-    let f = fs::File::options()
-        .write(true)
-        .open(&p)
-        .expect("open for mtime");
-    f.set_modified(UNIX_EPOCH + Duration::from_secs(mtime as u64))
-        .expect("set mtime");
-}
-
-fn mv(root: &Path, from: &str, to: &str) {
-    let dst = root.join(to);
-    if let Some(dir) = dst.parent() {
-        fs::create_dir_all(dir).expect("create destination dirs");
-    }
-    fs::rename(root.join(from), dst).expect("rename");
-}
-
-fn rm(root: &Path, rel: &str) {
-    fs::remove_file(root.join(rel)).expect("remove file");
-}
-
-fn clock(hour: u32) -> FixedClock {
-    FixedClock(
-        Utc.with_ymd_and_hms(2024, 5, 1, hour, 0, 0)
-            .single()
-            .expect("valid time"),
-    )
-}
-
-fn iso_at(hour: u32) -> String {
-    format!("2024-05-01T{hour:02}:00:00Z")
-}
-
-fn sync_with(cfg: &Config, hour: u32, opts: SyncOptions<'_>) -> SyncReport {
-    let r = sync::run_sync(cfg, &clock(hour), opts).expect("sync runs");
-    // pokervod.db is checkpointed on a background thread after the commit; tests that compare
-    // its bytes wait for it, as a process does before it exits.
-    nas_sync_engine::target::finish_checkpoints();
-    r
-}
-
-fn sync_at(e: &Env, hour: u32) -> SyncReport {
-    let r = sync_with(&e.cfg, hour, SyncOptions::default());
-    assert!(r.refused.is_none(), "unexpected refusal: {:?}", r.refused);
-    assert!(r.errors.is_empty(), "unexpected errors: {:?}", r.errors);
-    r
-}
-
-fn scan_only(e: &Env, hour: u32) {
-    let mut a = Archive::open(&e.archive).expect("open archive.db");
-    scan::run_scan(&e.cfg, &mut a, &clock(hour), ScanOptions::default()).expect("scan");
+    put_sized(root, rel, size);
 }
 
 #[derive(Debug, Clone, PartialEq)]
