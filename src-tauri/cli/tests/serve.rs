@@ -849,3 +849,42 @@ fn onboarding_demo_configures_an_empty_setup_once_and_syncs_it() {
     assert_eq!(code, 409, "{v}");
     assert_eq!(v["code"], "already_configured");
 }
+
+/// One settings policy for both hosts (`Service::start`): an unreadable settings file does not
+/// keep `serve` from starting; it is kept aside, the defaults are used, and the settings screen
+/// says why (the desktop app does the same).
+#[test]
+fn a_corrupt_settings_file_is_kept_aside_and_the_settings_screen_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("nas-sync.toml");
+    fs::write(&cfg, "root = [this is not toml\n").expect("write a corrupt file");
+    let s = start(dir, "127.0.0.1:0", &[]).expect("serve starts on a corrupt settings file");
+    let (code, v) = s.call("GET", "/api/settings", None);
+    assert_eq!(code, 200, "{v}");
+    let warning = v["warning"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a warning: {v}"));
+    assert!(warning.contains("corrupt"), "{warning}");
+    assert!(
+        v["config"]["root"].is_null(),
+        "the defaults are in use: {v}"
+    );
+    let aside: Vec<String> = fs::read_dir(s.dir.path())
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("nas-sync.toml.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the old file is kept: {aside:?}");
+    assert_eq!(
+        fs::read_to_string(s.dir.path().join(&aside[0])).expect("kept file"),
+        "root = [this is not toml\n"
+    );
+    // No NAS yet: the screens ask for one (onboarding), as on a first start.
+    let (code, v) = s.call("GET", "/api/dashboard", None);
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (409, Some("config_invalid")),
+        "{v}"
+    );
+}
