@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::{Parser, Subcommand};
 use nas_sync_engine::clock::SystemClock;
-use nas_sync_engine::runtime::monitor::background_passes;
+use nas_sync_engine::runtime::after_job::after_job;
 use nas_sync_engine::scan::{self, ScanOptions};
 use nas_sync_engine::sync::{self, SyncOptions};
 use nas_sync_engine::{Config, Error, archive::Archive, demo, matching, query, reconcile};
@@ -356,13 +356,10 @@ fn apply_overrides(cli: &Cli, cfg: &mut Config) {
     }
 }
 
-/// Bring the match index up to date after a change, so the next screen query is fast. A
-/// failure here is a warning: the next query tries again.
-fn warm_index(cfg: &Config) {
-    if cfg.target_db.is_none() {
-        return;
-    }
-    if let Err(e) = nas_sync_engine::index::Index::open(cfg).and_then(|i| i.warm_search()) {
+/// The match index is refreshed after a change so the next query is fast; a failure here is a
+/// warning (the next query tries again).
+fn warn_index(r: Result<(), Error>) {
+    if let Err(e) = r {
         eprintln!("warning: updating the match index: {e}");
     }
 }
@@ -401,8 +398,9 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 scan::run_scan(&cfg, &mut archive, &clock, opts).and_then(|(r, _)| {
                     progress.finish();
                     drop(archive);
-                    background_passes(&cfg, &cancel)?;
-                    warm_index(&cfg);
+                    let after = after_job(&cfg, true, true, &cancel);
+                    after.passes?;
+                    warn_index(after.index);
                     Ok(r)
                 })
             };
@@ -430,11 +428,12 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             progress.finish();
             let report = report?;
             if !report.dry_run && report.refused.is_none() {
-                // The sync is applied: a failure in the background passes is a warning only.
-                if let Err(e) = background_passes(&cfg, &cancel) {
+                // The sync is applied: a failure in the passes is a warning only.
+                let after = after_job(&cfg, true, true, &cancel);
+                if let Err(e) = after.passes {
                     eprintln!("warning: fingerprint/probe pass after the sync: {e}");
                 }
-                warm_index(&cfg);
+                warn_index(after.index);
             }
             Ok(output::sync(&report))
         }

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod admin;
 pub mod admin_pin;
+pub mod after_job;
 pub mod logs;
 pub mod monitor;
 pub mod service;
