@@ -1,10 +1,11 @@
 //! The stored Source files: loading them (in two halves on two connections when the table is
 //! large), and the fingerprints and probe results computed after a scan.
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::Archive;
+use super::schema::open_read_only_conn;
 use crate::error::{Result, SqlContext};
 use crate::names::{self, Kind};
 
@@ -106,14 +107,7 @@ impl Archive {
                 .ctx("archive.db data_version")
         };
         let before = version(&self.conn)?;
-        let second = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .ctx(&format!("open {} read-only", self.path.display()))?;
-        second
-            .busy_timeout(std::time::Duration::from_secs(30))
-            .ctx("archive.db busy_timeout")?;
+        let second = open_read_only_conn(&self.path)?;
         let (lower, upper) = std::thread::scope(|scope| {
             let upper = scope.spawn(move || load_file_rows(&second, mid + 1, i64::MAX));
             let lower = load_file_rows(&self.conn, i64::MIN, mid);

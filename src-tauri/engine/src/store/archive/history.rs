@@ -3,9 +3,10 @@
 
 use serde::Serialize;
 
-use super::{Archive, values_sql};
+use super::Archive;
 use crate::error::{Result, SqlContext};
 use crate::rules::Event;
+use crate::store::sqlite::values_sql;
 
 /// A history event as written by the sync (borrowed from the plan: a first sync writes one per
 /// file).

@@ -4,8 +4,9 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Archive, FileRecord, values_sql};
+use super::{Archive, FileRecord};
 use crate::error::{Result, SqlContext};
+use crate::store::sqlite::values_sql;
 
 /// "No link" in a vector of links by file id (a Target id can be any integer, even 0).
 const NO_LINK: i64 = i64::MIN;

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result, SqlContext};
+use crate::store::sqlite;
 
 mod files;
 mod history;
@@ -31,11 +32,10 @@ pub(crate) use links::Links;
 pub use lock::SyncLock;
 pub use runs::SyncTotals;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
+// Where the sync's own multi-row INSERTs have always found it.
+pub(crate) use crate::store::sqlite::values_sql;
 
 use schema::{Found, Header, check_header, inspect, open_for_inspection, open_read_only_conn};
-
-/// Page cache of a connection that writes (negative: KiB), for archive.db and the Target.
-pub(crate) const CACHE_SIZE_KIB: i64 = -65_536;
 
 pub struct Archive {
     conn: Connection,
@@ -130,9 +130,7 @@ impl Archive {
     /// default page cache the dirty pages spill to the WAL again and again. Only the sync asks
     /// for more (the scan's peak memory stays where it was).
     pub(crate) fn use_large_cache(&self) -> Result<()> {
-        self.conn
-            .pragma_update(None, "cache_size", CACHE_SIZE_KIB)
-            .ctx("archive.db cache_size")
+        sqlite::use_large_cache(&self.conn, "archive.db")
     }
 
     /// For a sync's connection: no checkpoint inside its commits. A first sync's history is
@@ -140,16 +138,14 @@ impl Archive {
     /// would put that copy on the sync's path; [`Archive::checkpoint_in_background`] does it
     /// after the sync instead.
     pub(crate) fn defer_checkpoints(&self) -> Result<()> {
-        self.conn
-            .pragma_update(None, "wal_autocheckpoint", 0)
-            .ctx("archive.db wal_autocheckpoint")
+        sqlite::defer_checkpoints(&self.conn, "archive.db")
     }
 
     /// Checkpoint archive.db's WAL and close this connection on another thread (waited for by
-    /// [`crate::target::finish_checkpoints`]; a process that exits first leaves a valid WAL
+    /// [`sqlite::finish_checkpoints`]; a process that exits first leaves a valid WAL
     /// that the next connection checkpoints).
     pub(crate) fn checkpoint_in_background(self) {
-        crate::target::checkpoint_in_background(self.conn, "archive.db");
+        sqlite::checkpoint_in_background(self.conn, "archive.db");
     }
 
     /// Checkpoint archive.db's WAL on another thread, through a connection of its own, while
@@ -160,7 +156,7 @@ impl Archive {
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         ) {
-            Ok(conn) => crate::target::checkpoint_in_background(conn, "archive.db"),
+            Ok(conn) => sqlite::checkpoint_in_background(conn, "archive.db"),
             Err(e) => tracing::debug!(error = %e, "archive.db checkpoint connection not opened"),
         }
     }
@@ -176,25 +172,4 @@ impl Archive {
             .pragma_query_value(None, "data_version", |r| r.get(0))
             .ctx("archive.db data_version")
     }
-}
-
-/// A multi-row INSERT: `head` then `rows` copies of `row` separated by commas, each `#` in
-/// them the next numbered parameter from `?first` on (fixed `?N` in `row` are shared by all).
-pub(crate) fn values_sql(head: &str, rows: usize, first: usize, row: &str) -> String {
-    let mut sql = String::from(head);
-    let mut p = first;
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        for c in row.chars() {
-            if c == '#' {
-                sql.push_str(&format!("?{p}"));
-                p += 1;
-            } else {
-                sql.push(c);
-            }
-        }
-    }
-    sql
 }

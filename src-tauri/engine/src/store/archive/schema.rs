@@ -7,6 +7,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::Archive;
 use crate::error::{Error, Result, SqlContext};
+use crate::store::sqlite;
 
 /// Append-only: never edit a released step; add a new one.
 const MIGRATIONS: &[&str] = &[
@@ -223,14 +224,7 @@ pub(super) fn check_header(path: &Path) -> Result<Header> {
 
 /// A read-only connection to an existing archive.db.
 pub(super) fn open_read_only_conn(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .ctx(&format!("open {} read-only", path.display()))?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .ctx("archive.db busy_timeout")?;
-    Ok(conn)
+    sqlite::open_read_only(path, "archive.db", std::time::Duration::from_secs(30))
 }
 
 /// A read-only connection that only looks at the file at `path` (to [`inspect`] it): while no
