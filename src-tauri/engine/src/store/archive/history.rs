@@ -5,8 +5,31 @@ use serde::Serialize;
 
 use super::Archive;
 use crate::error::{Result, SqlContext};
-use crate::rules::Event;
 use crate::store::sqlite::values_sql;
+
+/// The Target change a plan makes to one row, as its history row records it: `as_str` is the
+/// word stored in `file_history.event`, whose CHECK allows exactly these five.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Added,
+    Updated,
+    Moved,
+    Restored,
+    Deleted,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Added => "added",
+            Event::Updated => "updated",
+            Event::Moved => "moved",
+            Event::Restored => "restored",
+            Event::Deleted => "deleted",
+        }
+    }
+}
 
 /// A history event as written by the sync (borrowed from the plan: a first sync writes one per
 /// file).

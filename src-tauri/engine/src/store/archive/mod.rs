@@ -27,7 +27,7 @@ mod runs;
 mod schema;
 
 pub use files::{FileRecord, Media};
-pub use history::HistoryEntry;
+pub use history::{Event, HistoryEntry};
 pub(crate) use links::Links;
 pub use lock::SyncLock;
 pub use runs::SyncTotals;
