@@ -8,7 +8,12 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use serde::Serialize;
 
+use super::sqlite;
 use crate::error::{Error, Result, SqlContext};
+
+// The shared SQLite plumbing the Target's callers use, by the paths they always had
+// (`nas_sync_engine::target::finish_checkpoints`, `crate::target::is_busy`, …).
+pub use super::sqlite::{finish_checkpoints, is_busy, is_fatal};
 
 /// The table we create when the Target has none (documented in the README).
 pub const CREATE_FILES_SQL: &str = "CREATE TABLE files (
@@ -101,8 +106,7 @@ impl Target {
         conn.busy_timeout(busy_timeout)
             .ctx("pokervod.db busy_timeout")?;
         // Our connection's page cache only: a first sync inserts every row in one transaction.
-        conn.pragma_update(None, "cache_size", crate::archive::CACHE_SIZE_KIB)
-            .ctx("pokervod.db cache_size")?;
+        sqlite::use_large_cache(&conn, "pokervod.db")?;
         let mut target = Target {
             conn,
             path: path.to_path_buf(),
@@ -134,9 +138,7 @@ impl Target {
             // another thread after it committed ([`Target::checkpoint_in_background`]), the
             // documented way to keep checkpoints off a writer's path; readers see the rows from
             // the commit on.
-            self.conn
-                .pragma_update(None, "wal_autocheckpoint", 0)
-                .ctx("pokervod.db wal_autocheckpoint")?;
+            sqlite::defer_checkpoints(&self.conn, "pokervod.db")?;
         }
         Ok(())
     }
@@ -175,14 +177,8 @@ impl Target {
         if !path.exists() {
             return Ok(None);
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .ctx(&format!("open {} read-only", path.display()))?;
         let busy_timeout = Duration::from_secs(busy_timeout_secs);
-        conn.busy_timeout(busy_timeout)
-            .ctx("pokervod.db busy_timeout")?;
+        let conn = sqlite::open_read_only(path, "pokervod.db", busy_timeout)?;
         Ok(Some(Target {
             conn,
             path: path.to_path_buf(),
@@ -378,39 +374,6 @@ impl Target {
     }
 }
 
-/// Background checkpoints still running: a count and a condition variable rather than a list
-/// of join handles, so that every caller of [`finish_checkpoints`] waits for all of them. (With
-/// handles, two threads calling it at once split the list: one returned while the checkpoint it
-/// had started was still being joined by the other, and a test that compared the database's
-/// bytes next saw them change under it.)
-static CHECKPOINTS_RUNNING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
-static CHECKPOINTS_DONE: std::sync::Condvar = std::sync::Condvar::new();
-
-/// Counts one background checkpoint from before its thread starts until it ends, even when
-/// the thread panics (the guard's drop runs during unwinding).
-struct CheckpointRunning;
-
-impl CheckpointRunning {
-    fn start() -> Self {
-        *CHECKPOINTS_RUNNING
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) += 1;
-        CheckpointRunning
-    }
-}
-
-impl Drop for CheckpointRunning {
-    fn drop(&mut self) {
-        let mut running = CHECKPOINTS_RUNNING
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        *running -= 1;
-        if *running == 0 {
-            CHECKPOINTS_DONE.notify_all();
-        }
-    }
-}
-
 impl Target {
     /// In WAL mode, copy the WAL into the database file and close the connection, on a thread
     /// of its own. A process that is about to exit calls [`finish_checkpoints`] first; one that
@@ -419,92 +382,15 @@ impl Target {
     /// rollback journal the commit already wrote the file: the connection just closes.
     pub fn checkpoint_in_background(self) {
         if self.wal {
-            checkpoint_in_background(self.conn, "pokervod.db");
+            sqlite::checkpoint_in_background(self.conn, "pokervod.db");
         }
     }
-}
-
-/// [`Target::checkpoint_in_background`] for any connection we own (archive.db too): a PASSIVE
-/// checkpoint, then the connection closes, on a thread of its own.
-pub(crate) fn checkpoint_in_background(conn: Connection, db: &'static str) {
-    // Counted before the thread exists, so a `finish_checkpoints` that follows this call
-    // always waits for it.
-    let running = CheckpointRunning::start();
-    std::thread::spawn(move || {
-        let _running = running;
-        let started = Instant::now();
-        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        }) {
-            Ok((busy, log, done)) => tracing::debug!(
-                db,
-                busy,
-                wal_pages = log,
-                checkpointed = done,
-                ms = started.elapsed().as_millis() as u64,
-                "checkpoint"
-            ),
-            Err(e) => tracing::debug!(db, error = %e, "checkpoint skipped"),
-        }
-        drop(conn);
-    });
-}
-
-/// Wait until no background checkpoint is running (before a process exits, and in tests before
-/// comparing a database's bytes). Waits for every checkpoint started before the call, whoever
-/// started it.
-pub fn finish_checkpoints() {
-    let mut running = CHECKPOINTS_RUNNING
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    while *running > 0 {
-        running = CHECKPOINTS_DONE
-            .wait(running)
-            .unwrap_or_else(|p| p.into_inner());
-    }
-}
-
-/// SQLITE_BUSY or SQLITE_LOCKED.
-pub fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
 }
 
 /// SQLITE_READONLY_ROLLBACK: a read-only connection met a hot journal it cannot play back.
 fn is_hot_journal(e: &Error) -> bool {
     matches!(e, Error::Sqlite { source, .. }
         if source.sqlite_error().is_some_and(|f| f.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK))
-}
-
-/// An error after which the Target transaction cannot go on: the file, the disk or memory failed
-/// (SQLITE_FULL, every SQLITE_IOERR_*, SQLITE_NOMEM, SQLITE_CORRUPT, SQLITE_READONLY,
-/// SQLITE_CANTOPEN, SQLITE_NOTADB, SQLITE_NOLFS, SQLITE_PERM, SQLITE_PROTOCOL). SQLite may or
-/// may not have rolled the transaction back by itself after these; either way the sync stops
-/// and applies nothing. Constraint errors (a UNIQUE or CHECK, a trigger's RAISE(ABORT/FAIL))
-/// concern one row only.
-pub fn is_fatal(e: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode as C;
-    matches!(
-        e.sqlite_error_code(),
-        Some(
-            C::DiskFull
-                | C::SystemIoFailure
-                | C::OutOfMemory
-                | C::DatabaseCorrupt
-                | C::ReadOnly
-                | C::CannotOpen
-                | C::NotADatabase
-                | C::NoLargeFileSupport
-                | C::PermissionDenied
-                | C::FileLockingProtocolFailed
-        )
-    )
 }
 
 #[cfg(test)]
@@ -554,38 +440,5 @@ mod tests {
         assert!(t.is_wal());
         assert_eq!(pragma(&t, "synchronous"), 1);
         assert_eq!(pragma(&t, "wal_autocheckpoint"), 0);
-    }
-
-    #[test]
-    fn disk_file_and_memory_errors_are_fatal_and_constraint_errors_are_not() {
-        let err = |code: i32| {
-            rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some("x".into()))
-        };
-        use rusqlite::ffi as f;
-        for code in [
-            f::SQLITE_FULL,
-            f::SQLITE_IOERR,
-            f::SQLITE_IOERR_WRITE,
-            f::SQLITE_IOERR_FSYNC,
-            f::SQLITE_IOERR_SHORT_READ,
-            f::SQLITE_NOMEM,
-            f::SQLITE_CORRUPT,
-            f::SQLITE_READONLY,
-            f::SQLITE_READONLY_DBMOVED,
-            f::SQLITE_CANTOPEN,
-            f::SQLITE_NOTADB,
-        ] {
-            assert!(is_fatal(&err(code)), "{code} is fatal");
-        }
-        for code in [
-            f::SQLITE_CONSTRAINT,
-            f::SQLITE_CONSTRAINT_UNIQUE,
-            f::SQLITE_CONSTRAINT_TRIGGER,
-            f::SQLITE_CONSTRAINT_CHECK,
-            f::SQLITE_TOOBIG,
-            f::SQLITE_MISMATCH,
-        ] {
-            assert!(!is_fatal(&err(code)), "{code} concerns one row");
-        }
     }
 }

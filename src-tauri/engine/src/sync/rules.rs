@@ -13,8 +13,6 @@ use std::borrow::Cow;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use serde::Serialize;
-
 use crate::archive::FileRecord;
 use crate::config::Config;
 use crate::names::{self, Kind};
@@ -78,28 +76,8 @@ impl Rules {
     }
 }
 
-/// The Target change a plan makes to one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Event {
-    Added,
-    Updated,
-    Moved,
-    Restored,
-    Deleted,
-}
-
-impl Event {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Event::Added => "added",
-            Event::Updated => "updated",
-            Event::Moved => "moved",
-            Event::Restored => "restored",
-            Event::Deleted => "deleted",
-        }
-    }
-}
+// The history table stores these words (`file_history.event`), so the type lives next to it.
+pub use crate::store::archive::Event;
 
 /// One write to the Target.
 #[derive(Debug, Clone, PartialEq)]
