@@ -10,8 +10,10 @@
 //! mount, and an SMB server may refuse change notifications; the status says so once and the
 //! schedule does the work.
 //!
-//! The [`Monitor`] owns the running watcher (`Monitor::start_watching`) and restarts it when a
-//! setting it depends on changes (root, ignore patterns, archive_db location).
+//! The watcher only finds what changed: it hands each burst's scope over a channel, and the
+//! monitor's thread (see `Monitor::start_watching`, which also restarts the watcher when a
+//! setting it depends on changes: root, ignore patterns, archive_db location) turns the scopes
+//! into syncs. Nothing here knows the [`Monitor`](super::Monitor).
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
@@ -24,7 +26,6 @@ use notify_debouncer_full::{
     DebounceEventResult, DebouncedEvent, Debouncer, NoCache, new_debouncer_opt,
 };
 
-use super::monitor::{JobKind, Monitor, WeakMonitor};
 use crate::config::Config;
 /// Moved to [`crate::fsinfo`]; kept here for callers of the watcher's API.
 pub use crate::fsinfo::network_fs;
@@ -77,23 +78,23 @@ pub fn inputs(cfg: &Config) -> (Option<PathBuf>, Vec<String>, Option<PathBuf>) {
     (cfg.root.clone(), cfg.ignore.clone(), cfg.archive_db.clone())
 }
 
-/// Watch `monitor`'s root. Each debounced burst of events starts a sync of the directories it
-/// names (trigger `watch`); events that arrive while a job runs start one more sync when it
-/// ends. Usually called through [`Monitor::start_watching`], which keeps the watcher.
-pub fn start(monitor: &Monitor) -> Result<Watch, NotWatched> {
-    let cfg = monitor.config();
+/// Watch `cfg`'s root. Each debounced burst of events becomes the scope of the directories it
+/// names, sent on `scopes` (never blocks; a closed channel drops the burst). Dropping the
+/// [`Watch`] closes the channel. Usually called through
+/// [`Monitor::start_watching`](super::Monitor::start_watching), which keeps the watcher and
+/// syncs the scopes.
+pub fn start(cfg: &Config, scopes: mpsc::Sender<ScanScope>) -> Result<Watch, NotWatched> {
     let root = cfg.root.clone().ok_or(NotWatched::NoRoot)?;
     if let Some(fs) = network_fs(&root) {
         return Err(NotWatched::NetworkShare(fs));
     }
-    let filter = Filter::new(&cfg, &root).map_err(|e| NotWatched::Refused(e.to_string()))?;
-    let (tx, rx) = mpsc::channel::<ScanScope>();
+    let filter = Filter::new(cfg, &root).map_err(|e| NotWatched::Refused(e.to_string()))?;
     let mut debouncer = new_debouncer_opt::<_, RecommendedWatcher, NoCache>(
         DEBOUNCE,
         None,
         move |r: DebounceEventResult| {
             if let Some(scope) = filter.scope_of(&r) {
-                let _ = tx.send(scope);
+                let _ = scopes.send(scope);
             }
         },
         NoCache,
@@ -103,55 +104,10 @@ pub fn start(monitor: &Monitor) -> Result<Watch, NotWatched> {
     debouncer
         .watch(&root, RecursiveMode::Recursive)
         .map_err(|e| NotWatched::Refused(e.to_string()))?;
-    let weak = monitor.downgrade();
-    let loop_root = root.clone();
-    std::thread::Builder::new()
-        .name("nas-sync-watch".into())
-        .spawn(move || trigger_loop(&weak, &loop_root, &rx))
-        .map_err(|e| NotWatched::Refused(e.to_string()))?;
-    tracing::info!("변경 감지 시작: {} / watching", root.display());
     Ok(Watch {
         _debouncer: debouncer,
         root,
     })
-}
-
-/// One sync per burst; bursts during a job are merged and synced after it. Ends when the
-/// watcher is dropped (the channel closes) or the monitor is gone.
-fn trigger_loop(monitor: &WeakMonitor, root: &Path, rx: &mpsc::Receiver<ScanScope>) {
-    while let Ok(first) = rx.recv() {
-        let mut scope = drain(first, rx);
-        loop {
-            let Some(m) = monitor.upgrade() else { return };
-            if m.is_paused() {
-                break;
-            }
-            // Bursts of a root that is no longer configured: the new root's watcher takes over.
-            if m.config().root.as_deref() != Some(root) {
-                break;
-            }
-            let s = m.start_scoped(
-                JobKind::Sync,
-                crate::sync::Force::No,
-                "watch",
-                scope.clone(),
-            );
-            if s.started {
-                break;
-            }
-            // A job runs: wait for it, then sync again (its walk may have missed the change).
-            m.wait(s.job_id, Duration::from_secs(24 * 3600));
-            scope = drain(scope, rx);
-        }
-    }
-}
-
-/// `scope` with every burst already queued merged in.
-fn drain(mut scope: ScanScope, rx: &mpsc::Receiver<ScanScope>) -> ScanScope {
-    while let Ok(more) = rx.try_recv() {
-        scope = scope.merge(more);
-    }
-    scope
 }
 
 /// Turns a burst of events into the directories to scan.
