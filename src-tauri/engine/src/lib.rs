@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod names;
 pub mod probe;
 pub mod query;
 pub mod runtime;
@@ -24,7 +25,7 @@ pub use query::{index, matching};
 pub use runtime::admin_pin;
 pub use scan::fingerprint;
 pub use store::{archive, fsinfo, target};
-pub use sync::{names, reconcile, rules};
+pub use sync::{reconcile, rules};
 
 pub use config::Config;
 pub use error::{Error, ErrorBody, ErrorCode, Guard, Result};

@@ -6,7 +6,6 @@
 //! commits; if the process dies in between, the next run re-derives every link from the Target
 //! (rule (a) finds rows by path) and converges to the same state.
 
-pub mod names;
 pub mod reconcile;
 pub mod rules;
 

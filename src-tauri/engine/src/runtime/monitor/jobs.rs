@@ -289,17 +289,22 @@ impl Monitor {
             Ok(JobResult::Scan(_)) => true,
             _ => false,
         };
-        if applied && !cancel.load(Ordering::Relaxed) {
+        // The same after-job pipeline as the CLI's: the passes, then the match index and its
+        // search cache, so the screens' first query is fast (a failure is retried by that query).
+        let run_passes = applied && !cancel.load(Ordering::Relaxed);
+        if run_passes {
             lock(&info).progress.phase = PASSES_PHASE.into();
-            if let Err(e) = background_passes(&cfg, &passes) {
-                tracing::warn!("지문/프로브 작업 실패 / fingerprint or probe pass: {e}");
-            }
         }
-        // Keep the screens' first query fast (a failure is retried by that query).
-        if cfg.target_db.is_some()
-            && kind != JobKind::Reconcile
-            && let Err(e) = crate::index::Index::open(&cfg)
-        {
+        let after = crate::runtime::after_job::after_job(
+            &cfg,
+            run_passes,
+            kind != JobKind::Reconcile,
+            &passes,
+        );
+        if let Err(e) = after.passes {
+            tracing::warn!("지문/프로브 작업 실패 / fingerprint or probe pass: {e}");
+        }
+        if let Err(e) = after.index {
             tracing::warn!("매치 인덱스 갱신 실패 / match index: {e}");
         }
         let now = iso(clock.now());
