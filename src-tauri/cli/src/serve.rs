@@ -216,17 +216,23 @@ async fn run_server(state: Service, args: ServeArgs) -> Result<(), Error> {
     let app = router(state, access, args.ui_dir.as_deref());
     // The first stdout line says where we listen (tests and scripts read it; port 0 works); the
     // second is the address to open (with the launch token on loopback).
-    println!("listening on http://{addr}");
-    match &args.local_token {
-        Some(t) => println!(
-            "open http://{addr}/?token={}",
-            form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
-        ),
-        None => println!("open http://{addr}/?token=YOUR_TOKEN (the operator or admin token)"),
-    }
     {
+        // A closed stdout (a caller that read the first line and went) must not stop the server.
         use std::io::Write;
-        let _ = std::io::stdout().flush();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = match &args.local_token {
+            Some(t) => writeln!(
+                out,
+                "open http://{addr}/?token={}",
+                form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
+            ),
+            None => writeln!(
+                out,
+                "open http://{addr}/?token=YOUR_TOKEN (the operator or admin token)"
+            ),
+        };
+        let _ = out.flush();
     }
     tracing::info!("서버 시작 / serving on http://{addr}");
     let m = monitor.clone();
@@ -608,7 +614,7 @@ async fn create_demo(
 async fn openapi() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        crate::openapi::DOCUMENT,
+        crate::openapi::DOCUMENT.as_str(),
     )
         .into_response()
 }

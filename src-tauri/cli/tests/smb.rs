@@ -110,7 +110,11 @@ fn row_id(db: &Path, nas_path: &str) -> i64 {
     .unwrap_or_else(|e| panic!("{nas_path}: {e}"))
 }
 
-struct Server(Child);
+/// The server and its stdout (kept open while it runs).
+struct Server(
+    Child,
+    #[allow(dead_code)] BufReader<std::process::ChildStdout>,
+);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -202,10 +206,9 @@ fn the_cli_and_the_server_over_a_real_smb_share() {
         .spawn()
         .expect("serve");
     let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("first line");
-    let server = Server(child);
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    stdout.read_line(&mut first).expect("first line");
+    let server = Server(child, stdout);
     let url = first
         .trim()
         .strip_prefix("listening on ")

@@ -16,7 +16,7 @@ pub const CONFIG_FILE_NAME: &str = "nas-sync.toml";
 /// Directory name used under the OS config / data directories.
 pub const APP_DIR_NAME: &str = "nas-sync-monitor";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The archive root: a local directory, a mounted share or a UNC path.
@@ -79,6 +79,7 @@ pub struct Config {
     /// API returns it (they answer `admin_pin_set`), and the settings store writes it itself.
     #[serde(skip_serializing)]
     #[ts(skip)]
+    #[schemars(skip)]
     pub admin_pin_hash: Option<String>,
 }
 

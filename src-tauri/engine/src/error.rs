@@ -7,7 +7,17 @@ use std::path::PathBuf;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Which safety guard refused to apply changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    ts_rs::TS,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Guard {
     /// The share looked offline or empty; nothing was written anywhere.
@@ -20,7 +30,16 @@ pub enum Guard {
 /// (`unauthorized`, `bad_host`, …). Consumers branch on it, never on the message; the UI gets
 /// it as a TypeScript union. [`ErrorCode::http_status`] is the one table of HTTP statuses.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, ts_rs::TS,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    ts_rs::TS,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -136,7 +155,7 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// The one error shape every host sends: HTTP bodies and Tauri command errors alike.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     /// What happened and what to do (Korean first where the engine wrote both).
@@ -148,6 +167,7 @@ pub struct ErrorBody {
     /// Every invalid field of a settings change (`invalid_settings`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[ts(as = "Option<Vec<crate::runtime::settings::FieldError>>", optional)]
+    #[schemars(default)]
     pub errors: Vec<crate::runtime::settings::FieldError>,
     /// The job the error belongs to (a reconcile that failed while it was waited for).
     #[serde(skip_serializing_if = "Option::is_none")]

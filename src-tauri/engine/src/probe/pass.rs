@@ -14,7 +14,7 @@ use crate::archive::Archive;
 use crate::config::Config;
 use crate::error::{Result, SqlContext};
 
-#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct ProbeStats {
     pub pending: u64,
     pub probed: u64,

@@ -20,12 +20,13 @@ const SORTS: &[&str] = &["path", "size", "mtime", "catalog", "status"];
 
 /// Filters, sort and page of the matching table (`nas-sync matching`, `GET /api/matching`, the
 /// window's `get_matching`).
-#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatchingQuery {
     /// One of [`crate::index::Status`] (checked with a field-level message, so the wire type
     /// stays a string; TypeScript sees the union).
     #[ts(as = "Option<crate::index::Status>", optional)]
+    #[schemars(with = "Option<crate::index::Status>")]
     pub status: Option<String>,
     #[ts(optional)]
     pub catalog: Option<String>,
@@ -47,7 +48,7 @@ pub struct MatchingQuery {
     pub per_page: Option<u32>,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct MatchingPage {
     /// Items matching the filters (all pages).
     pub total: u64,
@@ -60,7 +61,7 @@ pub struct MatchingPage {
     pub summary: MatchingSummary,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS, schemars::JsonSchema)]
 pub struct MatchingSummary {
     /// `synced` + `synced_with_duplicates` (PRD 7.3).
     pub synced: u64,
@@ -90,7 +91,7 @@ impl MatchingSummary {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS, schemars::JsonSchema)]
 pub struct MatchItem {
     pub status: Status,
     /// Why the row has this status (Korean, for people).
@@ -112,7 +113,7 @@ pub struct MatchItem {
     pub primary: Option<FileRef>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS, schemars::JsonSchema)]
 pub struct SourcePart {
     pub id: i64,
     pub path: String,
@@ -125,7 +126,7 @@ pub struct SourcePart {
     pub duration_sec: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS, schemars::JsonSchema)]
 pub struct TargetPart {
     pub id: i64,
     pub nas_path: String,
@@ -135,7 +136,7 @@ pub struct TargetPart {
     pub status: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS, schemars::JsonSchema)]
 pub struct FileRef {
     pub id: i64,
     pub path: String,
@@ -543,7 +544,9 @@ fn load_items(conn: &Connection, ids: &[i64]) -> Result<Vec<MatchItem>> {
 
 /// Counts of a tree node. `total_files` counts Source files (not Target-only rows); `synced`
 /// includes `synced_with_duplicates`; `not_synced` counts non-eligible files only.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, ts_rs::TS, schemars::JsonSchema,
+)]
 pub struct NodeCounts {
     pub total_files: u64,
     pub synced: u64,
@@ -569,7 +572,7 @@ impl NodeCounts {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS, schemars::JsonSchema)]
 pub struct TreeFile {
     pub name: String,
     pub source_id: Option<i64>,
@@ -580,7 +583,7 @@ pub struct TreeFile {
     pub reason_code: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS, schemars::JsonSchema)]
 pub struct TreeDir {
     pub name: String,
     #[serde(rename = "type")]
@@ -592,7 +595,7 @@ pub struct TreeDir {
     pub files: Vec<TreeFile>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS, schemars::JsonSchema)]
 pub struct TreeCatalog {
     pub name: String,
     #[serde(flatten)]
@@ -601,13 +604,13 @@ pub struct TreeCatalog {
     pub files: Vec<TreeFile>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS, schemars::JsonSchema)]
 pub struct Tree {
     pub catalogs: Vec<TreeCatalog>,
 }
 
 /// One directory's immediate children (`tree --path`, `GET /api/matching/tree?path=`).
-#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS, schemars::JsonSchema)]
 pub struct TreeNode {
     pub path: String,
     #[serde(flatten)]
@@ -620,7 +623,7 @@ pub struct TreeNode {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS, schemars::JsonSchema)]
 pub struct TreeNodeDir {
     pub name: String,
     pub path: String,

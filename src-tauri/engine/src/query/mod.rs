@@ -15,7 +15,7 @@ use crate::index::{Index, Status};
 use crate::matching::MatchingSummary;
 use crate::names::Kind;
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Dashboard {
     pub source: SourceSummary,
     pub target: TargetSummary,
@@ -25,7 +25,7 @@ pub struct Dashboard {
     pub matching: MatchingSummary,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct SourceSummary {
     pub name: &'static str,
     pub db_path: String,
@@ -35,7 +35,7 @@ pub struct SourceSummary {
     pub db_size_mb: f64,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct TargetSummary {
     pub name: &'static str,
     pub db_path: String,
@@ -53,7 +53,7 @@ pub struct TargetSummary {
     pub network_fs: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Excluded {
     /// Video files that are not eligible (not in the HLS list).
     pub non_hls: u64,
@@ -61,14 +61,14 @@ pub struct Excluded {
     pub duplicates: u64,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct SyncStatus {
     pub is_running: bool,
     pub last_sync_time: Option<String>,
     pub last_result: Option<LastResult>,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct LastResult {
     pub added: u64,
     pub updated: u64,
@@ -79,7 +79,7 @@ pub struct LastResult {
     pub status: String,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct CatalogCount {
     pub id: String,
     pub count: u64,
@@ -163,7 +163,7 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
 }
 
 /// One applied Target change (PRD 4.3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct HistoryItem {
     pub id: i64,
     /// `added`, `updated`, `moved`, `restored` or `deleted`.
@@ -179,7 +179,7 @@ pub struct HistoryItem {
 
 /// Filters of the history query (`nas-sync history`, `GET /api/history`, the window's
 /// `get_history`).
-#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryFilter {
     /// A history event (the wire type stays a string, checked with a field-level message).
@@ -201,7 +201,7 @@ pub struct HistoryFilter {
     pub offset: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct HistoryPage {
     pub items: Vec<HistoryItem>,
     pub limit: u32,

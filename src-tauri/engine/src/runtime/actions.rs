@@ -19,7 +19,7 @@ pub use crate::runtime::admin::PinCheck;
 /// The settings as `GET /api/settings` and the window's `get_settings` answer them: the config
 /// without the PIN hash (never serialized), whether a PIN is set, where the file is and any
 /// warning from loading it.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct SettingsView {
     pub config: Config,
     pub admin_pin_set: bool,
@@ -45,7 +45,7 @@ impl SettingsView {
 }
 
 /// The answer of a settings patch that was applied.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct SettingsSaved {
     pub config: Config,
     pub admin_pin_set: bool,
@@ -324,7 +324,7 @@ fn merged(current: &Config, patch: Map<String, Value>) -> std::result::Result<Co
 }
 
 /// The answer of "test connection" (always an answer, never an error).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RootTest {
     pub ok: bool,
     pub code: String,
@@ -375,7 +375,7 @@ pub fn test_root(current: &Config, root: &str, marker_file: Option<String>) -> R
 }
 
 /// What onboarding's "use the demo archive" did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DemoStarted {
     pub config: Config,
     pub dir: PathBuf,

@@ -70,7 +70,7 @@ impl Caller {
 }
 
 /// The answer of "unlock admin mode".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct PinCheck {
     /// The PIN is right (admin mode is unlocked for [`GRANT_TTL`]).
     pub ok: bool,

@@ -29,7 +29,9 @@ pub const LOG_CAPACITY: usize = 1_000;
 pub const LOG_FILE_MAX_BYTES: u64 = 5 * 1024 * 1024;
 pub const LOG_FILES_KEPT: usize = 3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ts_rs::TS, schemars::JsonSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     Trace,
@@ -62,7 +64,7 @@ impl Level {
 }
 
 /// One line of the live log.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct LogLine {
     /// 1, 2, 3, … in the order the engine emitted them.
     pub seq: u64,

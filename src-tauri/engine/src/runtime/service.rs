@@ -63,7 +63,7 @@ struct Inner {
 
 /// `GET /api/matching/tree?path=` and the window's `get_tree_node`: one directory of the lazy
 /// tree.
-#[derive(Debug, Clone, Default, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, Deserialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TreeQuery {
     /// The directory, relative to the root (`""` is the root).
@@ -77,7 +77,7 @@ pub struct TreeQuery {
 }
 
 /// The answer of starting a job: `{message, job_id, started, kind}` (HTTP 202).
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct StartResponse {
     pub message: String,
     pub job_id: u64,
@@ -87,14 +87,14 @@ pub struct StartResponse {
 }
 
 /// `{message, job_id}` of a cancel that was asked for.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct CancelRequested {
     pub message: String,
     pub job_id: u64,
 }
 
 /// What "reconcile" (PRD 7.1) answers: the report when it finished in time, else the job to poll.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ReconcileOutcome {
     /// Finished within [`RECONCILE_WAIT`]: `{result, job_id}` (`result` null and `state` set
@@ -120,7 +120,7 @@ impl ReconcileOutcome {
 
 /// `/health` and the window's `get_health`: the status in a word and its error code; with
 /// `details`, also the last sync and the last error's message (which may name the share).
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Health {
     pub status: StatusKind,
     pub label: String,

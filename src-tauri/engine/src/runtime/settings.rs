@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 
 /// One field's problem, for the form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

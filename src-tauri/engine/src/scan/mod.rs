@@ -49,7 +49,7 @@ pub struct WalkedFile {
     pub mtime: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueKind {
     /// A directory could not be listed; its known files are kept.
@@ -61,7 +61,7 @@ pub enum IssueKind {
 }
 
 /// A warning from a scan: the scan went on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct ScanIssue {
     pub path: String,
     pub kind: IssueKind,
@@ -126,7 +126,7 @@ impl ScanDiff {
 }
 
 /// The outcome of a scan.
-#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct ScanReport {
     /// The scan's id in archive.db (`None` for a dry run or when nothing was committed).
     pub scan_id: Option<i64>,

@@ -16,7 +16,7 @@ use crate::target::Target;
 /// At most this many items are listed per section; `count` is always complete.
 pub const MAX_LISTED: usize = 1000;
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Section<T> {
     pub count: u64,
     pub items: Vec<T>,
@@ -36,26 +36,26 @@ impl<T> Section<T> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct PathMove {
     pub from: String,
     pub to: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct TargetPath {
     pub id: i64,
     pub nas_path: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct CodecWarning {
     pub path: String,
     pub codec: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct ReconcileReport {
     /// True when nothing below has a count.
     pub in_sync: bool,

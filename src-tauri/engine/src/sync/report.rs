@@ -3,20 +3,20 @@
 use super::*;
 
 /// Why a sync did not apply.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Refusal {
     pub guard: Guard,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct SyncError {
     pub path: String,
     pub message: String,
 }
 
 /// One Target change, for reports (the full list is in `file_history`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Change {
     pub event: &'static str,
     pub path: String,
@@ -29,7 +29,7 @@ pub struct Change {
 pub const MAX_LISTED_CHANGES: usize = 500;
 
 /// The result of `sync` (the CLI's `--json` document).
-#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct SyncReport {
     pub added: u64,
     pub updated: u64,

@@ -14,9 +14,21 @@ use crate::target::TargetRow;
 
 /// A row's status in the 1:1 matching table. The order is the `sort=status` order.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    ts_rs::TS,
+    schemars::JsonSchema,
 )]
 #[ts(rename = "MatchStatus")]
+#[schemars(rename = "MatchStatus")]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The primary of its name group, and its Target row is exactly right.

@@ -40,7 +40,7 @@ use super::watch::{self, Watch};
 /// Finished jobs kept for `GET /api/jobs/{id}`.
 pub const JOBS_KEPT: usize = 50;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     /// Incremental scan + apply to the Target.
@@ -61,7 +61,7 @@ impl JobKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Running,
@@ -74,7 +74,7 @@ pub enum JobState {
 }
 
 /// Where a running job is.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct JobProgress {
     /// `scanning`, `syncing`, `probing`, `comparing`, `done`.
     pub phase: String,
@@ -87,7 +87,7 @@ pub struct JobProgress {
 }
 
 /// A job's final report.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobResult {
     Sync(Box<SyncReport>),
@@ -96,7 +96,7 @@ pub enum JobResult {
 }
 
 /// An error as the UI sees it: a stable code and a message.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct ErrorInfo {
     pub code: String,
     pub message: String,
@@ -111,7 +111,7 @@ impl From<&Error> for ErrorInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct JobInfo {
     pub id: u64,
     pub kind: JobKind,
@@ -130,7 +130,9 @@ pub struct JobInfo {
 /// A person's go-ahead for a sync that a safety guard refused: the refused job they reviewed
 /// and the number of Target rows it would soft-delete. The forced sync applies only while its
 /// plan deletes at most that many rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
 pub struct ForceApproval {
     /// The refused sync job's id.
     pub refused_job: u64,
@@ -139,7 +141,7 @@ pub struct ForceApproval {
 }
 
 /// What [`Monitor::start`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Started {
     pub job_id: u64,
     /// False: a job was already running and `job_id` is that job.
@@ -147,7 +149,7 @@ pub struct Started {
     pub kind: JobKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusKind {
     Ok,
@@ -169,7 +171,7 @@ impl StatusKind {
 }
 
 /// The monitor's status, as the tray, the header light and `/health` show it.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct Status {
     pub status: StatusKind,
     pub label: &'static str,
@@ -183,13 +185,13 @@ pub struct Status {
     pub next_sync: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct RunningJob {
     pub id: u64,
     pub kind: JobKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct LastError {
     pub code: String,
     pub message: String,
