@@ -19,7 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::Connection;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_nas-sync");
+mod common;
+use common::{BIN, count};
 const SETPRIV: &str = "/usr/bin/setpriv";
 /// `nobody`: the unprivileged user the permission tests run the CLI as when the tests run as root.
 const NOBODY: u32 = 65534;
@@ -403,11 +404,6 @@ fn dump(db: &Path) -> Vec<String> {
         out.extend(rows);
     }
     out
-}
-
-fn count(db: &Path, sql: &str) -> i64 {
-    let conn = Connection::open(db).expect("open db");
-    conn.query_row(sql, [], |r| r.get(0)).expect("count query")
 }
 
 fn num(v: &Value, key: &str) -> u64 {

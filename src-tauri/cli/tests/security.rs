@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_nas-sync");
+mod common;
+use common::BIN;
 const TOKEN: &str = "sec-test-launch-token-7c1e";
 
 struct Server {
@@ -32,27 +33,9 @@ impl Drop for Server {
     }
 }
 
+/// A synced 40-file demo (the kit's).
 fn demo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(BIN)
-        .args(["demo", "--dir"])
-        .arg(dir.path())
-        .args(["--files", "40"])
-        .output()
-        .expect("demo");
-    assert!(out.status.success(), "{out:?}");
-    let cfg = dir.path().join("nas-sync.toml");
-    let mut text = fs::read_to_string(&cfg).expect("config");
-    text.push_str("probe_media = false\n");
-    fs::write(&cfg, text).expect("config");
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(&cfg)
-        .args(["-q", "sync"])
-        .output()
-        .expect("sync");
-    assert!(out.status.success(), "{out:?}");
-    dir
+    common::synced_demo(40)
 }
 
 fn serve(dir: tempfile::TempDir, token: Option<&str>, extra: &[&str]) -> Server {

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
 
-const BIN: &str = env!("CARGO_BIN_EXE_nas-sync");
+mod common;
+use common::{BIN, demo};
 const WAIT: Duration = Duration::from_secs(60);
 /// The launch token the loopback servers of these tests use (`NAS_SYNC_LOCAL_TOKEN`).
 const LOCAL: &str = "local-test-token-5f2c9e81";
@@ -34,23 +35,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn demo(files: u32) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(BIN)
-        .args(["demo", "--dir"])
-        .arg(dir.path())
-        .args(["--files", &files.to_string()])
-        .output()
-        .expect("run demo");
-    assert!(out.status.success(), "demo: {out:?}");
-    // The media probe (ffprobe per MXF file) is not what these tests are about.
-    let cfg = dir.path().join("nas-sync.toml");
-    let mut text = fs::read_to_string(&cfg).expect("demo config");
-    text.push_str("probe_media = false\n");
-    fs::write(&cfg, text).expect("demo config");
-    dir
 }
 
 fn cli_json(dir: &Path, args: &[&str]) -> Value {

@@ -8,8 +8,7 @@ use std::fs::{self, File};
 use std::io::{Seek, SeekFrom, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::atomic::AtomicBool;
 
 use nas_sync_engine::archive::Archive;
 use nas_sync_engine::clock::SystemClock;
@@ -18,7 +17,9 @@ use nas_sync_engine::scan::{self, ScanOptions};
 use nas_sync_engine::sync::{self, SyncOptions, SyncReport};
 use nas_sync_engine::{Config, demo, reconcile};
 use rusqlite::{Connection, OptionalExtension, params};
-use tempfile::TempDir;
+
+mod common;
+use common::{Env, env_with, media_fixture};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures and helpers
@@ -37,7 +38,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn fixture_bytes(name: &str) -> Vec<u8> {
-    fs::read(fixture(name)).expect("read fixture")
+    media_fixture(name)
 }
 
 /// What `fixtures/media/make.sh` says each clip is.
@@ -218,27 +219,10 @@ impl Rng {
     }
 }
 
-/// A distinct mtime per written file, so no two files pair up as a "move" by accident.
-static NEXT_MTIME: AtomicI64 = AtomicI64::new(1_650_000_000);
-
-fn fresh_mtime() -> i64 {
-    NEXT_MTIME.fetch_add(1000, Ordering::Relaxed)
-}
-
-/// Write `data` at `root/rel` (creating folders) with a fresh mtime.
+/// Write `data` at `root/rel` (creating folders) with a fresh mtime (the kit's).
 fn put_bytes(root: &Path, rel: &str, data: &[u8]) -> PathBuf {
-    let p = root.join(rel);
-    if let Some(dir) = p.parent() {
-        fs::create_dir_all(dir).expect("create parent dirs");
-    }
-    fs::write(&p, data).expect("write file");
-    let f = File::options()
-        .write(true)
-        .open(&p)
-        .expect("open for mtime");
-    f.set_modified(UNIX_EPOCH + Duration::from_secs(fresh_mtime() as u64))
-        .expect("set mtime");
-    p
+    common::put_bytes(root, rel, data);
+    root.join(rel)
 }
 
 fn put_fixture(root: &Path, rel: &str, fixture_name: &str) -> PathBuf {
@@ -254,37 +238,16 @@ fn padded_bmff(fixture_name: &str, pad: usize) -> Vec<u8> {
     v
 }
 
-/// A temp dir with the share (`share/`) and the two databases outside it.
-struct Env {
-    _tmp: TempDir,
-    root: PathBuf,
-    archive: PathBuf,
-    target: PathBuf,
-    cfg: Config,
-}
-
+/// The kit's env (the share and the databases in a temp dir) with the probe on, two workers of
+/// each kind and an ffprobe that does not exist (the Rust parsers only, unless a test says).
 fn env() -> Env {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let root = tmp.path().join("share");
-    fs::create_dir_all(&root).expect("create share");
-    let archive = tmp.path().join("archive.db");
-    let target = tmp.path().join("pokervod.db");
-    let cfg = Config {
-        root: Some(root.clone()),
-        archive_db: Some(archive.clone()),
-        target_db: Some(target.clone()),
-        scan_workers: 2,
-        probe_workers: 2,
-        ffprobe_path: Some(missing_ffprobe(tmp.path())),
-        ..Config::default()
-    };
-    Env {
-        _tmp: tmp,
-        root,
-        archive,
-        target,
-        cfg,
-    }
+    let mut e = env_with(|c| {
+        c.scan_workers = 2;
+        c.probe_workers = 2;
+        c.probe_media = true;
+    });
+    e.cfg.ffprobe_path = Some(missing_ffprobe(e.dir()));
+    e
 }
 
 fn scan(cfg: &Config, archive: &mut Archive) {

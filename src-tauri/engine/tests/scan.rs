@@ -5,14 +5,13 @@
 use std::collections::BTreeSet;
 #[cfg(unix)]
 use std::ffi::OsStr;
-use std::fs::{self, File};
+use std::fs;
 #[cfg(unix)]
 use std::os::unix::ffi::OsStrExt;
 #[cfg(unix)]
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, UNIX_EPOCH};
 
 use nas_sync_engine::archive::{Archive, FileRecord};
 use nas_sync_engine::clock::FixedClock;
@@ -22,6 +21,9 @@ use nas_sync_engine::scan::{self, PartialScan, ScanOptions, ScanReport};
 use nas_sync_engine::{Config, Error, Guard};
 use tempfile::TempDir;
 use unicode_normalization::UnicodeNormalization;
+
+mod common;
+use common::set_mtime;
 
 /// A base mtime (2023-11-14T22:13:20Z); tests add offsets so unrelated files never share one.
 const T0: i64 = 1_700_000_000;
@@ -74,30 +76,12 @@ impl Fixture {
 
     /// Move `from` to `to` (both relative to the root), creating the target directory.
     fn mv(&self, from: &str, to: &str) {
-        let dst = self.root.join(to);
-        if let Some(parent) = dst.parent() {
-            fs::create_dir_all(parent).expect("create move target dir");
-        }
-        fs::rename(self.root.join(from), dst).expect("rename");
+        common::mv(&self.root, from, to);
     }
 }
 
 fn write_file(p: &Path, content: &[u8], mtime: i64) {
-    if let Some(parent) = p.parent() {
-        fs::create_dir_all(parent).expect("create parent dirs");
-    }
-    fs::write(p, content).expect("write file");
-    set_mtime(p, mtime);
-}
-
-fn set_mtime(p: &Path, secs: i64) {
-    let t = UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).expect("positive mtime"));
-    File::options()
-        .write(true)
-        .open(p)
-        .expect("open file to set mtime")
-        .set_modified(t)
-        .expect("set mtime");
+    common::write_at(p, content, mtime);
 }
 
 fn clock() -> FixedClock {

@@ -17,7 +17,7 @@ use nas_sync_engine::scan::{self, ScanOptions};
 use nas_sync_engine::sync::{self, SyncOptions, SyncReport};
 
 pub struct Env {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pub root: PathBuf,
     pub archive: PathBuf,
     pub target: PathBuf,
@@ -47,11 +47,18 @@ pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
     };
     f(&mut cfg);
     Env {
-        _dir: dir,
+        dir,
         root,
         archive,
         target,
         cfg,
+    }
+}
+
+impl Env {
+    /// The temp dir holding the share (`share/`) and the databases (`db/`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 }
 
@@ -72,16 +79,26 @@ pub fn fresh_mtime() -> i64 {
 
 /// Write `body` at `rel` (creating folders) with mtime `mtime`.
 pub fn put_bytes_at(root: &Path, rel: &str, body: &[u8], mtime: i64) {
-    let p = root.join(rel);
+    write_at(&root.join(rel), body, mtime);
+}
+
+/// Write `body` at the path `p` (creating folders) with mtime `mtime` (seconds, ≥ 0).
+pub fn write_at(p: &Path, body: &[u8], mtime: i64) {
     if let Some(dir) = p.parent() {
         fs::create_dir_all(dir).expect("create parent dirs");
     }
-    fs::write(&p, body).expect("write file");
-    let f = fs::File::options()
+    fs::write(p, body).expect("write file");
+    set_mtime(p, mtime);
+}
+
+/// Set the mtime of the file at `p` (seconds since the epoch, ≥ 0).
+pub fn set_mtime(p: &Path, secs: i64) {
+    let t = UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).expect("positive mtime"));
+    fs::File::options()
         .write(true)
-        .open(&p)
-        .expect("open for mtime");
-    f.set_modified(UNIX_EPOCH + Duration::from_secs(mtime as u64))
+        .open(p)
+        .expect("open file to set mtime")
+        .set_modified(t)
         .expect("set mtime");
 }
 
