@@ -159,19 +159,22 @@ impl Server {
 
     /// A request as the operator's own page or a script makes it: right Host, the token.
     fn api(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
-        let mut head = vec![format!("Authorization: Bearer {TOKEN}")];
-        let body = match body {
-            Some(b) => {
-                head.push("Content-Type: application/json".into());
-                b.to_string()
-            }
-            None => String::new(),
-        };
-        self.raw(method, path, &self.host(), &head, &body)
+        self.json_request(method, path, format!("Authorization: Bearer {TOKEN}"), body)
     }
 
     fn with_cookie(&self, method: &str, path: &str, cookies: &str, body: Option<&Value>) -> Reply {
-        let mut head = vec![format!("Cookie: {cookies}")];
+        self.json_request(method, path, format!("Cookie: {cookies}"), body)
+    }
+
+    /// A request with the right Host, one credential header and, when given, a JSON body.
+    fn json_request(
+        &self,
+        method: &str,
+        path: &str,
+        credential: String,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut head = vec![credential];
         let body = match body {
             Some(b) => {
                 head.push("Content-Type: application/json".into());

@@ -137,6 +137,39 @@ fn assert_database_failure(code: i32, stdout: &str, stderr: &str, cause: &str) {
     assert!(message.contains(cause), "the cause ({cause}): {message}");
 }
 
+/// What a test that mounts a file system under the Target starts from: a seeded Target, what
+/// archive.db has recorded, a folder for what the namespace copies out, and the Target's folder
+/// (the mount point).
+struct MountCase {
+    fx: Fx,
+    seed: PathBuf,
+    recorded: (i64, i64),
+    out: PathBuf,
+    tfs: PathBuf,
+}
+
+/// [`MountCase`], or `None` (with a SKIPPED line naming `test`) when not root: `unshare -m`
+/// and the tmpfs mount need it.
+fn mount_case(test: &str) -> Option<MountCase> {
+    let probe = tempfile::tempdir().expect("temp dir");
+    if !running_as_root(probe.path()) {
+        eprintln!("SKIPPED {test}: needs root for `unshare -m` and a tmpfs mount");
+        return None;
+    }
+    let (fx, seed) = seeded("");
+    let recorded = fx.recorded();
+    let out = fx.dir.join("out");
+    fs::create_dir(&out).expect("out dir");
+    let tfs = fx.target_db.parent().expect("tfs").to_path_buf();
+    Some(MountCase {
+        fx,
+        seed,
+        recorded,
+        out,
+        tfs,
+    })
+}
+
 fn running_as_root(dir: &Path) -> bool {
     let probe = dir.join(".uid-probe");
     fs::write(&probe, b"").expect("probe file");
@@ -198,19 +231,16 @@ fn read(p: &Path) -> String {
 
 #[test]
 fn a_full_disk_under_the_target_ends_the_sync_with_nothing_applied() {
-    let probe = tempfile::tempdir().expect("temp dir");
-    if !running_as_root(probe.path()) {
-        eprintln!(
-            "SKIPPED a_full_disk_under_the_target_ends_the_sync_with_nothing_applied: \
-             needs root for `unshare -m` and a tmpfs mount"
-        );
+    let Some(MountCase {
+        fx,
+        seed,
+        recorded,
+        out,
+        tfs,
+    }) = mount_case("a_full_disk_under_the_target_ends_the_sync_with_nothing_applied")
+    else {
         return;
-    }
-    let (fx, seed) = seeded("");
-    let recorded = fx.recorded();
-    let out = fx.dir.join("out");
-    fs::create_dir(&out).expect("out dir");
-    let tfs = fx.target_db.parent().expect("tfs").to_path_buf();
+    };
     // Inside the namespace: a 512 KiB tmpfs over tfs/, the seed copied in, the rest filled but
     // 64 KiB (room for the rollback journal, not for 1,500 new rows); then the sync, and the
     // state it leaves, copied out before the namespace (and its tmpfs) goes away.
@@ -263,19 +293,16 @@ cp "$TFS/pokervod.db" "$OUT/after.db"
 
 #[test]
 fn a_read_only_mount_under_the_target_ends_the_sync_with_nothing_applied() {
-    let probe = tempfile::tempdir().expect("temp dir");
-    if !running_as_root(probe.path()) {
-        eprintln!(
-            "SKIPPED a_read_only_mount_under_the_target_ends_the_sync_with_nothing_applied: \
-             needs root for `unshare -m` and a tmpfs mount"
-        );
+    let Some(MountCase {
+        fx,
+        seed,
+        recorded,
+        out,
+        tfs,
+    }) = mount_case("a_read_only_mount_under_the_target_ends_the_sync_with_nothing_applied")
+    else {
         return;
-    }
-    let (fx, seed) = seeded("");
-    let recorded = fx.recorded();
-    let out = fx.dir.join("out");
-    fs::create_dir(&out).expect("out dir");
-    let tfs = fx.target_db.parent().expect("tfs").to_path_buf();
+    };
     in_mount_namespace(
         r#"
 mount -t tmpfs -o size=4m tmpfs "$TFS"
