@@ -79,6 +79,18 @@ fn error_paths(r: &SyncReport) -> BTreeSet<&str> {
     r.errors.iter().map(|e| e.path.as_str()).collect()
 }
 
+/// The sync failed only `X/f100.mp4`, with `why` in its error, and applied the 199 others.
+fn assert_only_f100_failed(r: &SyncReport, why: &str) {
+    assert_eq!(
+        error_paths(r),
+        BTreeSet::from(["X/f100.mp4"]),
+        "{:?}",
+        r.errors
+    );
+    assert!(r.errors[0].message.contains(why), "{:?}", r.errors);
+    assert_eq!(r.added, 199);
+}
+
 /// Every history entry and every link names a Target row that was written: the id exists, at
 /// the entry's path (no row of these tests moves after its history was written).
 fn assert_history_and_links_name_written_rows(e: &common::Env) {
@@ -267,18 +279,7 @@ fn rows_a_trigger_silently_ignores_are_errors_and_have_no_history() {
     );
     drop(c);
     let r = sync_ok(&e.cfg);
-    assert_eq!(
-        error_paths(&r),
-        BTreeSet::from(["X/f100.mp4"]),
-        "{:?}",
-        r.errors
-    );
-    assert!(
-        r.errors[0].message.contains("0 rows changed"),
-        "{:?}",
-        r.errors
-    );
-    assert_eq!(r.added, 199);
+    assert_only_f100_failed(&r, "0 rows changed");
     let target = rows(&e.target);
     assert_eq!(target.len(), 199);
     assert!(target.iter().all(|r| r.1 != "X/f100.mp4"));
@@ -344,18 +345,7 @@ fn a_trigger_failing_in_the_middle_of_a_batch_reports_only_its_row() {
         ),
     ));
     let r = sync_ok(&e.cfg);
-    assert_eq!(
-        error_paths(&r),
-        BTreeSet::from(["X/f100.mp4"]),
-        "{:?}",
-        r.errors
-    );
-    assert!(
-        r.errors[0].message.contains("owner fails f100"),
-        "{:?}",
-        r.errors
-    );
-    assert_eq!(r.added, 199);
+    assert_only_f100_failed(&r, "owner fails f100");
     assert_eq!(rows(&e.target).len(), 199);
     assert_eq!(history(&e.archive).len(), 199);
     assert_history_and_links_name_written_rows(&e);
