@@ -20,6 +20,31 @@ pub(super) struct DiffIdx {
 }
 
 impl DiffIdx {
+    /// The scan's report of this diff over `walk` (its issues are taken as the warnings); the
+    /// caller sets the id, the duration and what it names as the scope.
+    pub(super) fn report(
+        &self,
+        walk: &mut Walk,
+        dry_run: bool,
+        scope: Option<Vec<String>>,
+    ) -> ScanReport {
+        ScanReport {
+            scan_id: None,
+            dry_run,
+            files_seen: walk.files.len() as u64,
+            dirs_seen: walk.dirs_seen,
+            added: self.added.len() as u64,
+            removed: self.removed.len() as u64,
+            modified: self.modified.len() as u64,
+            moved: self.moved.len() as u64,
+            unchanged: self.unchanged as u64,
+            kept_unreadable: self.kept_unreadable as u64,
+            warnings: std::mem::take(&mut walk.issues),
+            duration_ms: 0,
+            scope,
+        }
+    }
+
     pub(super) fn to_diff(&self, known: &[FileRecord], walked: &[WalkedFile]) -> ScanDiff {
         let pairs = |v: &[(usize, usize)]| -> Vec<(FileRecord, WalkedFile)> {
             v.iter()

@@ -324,21 +324,7 @@ pub fn run_scan(
     let t = Instant::now();
     let d = diff_idx(root, &known, &walk, opts.cancel.unwrap_or(&never))?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "scan: diffed");
-    let mut report = ScanReport {
-        scan_id: None,
-        dry_run: false,
-        files_seen: walk.files.len() as u64,
-        dirs_seen: walk.dirs_seen,
-        added: d.added.len() as u64,
-        removed: d.removed.len() as u64,
-        modified: d.modified.len() as u64,
-        moved: d.moved.len() as u64,
-        unchanged: d.unchanged as u64,
-        kept_unreadable: d.kept_unreadable as u64,
-        warnings: std::mem::take(&mut walk.issues),
-        duration_ms: 0,
-        scope: None,
-    };
+    let mut report = d.report(&mut walk, false, None);
     let times = ScanTimes {
         started: iso(started),
         finished: iso(clock.now()),

@@ -144,21 +144,7 @@ pub fn run_partial_scan(
     walk.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     walk.issues.sort_by(|a, b| a.path.cmp(&b.path));
     let d = diff_idx(root, &known, &walk, cancel)?;
-    let mut report = ScanReport {
-        scan_id: None,
-        dry_run: opts.dry_run,
-        files_seen: walk.files.len() as u64,
-        dirs_seen: walk.dirs_seen,
-        added: d.added.len() as u64,
-        removed: d.removed.len() as u64,
-        modified: d.modified.len() as u64,
-        moved: d.moved.len() as u64,
-        unchanged: d.unchanged as u64,
-        kept_unreadable: d.kept_unreadable as u64,
-        warnings: std::mem::take(&mut walk.issues),
-        duration_ms: 0,
-        scope: Some(scope),
-    };
+    let mut report = d.report(&mut walk, opts.dry_run, Some(scope));
     if opts.dry_run {
         report.duration_ms = timer.elapsed().as_millis() as u64;
         return Ok(PartialScan::Done(report));
