@@ -7,10 +7,9 @@ mod common;
 
 use std::sync::Arc;
 
-use nas_sync_engine::clock::SystemClock;
 use nas_sync_engine::runtime::actions::{self, PatchError};
 use nas_sync_engine::runtime::settings::SettingsStore;
-use nas_sync_engine::runtime::{Caller, CallerKind, JobKind, LogHub, Monitor, MonitorOptions};
+use nas_sync_engine::runtime::{Caller, CallerKind, JobKind, Monitor};
 use serde_json::{Value, json};
 
 struct Fx {
@@ -21,17 +20,7 @@ struct Fx {
 
 fn fx() -> Fx {
     let e = common::env();
-    let store = SettingsStore::new(e.root.parent().expect("temp dir").join("nas-sync.toml"));
-    store.save(&e.cfg).expect("first save");
-    let m = Monitor::new(
-        e.cfg.clone(),
-        Arc::new(SystemClock),
-        LogHub::new(),
-        MonitorOptions {
-            schedule: false,
-            ..MonitorOptions::default()
-        },
-    );
+    let (store, m) = common::settings_and_monitor(&e);
     Fx { _env: e, store, m }
 }
 

@@ -10,14 +10,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use nas_sync_engine::clock::SystemClock;
 use nas_sync_engine::runtime::Caller;
+use nas_sync_engine::runtime::Monitor;
 use nas_sync_engine::runtime::actions::{self, PatchError, PinCheck, SettingsSaved, SettingsView};
 use nas_sync_engine::runtime::admin::AdminGate;
 use nas_sync_engine::runtime::settings::{FieldError, SettingsStore};
-use nas_sync_engine::runtime::{LogHub, Monitor, MonitorOptions};
 use serde_json::{Value, json};
 
 fn now() -> chrono::DateTime<chrono::Utc> {
@@ -47,17 +44,7 @@ fn verify_admin_pin(gate: &AdminGate, cfg: &nas_sync_engine::Config, pin: &str) 
 #[test]
 fn the_pin_is_set_changed_with_the_current_pin_cleared_and_never_leaves_as_a_hash() {
     let e = common::env();
-    let store = SettingsStore::new(e.root.parent().expect("temp dir").join("nas-sync.toml"));
-    store.save(&e.cfg).expect("first save");
-    let m = Monitor::new(
-        e.cfg.clone(),
-        Arc::new(SystemClock),
-        LogHub::new(),
-        MonitorOptions {
-            schedule: false,
-            ..MonitorOptions::default()
-        },
-    );
+    let (store, m) = common::settings_and_monitor(&e);
     let gate = AdminGate::new();
     let view = |m: &Monitor| {
         serde_json::to_value(SettingsView::new(m, Some(&store), None)).expect("view JSON")

@@ -12,7 +12,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use chrono::{TimeZone, Utc};
 use nas_sync_engine::Config;
 use nas_sync_engine::archive::Archive;
-use nas_sync_engine::clock::FixedClock;
+use nas_sync_engine::clock::{FixedClock, SystemClock};
+use nas_sync_engine::runtime::settings::SettingsStore;
+use nas_sync_engine::runtime::{LogHub, Monitor, MonitorOptions};
 use nas_sync_engine::scan::{self, ScanOptions};
 use nas_sync_engine::sync::{self, SyncOptions, SyncReport};
 
@@ -183,4 +185,21 @@ pub fn sync_at(e: &Env, hour: u32) -> SyncReport {
 pub fn scan_only(e: &Env, hour: u32) {
     let mut a = Archive::open(&e.archive).expect("open archive.db");
     scan::run_scan(&e.cfg, &mut a, &clock(hour), ScanOptions::default()).expect("scan");
+}
+
+/// A settings file next to the env's databases holding its Config, and a monitor over that
+/// Config without a schedule (the hosts' settings and admin paths run against both).
+pub fn settings_and_monitor(e: &Env) -> (SettingsStore, Monitor) {
+    let store = SettingsStore::new(e.dir().join("nas-sync.toml"));
+    store.save(&e.cfg).expect("first save");
+    let m = Monitor::new(
+        e.cfg.clone(),
+        std::sync::Arc::new(SystemClock),
+        LogHub::new(),
+        MonitorOptions {
+            schedule: false,
+            ..MonitorOptions::default()
+        },
+    );
+    (store, m)
 }
