@@ -170,6 +170,38 @@ fn mount_case(test: &str) -> Option<MountCase> {
     })
 }
 
+/// Run the sync in a mount namespace after `mount` (which mounts `$TFS` and puts `$SEED` there
+/// as pokervod.db); it must end as a database failure naming `cause`. Its output, exit code,
+/// the listing of `$TFS` and the Target after it are copied to `out`.
+fn sync_fails_under(fx: &Fx, seed: &Path, out: &Path, tfs: &Path, mount: &str, cause: &str) {
+    let script = format!(
+        r#"{mount}set +e
+"$BIN" --config "$CFG" --json sync > "$OUT/stdout" 2> "$OUT/stderr"
+echo $? > "$OUT/code"
+set -e
+ls -A "$TFS" > "$OUT/listing"
+cp "$TFS/pokervod.db" "$OUT/after.db"
+"#
+    );
+    in_mount_namespace(
+        &script,
+        out,
+        &[
+            ("TFS", tfs),
+            ("SEED", seed),
+            ("BIN", Path::new(BIN)),
+            ("CFG", &fx.config),
+        ],
+    );
+    let code: i32 = read(&out.join("code")).trim().parse().expect("exit code");
+    assert_database_failure(
+        code,
+        &read(&out.join("stdout")),
+        &read(&out.join("stderr")),
+        cause,
+    );
+}
+
 fn running_as_root(dir: &Path) -> bool {
     let probe = dir.join(".uid-probe");
     fs::write(&probe, b"").expect("probe file");
@@ -244,7 +276,11 @@ fn a_full_disk_under_the_target_ends_the_sync_with_nothing_applied() {
     // Inside the namespace: a 512 KiB tmpfs over tfs/, the seed copied in, the rest filled but
     // 64 KiB (room for the rollback journal, not for 1,500 new rows); then the sync, and the
     // state it leaves, copied out before the namespace (and its tmpfs) goes away.
-    in_mount_namespace(
+    sync_fails_under(
+        &fx,
+        &seed,
+        &out,
+        &tfs,
         r#"
 mount -t tmpfs -o size=512k tmpfs "$TFS"
 touch "$OUT/mounted"
@@ -252,26 +288,7 @@ cp "$SEED" "$TFS/pokervod.db"
 dd if=/dev/zero of="$TFS/filler" bs=4096 2>/dev/null || true
 truncate -s -64K "$TFS/filler"
 df -k "$TFS" > "$OUT/df"
-set +e
-"$BIN" --config "$CFG" --json sync > "$OUT/stdout" 2> "$OUT/stderr"
-echo $? > "$OUT/code"
-set -e
-ls -A "$TFS" > "$OUT/listing"
-cp "$TFS/pokervod.db" "$OUT/after.db"
 "#,
-        &out,
-        &[
-            ("TFS", &tfs),
-            ("SEED", &seed),
-            ("BIN", Path::new(BIN)),
-            ("CFG", &fx.config),
-        ],
-    );
-    let code: i32 = read(&out.join("code")).trim().parse().expect("exit code");
-    assert_database_failure(
-        code,
-        &read(&out.join("stdout")),
-        &read(&out.join("stderr")),
         "full",
     );
     assert_eq!(
@@ -303,32 +320,17 @@ fn a_read_only_mount_under_the_target_ends_the_sync_with_nothing_applied() {
     else {
         return;
     };
-    in_mount_namespace(
+    sync_fails_under(
+        &fx,
+        &seed,
+        &out,
+        &tfs,
         r#"
 mount -t tmpfs -o size=4m tmpfs "$TFS"
 touch "$OUT/mounted"
 cp "$SEED" "$TFS/pokervod.db"
 mount -o remount,ro "$TFS"
-set +e
-"$BIN" --config "$CFG" --json sync > "$OUT/stdout" 2> "$OUT/stderr"
-echo $? > "$OUT/code"
-set -e
-ls -A "$TFS" > "$OUT/listing"
-cp "$TFS/pokervod.db" "$OUT/after.db"
 "#,
-        &out,
-        &[
-            ("TFS", &tfs),
-            ("SEED", &seed),
-            ("BIN", Path::new(BIN)),
-            ("CFG", &fx.config),
-        ],
-    );
-    let code: i32 = read(&out.join("code")).trim().parse().expect("exit code");
-    assert_database_failure(
-        code,
-        &read(&out.join("stdout")),
-        &read(&out.join("stderr")),
         "readonly",
     );
     assert_eq!(read(&out.join("listing")), "pokervod.db\n");
