@@ -14,8 +14,8 @@ use common::{env, put};
 use nas_sync_engine::clock::SystemClock;
 use nas_sync_engine::runtime::monitor::{JobResult, ROOT_UNREACHABLE};
 use nas_sync_engine::runtime::{
-    Caller, CallerKind, ForceApproval, JobKind, JobState, LogHub, Monitor, MonitorOptions, Status,
-    StatusKind,
+    Caller, CallerKind, ForceApproval, JobKind, JobState, LogHub, Monitor, MonitorOptions, Started,
+    Status, StatusKind,
 };
 use nas_sync_engine::scan::ScanScope;
 use rusqlite::Connection;
@@ -46,7 +46,11 @@ fn active_rows(target: &std::path::Path) -> i64 {
 
 fn run(m: &Monitor, kind: JobKind, force: bool) -> nas_sync_engine::runtime::JobInfo {
     assert!(!force, "a forced sync goes through `force_reviewed`");
-    let s = m.start(kind, nas_sync_engine::sync::Force::No, "manual");
+    finished(m, m.start(kind, nas_sync_engine::sync::Force::No, "manual"))
+}
+
+/// The job `s` started (no other was running), once it has finished.
+fn finished(m: &Monitor, s: Started) -> nas_sync_engine::runtime::JobInfo {
     assert!(s.started, "no other job was running");
     assert!(m.wait(s.job_id, WAIT), "job {} finished in time", s.job_id);
     m.job(s.job_id).expect("finished job is kept")
@@ -200,9 +204,7 @@ fn force_reviewed(m: &Monitor, approval: ForceApproval) -> nas_sync_engine::runt
     let s = m
         .request(JobKind::Sync, Some(approval), &Caller::cli())
         .expect("forced sync starts");
-    assert!(s.started, "no other job was running");
-    assert!(m.wait(s.job_id, WAIT), "job {} finished in time", s.job_id);
-    m.job(s.job_id).expect("finished job is kept")
+    finished(m, s)
 }
 
 #[test]
