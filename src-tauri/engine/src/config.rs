@@ -41,8 +41,18 @@ pub struct Config {
     pub marker_file: Option<String>,
     /// How long to wait for a busy Target before giving up, in seconds.
     pub busy_timeout_secs: u64,
-    /// Parallel workers for walking top-level directories (SMB listing is latency-bound).
+    /// Parallel workers listing directories (SMB listing is latency-bound).
     pub scan_workers: usize,
+    /// A call to the share (listing a folder, reading a file) that has not answered after this
+    /// many seconds fails the job with "NAS 응답 없음" (`share_timeout`); nothing is changed.
+    pub share_timeout_secs: u64,
+    /// A new or changed file modified less than this many seconds before the scan is treated as
+    /// still being copied (복사 중): it is not published to the Target until it is stable.
+    /// 0 = publish at once.
+    pub settle_secs: u64,
+    /// Soft-delete a Target row only after its file was missing from this many consecutive
+    /// scans (1 = at the first scan that misses it). A moved file is re-pointed at once.
+    pub delete_after_missing_scans: u32,
     /// Probe new and modified video files for codec, resolution and duration.
     pub probe_media: bool,
     /// Parallel probes (each reads a few hundred KiB of headers).
@@ -98,6 +108,9 @@ impl Default for Config {
             marker_file: None,
             busy_timeout_secs: 30,
             scan_workers: 8,
+            share_timeout_secs: 30,
+            settle_secs: 60,
+            delete_after_missing_scans: 1,
             probe_media: true,
             probe_workers: 4,
             probe_budget_secs: 60,
@@ -286,6 +299,33 @@ impl Config {
                 format!(
                     "scan_workers must be between 1 and 64 (got {})",
                     self.scan_workers
+                ),
+            ));
+        }
+        if !(5..=3600).contains(&self.share_timeout_secs) {
+            out.push((
+                "share_timeout_secs".to_string(),
+                format!(
+                    "share_timeout_secs must be between 5 and 3600 (got {})",
+                    self.share_timeout_secs
+                ),
+            ));
+        }
+        if self.settle_secs > 86_400 {
+            out.push((
+                "settle_secs".to_string(),
+                format!(
+                    "settle_secs must be between 0 and 86400 (got {})",
+                    self.settle_secs
+                ),
+            ));
+        }
+        if !(1..=100).contains(&self.delete_after_missing_scans) {
+            out.push((
+                "delete_after_missing_scans".to_string(),
+                format!(
+                    "delete_after_missing_scans must be between 1 and 100 (got {})",
+                    self.delete_after_missing_scans
                 ),
             ));
         }

@@ -55,6 +55,9 @@ pub enum ErrorCode {
     TargetBusy,
     TooLarge,
     RootUnreachable,
+    /// A call to the share did not answer within `share_timeout_secs` (NAS 응답 없음); the job
+    /// stopped and nothing was changed.
+    ShareTimeout,
     AdminRequired,
     AdminPinNotSet,
     NotFound,
@@ -100,6 +103,7 @@ impl ErrorCode {
             TargetBusy => "target_busy",
             TooLarge => "too_large",
             RootUnreachable => "root_unreachable",
+            ShareTimeout => "share_timeout",
             AdminRequired => "admin_required",
             AdminPinNotSet => "admin_pin_not_set",
             NotFound => "not_found",
@@ -142,7 +146,7 @@ impl ErrorCode {
             TooLarge => 413,
             UnsupportedMediaType => 415,
             BadHost => 421,
-            TargetBusy | SyncRunning | RootUnreachable | Unavailable => 503,
+            TargetBusy | SyncRunning | RootUnreachable | ShareTimeout | Unavailable => 503,
             TargetSchema | Cancelled | SchemaTooNew | Database | Io | Internal | Autostart => 500,
         }
     }
@@ -254,6 +258,13 @@ pub enum Error {
     #[error("{message}")]
     Unreachable { message: String },
 
+    /// A call to the share (`what`: a listing, a read) has not answered for `secs` seconds: the
+    /// share hangs. The job stopped; nothing was changed.
+    #[error(
+        "NAS 응답 없음: {what}이(가) {secs}초 동안 응답하지 않아 작업을 멈췄습니다. 아무것도 바뀌지 않았습니다. / The NAS did not answer for {secs} s ({what}); the job stopped and nothing was changed."
+    )]
+    ShareTimeout { what: String, secs: u64 },
+
     /// The action is an administrator's (PRD 4.1.3): unlock admin mode with the PIN (or use the
     /// admin token) first. Nothing was done.
     #[error(
@@ -343,6 +354,7 @@ impl Error {
             Error::TargetBusy { .. } => ErrorCode::TargetBusy,
             Error::TooLarge { .. } => ErrorCode::TooLarge,
             Error::Unreachable { .. } => ErrorCode::RootUnreachable,
+            Error::ShareTimeout { .. } => ErrorCode::ShareTimeout,
             Error::AdminRequired { .. } => ErrorCode::AdminRequired,
             Error::AdminPinNotSet { .. } => ErrorCode::AdminPinNotSet,
             Error::NotFound { .. } => ErrorCode::NotFound,

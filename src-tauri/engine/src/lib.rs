@@ -10,6 +10,7 @@
 // and the runtime runs it all as jobs for the hosts (`runtime`).
 pub mod clock;
 pub mod config;
+pub mod content_io;
 pub mod demo;
 pub mod error;
 pub mod names;

@@ -28,6 +28,9 @@ export function toForm(c: Config): Form {
     probe_media: c.probe_media,
     strict_codec_check: c.strict_codec_check,
     scan_workers: String(c.scan_workers),
+    share_timeout_secs: String(c.share_timeout_secs),
+    settle_secs: String(c.settle_secs),
+    delete_after_missing_scans: String(c.delete_after_missing_scans),
     probe_workers: String(c.probe_workers),
     ffprobe_path: c.ffprobe_path ?? "",
     tree_full_limit: String(c.tree_full_limit),
@@ -77,6 +80,9 @@ export function patchOf(form: Form, saved: Config): Partial<Config> {
       case "max_delete_count":
       case "busy_timeout_secs":
       case "scan_workers":
+      case "share_timeout_secs":
+      case "settle_secs":
+      case "delete_after_missing_scans":
       case "probe_workers":
       case "tree_full_limit": {
         const s = String(v).trim();
@@ -249,6 +255,8 @@ export function Settings() {
         <div className="grid gap-4 md:grid-cols-2">
           {text("interval_minutes", t("동기화 간격 (분)", "Interval (minutes)"), t("1–1440분, 기본 30분", "1–1440, default 30"), { type: "number" })}
           {text("busy_timeout_secs", t("Target 잠김 대기 (초)", "Wait for a locked Target (s)"), undefined, { type: "number" })}
+          {text("share_timeout_secs", t("NAS 응답 대기 (초)", "Wait for the NAS (s)"), t("NAS가 이 시간 동안 응답하지 않으면 작업을 멈춥니다 (5–3600, 기본 30).", "A job stops when the NAS does not answer for this long (5–3600, default 30)."), { type: "number" })}
+          {text("settle_secs", t("복사 완료 대기 (초)", "Copy settle time (s)"), t("이 시간 안에 바뀐 파일은 복사 중으로 보고 OTT에 올리지 않습니다 (0 = 바로, 기본 60).", "Files modified within this time count as still copying and are not published yet (0 = at once, default 60)."), { type: "number" })}
         </div>
         <div className="mt-4 flex items-center gap-3">
           <Button data-testid="s-pause" onClick={() => pause.mutate()} disabled={pause.isPending}>
@@ -289,6 +297,7 @@ export function Settings() {
         <div className="grid gap-4 md:grid-cols-2">
           {text("max_delete_percent", t("최대 삭제 비율 (%)", "Max delete percent"), undefined, { type: "number" })}
           {text("max_delete_count", t("최대 삭제 건수", "Max delete count"), undefined, { type: "number" })}
+          {text("delete_after_missing_scans", t("삭제 전 확인 횟수", "Scans before a delete"), t("파일이 이 횟수만큼 연속으로 보이지 않아야 OTT에서 삭제합니다 (1 = 바로, 1–100).", "A title is deleted only after its file was missing from this many scans in a row (1 = at once, 1–100)."), { type: "number" })}
         </div>
       </Card>
       <Card icon="🖥️" title={t("앱", "App")}>

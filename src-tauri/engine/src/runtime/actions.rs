@@ -86,6 +86,8 @@ pub const ADMIN_FIELDS: &[&str] = &[
     "ignore",
     "max_delete_percent",
     "max_delete_count",
+    "delete_after_missing_scans",
+    "settle_secs",
     "hls_only",
     "hls_extensions",
     "strict_codec_check",

@@ -1,7 +1,6 @@
 //! Content fingerprints for move detection: a hash of the size, the first and the last 64 KiB.
 //! Never a full-file hash: at most 128 KiB is read per file, whatever its size.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -14,8 +13,8 @@ pub const EDGE: u64 = 64 * 1024;
 
 /// Fingerprint of the file at `path`, stored as a signed 64-bit integer (SQLite INTEGER).
 pub fn fingerprint(path: &Path) -> std::io::Result<i64> {
-    let mut f = File::open(path)?;
-    let size = f.metadata()?.len();
+    let mut f = crate::content_io::CountedFile::open(path, &crate::content_io::FINGERPRINT)?;
+    let size = f.file().metadata()?.len();
     let mut h = Xxh3::new();
     h.update(&size.to_le_bytes());
     let mut buf = vec![0u8; EDGE as usize];
@@ -30,7 +29,7 @@ pub fn fingerprint(path: &Path) -> std::io::Result<i64> {
     Ok(h.digest() as i64)
 }
 
-fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match f.read(&mut buf[filled..])? {

@@ -46,9 +46,25 @@ marker_file: string | null,
  */
 busy_timeout_secs: number, 
 /**
- * Parallel workers for walking top-level directories (SMB listing is latency-bound).
+ * Parallel workers listing directories (SMB listing is latency-bound).
  */
 scan_workers: number, 
+/**
+ * A call to the share (listing a folder, reading a file) that has not answered after this
+ * many seconds fails the job with "NAS 응답 없음" (`share_timeout`); nothing is changed.
+ */
+share_timeout_secs: number, 
+/**
+ * A new or changed file modified less than this many seconds before the scan is treated as
+ * still being copied (복사 중): it is not published to the Target until it is stable.
+ * 0 = publish at once.
+ */
+settle_secs: number, 
+/**
+ * Soft-delete a Target row only after its file was missing from this many consecutive
+ * scans (1 = at the first scan that misses it). A moved file is re-pointed at once.
+ */
+delete_after_missing_scans: number, 
 /**
  * Probe new and modified video files for codec, resolution and duration.
  */
