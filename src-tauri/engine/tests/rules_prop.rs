@@ -116,6 +116,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 hls_only,
                 hls_extensions: vec!["mp4".into(), "mov".into(), "ts".into()],
                 strict_codec_check: false,
+                settle_secs: 0,
             },
         }
     })
@@ -317,7 +318,7 @@ proptest! {
 
     #[test]
     fn plan_invariants_hold_and_a_second_plan_is_empty(case in case_strategy()) {
-        let plan = rules::plan(&case.files, &case.rows, &case.rules);
+        let plan = rules::plan(&case.files, &case.rows, &case.rules, &rules::Hold::none());
         check_invariants(&case, &plan)?;
 
         let mut files = case.files.clone();
@@ -334,7 +335,7 @@ proptest! {
         prop_assert_eq!(rows.iter().filter(|r| r.active).count(), primaries);
 
         // Idempotence: planning again on the result changes nothing.
-        let again = rules::plan(&files, &rows, &case.rules);
+        let again = rules::plan(&files, &rows, &case.rules, &rules::Hold::none());
         prop_assert!(again.actions.is_empty(), "second plan not empty: {:?}", again.actions);
         prop_assert_eq!(again.skipped as usize, primaries);
         let next = Case { files, rows, rules: case.rules.clone() };

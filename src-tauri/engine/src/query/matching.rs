@@ -69,6 +69,8 @@ pub struct MatchingSummary {
     /// Items with status `duplicate`.
     pub duplicates_excluded: u64,
     pub new: u64,
+    /// Items with status `copying`: still being written, held back from the Target.
+    pub copying: u64,
     pub changed: u64,
     pub deleted: u64,
     pub by_status: BTreeMap<&'static str, u64>,
@@ -81,6 +83,7 @@ impl MatchingSummary {
             not_synced: c.get(Status::NotSynced),
             duplicates_excluded: c.get(Status::Duplicate),
             new: c.get(Status::New),
+            copying: c.get(Status::Copying),
             changed: c.get(Status::Changed),
             deleted: c.get(Status::Deleted),
             by_status: Status::ALL
@@ -97,7 +100,7 @@ pub struct MatchItem {
     /// Why the row has this status (Korean, for people).
     pub reason: String,
     /// Stable code for `reason`: synced, synced_with_duplicates, pending_insert,
-    /// pending_update, pending_move, pending_restore, pending_delete, pending_delete_excluded,
+    /// pending_update, pending_move, pending_restore, copying, pending_delete, pending_delete_excluded,
     /// deleted, duplicate_name, not_hls, codec_not_hls, subtitle, not_video.
     pub reason_code: String,
     /// A concern that does not change the status (an HLS extension with a codec HLS cannot play).
@@ -553,6 +556,8 @@ pub struct NodeCounts {
     pub not_synced: u64,
     pub duplicates: u64,
     pub new: u64,
+    /// Files still being written (status `copying`).
+    pub copying: u64,
     pub changed: u64,
     /// Target rows under this path that no current file holds.
     pub deleted: u64,
@@ -566,6 +571,7 @@ impl NodeCounts {
             not_synced: c.get(Status::NotSynced),
             duplicates: c.get(Status::Duplicate),
             new: c.get(Status::New),
+            copying: c.get(Status::Copying),
             changed: c.get(Status::Changed),
             deleted: c.get(Status::Deleted),
         }
@@ -756,6 +762,7 @@ pub fn tree(cfg: &Config) -> Result<Tree> {
                 k.counts.not_synced += add.not_synced;
                 k.counts.duplicates += add.duplicates;
                 k.counts.new += add.new;
+                k.counts.copying += add.copying;
                 k.counts.changed += add.changed;
                 k.counts.deleted += add.deleted;
                 k.files.extend(files);

@@ -42,6 +42,7 @@ impl DiffIdx {
             warnings: std::mem::take(&mut walk.issues),
             duration_ms: 0,
             scope,
+            changing: Vec::new(),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod fingerprint;
 mod commit;
 mod diff;
 mod partial;
+mod recheck;
 mod walk;
 
 use commit::*;
@@ -145,6 +146,12 @@ pub struct ScanReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub scope: Option<Vec<String>>,
+    /// New or changed files whose size or mtime moved while the scan ran (still being
+    /// written): the sync holds them back. Not part of the report's JSON.
+    #[serde(skip)]
+    #[ts(skip)]
+    #[schemars(skip)]
+    pub changing: Vec<String>,
 }
 
 /// Walk + guards + diff, without writing anything.
@@ -325,6 +332,7 @@ pub fn run_scan(
     let d = diff_idx(root, &known, &walk, opts.cancel.unwrap_or(&never))?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "scan: diffed");
     let mut report = d.report(&mut walk, false, None);
+    report.changing = recheck::changing(root, &walk, &d, started.timestamp(), cfg.settle_secs);
     let times = ScanTimes {
         started: iso(started),
         finished: iso(clock.now()),
@@ -467,6 +475,7 @@ impl ScanOutcome {
             warnings: o.walk.issues.clone(),
             duration_ms: o.timer.elapsed().as_millis() as u64,
             scope: None,
+            changing: Vec::new(),
         }
     }
 }

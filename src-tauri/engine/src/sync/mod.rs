@@ -34,7 +34,7 @@ use crate::config::Config;
 use crate::error::{Error, Guard, Result, SqlContext};
 use crate::scan::{self, ScanOptions, ScanReport};
 use crate::target::Target;
-use rules::{Action, Event, Plan, Rules};
+use rules::{Action, Event, Hold, Plan, Rules};
 
 /// Options for one sync run.
 #[derive(Default, Clone, Copy)]
@@ -128,6 +128,8 @@ struct SyncRun<'a> {
     target_path: std::path::PathBuf,
     archive_path: std::path::PathBuf,
     rules: Rules,
+    /// The files still being written, held back from the Target (set by the scan).
+    hold: Hold,
     report: SyncReport,
 }
 
@@ -141,6 +143,7 @@ impl<'a> SyncRun<'a> {
             target_path: cfg.require_target_db()?.to_path_buf(),
             archive_path: cfg.archive_db_path()?,
             rules: Rules::from_config(cfg),
+            hold: Hold::at(clock.now().timestamp(), cfg.settle_secs),
             report: SyncReport {
                 dry_run: opts.dry_run,
                 ..SyncReport::default()
@@ -178,7 +181,9 @@ impl<'a> SyncRun<'a> {
         } else {
             match scan::preview(self.cfg, self.clock, self.scan_opts()) {
                 Ok(p) => {
-                    self.report.scan = Some(p.report());
+                    let report = p.report();
+                    self.hold_changing(&report);
+                    self.report.scan = Some(report);
                     p.files
                 }
                 Err(Error::Refused { guard, message }) => {
@@ -189,8 +194,9 @@ impl<'a> SyncRun<'a> {
             }
         };
         let rows = Target::read_rows(&self.target_path, self.cfg.busy_timeout_secs)?;
-        let plan = rules::plan(&files, &rows, &self.rules);
+        let plan = rules::plan(&files, &rows, &self.rules, &self.hold);
         self.report.fill_counts(&plan);
+        self.report.fill_held(&plan, &files, &self.hold);
         self.report.changes = list_changes(&plan, &files, &NewIds::default());
         self.report.refused = self.refusal(&files, &plan);
         Ok(self.finish())
@@ -221,6 +227,11 @@ impl<'a> SyncRun<'a> {
         Ok(archive)
     }
 
+    /// Also hold the files the scan saw change while it ran.
+    fn hold_changing(&mut self, scan: &ScanReport) {
+        self.hold = std::mem::take(&mut self.hold).with_changing(scan.changing.iter().cloned());
+    }
+
     /// Scan the share into archive.db (or take its records as they are with `no_scan`). `None`
     /// when a guard refused the scan (the refusal is in the report).
     fn scan(&mut self, archive: &mut Archive) -> Result<Option<Vec<FileRecord>>> {
@@ -229,6 +240,7 @@ impl<'a> SyncRun<'a> {
         }
         match scan::run_scan(self.cfg, archive, self.clock, self.scan_opts()) {
             Ok((scan_report, files)) => {
+                self.hold_changing(&scan_report);
                 self.report.scan = Some(scan_report);
                 Ok(Some(files))
             }
@@ -300,13 +312,14 @@ impl<'a> SyncRun<'a> {
                 elapsed_ms = self.timer.elapsed().as_millis() as u64,
                 "Target loaded"
             );
-            let plan = rules::plan(files, &rows, &self.rules);
+            let plan = rules::plan(files, &rows, &self.rules, &self.hold);
             tracing::debug!(
                 actions = plan.actions.len(),
                 elapsed_ms = self.timer.elapsed().as_millis() as u64,
                 "planned"
             );
             self.report.fill_counts(&plan);
+            self.report.fill_held(&plan, files, &self.hold);
             if let Some(refusal) = self.refusal(files, &plan) {
                 tracing::error!("동기화 보류: {}", refusal.message);
                 self.report.changes = list_changes(&plan, files, &NewIds::default());
@@ -400,12 +413,17 @@ impl<'a> SyncRun<'a> {
         );
         let r = &self.report;
         tracing::info!(
-            "동기화 완료: 추가 {}, 변경 {}, 이동 {}, 복원 {}, 삭제 {}{} / sync applied",
+            "동기화 완료: 추가 {}, 변경 {}, 이동 {}, 복원 {}, 삭제 {}{}{} / sync applied",
             r.added,
             r.updated,
             r.moved,
             r.restored,
             r.deleted,
+            if r.held == 0 {
+                String::new()
+            } else {
+                format!(", 복사 중 보류 {}", r.held)
+            },
             if r.errors.is_empty() {
                 String::new()
             } else {
@@ -457,6 +475,7 @@ mod tests {
                 Role::Primary { row: None },
             ],
             skipped: 0,
+            held: 0,
             active_before: 0,
         };
         let ids = NewIds(vec![0, 0, 0, 31]);
@@ -561,7 +580,7 @@ mod tests {
             .pragma_update(None, "max_page_count", pages + 1)
             .expect("max_page_count");
         let mut archive = Archive::open(&fx.archive).expect("archive.db");
-        let plan = rules::plan(&fx.files, &before, &fx.rules);
+        let plan = rules::plan(&fx.files, &before, &fx.rules, &Hold::none());
         assert_eq!(
             (plan.count(Event::Added), plan.deletes()),
             (300, 1),
@@ -601,7 +620,7 @@ mod tests {
             .expect("open")
             .expect("exists");
         let rows = target.load_rows().expect("rows");
-        let plan = rules::plan(&fx.files, &rows, &fx.rules);
+        let plan = rules::plan(&fx.files, &rows, &fx.rules, &Hold::none());
         let mut ids = NewIds(vec![0; fx.files.len()]);
         let mut next = 1;
         for a in &plan.actions {

@@ -132,7 +132,9 @@ pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
     );
     let target_active = rows.iter().filter(|r| r.active).count() as u64;
     let warnings = outcome.walk.issues.clone();
-    let plan = rules::plan(&files, &rows, &rules);
+    // What the next sync would do: files still being written are held back, as it holds them.
+    let hold = rules::Hold::at(outcome.started.timestamp(), cfg.settle_secs);
+    let plan = rules::plan(&files, &rows, &rules, &hold);
     let needs_transcode = Section::from_iter(files.iter().filter_map(|f| {
         Some(CodecWarning {
             reason: rules.codec_warning(f)?,

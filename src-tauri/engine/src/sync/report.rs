@@ -48,6 +48,14 @@ pub struct SyncReport {
     pub probe: Option<crate::probe::ProbeStats>,
     /// The first [`MAX_LISTED_CHANGES`] changes, in apply order.
     pub changes: Vec<Change>,
+    /// Files held back because they are still being copied or written (status `copying`):
+    /// nothing was written for them; a later sync publishes each once it is stable.
+    pub held: u64,
+    /// The first [`MAX_LISTED_CHANGES`] held files (paths).
+    pub held_paths: Vec<String>,
+    /// Seconds from the start of this sync until the first held file can be found stable: when
+    /// the monitor syncs again (`None` when nothing was held).
+    pub settle_wait_secs: Option<u64>,
 }
 
 impl SyncReport {
@@ -61,6 +69,24 @@ impl SyncReport {
             skipped: self.skipped,
             errors: self.errors.len() as u64,
         }
+    }
+
+    /// The held files of `plan` and when the first of them can be stable.
+    pub(super) fn fill_held(&mut self, plan: &Plan, files: &[FileRecord], hold: &Hold) {
+        self.held = plan.held;
+        self.held_paths.clear();
+        let mut first_stable: Option<i64> = None;
+        for (f, role) in files.iter().zip(&plan.roles) {
+            if matches!(role, rules::Role::Held { .. }) {
+                if self.held_paths.len() < MAX_LISTED_CHANGES {
+                    self.held_paths.push(f.path.clone());
+                }
+                let at = hold.stable_at(f);
+                first_stable = Some(first_stable.map_or(at, |t| t.min(at)));
+            }
+        }
+        // At least a second: a held file is never stable at the instant it was judged.
+        self.settle_wait_secs = first_stable.map(|t| t.saturating_sub(hold.now).max(1) as u64);
     }
 
     pub(super) fn fill_counts(&mut self, plan: &Plan) {

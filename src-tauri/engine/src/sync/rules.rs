@@ -25,6 +25,9 @@ pub struct Rules {
     pub hls_extensions: Vec<String>,
     /// Exclude HLS-extension files whose probed codec HLS cannot play.
     pub strict_codec_check: bool,
+    /// A file modified less than this many seconds before the sync looks still in progress
+    /// (a copy that has not finished) and is held back; 0 publishes at once. See [`Hold`].
+    pub settle_secs: u64,
 }
 
 impl Rules {
@@ -33,6 +36,7 @@ impl Rules {
             hls_only: cfg.hls_only,
             hls_extensions: cfg.hls_extensions.clone(),
             strict_codec_check: cfg.strict_codec_check,
+            settle_secs: cfg.settle_secs,
         }
     }
 
@@ -111,6 +115,73 @@ pub enum Role {
     Duplicate { primary: usize },
     /// The primary of its group; `row` is the Target row it keeps (None = to be inserted).
     Primary { row: Option<i64> },
+    /// Still being copied or written ([`Hold`]): nothing is written for it. `row` is the Target
+    /// row it already holds (at its path or linked), kept exactly as it is until the file is
+    /// stable; a held file takes no part in its name group.
+    Held { row: Option<i64> },
+}
+
+/// Which Source files look still in progress, so the sync holds them back from the Target: a
+/// file modified within `settle_secs` of the reference time (`now`, the start of the sync's
+/// scan, or of a query), or one the scan saw change between its walk and its re-check (see
+/// `scan::settle`). A file at rest — every file of an archive that is not being written — is
+/// never held, so a first sync publishes it.
+///
+/// Signals and copy tools: an append-style writer and rsync/robocopy/Explorer all leave the
+/// mtime at the time of their last write while they copy (Explorer pre-allocates the full size,
+/// so its size says nothing; the source's mtime is set only at the very end, after the last
+/// byte); the re-check catches a writer whose mtime looks old (a NAS clock behind ours).
+#[derive(Debug, Clone, Default)]
+pub struct Hold {
+    /// Files with an mtime after this (Unix seconds) are held; `None`: none by mtime.
+    pub modified_after: Option<i64>,
+    pub settle_secs: u64,
+    /// Reference time (Unix seconds).
+    pub now: i64,
+    /// Paths whose size or mtime moved while the scan ran.
+    pub changing: std::collections::HashSet<String>,
+}
+
+impl Hold {
+    /// Hold nothing (`settle_secs = 0`, or a caller that never holds).
+    pub fn none() -> Hold {
+        Hold::default()
+    }
+
+    /// Hold files modified within `settle_secs` before `now` (Unix seconds); a file with an
+    /// mtime ahead of `now` is held too (it is being written, or the NAS clock runs ahead).
+    pub fn at(now: i64, settle_secs: u64) -> Hold {
+        Hold {
+            modified_after: (settle_secs > 0).then(|| now.saturating_sub(settle_secs as i64)),
+            settle_secs,
+            now,
+            changing: Default::default(),
+        }
+    }
+
+    /// Also hold `paths` (seen changing during the scan), unless nothing is held at all.
+    pub fn with_changing(mut self, paths: impl IntoIterator<Item = String>) -> Hold {
+        if self.settle_secs > 0 {
+            self.changing.extend(paths);
+        }
+        self
+    }
+
+    pub fn holds(&self, f: &FileRecord) -> bool {
+        self.modified_after.is_some_and(|t| f.mtime > t)
+            || (!self.changing.is_empty() && self.changing.contains(&f.path))
+    }
+
+    /// When a held file can first be found stable (Unix seconds): `settle_secs` after its
+    /// mtime, and no sooner than `settle_secs` from now for a file seen changing.
+    pub fn stable_at(&self, f: &FileRecord) -> i64 {
+        let by_mtime = f.mtime.saturating_add(self.settle_secs as i64);
+        if self.changing.contains(&f.path) {
+            by_mtime.max(self.now.saturating_add(self.settle_secs as i64))
+        } else {
+            by_mtime
+        }
+    }
 }
 
 /// The full decision for one sync.
@@ -122,6 +193,8 @@ pub struct Plan {
     pub roles: Vec<Role>,
     /// Primaries whose row is already exactly right.
     pub skipped: u64,
+    /// Files held back because they are still being written ([`Role::Held`]).
+    pub held: u64,
     /// Active Target rows before the sync.
     pub active_before: u64,
 }
@@ -235,8 +308,9 @@ impl Members {
 /// From this many Source files on, the plan classifies them on two threads.
 const PARALLEL_PLAN_MIN_FILES: usize = 50_000;
 
-/// Compute the plan. `files` is the Source after the scan; `rows` the Target as it is now.
-pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
+/// Compute the plan. `files` is the Source after the scan; `rows` the Target as it is now;
+/// `hold` the files still being written, which the plan leaves alone ([`Role::Held`]).
+pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules, hold: &Hold) -> Plan {
     // Target indexes. With a legacy table lacking UNIQUE(nas_path), the smallest id at a path wins.
     let mut by_path: HashMap<&str, usize> =
         HashMap::with_capacity_and_hasher(rows.len(), Default::default());
@@ -257,13 +331,18 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     // Eligibility and name keys: pure per file, so computed in two halves at once (name keys
     // are most of a first sync's planning time).
     const NONE: u32 = u32::MAX;
-    type Classified = (Option<(String, &'static str)>, String);
+    // (reason it is not eligible, name key); a held file has neither and an empty key. A held
+    // file is judged by its name alone: a codec verdict would come from a partial file.
+    type Classified = (Option<(String, &'static str)>, String, bool);
     let classify = |chunk: &[FileRecord]| -> Vec<Classified> {
         chunk
             .iter()
             .map(|f| match rules.ineligible_reason(f) {
-                Some(r) => (Some(r), String::new()),
-                None => (None, names::name_key(f.name())),
+                Some(r) if !(r.1 == "codec_not_hls" && hold.holds(f)) => {
+                    (Some(r), String::new(), false)
+                }
+                _ if hold.holds(f) => (None, String::new(), true),
+                _ => (None, names::name_key(f.name()), false),
             })
             .collect()
     };
@@ -290,11 +369,20 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     let mut groups: Vec<Members> = Vec::with_capacity(files.len());
     let mut keys: Vec<String> = Vec::with_capacity(files.len());
     let mut ineligible: Vec<Option<(String, &'static str)>> = Vec::with_capacity(files.len());
-    for (reason, key) in classified {
+    let mut held: Vec<usize> = Vec::new();
+    for (i, (reason, key, is_held)) in classified.into_iter().enumerate() {
         ineligible.push(reason);
         keys.push(key);
+        if is_held {
+            held.push(i);
+        }
     }
+    let mut held_iter = held.iter().copied().peekable();
     for (i, reason) in ineligible.into_iter().enumerate() {
+        if held_iter.next_if_eq(&i).is_some() {
+            roles.push(Role::Held { row: None });
+            continue;
+        }
         match reason {
             Some((reason, code)) => roles.push(Role::NotEligible { reason, code }),
             None => {
@@ -368,15 +456,16 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     let mut row_of: Vec<(u32, u8)> = vec![(NONE, 0); files.len()];
     let has_row = |row_of: &[(u32, u8)], p: usize| row_of[p].0 != NONE;
     if !rows.is_empty() {
-        // (a) the row at the primary's own path.
-        for &p in &primaries {
+        // (a) the row at the primary's own path (a held file keeps the row at its path).
+        for &p in primaries.iter().chain(&held) {
             if let Some(&r) = by_path.get(files[p].path.as_str()) {
                 claimed[r] = p as u32;
                 row_of[p] = (r as u32, b'a');
             }
         }
         // (b) the row the primary is linked to (it moved: the row still holds the old path).
-        for &p in &primaries {
+        // A held file keeps its linked row too (after the primaries: theirs is the newer claim).
+        for &p in primaries.iter().chain(&held) {
             if has_row(&row_of, p) {
                 continue;
             }
@@ -429,6 +518,11 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
     let mut updates: Vec<Action> = Vec::new();
     let mut inserts: Vec<Action> = Vec::new();
     let mut skipped = 0u64;
+    for &h in &held {
+        roles[h] = Role::Held {
+            row: (row_of[h].0 != NONE).then(|| rows[row_of[h].0 as usize].id),
+        };
+    }
     for &p in &primaries {
         let f = &files[p];
         match (row_of[p].0 != NONE).then(|| (row_of[p].0 as usize, row_of[p].1)) {
@@ -493,6 +587,7 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> Plan {
         actions,
         roles,
         skipped,
+        held: held.len() as u64,
         active_before: rows.iter().filter(|r| r.active).count() as u64,
     }
 }
@@ -531,7 +626,12 @@ mod tests {
             })
             .collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        let plan = plan(&files, &[], &Rules::from_config(&crate::Config::default()));
+        let plan = plan(
+            &files,
+            &[],
+            &Rules::from_config(&crate::Config::default()),
+            &Hold::none(),
+        );
         let mut inserts = 0;
         for (i, f) in files.iter().enumerate() {
             let mxf = f.path.to_lowercase().ends_with(".mxf");

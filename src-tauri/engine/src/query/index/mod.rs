@@ -38,7 +38,7 @@ use crate::target::Target;
 use stamp::{digest, stamp};
 
 /// Bump when the index's tables or the meaning of a column change: an older index is rebuilt.
-const INDEX_VERSION: i64 = 3;
+const INDEX_VERSION: i64 = 4;
 
 /// The fresh index, opened for reading.
 pub struct Index {
@@ -157,7 +157,10 @@ impl Index {
         let target_db = cfg.require_target_db()?.to_path_buf();
         let rules = Rules::from_config(cfg);
         let current = stamp(&archive_db, &target_db, &rules);
-        if current.is_some() && meta_get(&self.conn, "stamp")? == current {
+        if current.is_some()
+            && meta_get(&self.conn, "stamp")? == current
+            && !copying_expired(&self.conn)?
+        {
             self.rebuilt = false;
             return Ok(());
         }
@@ -234,6 +237,21 @@ impl Index {
     }
 }
 
+/// The reference time of `copying` verdicts: the files a sync would hold back now.
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A `copying` verdict of the index has run out (its file may be stable now): the index is
+/// stale even though its inputs did not change. `copying_until` is when the first one does.
+fn copying_expired(conn: &Connection) -> Result<bool> {
+    Ok(meta_get(conn, "copying_until")?
+        .and_then(|t| t.parse::<i64>().ok())
+        .is_some_and(|t| now_unix() >= t))
+}
+
 /// The index file (or its folder) cannot be created or written.
 fn is_unwritable(e: &Error) -> bool {
     match e {
@@ -266,7 +284,7 @@ fn refresh(
     // older one and the next query looks again.
     let current = stamp(archive_db, target_db, rules);
     let stored_stamp = current.clone().unwrap_or_else(|| "racy".into());
-    if current.is_some() && meta_get(&tx, "stamp")? == current {
+    if current.is_some() && meta_get(&tx, "stamp")? == current && !copying_expired(&tx)? {
         tx.commit().ctx("index")?;
         return Ok(false);
     }
@@ -276,11 +294,20 @@ fn refresh(
         ms = timer.elapsed().as_millis() as u64,
         "index: inputs read"
     );
-    let dig = digest(&files, &rows, rules);
+    // Files still being written, as a sync starting now would judge them by their mtime.
+    let hold = crate::rules::Hold::at(now_unix(), rules.settle_secs);
+    let copying_until = files
+        .iter()
+        .filter(|f| hold.holds(f))
+        .map(|f| hold.stable_at(f))
+        .min();
+    let copying_until = copying_until.map(|t| t.to_string()).unwrap_or_default();
+    let dig = digest(&files, &rows, rules, &hold);
     tracing::debug!(ms = timer.elapsed().as_millis() as u64, "index: digest");
     let version_ok = meta_get(&tx, "version")?.as_deref() == Some(&INDEX_VERSION.to_string());
     if version_ok && meta_get(&tx, "digest")?.as_deref() == Some(dig.as_str()) {
         meta_set(&tx, "stamp", &stored_stamp)?;
+        meta_set(&tx, "copying_until", &copying_until)?;
         tx.commit().ctx("index")?;
         tracing::debug!(
             ms = timer.elapsed().as_millis() as u64,
@@ -288,7 +315,7 @@ fn refresh(
         );
         return Ok(false);
     }
-    let built = verdicts::build(&files, &rows, rules);
+    let built = verdicts::build(&files, &rows, rules, &hold);
     tracing::debug!(
         ms = timer.elapsed().as_millis() as u64,
         "index: built in memory"
@@ -298,6 +325,7 @@ fn refresh(
     meta_set(&tx, "version", &INDEX_VERSION.to_string())?;
     meta_set(&tx, "digest", &dig)?;
     meta_set(&tx, "stamp", &stored_stamp)?;
+    meta_set(&tx, "copying_until", &copying_until)?;
     meta_set(
         &tx,
         "stats",

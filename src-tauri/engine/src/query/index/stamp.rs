@@ -9,7 +9,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use super::INDEX_VERSION;
 use crate::archive::FileRecord;
-use crate::rules::Rules;
+use crate::rules::{Hold, Rules};
 use crate::target::TargetRow;
 
 /// A write this close to the stamp may share its mtime with a later write (coarse timestamps,
@@ -57,6 +57,7 @@ fn file_stamp(h: &mut Xxh3, path: &Path, now: std::time::SystemTime) -> bool {
 fn rules_hash(h: &mut Xxh3, rules: &Rules) {
     h.update(&INDEX_VERSION.to_le_bytes());
     h.update(&[u8::from(rules.hls_only), u8::from(rules.strict_codec_check)]);
+    h.update(&rules.settle_secs.to_le_bytes());
     for e in &rules.hls_extensions {
         h.update(e.as_bytes());
         h.update(b"\0");
@@ -76,11 +77,18 @@ pub(super) fn stamp(archive_db: &Path, target_db: &Path, rules: &Rules) -> Optio
     (!racy).then(|| format!("{:016x}", h.digest()))
 }
 
-/// Digest of everything the index is computed from.
-pub(super) fn digest(files: &[FileRecord], rows: &[TargetRow], rules: &Rules) -> String {
+/// Digest of everything the index is computed from (the files `hold` holds now included: a
+/// `copying` verdict runs out with time alone).
+pub(super) fn digest(
+    files: &[FileRecord],
+    rows: &[TargetRow],
+    rules: &Rules,
+    hold: &Hold,
+) -> String {
     let mut h = Xxh3::new();
     rules_hash(&mut h, rules);
     for f in files {
+        h.update(&[u8::from(hold.holds(f))]);
         h.update(&f.id.to_le_bytes());
         h.update(f.path.as_bytes());
         h.update(b"\0");

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::archive::FileRecord;
 use crate::names::Kind;
-use crate::rules::{self, Action, Event, Role, Rules};
+use crate::rules::{self, Action, Event, Hold, Role, Rules};
 use crate::target::TargetRow;
 
 /// A row's status in the 1:1 matching table. The order is the `sort=status` order.
@@ -37,6 +37,10 @@ pub enum Status {
     SyncedWithDuplicates,
     /// Eligible primary with no Target row yet: the next sync inserts it.
     New,
+    /// Still being copied or written (modified within `settle_secs`, or seen changing during
+    /// the scan): held back from the Target until it is stable; a Target row it already has is
+    /// kept as it was.
+    Copying,
     /// Has a Target row that the next sync rewrites (size/media update, move, re-point, restore).
     Changed,
     /// A Target row no current primary holds: soft-deleted, or soft-deleted by the next sync.
@@ -48,10 +52,11 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Synced,
         Status::SyncedWithDuplicates,
         Status::New,
+        Status::Copying,
         Status::Changed,
         Status::Deleted,
         Status::Duplicate,
@@ -63,6 +68,7 @@ impl Status {
             Status::Synced => "synced",
             Status::SyncedWithDuplicates => "synced_with_duplicates",
             Status::New => "new",
+            Status::Copying => "copying",
             Status::Changed => "changed",
             Status::Deleted => "deleted",
             Status::Duplicate => "duplicate",
@@ -88,7 +94,7 @@ impl Status {
 
 /// Counts by status, in [`Status::ALL`] order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts(pub [u64; 7]);
+pub struct Counts(pub [u64; 8]);
 
 impl Counts {
     pub fn get(&self, s: Status) -> u64 {
@@ -205,9 +211,10 @@ pub(super) fn build<'a>(
     files: &'a [FileRecord],
     rows: &'a [TargetRow],
     rules: &Rules,
+    hold: &Hold,
 ) -> Built<'a> {
     let t0 = Instant::now();
-    let plan = rules::plan(files, rows, rules);
+    let plan = rules::plan(files, rows, rules, hold);
     tracing::debug!(ms = t0.elapsed().as_millis() as u64, "index: plan");
     let row_by_id: FxHashMap<i64, usize> =
         rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
@@ -267,6 +274,21 @@ pub(super) fn build<'a>(
                 )
             }
             Role::Primary { row: None } => (Status::New, "pending_insert", None),
+            Role::Held { row } => {
+                let ri = row.and_then(|id| row_by_id.get(&id).copied());
+                if let Some(ri) = ri {
+                    claimed_rows[ri] = true;
+                }
+                target = ri;
+                (
+                    Status::Copying,
+                    "copying",
+                    Some(format!(
+                        "복사 중 (현재 {}) — 파일이 바뀌지 않으면 동기화됩니다",
+                        human_size(f.size)
+                    )),
+                )
+            }
             Role::Primary { row: Some(id) } => {
                 let ri = row_by_id.get(&id).copied();
                 if let Some(ri) = ri {

@@ -1,0 +1,62 @@
+//! The re-check at the end of a scan: the new, modified and moved files are stat'ed once more,
+//! and those whose size or mtime moved since the walk listed them are still being written. The
+//! sync holds them back ([`crate::rules::Hold`]) with the files modified within `settle_secs`.
+//!
+//! Why both signals: the mtime of a file being copied is the time of its last write (Explorer,
+//! robocopy and rsync set the source's mtime only after the last byte; an append-style writer
+//! keeps touching it), so "modified within `settle_secs`" catches every copy in progress — as
+//! long as the NAS clock agrees with ours. The re-check needs no clock: a file that grows (or
+//! whose mtime moves) under the scan is being written, whatever its mtime says. A file that
+//! vanished since the walk counts as changing too (it is mid-rename or mid-delete).
+//!
+//! Cost: one `stat` per candidate, at most [`RECHECK_MAX`] of them, newest mtime first, and only
+//! files the mtime rule does not hold already; the first scan of an archive at rest (every file
+//! new) pays at most that many extra round trips to the share.
+
+use super::*;
+
+/// At most this many files are re-checked per scan.
+pub(super) const RECHECK_MAX: usize = 2_000;
+
+/// The paths among `d`'s new, modified and moved files whose size or mtime differ now from what
+/// the walk saw. `started` is the scan's start (Unix seconds); nothing is re-checked when
+/// `settle_secs` is 0 (publish at once).
+pub(super) fn changing(
+    root: &Path,
+    walk: &Walk,
+    d: &DiffIdx,
+    started: i64,
+    settle_secs: u64,
+) -> Vec<String> {
+    if settle_secs == 0 {
+        return Vec::new();
+    }
+    let recent = started.saturating_sub(settle_secs as i64);
+    let mut candidates: Vec<&WalkedFile> = d
+        .added
+        .iter()
+        .chain(d.modified.iter().map(|(_, w)| w))
+        .chain(d.moved.iter().map(|(_, w)| w))
+        .map(|&w| &walk.files[w])
+        .filter(|f| f.mtime <= recent)
+        .collect();
+    candidates.sort_unstable_by(|a, b| b.mtime.cmp(&a.mtime).then(a.path.cmp(&b.path)));
+    candidates.truncate(RECHECK_MAX);
+    let t = Instant::now();
+    let mut out: Vec<String> = candidates
+        .iter()
+        .filter(|f| match fs::symlink_metadata(names::join_rel(root, &f.path)) {
+            Ok(m) => m.len() as i64 != f.size || walk::mtime_secs(&m) != f.mtime,
+            Err(_) => true,
+        })
+        .map(|f| f.path.clone())
+        .collect();
+    out.sort_unstable();
+    tracing::debug!(
+        checked = candidates.len(),
+        changing = out.len(),
+        ms = t.elapsed().as_millis() as u64,
+        "scan: re-checked new and changed files"
+    );
+    out
+}
