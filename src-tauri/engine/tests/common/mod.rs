@@ -1,5 +1,6 @@
 //! The engine tests' one kit: a share folder, archive.db and pokervod.db in a temp dir with a
-//! Config pointing at them (probing off: these files are not media), files written with
+//! Config pointing at them (probing off: these files are not media; `settle_secs` 0: a file is
+//! published as soon as a sync sees it), files written with
 //! distinct mtimes, a fixed clock, and sync/scan calls that wait for their checkpoints.
 
 #![allow(dead_code)]
@@ -45,6 +46,9 @@ pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
         archive_db: Some(archive.clone()),
         target_db: Some(target.clone()),
         probe_media: false,
+        // Most tests write a file and sync at once: publish without waiting for it to settle.
+        // The tests of held-back copies (settle.rs) set `settle_secs` themselves.
+        settle_secs: 0,
         ..Config::default()
     };
     f(&mut cfg);

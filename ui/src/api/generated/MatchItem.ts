@@ -11,7 +11,7 @@ export type MatchItem = { status: MatchStatus,
 reason: string, 
 /**
  * Stable code for `reason`: synced, synced_with_duplicates, pending_insert,
- * pending_update, pending_move, pending_restore, pending_delete, pending_delete_excluded,
+ * pending_update, pending_move, pending_restore, copying, pending_delete, pending_delete_excluded,
  * deleted, duplicate_name, not_hls, codec_not_hls, subtitle, not_video.
  */
 reason_code: string, 

@@ -3,4 +3,4 @@
 /**
  * A row's status in the 1:1 matching table. The order is the `sort=status` order.
  */
-export type MatchStatus = "synced" | "synced_with_duplicates" | "new" | "changed" | "deleted" | "duplicate" | "not_synced";
+export type MatchStatus = "synced" | "synced_with_duplicates" | "new" | "copying" | "changed" | "deleted" | "duplicate" | "not_synced";

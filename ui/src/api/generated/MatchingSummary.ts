@@ -8,4 +8,8 @@ synced: number, not_synced: number,
 /**
  * Items with status `duplicate`.
  */
-duplicates_excluded: number, new: number, changed: number, deleted: number, by_status: { [key in string]: number }, };
+duplicates_excluded: number, new: number, 
+/**
+ * Items with status `copying`: still being written, held back from the Target.
+ */
+copying: number, changed: number, deleted: number, by_status: { [key in string]: number }, };

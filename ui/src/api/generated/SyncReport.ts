@@ -20,4 +20,18 @@ probe: ProbeStats | null,
 /**
  * The first [`MAX_LISTED_CHANGES`] changes, in apply order.
  */
-changes: Array<Change>, };
+changes: Array<Change>, 
+/**
+ * Files held back because they are still being copied or written (status `copying`):
+ * nothing was written for them; a later sync publishes each once it is stable.
+ */
+held: number, 
+/**
+ * The first [`MAX_LISTED_CHANGES`] held files (paths).
+ */
+held_paths: Array<string>, 
+/**
+ * Seconds from the start of this sync until the first held file can be found stable: when
+ * the monitor syncs again (`None` when nothing was held).
+ */
+settle_wait_secs: number | null, };

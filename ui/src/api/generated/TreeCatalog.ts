@@ -2,7 +2,11 @@
 import type { TreeDir } from "./TreeDir";
 import type { TreeFile } from "./TreeFile";
 
-export type TreeCatalog = { name: string, children: Array<TreeDir>, files: Array<TreeFile>, total_files: number, synced: number, not_synced: number, duplicates: number, new: number, changed: number, 
+export type TreeCatalog = { name: string, children: Array<TreeDir>, files: Array<TreeFile>, total_files: number, synced: number, not_synced: number, duplicates: number, new: number, 
+/**
+ * Files still being written (status `copying`).
+ */
+copying: number, changed: number, 
 /**
  * Target rows under this path that no current file holds.
  */

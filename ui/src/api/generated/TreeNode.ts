@@ -9,7 +9,11 @@ export type TreeNode = { path: string, directories: Array<TreeNodeDir>, files: A
 /**
  * Items directly in this directory (files are paged: `offset`, `limit`).
  */
-files_total: number, offset: number, limit: number, total_files: number, synced: number, not_synced: number, duplicates: number, new: number, changed: number, 
+files_total: number, offset: number, limit: number, total_files: number, synced: number, not_synced: number, duplicates: number, new: number, 
+/**
+ * Files still being written (status `copying`).
+ */
+copying: number, changed: number, 
 /**
  * Target rows under this path that no current file holds.
  */
