@@ -15,6 +15,7 @@ use crate::scan::{self, PartialScan, ScanOptions, ScanProgress, ScanReport, Scan
 use crate::sync::{self, Force, Refusal, SyncOptions, SyncReport};
 
 use super::{
+    settling,
     Caller, ErrorInfo, ForceApproval, JOBS_KEPT, JobInfo, JobKind, JobProgress, JobResult,
     JobState, LastError, Monitor, ROOT_UNREACHABLE, Running, Started, lock,
 };
@@ -381,6 +382,14 @@ impl Monitor {
                 i.error = Some(ErrorInfo::from(&e));
             }
         }
+        // Files held back as still being copied: look again when the first can be stable.
+        let recheck = match &i.result {
+            Some(JobResult::Sync(r)) if r.refused.is_none() => r
+                .settle_wait_secs
+                // A second of margin: the report counts whole seconds from the sync's start.
+                .map(|secs| (started + Duration::from_secs(secs + 1), settling::held_scope(r))),
+            _ => None,
+        };
         st.running = None;
         st.finished.push_back(i);
         while st.finished.len() > JOBS_KEPT {
@@ -388,6 +397,9 @@ impl Monitor {
         }
         drop(st);
         self.notify();
+        if let Some((due, scope)) = recheck {
+            self.recheck_held_at(due, scope);
+        }
     }
 }
 
@@ -397,6 +409,7 @@ fn trigger_ko(trigger: &str) -> &str {
         "manual" => "수동",
         "schedule" => "예약",
         "watch" => "변경 감지",
+        "settle" => "복사 완료 확인",
         other => other,
     }
 }

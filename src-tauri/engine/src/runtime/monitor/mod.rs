@@ -13,6 +13,7 @@
 // The monitor's parts besides this file: starting, running and finishing jobs (`jobs`), and
 // keeping the watcher (`watching`).
 mod jobs;
+mod settling;
 mod watching;
 
 pub use jobs::background_passes;
@@ -229,6 +230,8 @@ struct State {
     next_tick: Option<(Instant, String)>,
     shutdown: bool,
     last_status: Option<Status>,
+    /// The sync that looks again at files held back as still being copied (see `settling`).
+    settle: settling::SettleSlot,
 }
 
 impl State {
@@ -355,6 +358,7 @@ impl Monitor {
                 next_tick: None,
                 shutdown: false,
                 last_status: None,
+                settle: Default::default(),
             }),
             wake: Condvar::new(),
             sinks: Mutex::new(Vec::new()),
