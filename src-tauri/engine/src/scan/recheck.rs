@@ -60,3 +60,61 @@ pub(super) fn changing(
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walked(path: &str, size: i64, mtime: i64) -> WalkedFile {
+        WalkedFile {
+            path: path.into(),
+            size,
+            mtime,
+        }
+    }
+
+    #[test]
+    fn a_file_that_grew_moved_its_mtime_or_vanished_since_the_walk_is_changing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = 1_600_000_000;
+        let write = |name: &str, size: usize| {
+            let p = dir.path().join(name);
+            fs::write(&p, vec![7u8; size]).expect("write");
+            let t = UNIX_EPOCH + Duration::from_secs(old as u64);
+            fs::File::options()
+                .write(true)
+                .open(&p)
+                .expect("open")
+                .set_modified(t)
+                .expect("mtime");
+        };
+        write("grew.mp4", 20);
+        write("same.mp4", 10);
+        write("touched.mp4", 10);
+        write("known.mp4", 10);
+        let walk = Walk {
+            files: vec![
+                walked("grew.mp4", 10, old),
+                walked("gone.mp4", 10, old),
+                walked("known.mp4", 10, old),
+                walked("recent.mp4", 10, 2_000_000_000),
+                walked("same.mp4", 10, old),
+                walked("touched.mp4", 10, old - 5),
+            ],
+            ..Walk::default()
+        };
+        // known.mp4 is unchanged (not a candidate); recent.mp4 is held by its mtime already.
+        let d = DiffIdx {
+            added: vec![0, 1, 3, 4],
+            modified: vec![(0, 5)],
+            ..DiffIdx::default()
+        };
+        let started = 2_000_000_010;
+        let changing = changing(dir.path(), &walk, &d, started, 60);
+        assert_eq!(changing, vec!["gone.mp4", "grew.mp4", "touched.mp4"]);
+        assert!(
+            super::changing(dir.path(), &walk, &d, started, 0).is_empty(),
+            "settle_secs 0 re-checks nothing"
+        );
+    }
+}
