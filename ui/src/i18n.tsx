@@ -63,6 +63,8 @@ export function statusLabel(s: MatchStatus, t: T): string {
       return t("동기화됨 (중복)", "Synced (duplicates)");
     case "new":
       return t("신규", "New");
+    case "copying":
+      return t("복사 중", "Copying");
     case "changed":
       return t("변경 대기", "Pending change");
     case "deleted":
@@ -78,6 +80,7 @@ export const statusIcon: Record<MatchStatus, string> = {
   synced: "✅",
   synced_with_duplicates: "✅",
   new: "➕",
+  copying: "⏳",
   changed: "🔄",
   deleted: "🗑️",
   duplicate: "⚠️",

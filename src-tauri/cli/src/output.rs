@@ -201,6 +201,20 @@ pub fn sync(r: &SyncReport) -> Outcome {
         group(r.deleted),
         group(r.skipped)
     );
+    if r.held > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<10}복사 중 보류 / held back as still being copied: {}{}",
+            "copying",
+            group(r.held),
+            r.settle_wait_secs
+                .map(|s| format!(" — {s}초 뒤 다시 확인 / stable in {s} s at the earliest"))
+                .unwrap_or_default()
+        );
+        for p in r.held_paths.iter().take(5) {
+            let _ = writeln!(out, "  {:<10}{p}", "");
+        }
+    }
     if let Some(refusal) = &r.refused {
         let _ = writeln!(out, "\n{}", refusal.message);
     }
@@ -504,6 +518,7 @@ fn status_label(s: Status) -> &'static str {
         Status::Synced => "동기화됨 synced",
         Status::SyncedWithDuplicates => "동기화됨+중복 synced*",
         Status::New => "신규 new",
+        Status::Copying => "복사 중 copying",
         Status::Changed => "변경 changed",
         Status::Deleted => "삭제 deleted",
         Status::Duplicate => "중복 duplicate",
@@ -524,9 +539,10 @@ pub fn matching(p: &MatchingPage) -> Outcome {
     let s = &p.summary;
     let _ = writeln!(
         out,
-        "동기화됨 synced {}  신규 new {}  변경 changed {}  삭제 deleted {}  중복 duplicate {}  제외 not_synced {}",
+        "동기화됨 synced {}  신규 new {}  복사 중 copying {}  변경 changed {}  삭제 deleted {}  중복 duplicate {}  제외 not_synced {}",
         group(s.synced),
         group(s.new),
+        group(s.copying),
         group(s.changed),
         group(s.deleted),
         group(s.duplicates_excluded),
@@ -572,6 +588,7 @@ fn counts_line(c: &NodeCounts) -> String {
     for (label, n) in [
         ("synced", c.synced),
         ("new", c.new),
+        ("copying", c.copying),
         ("changed", c.changed),
         ("deleted", c.deleted),
         ("dup", c.duplicates),

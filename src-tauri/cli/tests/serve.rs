@@ -394,7 +394,14 @@ fn sync_over_http_streams_log_lines_fast_and_a_second_post_joins_the_running_job
     // Touch the archive so the sync has work.
     let root = s.dir.path().join("archive");
     for i in 0..50 {
-        fs::write(root.join(format!("WSOP/http_new_{i}.mp4")), b"new").expect("new file");
+        let p = root.join(format!("WSOP/http_new_{i}.mp4"));
+        fs::write(&p, b"new").expect("new file");
+        // Copied a while ago (at rest): the sync publishes them rather than hold them back.
+        fs::File::options()
+            .write(true)
+            .open(&p)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600)))
+            .expect("old mtime");
     }
     let (code, a) = s.call("POST", "/api/sync", None);
     assert_eq!(code, 202, "{a}");
@@ -737,6 +744,11 @@ fn the_admin_pin_is_set_over_http_verified_and_never_returned() {
 #[test]
 fn the_watcher_puts_a_new_file_in_the_target_without_a_sync_request() {
     let dir = demo(40);
+    // The new file is held back while it may still be copied, then synced again by the monitor
+    // once it can be stable: two seconds here instead of the default minute.
+    let cfg = dir.path().join("nas-sync.toml");
+    let text = fs::read_to_string(&cfg).expect("config") + "settle_secs = 2\n";
+    fs::write(&cfg, text).expect("config");
     cli_json(dir.path(), &["sync"]);
     let s = start_with(dir, "127.0.0.1:0", &[], &[]).expect("server with the watcher");
     let before = s.get("/api/dashboard")["target"]["total_files"]

@@ -53,7 +53,8 @@ impl Fx {
         fs::write(
             &self.config,
             format!(
-                "root = '{}'\narchive_db = '{}'\ntarget_db = '{}'\nprobe_media = false\n{extra}\n",
+                // settle_secs 0: the files written just before a sync are published by it.
+                "root = '{}'\narchive_db = '{}'\ntarget_db = '{}'\nprobe_media = false\nsettle_secs = 0\n{extra}\n",
                 s(&self.root),
                 s(&self.archive_db),
                 s(target_db)

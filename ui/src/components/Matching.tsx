@@ -24,6 +24,7 @@ const TABS: ("" | MatchStatus)[] = [
   "synced",
   "synced_with_duplicates",
   "new",
+  "copying",
   "changed",
   "deleted",
   "duplicate",
@@ -34,6 +35,7 @@ export const statusTone: Record<MatchStatus, Tone> = {
   synced: "green",
   synced_with_duplicates: "green",
   new: "blue",
+  copying: "amber",
   changed: "violet",
   deleted: "red",
   duplicate: "amber",
@@ -311,6 +313,11 @@ export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
                     <Badge tone={statusTone[r.status]}>
                       <span aria-hidden>{statusIcon[r.status]}</span>
                       {statusLabel(r.status, t)}
+                      {r.status === "copying" && r.source && (
+                        <span className="tabular" data-testid="copying-size">
+                          · {formatBytes(r.source.size_bytes)}
+                        </span>
+                      )}
                     </Badge>
                   </td>
                   <td className="px-2 py-2">

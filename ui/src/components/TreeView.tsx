@@ -149,6 +149,7 @@ function Node({ node, style }: NodeRendererProps<Row>) {
           </span>
           <span className="hidden shrink-0 gap-1 text-xs lg:flex">
             {c.new > 0 && <span className="text-blue-600">➕{c.new}</span>}
+            {c.copying > 0 && <span className="text-amber-600">⏳{c.copying}</span>}
             {c.changed > 0 && <span className="text-violet-600">🔄{c.changed}</span>}
             {c.duplicates > 0 && <span className="text-amber-600">⚠️{c.duplicates}</span>}
             {c.not_synced > 0 && <span className="text-slate-500">❌{c.not_synced}</span>}

@@ -67,7 +67,7 @@ describe("matching URL state", () => {
   });
 });
 
-const counts = { total_files: 2, synced: 1, not_synced: 1, duplicates: 0, new: 0, changed: 0, deleted: 0 };
+const counts = { total_files: 2, synced: 1, not_synced: 1, duplicates: 0, new: 0, copying: 0, changed: 0, deleted: 0 };
 
 describe("tree rows", () => {
   const root: TreeNode = {
@@ -108,6 +108,7 @@ const refused: JobInfo = {
     added: 0, updated: 0, moved: 0, restored: 0, deleted: 92, skipped: 0, errors: [], dry_run: false,
     refused: { guard: "mass_delete", message: "over the limits" },
     duration_ms: 5, active_before: 228, scan: null, probe: null,
+    held: 0, held_paths: [], settle_wait_secs: null,
     changes: [
       { event: "deleted", path: "HCL/EP001.mp4", old_path: null, target_id: 11 },
       { event: "deleted", path: "HCL/EP002.mp4", old_path: null, target_id: 12 },
@@ -162,7 +163,7 @@ describe("settings patch", () => {
 describe("matching table", () => {
   const page: MatchingPage = {
     total: 2, page: 1, per_page: 20, pages: 1,
-    summary: { synced: 1, not_synced: 1, duplicates_excluded: 0, new: 0, changed: 0, deleted: 0, by_status: {} },
+    summary: { synced: 1, not_synced: 1, duplicates_excluded: 0, new: 0, copying: 0, changed: 0, deleted: 0, by_status: {} },
     items: [
       {
         status: "synced_with_duplicates", reason: "동기화됨", reason_code: "synced_with_duplicates", warning: null, catalog: "HCL",
@@ -215,5 +216,37 @@ describe("loading state", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe("a file still being copied", () => {
+  const page: MatchingPage = {
+    total: 1, page: 1, per_page: 20, pages: 1,
+    summary: { synced: 0, not_synced: 0, duplicates_excluded: 0, new: 0, copying: 1, changed: 0, deleted: 0, by_status: { copying: 1 } },
+    items: [
+      {
+        status: "copying", reason: "복사 중 (현재 512.0 MB) — 파일이 바뀌지 않으면 동기화됩니다", reason_code: "copying", warning: null, catalog: "WSOP",
+        source: { id: 9, path: "WSOP/2024/arriving.mp4", size_bytes: 536870912, mtime: 0, codec: null, resolution: null, duration_sec: null },
+        target: null, duplicates: [], primary: null,
+      },
+    ],
+  };
+  it("shows the 복사 중 / Copying badge with its current size", () => {
+    const ko = render(
+      <LangProvider lang="ko">
+        <Table data={page} p={readParams(new URLSearchParams(""))} t={(ko) => ko} />
+      </LangProvider>,
+    );
+    const row = within(ko.container).getByTestId("matching-row");
+    expect(row).toHaveAttribute("data-status", "copying");
+    expect(row).toHaveTextContent("복사 중");
+    expect(within(row).getByTestId("copying-size")).toHaveTextContent("512 MB");
+    ko.unmount();
+    const en = render(
+      <LangProvider lang="en">
+        <Table data={page} p={readParams(new URLSearchParams(""))} t={(_ko, en) => en} />
+      </LangProvider>,
+    );
+    expect(within(en.container).getByTestId("matching-row")).toHaveTextContent("Copying");
   });
 });

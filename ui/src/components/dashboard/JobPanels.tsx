@@ -73,6 +73,9 @@ export function FinishedJob({ job }: { job: JobInfo }) {
           {t("추가", "added")} {formatNumber(r.added, lang)} · {t("변경", "updated")} {r.updated} ·{" "}
           {t("이동", "moved")} {r.moved} · {t("복원", "restored")} {r.restored} · {t("삭제", "deleted")}{" "}
           {r.deleted}
+          {r.held > 0 && (
+            <span data-testid="job-result-held"> · {t("복사 중 보류", "held (copying)")} {formatNumber(r.held, lang)}</span>
+          )}
           {r.errors.length > 0 && ` · ${t("에러", "errors")} ${r.errors.length}`}
         </span>
       )}
@@ -105,5 +108,5 @@ export function FinishedJob({ job }: { job: JobInfo }) {
 }
 
 function triggerKo(trigger: string): string {
-  return trigger === "manual" ? "직접 실행" : trigger === "schedule" ? "자동 (예약)" : trigger === "watch" ? "자동 (변경 감지)" : trigger;
+  return trigger === "manual" ? "직접 실행" : trigger === "schedule" ? "자동 (예약)" : trigger === "watch" ? "자동 (변경 감지)" : trigger === "settle" ? "자동 (복사 완료 확인)" : trigger;
 }

@@ -68,6 +68,12 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
           <dd className="tabular text-right font-semibold" data-testid="pending-count">
             {formatNumber(d.matching.new + d.matching.changed, lang)}
           </dd>
+          <dt className="text-slate-500" title={t("복사가 끝나 파일이 바뀌지 않으면 동기화됩니다", "Synced once the copy has finished and the file stops changing")}>
+            {t("복사 중 (보류)", "Copying (held)")}
+          </dt>
+          <dd className="tabular text-right font-semibold" data-testid="copying-count">
+            {formatNumber(d.matching.copying, lang)}
+          </dd>
         </dl>
       </Card>
       <Card icon="🔄" title={t("동기화", "Sync")}>
