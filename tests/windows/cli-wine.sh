@@ -50,6 +50,9 @@ mkdir -p "$archive/WSOP/옮긴 폴더"
 mv "$archive/$moved" "$archive/WSOP/옮긴 폴더/"
 rm "$archive/$gone"
 head -c 4096 /dev/urandom >"$archive/WSOP/new episode.mp4"
+# A copy that finished an hour ago: at rest, so the sync publishes it (settle_secs holds back
+# files modified within the last minute).
+touch -d '1 hour ago' "$archive/WSOP/new episode.mp4"
 
 wexe "${win_args[@]}" --json sync >"$work/win2.json" || fail "second sync under Wine failed"
 python3 - "$work" "$moved" "$moved_id" <<'EOF' || fail "second sync"

@@ -42,6 +42,13 @@ function cli(dir, args) {
   return JSON.parse(out);
 }
 
+/** Give a file just written an mtime an hour ago: a finished copy, which a sync publishes at
+ * once (a file modified within `settle_secs` is held back as still being copied). */
+function atRest(file) {
+  const t = Date.now() / 1000 - 3600;
+  fs.utimesSync(file, t, t);
+}
+
 function makeDemo() {
   const dir = tempDir("nas-sync-e2e-");
   execFileSync(BIN, ["demo", "--dir", dir], { encoding: "utf8" });
@@ -431,6 +438,7 @@ test("a sync from the UI after adding files: log lines, new rows, history entrie
   for (const [i, name] of added.entries()) {
     const data = Buffer.concat([fs.readFileSync(path.join(root, src)), Buffer.from(`e2e-${i}`)]);
     fs.writeFileSync(path.join(root, "WSOP", "2026", name), data);
+    atRest(path.join(root, "WSOP", "2026", name));
   }
   await page.getByTestId("nav-dashboard").click();
   await page.getByTestId("action-sync").click();
@@ -562,6 +570,7 @@ test("Target locked: another program holds pokervod.db, the sync gives up and sa
   const root = path.join(dir, "archive");
   const src = cli(dir, ["matching", "--catalog", "PAD", "--status", "synced"]).items[0].source.path;
   fs.writeFileSync(path.join(root, "PAD", "E2E_잠김_테스트.mp4"), Buffer.concat([fs.readFileSync(path.join(root, src)), Buffer.from("lock")]));
+  atRest(path.join(root, "PAD", "E2E_잠김_테스트.mp4"));
   // The dashboard is on screen before the lock: while another program holds pokervod.db in
   // its own (rollback) journal mode, even reads wait, and a page loaded then says so instead.
   await page.goto(srv.url + "/");
