@@ -147,7 +147,10 @@ fn a_file_appended_while_syncs_run_reaches_the_target_once_with_its_final_size()
     // A minute later (the clock is injected) the file has not changed: published once.
     let r = sync_at_offset(&e.cfg, 61);
     assert_eq!((r.held, r.added), (0, 1), "{r:?}");
-    assert_eq!(target_rows(&e.target, rel), vec![(final_size, "active".into())]);
+    assert_eq!(
+        target_rows(&e.target, rel),
+        vec![(final_size, "active".into())]
+    );
     let r = sync_at_offset(&e.cfg, 62);
     assert_eq!((r.added, r.updated, r.skipped), (0, 0, 2), "{r:?}");
     assert_eq!(history(&e.archive, rel), vec!["added"], "one Target write");
@@ -167,7 +170,10 @@ fn a_preallocated_file_filled_in_place_reaches_the_target_once_with_its_final_si
     drop(f);
     let data = pattern(full);
     for (i, part) in data.chunks(64 * 1024).enumerate() {
-        let mut f = fs::OpenOptions::new().write(true).open(&path).expect("open");
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
         std::io::Seek::seek(&mut f, std::io::SeekFrom::Start((i * 64 * 1024) as u64))
             .expect("seek");
         f.write_all(part).expect("fill");
@@ -184,7 +190,10 @@ fn a_preallocated_file_filled_in_place_reaches_the_target_once_with_its_final_si
     set_mtime(&path, source_mtime);
     let r = sync_now(&e.cfg);
     assert_eq!((r.held, r.added), (0, 1), "{r:?}");
-    assert_eq!(target_rows(&e.target, rel), vec![(full as i64, "active".into())]);
+    assert_eq!(
+        target_rows(&e.target, rel),
+        vec![(full as i64, "active".into())]
+    );
     assert_eq!(fs::read(&path).expect("read"), data);
     assert_eq!(history(&e.archive, rel), vec!["added"]);
 }
@@ -223,7 +232,10 @@ fn a_recent_file_is_copying_in_the_matching_table_and_the_dashboard_until_it_is_
     assert!(target_rows(&e.target, rel).is_empty());
 
     let (status, size, code) = matching_item(&e.cfg, rel);
-    assert_eq!((status, size, code.as_str()), (Status::Copying, Some(700), "copying"));
+    assert_eq!(
+        (status, size, code.as_str()),
+        (Status::Copying, Some(700), "copying")
+    );
     let page = matching::matching(
         &e.cfg,
         &MatchingQuery {
@@ -252,13 +264,23 @@ fn a_recent_file_is_copying_in_the_matching_table_and_the_dashboard_until_it_is_
     append(&e.root.join(rel), &pattern(300));
     set_mtime(&e.root.join(rel), now() - 61);
     let (status, ..) = matching_item(&e.cfg, rel);
-    assert_eq!(status, Status::Copying, "archive.db still has the scan's view");
+    assert_eq!(
+        status,
+        Status::Copying,
+        "archive.db still has the scan's view"
+    );
     let r = sync_now(&e.cfg);
     assert_eq!((r.added, r.held), (1, 0), "{r:?}");
     assert_eq!(target_rows(&e.target, rel), vec![(1000, "active".into())]);
     let (status, size, _) = matching_item(&e.cfg, rel);
     assert_eq!((status, size), (Status::Synced, Some(1000)));
-    assert_eq!(query::dashboard(&e.cfg).expect("dashboard").matching.copying, 0);
+    assert_eq!(
+        query::dashboard(&e.cfg)
+            .expect("dashboard")
+            .matching
+            .copying,
+        0
+    );
 }
 
 #[test]
@@ -279,7 +301,10 @@ fn a_copying_verdict_runs_out_with_time_alone() {
             break;
         }
         assert_eq!(status, Status::Copying);
-        assert!(Instant::now() < deadline, "the copying verdict never ran out");
+        assert!(
+            Instant::now() < deadline,
+            "the copying verdict never ran out"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let r = sync_now(&e.cfg);
@@ -299,7 +324,11 @@ fn a_synced_file_overwritten_in_place_keeps_its_target_row_until_it_is_stable() 
     fs::write(e.root.join(rel), pattern(40)).expect("overwrite");
     let r = sync_now(&e.cfg);
     assert_eq!((r.held, r.updated, r.deleted), (1, 0, 0), "{r:?}");
-    assert_eq!(target_rows(&e.target, rel), before, "the row stays as it was");
+    assert_eq!(
+        target_rows(&e.target, rel),
+        before,
+        "the row stays as it was"
+    );
     let (status, size, _) = matching_item(&e.cfg, rel);
     assert_eq!((status, size), (Status::Copying, Some(40)));
     let page = matching::matching(&e.cfg, &MatchingQuery::default()).expect("matching");
@@ -313,7 +342,10 @@ fn a_synced_file_overwritten_in_place_keeps_its_target_row_until_it_is_stable() 
         Some(100),
         "shown with the Target row it keeps"
     );
-    assert_eq!(page.summary.deleted, 0, "the kept row is not listed as deleted");
+    assert_eq!(
+        page.summary.deleted, 0,
+        "the kept row is not listed as deleted"
+    );
 
     append(&e.root.join(rel), &pattern(40));
     let r = sync_at_offset(&e.cfg, 61);
@@ -335,17 +367,16 @@ fn a_partial_file_moved_mid_copy_is_not_a_move_and_is_inserted_once_where_it_end
     common::mv(&e.root, from, to);
     append(&e.root.join(to), &pattern(50));
     let r = sync_now(&e.cfg);
-    assert_eq!(
-        (r.added, r.moved, r.deleted, r.held),
-        (0, 0, 0, 1),
-        "{r:?}"
-    );
+    assert_eq!((r.added, r.moved, r.deleted, r.held), (0, 0, 0, 1), "{r:?}");
     assert!(target_rows(&e.target, from).is_empty());
     assert!(target_rows(&e.target, to).is_empty());
 
     let r = sync_at_offset(&e.cfg, 61);
     assert_eq!((r.added, r.moved, r.deleted, r.held), (1, 0, 0, 0), "{r:?}");
-    assert!(target_rows(&e.target, from).is_empty(), "never published at the old path");
+    assert!(
+        target_rows(&e.target, from).is_empty(),
+        "never published at the old path"
+    );
     assert_eq!(target_rows(&e.target, to), vec![(100, "active".into())]);
     assert_eq!(history(&e.archive, to), vec!["added"]);
 }
@@ -374,7 +405,10 @@ fn a_dry_run_and_reconcile_leave_a_copying_file_out_of_what_they_would_insert() 
     .expect("dry run");
     assert_eq!((r.added, r.held), (1, 1), "{r:?}");
     let rec = nas_sync_engine::reconcile::reconcile(&e.cfg, &SystemClock).expect("reconcile");
-    assert_eq!(rec.would_insert.items, vec!["WSOP/2024/old.mp4".to_string()]);
+    assert_eq!(
+        rec.would_insert.items,
+        vec!["WSOP/2024/old.mp4".to_string()]
+    );
 }
 
 #[test]
@@ -417,4 +451,49 @@ fn the_monitor_syncs_held_files_again_as_soon_as_they_can_be_stable() {
     assert!(m.wait(settle.id, Duration::from_secs(30)));
     assert!(m.settle_due().is_none(), "nothing is held any more");
     m.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+fn a_synced_file_copied_elsewhere_then_deleted_keeps_its_row_until_the_copy_is_stable() {
+    let e = env_settling(60);
+    let (old, new) = ("HCL/2023/EP07.mp4", "HCL/2024/EP07.mp4");
+    put_at(&e.root, old, 100, fresh_mtime());
+    put_at(&e.root, "HCL/2023/EP08.mp4", 100, fresh_mtime());
+    assert_eq!(sync_now(&e.cfg).added, 2);
+    let id = |p: &str| -> Option<i64> {
+        Connection::open(&e.target)
+            .expect("open")
+            .query_row(
+                "SELECT id FROM files WHERE nas_path = ?1 AND status = 'active'",
+                [p],
+                |r| r.get(0),
+            )
+            .ok()
+    };
+    let row = id(old).expect("row");
+    // A copy without preserved times (fresh mtime), then the original deleted.
+    put_at(&e.root, new, 60, now());
+    common::rm(&e.root, old);
+    let r = sync_now(&e.cfg);
+    assert_eq!((r.held, r.deleted, r.added, r.moved), (1, 0, 0, 0), "{r:?}");
+    assert_eq!(
+        id(old),
+        Some(row),
+        "the row stays as it was while the copy settles"
+    );
+    let page = matching::matching(&e.cfg, &MatchingQuery::default()).expect("matching");
+    let item = page
+        .items
+        .iter()
+        .find(|i| i.source.as_ref().is_some_and(|s| s.path == new))
+        .expect("copy");
+    assert_eq!(item.status, Status::Copying);
+    assert_eq!(item.target.as_ref().map(|t| t.id), Some(row));
+    assert_eq!(page.summary.deleted, 0);
+
+    append(&e.root.join(new), &pattern(40));
+    let r = sync_at_offset(&e.cfg, 61);
+    assert_eq!((r.held, r.moved, r.deleted, r.added), (0, 1, 0, 0), "{r:?}");
+    assert_eq!(id(new), Some(row), "the same Target row, re-pointed once");
+    assert_eq!(target_rows(&e.target, new), vec![(100, "active".into())]);
 }

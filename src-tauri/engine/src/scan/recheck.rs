@@ -45,10 +45,12 @@ pub(super) fn changing(
     let t = Instant::now();
     let mut out: Vec<String> = candidates
         .iter()
-        .filter(|f| match fs::symlink_metadata(names::join_rel(root, &f.path)) {
-            Ok(m) => m.len() as i64 != f.size || walk::mtime_secs(&m) != f.mtime,
-            Err(_) => true,
-        })
+        .filter(
+            |f| match fs::symlink_metadata(names::join_rel(root, &f.path)) {
+                Ok(m) => m.len() as i64 != f.size || walk::mtime_secs(&m) != f.mtime,
+                Err(_) => true,
+            },
+        )
         .map(|f| f.path.clone())
         .collect();
     out.sort_unstable();

@@ -116,8 +116,9 @@ pub enum Role {
     /// The primary of its group; `row` is the Target row it keeps (None = to be inserted).
     Primary { row: Option<i64> },
     /// Still being copied or written ([`Hold`]): nothing is written for it. `row` is the Target
-    /// row it already holds (at its path or linked), kept exactly as it is until the file is
-    /// stable; a held file takes no part in its name group.
+    /// row it already holds (at its path, linked, or an orphan row of its name that no primary
+    /// took), kept exactly as it is until the file is stable; a held file takes no part in its
+    /// name group.
     Held { row: Option<i64> },
 }
 
@@ -507,6 +508,40 @@ pub fn plan(files: &[FileRecord], rows: &[TargetRow], rules: &Rules, hold: &Hold
                     if let Some(&r) = cands.iter().min_by_key(|&&ri| rows[ri].id) {
                         claimed[r] = p as u32;
                         row_of[p] = (r as u32, b'c');
+                    }
+                }
+            }
+            // A held file keeps such a row of its name too (a file copied to its new place, the
+            // old one deleted, the copy not stable yet): re-pointed once the copy is stable
+            // rather than deleted now and inserted again.
+            let held_without_row: Vec<(usize, String)> = held
+                .iter()
+                .filter(|&&h| !has_row(&row_of, h))
+                .map(|&h| (h, names::name_key(files[h].name())))
+                .collect();
+            if !held_without_row.is_empty() {
+                let keys: HashSet<&str> =
+                    held_without_row.iter().map(|(_, k)| k.as_str()).collect();
+                let mut orphans_by_key: HashMap<String, Vec<usize>> = HashMap::default();
+                for (ri, r) in rows.iter().enumerate() {
+                    if r.active
+                        && claimed[ri] == NONE
+                        && !source_paths.contains(r.nas_path.as_str())
+                    {
+                        let k = names::name_key(names::file_name_any_sep(&r.nas_path));
+                        if keys.contains(k.as_str()) {
+                            orphans_by_key.entry(k).or_default().push(ri);
+                        }
+                    }
+                }
+                for (h, k) in &held_without_row {
+                    let Some(cands) = orphans_by_key.get_mut(k) else {
+                        continue;
+                    };
+                    cands.retain(|&ri| claimed[ri] == NONE);
+                    if let Some(&r) = cands.iter().min_by_key(|&&ri| rows[ri].id) {
+                        claimed[r] = *h as u32;
+                        row_of[*h] = (r as u32, b'c');
                     }
                 }
             }

@@ -15,9 +15,8 @@ use crate::scan::{self, PartialScan, ScanOptions, ScanProgress, ScanReport, Scan
 use crate::sync::{self, Force, Refusal, SyncOptions, SyncReport};
 
 use super::{
-    settling,
     Caller, ErrorInfo, ForceApproval, JOBS_KEPT, JobInfo, JobKind, JobProgress, JobResult,
-    JobState, LastError, Monitor, ROOT_UNREACHABLE, Running, Started, lock,
+    JobState, LastError, Monitor, ROOT_UNREACHABLE, Running, Started, lock, settling,
 };
 
 impl Monitor {
@@ -387,7 +386,12 @@ impl Monitor {
             Some(JobResult::Sync(r)) if r.refused.is_none() => r
                 .settle_wait_secs
                 // A second of margin: the report counts whole seconds from the sync's start.
-                .map(|secs| (started + Duration::from_secs(secs + 1), settling::held_scope(r))),
+                .map(|secs| {
+                    (
+                        started + Duration::from_secs(secs + 1),
+                        settling::held_scope(r),
+                    )
+                }),
             _ => None,
         };
         st.running = None;
