@@ -497,3 +497,32 @@ fn a_synced_file_copied_elsewhere_then_deleted_keeps_its_row_until_the_copy_is_s
     assert_eq!(id(new), Some(row), "the same Target row, re-pointed once");
     assert_eq!(target_rows(&e.target, new), vec![(100, "active".into())]);
 }
+
+#[test]
+fn a_sync_without_a_scan_does_not_publish_the_old_record_of_a_file_still_being_copied() {
+    let e = env_settling(60);
+    let rel = "WSOP/2024/slow_copy.mp4";
+    put_at(&e.root, rel, 100, now() - 5);
+    assert_eq!(sync_now(&e.cfg).held, 1);
+    // The copy goes on; a minute later a sync that does not scan (the watcher's scoped sync of
+    // another folder, `sync --no-scan`) finds the record old enough, but the file has grown.
+    append(&e.root.join(rel), &pattern(50));
+    let clock = FixedClock(Utc::now() + chrono::Duration::seconds(61));
+    let r = sync::run_sync(
+        &e.cfg,
+        &clock,
+        SyncOptions {
+            no_scan: true,
+            ..SyncOptions::default()
+        },
+    )
+    .expect("sync without a scan");
+    nas_sync_engine::target::finish_checkpoints();
+    assert_eq!((r.held, r.added), (1, 0), "{r:?}");
+    assert!(r.settle_wait_secs.is_some(), "a look at it is scheduled");
+    assert!(target_rows(&e.target, rel).is_empty());
+    // A scan sees the final size; published once it is stable.
+    let r = sync_at_offset(&e.cfg, 61);
+    assert_eq!((r.held, r.added), (0, 1), "{r:?}");
+    assert_eq!(target_rows(&e.target, rel), vec![(150, "active".into())]);
+}

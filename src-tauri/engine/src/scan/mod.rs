@@ -23,6 +23,7 @@ use commit::*;
 use diff::*;
 pub use fingerprint::fingerprint_pending;
 pub use partial::*;
+pub use recheck::changed_on_share;
 use walk::*;
 
 use std::collections::{BTreeSet, HashMap, HashSet};

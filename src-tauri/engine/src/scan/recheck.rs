@@ -63,6 +63,42 @@ pub(super) fn changing(
     out
 }
 
+/// How far back a record's mtime may be for [`changed_on_share`] to look at it (beyond
+/// `settle_secs`): a file held back by an earlier scan has a record at most this old.
+const YOUNG_SECS: i64 = 86_400;
+
+/// For a sync that does not scan the whole share first (`--no-scan`, the watcher's scoped sync):
+/// the stored records with a young mtime (within `settle_secs` and a day of `now`, at most
+/// [`RECHECK_MAX`], newest first) whose file on the share has another size or mtime now, or is
+/// gone. Such a record is out of date — a file that was still being copied when it was last
+/// scanned — and the sync holds it back instead of publishing its old size.
+pub fn changed_on_share(
+    root: &Path,
+    files: &[FileRecord],
+    now: i64,
+    settle_secs: u64,
+) -> Vec<String> {
+    if settle_secs == 0 {
+        return Vec::new();
+    }
+    let young = now.saturating_sub(settle_secs as i64 + YOUNG_SECS);
+    let mut candidates: Vec<&FileRecord> = files.iter().filter(|f| f.mtime > young).collect();
+    candidates.sort_unstable_by(|a, b| b.mtime.cmp(&a.mtime).then(a.path.cmp(&b.path)));
+    candidates.truncate(RECHECK_MAX);
+    let mut out: Vec<String> = candidates
+        .iter()
+        .filter(
+            |f| match fs::symlink_metadata(names::join_rel(root, &f.path)) {
+                Ok(m) => m.len() as i64 != f.size || walk::mtime_secs(&m) != f.mtime,
+                Err(_) => true,
+            },
+        )
+        .map(|f| f.path.clone())
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,7 +177,9 @@ impl<'a> SyncRun<'a> {
     /// Plan on a preview of the scan and the Target as it is; nothing is written.
     fn dry_run(mut self) -> Result<SyncReport> {
         let files = if self.opts.no_scan {
-            Archive::read_snapshot(&self.archive_path)?.0
+            let files = Archive::read_snapshot(&self.archive_path)?.0;
+            self.hold_stale(&files);
+            files
         } else {
             match scan::preview(self.cfg, self.clock, self.scan_opts()) {
                 Ok(p) => {
@@ -227,6 +229,15 @@ impl<'a> SyncRun<'a> {
         Ok(archive)
     }
 
+    /// Without a scan, the records are as some earlier scan left them: one that was still being
+    /// copied then, and has changed on the share since, must not be published with its old size.
+    fn hold_stale(&mut self, files: &[FileRecord]) {
+        if let Some(root) = self.cfg.root.as_deref() {
+            let stale = scan::changed_on_share(root, files, self.hold.now, self.cfg.settle_secs);
+            self.hold = std::mem::take(&mut self.hold).with_changing(stale);
+        }
+    }
+
     /// Also hold the files the scan saw change while it ran.
     fn hold_changing(&mut self, scan: &ScanReport) {
         self.hold = std::mem::take(&mut self.hold).with_changing(scan.changing.iter().cloned());
@@ -236,7 +247,9 @@ impl<'a> SyncRun<'a> {
     /// when a guard refused the scan (the refusal is in the report).
     fn scan(&mut self, archive: &mut Archive) -> Result<Option<Vec<FileRecord>>> {
         if self.opts.no_scan {
-            return archive.load_files().map(Some);
+            let files = archive.load_files()?;
+            self.hold_stale(&files);
+            return Ok(Some(files));
         }
         match scan::run_scan(self.cfg, archive, self.clock, self.scan_opts()) {
             Ok((scan_report, files)) => {
