@@ -667,6 +667,38 @@ test("admin PIN: set in settings (stored hashed), then 스캔 실행 asks for it
   await until(async () => (await api(srv.url, "GET", "/api/status")).json.job == null, "the scan finishes");
 });
 
+test("a file still being copied: 복사 중 badge with its size, tab and dashboard counts, then published once", async () => {
+  const root = path.join(dir, "archive");
+  const file = path.join(root, "WSOP", "E2E_복사_중.mp4");
+  fs.writeFileSync(file, Buffer.alloc(3 * 1024 * 1024, 7)); // mtime now: looks mid-copy
+  const syncDone = async (what) => {
+    const started = await api(srv.url, "POST", "/api/sync");
+    eq(started.status, 202, `${what}: sync started`);
+    return until(async () => {
+      const j = (await api(srv.url, "GET", `/api/jobs/${started.json.job_id}`)).json;
+      return j.state !== "running" && j;
+    }, `${what}: the sync finished`);
+  };
+  const held = await syncDone("held");
+  eq(held.result.held, 1, "the sync held the file back");
+  eq(cli(dir, ["matching", "--search", "E2E_복사_중"]).items[0].status, "copying", "the CLI says copying");
+  await page.goto(srv.url + "/matching?status=copying");
+  await until(async () => (await page.getByTestId("matching-row").count()) === 1, "one copying row");
+  const row = page.getByTestId("matching-row").first();
+  eq(await row.getAttribute("data-status"), "copying", "row status");
+  assert((await row.innerText()).includes("복사 중"), "the badge says 복사 중");
+  eq((await row.getByTestId("copying-size").innerText()).replace(/\s+/g, " ").trim(), "· 3.0 MB", "the badge shows the current size");
+  eq(Number(await page.getByTestId("tab-copying").getAttribute("data-count")), 1, "the copying tab counts it");
+  await page.getByTestId("nav-dashboard").click();
+  await until(async () => (await page.getByTestId("copying-count").innerText()).trim() === "1", "the dashboard counts it");
+  // The copy finished an hour ago: the next sync publishes it.
+  atRest(file);
+  const published = await syncDone("published");
+  eq([published.result.added, published.result.held], [1, 0], "published once");
+  eq(cli(dir, ["matching", "--search", "E2E_복사_중"]).items[0].status, "synced", "now synced");
+  await until(async () => (await page.getByTestId("copying-count").innerText()).trim() === "0", "the dashboard count is back to 0");
+});
+
 test("English switch and keyboard reach", async () => {
   await page.getByTestId("nav-dashboard").click();
   await page.getByTestId("lang-switch").click();
