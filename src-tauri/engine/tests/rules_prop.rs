@@ -342,3 +342,68 @@ proptest! {
         check_invariants(&next, &again)?;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Files still being copied ([`rules::Hold`]) get no write, and the rows they hold are
+    /// neither rewritten nor deleted; every row is still held by at most one file.
+    #[test]
+    fn held_files_get_no_write_and_keep_their_rows(case in case_strategy(), k in 0usize..3) {
+        let changing: HashSet<String> = case
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 == k)
+            .map(|(_, f)| f.path.clone())
+            .collect();
+        let hold = rules::Hold {
+            modified_after: None,
+            settle_secs: 1,
+            now: 0,
+            changing,
+        };
+        let plan = rules::plan(&case.files, &case.rows, &case.rules, &hold);
+        let mut kept: HashSet<i64> = HashSet::new();
+        let mut claimed: HashSet<i64> = HashSet::new();
+        for (i, role) in plan.roles.iter().enumerate() {
+            let held = hold.holds(&case.files[i]);
+            match role {
+                Role::Held { row } => {
+                    prop_assert!(held, "{} is Held but not held", case.files[i].path);
+                    if let Some(r) = row {
+                        prop_assert!(kept.insert(*r), "row {r} kept twice");
+                    }
+                }
+                Role::Primary { row } => {
+                    prop_assert!(!held, "held {} is a primary", case.files[i].path);
+                    if let Some(r) = row {
+                        prop_assert!(claimed.insert(*r), "row {r} claimed twice");
+                    }
+                }
+                Role::Duplicate { .. } => prop_assert!(!held, "held {} is a duplicate", case.files[i].path),
+                Role::NotEligible { .. } => {}
+            }
+        }
+        prop_assert!(kept.is_disjoint(&claimed), "a row both kept and claimed");
+        prop_assert_eq!(plan.held as usize, plan.roles.iter().filter(|r| matches!(r, Role::Held { .. })).count());
+        for a in &plan.actions {
+            match a {
+                Action::Insert { file } => prop_assert!(!hold.holds(&case.files[*file]), "insert of a held file"),
+                Action::Update { row, file, .. } => {
+                    prop_assert!(!hold.holds(&case.files[*file]), "update for a held file");
+                    prop_assert!(!kept.contains(row), "a kept row {row} rewritten");
+                }
+                Action::Delete { row, .. } => prop_assert!(!kept.contains(row), "a kept row {row} deleted"),
+            }
+        }
+        // A held file keeps the active row at its own path.
+        for (i, f) in case.files.iter().enumerate() {
+            if let Role::Held { row } = &plan.roles[i]
+                && let Some(r) = case.rows.iter().filter(|r| r.nas_path == f.path).min_by_key(|r| r.id)
+            {
+                prop_assert_eq!(*row, Some(r.id), "{} keeps the row at its path", f.path);
+            }
+        }
+    }
+}
