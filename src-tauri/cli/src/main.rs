@@ -98,7 +98,7 @@ enum Command {
     },
     /// 1:1 matching table: every Source file and every Target row no file holds (PRD 7.3).
     Matching {
-        /// synced, synced_with_duplicates, new, changed, deleted, duplicate, not_synced.
+        /// synced, synced_with_duplicates, new, copying, changed, deleted, duplicate, not_synced.
         #[arg(long)]
         status: Option<String>,
         /// Only this catalog (e.g. WSOP).

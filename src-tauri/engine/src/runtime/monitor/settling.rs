@@ -2,8 +2,9 @@
 //! the first of them can be stable, not at the next scheduled sync: a sync that held files
 //! leaves a due time and the directories of those files here, and one thread starts a sync of
 //! just those directories (trigger `settle`) when it is due. A later sync that holds files again
-//! moves the due time earlier (never later) and adds its directories; the thread of a replaced
-//! due time ends when it wakes. Pause drops a due sync (the schedule takes over on resume);
+//! adds its directories and moves the due time earlier, never later (the watcher's syncs of a
+//! long copy leave one pending look, not one thread each); the thread of a replaced due time
+//! ends when it wakes. Pause drops a due sync (the schedule takes over on resume);
 //! shutdown ends the thread.
 
 use std::time::{Duration, Instant};
@@ -47,10 +48,16 @@ impl Monitor {
                 return;
             }
             let slot = &mut st.settle;
-            slot.due = Some(match slot.due.take() {
-                Some((d, s)) => (d.min(due), s.merge(scope)),
-                None => (due, scope),
-            });
+            match slot.due.take() {
+                // A look is due no later: it takes these folders too (a file not stable by then
+                // is held again, and that sync asks for the next look). No new thread.
+                Some((d, s)) if d <= due => {
+                    slot.due = Some((d, s.merge(scope)));
+                    return;
+                }
+                Some((_, s)) => slot.due = Some((due, s.merge(scope))),
+                None => slot.due = Some((due, scope)),
+            }
             slot.generation += 1;
             slot.generation
         };
