@@ -526,3 +526,46 @@ fn a_sync_without_a_scan_does_not_publish_the_old_record_of_a_file_still_being_c
     assert_eq!((r.held, r.added), (0, 1), "{r:?}");
     assert_eq!(target_rows(&e.target, rel), vec![(150, "active".into())]);
 }
+
+#[test]
+fn a_file_growing_under_an_old_mtime_is_held_by_the_scans_re_check() {
+    // A NAS clock far behind ours (or a writer that keeps an old mtime): the mtime says "at
+    // rest", but the file grows between the scan's walk and its re-check.
+    let e = env_settling(60);
+    let rel = "WSOP/2024/skewed.mp4";
+    let path = e.root.join(rel);
+    let old = fresh_mtime();
+    put_at(&e.root, rel, 0, old);
+    let chunk = pattern(4096);
+    let rounds = 250;
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (path, chunk, done) = (path.clone(), chunk.clone(), done.clone());
+        std::thread::spawn(move || {
+            for _ in 0..rounds {
+                append(&path, &chunk);
+                set_mtime(&path, old);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    let final_size = (chunk.len() * rounds) as i64;
+    let mut held = 0;
+    while !done.load(Ordering::SeqCst) {
+        let r = sync_now(&e.cfg);
+        held += r.held;
+        for (size, _) in target_rows(&e.target, rel) {
+            assert_eq!(size, final_size, "published while still growing: {r:?}");
+        }
+    }
+    writer.join().expect("writer");
+    assert!(held > 0, "the re-check held the growing file at least once");
+    let r = sync_now(&e.cfg);
+    assert_eq!(r.held, 0, "at rest now: {r:?}");
+    assert_eq!(
+        target_rows(&e.target, rel),
+        vec![(final_size, "active".into())]
+    );
+    assert_eq!(history(&e.archive, rel), vec!["added"], "one Target write");
+}

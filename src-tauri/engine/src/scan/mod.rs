@@ -333,7 +333,13 @@ pub fn run_scan(
     let d = diff_idx(root, &known, &walk, opts.cancel.unwrap_or(&never))?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "scan: diffed");
     let mut report = d.report(&mut walk, false, None);
-    report.changing = recheck::changing(root, &walk, &d, started.timestamp(), cfg.settle_secs);
+    report.changing = recheck::changing(
+        root,
+        &walk,
+        &d,
+        (started.timestamp(), timer),
+        cfg.settle_secs,
+    );
     let times = ScanTimes {
         started: iso(started),
         finished: iso(clock.now()),

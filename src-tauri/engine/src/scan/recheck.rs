@@ -18,14 +18,19 @@ use super::*;
 /// At most this many files are re-checked per scan.
 pub(super) const RECHECK_MAX: usize = 2_000;
 
+/// The re-check looks no sooner than this after the scan began: mtimes have whole seconds, and
+/// a small scan's walk ends milliseconds before its re-check, too soon to see a writer move.
+/// Paid only when there is something to re-check (new or changed files not already held).
+const MIN_GAP: Duration = Duration::from_secs(1);
+
 /// The paths among `d`'s new, modified and moved files whose size or mtime differ now from what
-/// the walk saw. `started` is the scan's start (Unix seconds); nothing is re-checked when
-/// `settle_secs` is 0 (publish at once).
+/// the walk saw. `started` is the scan's start (Unix seconds; `since` the same instant on the
+/// monotonic clock); nothing is re-checked when `settle_secs` is 0 (publish at once).
 pub(super) fn changing(
     root: &Path,
     walk: &Walk,
     d: &DiffIdx,
-    started: i64,
+    (started, since): (i64, Instant),
     settle_secs: u64,
 ) -> Vec<String> {
     if settle_secs == 0 {
@@ -42,6 +47,12 @@ pub(super) fn changing(
         .collect();
     candidates.sort_unstable_by(|a, b| b.mtime.cmp(&a.mtime).then(a.path.cmp(&b.path)));
     candidates.truncate(RECHECK_MAX);
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    if let Some(wait) = MIN_GAP.checked_sub(since.elapsed()) {
+        std::thread::sleep(wait);
+    }
     let t = Instant::now();
     let mut out: Vec<String> = candidates
         .iter()
@@ -148,10 +159,11 @@ mod tests {
             ..DiffIdx::default()
         };
         let started = 2_000_000_010;
-        let changing = changing(dir.path(), &walk, &d, started, 60);
+        let since = Instant::now() - MIN_GAP;
+        let changing = changing(dir.path(), &walk, &d, (started, since), 60);
         assert_eq!(changing, vec!["gone.mp4", "grew.mp4", "touched.mp4"]);
         assert!(
-            super::changing(dir.path(), &walk, &d, started, 0).is_empty(),
+            super::changing(dir.path(), &walk, &d, (started, since), 0).is_empty(),
             "settle_secs 0 re-checks nothing"
         );
     }
