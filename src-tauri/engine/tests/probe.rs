@@ -72,6 +72,15 @@ const EXPECTED: &[Expected] = &[
         duration: 1.0,
     },
     Expected {
+        file: "long_moov_end.mp4",
+        container: "mp4",
+        video: "h264",
+        width: 64,
+        height: 64,
+        audio: "aac",
+        duration: 300.0,
+    },
+    Expected {
         file: "hevc.mp4",
         container: "mp4",
         video: "hevc",
