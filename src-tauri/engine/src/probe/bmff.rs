@@ -242,7 +242,9 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
         let md = children(src, mdia.start, mdia.end)?;
         let handler = match find(&md, b"hdlr") {
             // version/flags (4), pre_defined (4), handler_type (4).
-            Some(h) => head_of(src, h, 12)?.get(8..12).map(|s| [s[0], s[1], s[2], s[3]]),
+            Some(h) => head_of(src, h, 12)?
+                .get(8..12)
+                .map(|s| [s[0], s[1], s[2], s[3]]),
             None => None,
         };
         let is_video = handler == Some(*b"vide");

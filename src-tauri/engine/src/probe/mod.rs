@@ -174,9 +174,9 @@ impl Format {
     /// The most this format's parser reads from one file.
     fn budget(self) -> u64 {
         match self {
-            Format::Bmff => u64::MAX, // BEFORE-HACK BMFF_BUDGET,
-            Format::Ts => u64::MAX, // BEFORE-HACK TS_BUDGET,
-            Format::Mkv => u64::MAX, // BEFORE-HACK MKV_BUDGET,
+            Format::Bmff => BMFF_BUDGET,
+            Format::Ts => TS_BUDGET,
+            Format::Mkv => MKV_BUDGET,
         }
     }
 

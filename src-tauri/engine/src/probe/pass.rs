@@ -184,4 +184,3 @@ pub fn probe_pending(
     );
     Ok(stats)
 }
-
