@@ -363,6 +363,49 @@ mod tests {
         assert_eq!((info.width, info.height), (Some(320), Some(240)));
     }
 
+    /// An element with a 4-byte size (payloads up to 256 MiB).
+    fn el_big(id: &[u8], payload: &[u8]) -> Vec<u8> {
+        let mut b = id.to_vec();
+        b.extend_from_slice(&((0x1000_0000 | payload.len() as u32).to_be_bytes()));
+        b.extend_from_slice(payload);
+        b
+    }
+
+    #[test]
+    fn a_large_codec_private_is_stepped_over_within_the_budget() {
+        // An ASS subtitle track whose CodecPrivate (the script header) is 40 KiB, before the
+        // video track: Tracks is walked by headers and the CodecPrivate is never read.
+        let subs = el_big(
+            &[0xAE],
+            &[
+                el(&[0x83], &[0x11]),
+                el(&[0x86], b"S_TEXT/ASS"),
+                el_big(&[0x63, 0xA2], &vec![b'x'; 40 * 1024]),
+            ]
+            .concat(),
+        );
+        let video = [el(&[0xB0], &[0x01, 0x40]), el(&[0xBA], &[0xF0])].concat();
+        let entry = [
+            el(&[0x83], &[1]),
+            el(&[0x86], b"V_VP9"),
+            el(&[0xE0], &video),
+        ]
+        .concat();
+        let tracks = el_big(
+            &[0x16, 0x54, 0xAE, 0x6B],
+            &[subs, el(&[0xAE], &entry)].concat(),
+        );
+        let ebml = el(&[0x1A, 0x45, 0xDF, 0xA3], &el(&[0x42, 0x82], b"matroska"));
+        let file = [ebml, el_big(&[0x18, 0x53, 0x80, 0x67], &tracks)].concat();
+        let mut src = Source::new(std::io::Cursor::new(&file[..]))
+            .expect("cursor")
+            .with_budget(crate::probe::MKV_BUDGET);
+        let info = parse(&mut src).expect("parses");
+        assert_eq!(info.video_codec.as_deref(), Some("vp9"));
+        assert_eq!((info.width, info.height), (Some(320), Some(240)));
+        assert!(src.bytes_read() < 1024, "read {} bytes", src.bytes_read());
+    }
+
     #[test]
     fn width_without_height_is_no_resolution() {
         // Found by `cargo fuzz run mkv`: a PixelWidth without a PixelHeight gave a width and
