@@ -114,9 +114,15 @@ fn final_sync(agent: &ureq::Agent, url: &str) -> Value {
             |j| j["state"] != "running",
         );
         // A job that was already running when asked: run one more that starts after the tree
-        // is final.
-        if job["state"] == "succeeded" && started["started"] == true {
+        // is final. Files changed within `settle_secs` of it are held back as still being
+        // copied: run one more once they can be stable.
+        let held = job["result"]["held"].as_u64().unwrap_or(0);
+        if job["state"] == "succeeded" && started["started"] == true && held == 0 {
             return job;
+        }
+        if held > 0 {
+            let wait = job["result"]["settle_wait_secs"].as_u64().unwrap_or(1);
+            std::thread::sleep(Duration::from_secs(wait));
         }
         assert!(Instant::now() < deadline, "no final sync succeeded: {job}");
         std::thread::sleep(Duration::from_secs(1));

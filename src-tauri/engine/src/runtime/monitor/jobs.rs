@@ -307,6 +307,23 @@ impl Monitor {
         if let Err(e) = after.index {
             tracing::warn!("매치 인덱스 갱신 실패 / match index: {e}");
         }
+        // Files held back as still being copied: look again when the first can be stable.
+        let recheck = match &outcome {
+            Ok(JobResult::Sync(r)) if r.refused.is_none() => r
+                .settle_wait_secs
+                // A second of margin: the report counts whole seconds from the sync's start.
+                .map(|secs| {
+                    (
+                        started + Duration::from_secs(secs + 1),
+                        settling::held_scope(r),
+                    )
+                }),
+            _ => None,
+        };
+        // Before the job reads as finished: whoever waits for it sees the look scheduled.
+        if let Some((due, scope)) = recheck {
+            self.recheck_held_at(due, scope);
+        }
         let now = iso(clock.now());
         let cancelled = cancel.load(Ordering::Relaxed);
         let mut st = lock(&self.shared.state);
@@ -381,19 +398,6 @@ impl Monitor {
                 i.error = Some(ErrorInfo::from(&e));
             }
         }
-        // Files held back as still being copied: look again when the first can be stable.
-        let recheck = match &i.result {
-            Some(JobResult::Sync(r)) if r.refused.is_none() => r
-                .settle_wait_secs
-                // A second of margin: the report counts whole seconds from the sync's start.
-                .map(|secs| {
-                    (
-                        started + Duration::from_secs(secs + 1),
-                        settling::held_scope(r),
-                    )
-                }),
-            _ => None,
-        };
         st.running = None;
         st.finished.push_back(i);
         while st.finished.len() > JOBS_KEPT {
@@ -401,9 +405,6 @@ impl Monitor {
         }
         drop(st);
         self.notify();
-        if let Some((due, scope)) = recheck {
-            self.recheck_held_at(due, scope);
-        }
     }
 }
 

@@ -1,25 +1,27 @@
 //! Files held back as still being copied ([`crate::rules::Hold`]) are looked at again as soon as
 //! the first of them can be stable, not at the next scheduled sync: a sync that held files
-//! leaves a due time and the directories of those files here, and one thread starts a sync of
-//! just those directories (trigger `settle`) when it is due. A later sync that holds files again
-//! adds its directories and moves the due time earlier, never later (the watcher's syncs of a
-//! long copy leave one pending look, not one thread each); the thread of a replaced due time
-//! ends when it wakes. Pause drops a due sync (the schedule takes over on resume);
-//! shutdown ends the thread.
+//! leaves a due time and the directories of those files here, and the monitor's one settle
+//! thread (started with the first such sync, then kept) starts a sync of just those
+//! directories (trigger `settle`) when it is due. A later sync that holds files again adds its
+//! directories and moves the due time earlier, never later (the watcher's syncs of a long copy
+//! leave one pending look). Pause drops a due sync (the schedule takes over on resume);
+//! shutdown ends the thread, and so does the monitor going away.
 
 use std::time::{Duration, Instant};
 
-use super::{JobKind, Monitor, lock};
+use super::{JobKind, Monitor, WeakMonitor, lock};
 use crate::scan::ScanScope;
 use crate::sync::{Force, SyncReport};
 
-/// The pending look at held files: when, what, and which thread owns it.
+/// The pending look at held files, and whether the settle thread runs.
 #[derive(Debug, Default)]
 pub(super) struct SettleSlot {
     due: Option<(Instant, ScanScope)>,
-    /// Bumped for every new due time; a thread whose generation is no longer current ends.
-    generation: u64,
+    thread: bool,
 }
+
+/// The settle thread re-checks at least this often that its monitor still exists.
+const ALIVE_CHECK: Duration = Duration::from_secs(30);
 
 /// The directories of a report's held files; the whole share when some were not listed or one
 /// is at the root.
@@ -35,77 +37,67 @@ pub(super) fn held_scope(r: &SyncReport) -> ScanScope {
 }
 
 impl Monitor {
-    /// When a sync of the held files' directories (`scope`) will start, if one is due.
+    /// When a sync of the held files' directories will start, if one is due.
     pub fn settle_due(&self) -> Option<Instant> {
         lock(&self.shared.state).settle.due.as_ref().map(|d| d.0)
     }
 
     /// Sync `scope` at `due` (or earlier, if a look is already due earlier).
     pub(super) fn recheck_held_at(&self, due: Instant, scope: ScanScope) {
-        let generation = {
+        let start_thread = {
             let mut st = lock(&self.shared.state);
             if st.shutdown {
                 return;
             }
             let slot = &mut st.settle;
-            match slot.due.take() {
-                // A look is due no later: it takes these folders too (a file not stable by then
-                // is held again, and that sync asks for the next look). No new thread.
-                Some((d, s)) if d <= due => {
-                    slot.due = Some((d, s.merge(scope)));
-                    return;
-                }
-                Some((_, s)) => slot.due = Some((due, s.merge(scope))),
-                None => slot.due = Some((due, scope)),
-            }
-            slot.generation += 1;
-            slot.generation
+            slot.due = Some(match slot.due.take() {
+                Some((d, s)) => (d.min(due), s.merge(scope)),
+                None => (due, scope),
+            });
+            !std::mem::replace(&mut slot.thread, true)
         };
-        // Wake a thread of a replaced due time so it ends now.
         self.shared.wake.notify_all();
+        if !start_thread {
+            return;
+        }
         let weak = self.downgrade();
         let spawned = std::thread::Builder::new()
             .name("nas-sync-settle".into())
-            .spawn(move || {
-                if let Some(m) = weak.upgrade() {
-                    m.settle_loop(generation);
-                }
-            });
+            .spawn(move || settle_loop(&weak));
         if let Err(e) = spawned {
+            lock(&self.shared.state).settle.thread = false;
             tracing::warn!("복사 완료 확인 예약 실패 / cannot schedule the held files' sync: {e}");
         }
     }
 
-    fn settle_loop(&self, generation: u64) {
+    /// Wait for the due look (at most [`ALIVE_CHECK`]) and take its scope when it is due.
+    /// `Err(())`: the thread ends (shutdown).
+    fn settle_next(&self) -> std::result::Result<Option<ScanScope>, ()> {
         let mut st = lock(&self.shared.state);
-        let scope = loop {
-            if st.shutdown || st.settle.generation != generation {
-                return;
+        if st.shutdown {
+            st.settle.thread = false;
+            return Err(());
+        }
+        let now = Instant::now();
+        let wait = match &st.settle.due {
+            Some((due, _)) if *due <= now => {
+                let scope = st.settle.due.take().map(|d| d.1);
+                return Ok(scope.filter(|_| !st.paused));
             }
-            let Some((due, _)) = &st.settle.due else {
-                return;
-            };
-            let now = Instant::now();
-            if now >= *due {
-                let Some((_, scope)) = st.settle.due.take() else {
-                    return;
-                };
-                break scope;
-            }
-            let wait = *due - now;
-            st = self
-                .shared
+            Some((due, _)) => (*due - now).min(ALIVE_CHECK),
+            None => ALIVE_CHECK,
+        };
+        drop(
+            self.shared
                 .wake
                 .wait_timeout(st, wait)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|p| p.into_inner().0);
-        };
-        let paused = st.paused;
-        drop(st);
-        if paused {
-            tracing::debug!("settle: paused, the held files wait for the schedule");
-            return;
-        }
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        Ok(None)
+    }
+
+    /// Start the sync of `scope`; when a job runs, wait for it and start it then.
+    fn settle_sync(&self, scope: ScanScope) {
         tracing::info!(
             "복사 중이던 파일을 다시 확인합니다 / syncing again the files held back as still being copied"
         );
@@ -120,6 +112,18 @@ impl Monitor {
             if st.shutdown || st.paused {
                 return;
             }
+        }
+    }
+}
+
+/// The settle thread: one per monitor, holding it only while it waits or syncs.
+fn settle_loop(weak: &WeakMonitor) {
+    loop {
+        let Some(m) = weak.upgrade() else { return };
+        match m.settle_next() {
+            Err(()) => return,
+            Ok(Some(scope)) => m.settle_sync(scope),
+            Ok(None) => {}
         }
     }
 }
