@@ -527,6 +527,7 @@ mod tests {
                     fingerprint: None,
                     target_id: None,
                     media: Media::default(),
+                    missing_scans: 0,
                 }
             })
             .collect();
