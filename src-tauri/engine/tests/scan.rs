@@ -1331,7 +1331,11 @@ fn giant_catalog(fx: &Fixture) -> usize {
             for day in 0..(event % 3 + 1) {
                 for part in 0..((year + day) % 4 + 1) {
                     let rel = format!("WSOP/{year}/event {event}/day {day}/part {part}.mp4");
-                    fx.put(&rel, format!("{year}{event}{day}{part}").as_bytes(), n as i64);
+                    fx.put(
+                        &rel,
+                        format!("{year}{event}{day}{part}").as_bytes(),
+                        n as i64,
+                    );
                     n += 1;
                 }
                 fs::create_dir_all(fx.abs(&format!("WSOP/{year}/event {event}/day {day}/empty")))
@@ -1390,7 +1394,11 @@ fn progress_snapshots_come_from_the_calling_thread_and_end_with_the_totals() {
     let caller = std::thread::current().id();
     let seen = std::sync::Mutex::new(Vec::new());
     let progress = |p: &scan::ScanProgress| {
-        assert_eq!(std::thread::current().id(), caller, "called on the caller's thread");
+        assert_eq!(
+            std::thread::current().id(),
+            caller,
+            "called on the caller's thread"
+        );
         seen.lock().expect("lock").push((p.dirs, p.files));
     };
     let opts = ScanOptions {
@@ -1402,9 +1410,14 @@ fn progress_snapshots_come_from_the_calling_thread_and_end_with_the_totals() {
         .walk;
     let seen = seen.into_inner().expect("lock");
     let last = *seen.last().expect("at least the final snapshot");
-    assert_eq!(last, (walk.dirs_seen, n as u64), "the last snapshot has the totals");
+    assert_eq!(
+        last,
+        (walk.dirs_seen, n as u64),
+        "the last snapshot has the totals"
+    );
     assert!(
-        seen.windows(2).all(|p| p[0].0 <= p[1].0 && p[0].1 <= p[1].1),
+        seen.windows(2)
+            .all(|p| p[0].0 <= p[1].0 && p[0].1 <= p[1].1),
         "counts never go back: {seen:?}"
     );
 }
@@ -1422,7 +1435,12 @@ fn an_unreadable_top_level_dir_counts_for_the_offline_guard_with_8_workers() {
     cfg.scan_workers = 8;
     let dir = fx.abs("WSOP");
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o000)).expect("chmod");
-    let walk = scan::scan_diff(&cfg, &a.load_files().expect("load"), &clock(), ScanOptions::default());
+    let walk = scan::scan_diff(
+        &cfg,
+        &a.load_files().expect("load"),
+        &clock(),
+        ScanOptions::default(),
+    );
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod back");
     let walk = walk.expect("one readable catalog left").walk;
     assert_eq!(walk.top_level_unreadable, 1);
@@ -1460,11 +1478,17 @@ fn a_listing_that_hangs_fails_the_scan_with_share_timeout_and_writes_nothing() {
     let t = std::time::Instant::now();
     let e = scan_err(&cfg_timeout(&fx, 1), &mut a, ScanOptions::default());
     let took = t.elapsed();
-    assert!(matches!(e, Error::ShareTimeout { secs: 1, .. }), "got {e:?}");
+    assert!(
+        matches!(e, Error::ShareTimeout { secs: 1, .. }),
+        "got {e:?}"
+    );
     assert_eq!(e.code(), "share_timeout");
     assert!(e.to_string().contains("WSOP"), "names the folder: {e}");
     assert!(hold.hits() >= 1, "the listing really was blocked");
-    assert!(took < std::time::Duration::from_secs(4), "gave up after {took:?}");
+    assert!(
+        took < std::time::Duration::from_secs(4),
+        "gave up after {took:?}"
+    );
     assert_eq!(db_bytes(&fx.db), before, "archive.db byte for byte");
     assert_unchanged(&a, &files, scans);
     drop(a);
@@ -1485,7 +1509,11 @@ fn a_root_that_hangs_fails_the_check_with_share_timeout() {
         e.to_string().contains(&fx.root.display().to_string()),
         "names the root: {e}"
     );
-    assert_eq!(hold.hits(), 1, "the root check blocked, the walk never started");
+    assert_eq!(
+        hold.hits(),
+        1,
+        "the root check blocked, the walk never started"
+    );
     assert_unchanged(&a, &files, scans);
 }
 

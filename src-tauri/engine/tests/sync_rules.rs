@@ -1295,7 +1295,10 @@ fn with_grace_3_a_deleted_file_stays_active_for_two_syncs_and_is_soft_deleted_by
     rm(&e.root, "WSOP/gone.mp4");
     for (n, hour) in [(1, 11), (2, 12)] {
         let r = sync_at(&e, hour);
-        assert_eq!(r.deleted, 0, "sync {n} of the missing file deletes nothing: {r:?}");
+        assert_eq!(
+            r.deleted, 0,
+            "sync {n} of the missing file deletes nothing: {r:?}"
+        );
         let row = row_id(&rows(&e.target), id).clone();
         assert_eq!(row.status, "active", "after missing scan {n}: {row:?}");
         assert_eq!(row.deleted_at, None);
@@ -1305,7 +1308,10 @@ fn with_grace_3_a_deleted_file_stays_active_for_two_syncs_and_is_soft_deleted_by
             "archive.db counts missing scan {n}"
         );
         let dash = nas_sync_engine::query::dashboard(&e.cfg).expect("dashboard");
-        assert_eq!(dash.source.pending_delete, 1, "the dashboard shows the waiting file");
+        assert_eq!(
+            dash.source.pending_delete, 1,
+            "the dashboard shows the waiting file"
+        );
     }
 
     let r = sync_at(&e, 13);
@@ -1313,7 +1319,11 @@ fn with_grace_3_a_deleted_file_stays_active_for_two_syncs_and_is_soft_deleted_by
     let gone = row_id(&rows(&e.target), id).clone();
     assert_eq!(gone.status, "deleted");
     assert_eq!(gone.deleted_at.as_deref(), Some(iso_at(13).as_str()));
-    assert_eq!(missing_scans(&e.archive, "WSOP/gone.mp4"), None, "record removed");
+    assert_eq!(
+        missing_scans(&e.archive, "WSOP/gone.mp4"),
+        None,
+        "record removed"
+    );
     let left: i64 = count(&e.archive, "SELECT COUNT(*) FROM file_missing");
     assert_eq!(left, 0, "its waiting row goes with the record");
     let dash = nas_sync_engine::query::dashboard(&e.cfg).expect("dashboard");

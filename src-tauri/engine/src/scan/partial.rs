@@ -130,13 +130,7 @@ pub fn run_partial_scan(
     let scope = wanted;
     let known = archive.load_files_under(&scope)?;
     let mut walk = walk_dirs(root, ignore, &scope, &ctl)?;
-    let d = diff_idx(
-        root,
-        &known,
-        &walk,
-        cancel,
-        cfg.delete_after_missing_scans,
-    )?;
+    let d = diff_idx(root, &known, &walk, cancel, cfg.delete_after_missing_scans)?;
     let mut report = d.report(&mut walk, opts.dry_run, Some(scope));
     if opts.dry_run {
         report.duration_ms = timer.elapsed().as_millis() as u64;

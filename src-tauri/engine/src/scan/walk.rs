@@ -635,10 +635,11 @@ pub mod fault {
         if HELD.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let gate = GATES
-            .lock()
-            .ok()
-            .and_then(|g| g.iter().find(|(p, _)| p == path).map(|(_, g)| Arc::clone(g)));
+        let gate = GATES.lock().ok().and_then(|g| {
+            g.iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, g)| Arc::clone(g))
+        });
         let Some(gate) = gate else { return };
         gate.hits.fetch_add(1, Ordering::SeqCst);
         let Ok(mut open) = gate.open.lock() else {

@@ -185,7 +185,9 @@ impl Archive {
     /// How many records wait for deletion (missing from the share, kept for the grace).
     pub fn pending_delete_count(&self) -> Result<u64> {
         self.conn
-            .query_row("SELECT COUNT(*) FROM file_missing", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT COUNT(*) FROM file_missing", [], |r| {
+                r.get::<_, i64>(0)
+            })
             .map(|n| n.max(0) as u64)
             .ctx("count files waiting for deletion")
     }
