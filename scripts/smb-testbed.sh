@@ -7,7 +7,10 @@
 #   bash scripts/smb-testbed.sh start DIR     prints the folder of DIR as seen through SMB
 #   bash scripts/smb-testbed.sh stop          unmounts and stops smbd
 #   bash scripts/smb-testbed.sh status        prints the share's folder if the test bed is up
-#   bash scripts/smb-testbed.sh pid           prints smbd's pid (tests stop/kill it: a hung or vanished NAS)
+#   bash scripts/smb-testbed.sh pid           prints smbd's pid
+#   bash scripts/smb-testbed.sh hang          SIGSTOPs every smbd process of the test bed: a hung NAS
+#   bash scripts/smb-testbed.sh resume        SIGCONTs them: the NAS answers again
+#   bash scripts/smb-testbed.sh kill          SIGKILLs them: a NAS that vanished (`start` brings it back)
 #
 # Idempotent: `start` on a running test bed of the same DIR prints the same folder; of another
 # DIR it restarts. State lives in $SMB_TESTBED (default /tmp/nas-sync-smb-testbed). Needs root
@@ -54,8 +57,10 @@ stop() {
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$p" 2>/dev/null || true
   fi
-  # smbd's children (one per connection) go with their parent; any left over are ours too.
-  pkill -f "smbd.*$STATE/smb.conf" 2>/dev/null || true
+  # smbd's children (one per connection) go with their parent; any left over are ours too
+  # (woken first: a stopped process would keep a hung test bed's connection).
+  pkill -CONT -f "smbd.*$STATE/smb.conf" 2>/dev/null || true
+  pkill -9 -f "smbd.*$STATE/smb.conf" 2>/dev/null || true
   rm -f "$STATE/run/smbd.pid"
 }
 
@@ -119,6 +124,11 @@ smb_timeout 20000
 auth "127.0.0.1" "guest" ""
 host 127.0.0.1 visible=true
 EOF
+  # One test bed at a time: smbnetfs only talks to port 445, so a second smbd could not bind
+  # it and the mount would silently show the other test bed's share.
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    die "port $PORT on 127.0.0.1 is in use (another test bed? stop it: SMB_TESTBED=its-state-dir $0 stop)"
+  fi
   smbd -D -s "$STATE/smb.conf"
   for _ in $(seq 100); do smbd_pid >/dev/null && break; sleep 0.1; done
   smbd_pid >/dev/null || die "smbd did not start (log: $STATE/log/smbd.log)"
@@ -133,10 +143,23 @@ EOF
   echo "$SHARE_DIR"
 }
 
+# Every smbd of this test bed: the parent and one child per client connection (the child serves
+# the mount, so stopping only the parent would not hang anything).
+signal_all() {
+  local sig=$1 pids
+  pids=$(pgrep -f "smbd.*$STATE/smb.conf" || true)
+  [ -n "$pids" ] || die "smbd is not running"
+  # shellcheck disable=SC2086
+  kill "-$sig" $pids
+}
+
 case ${1:-} in
   start) [ $# -eq 2 ] || die "usage: $0 start DIR"; start "$2" ;;
   stop) stop ;;
   status) up && echo "$SHARE_DIR" || { echo "smb-testbed: not running" >&2; exit 1; } ;;
   pid) smbd_pid || { echo "smb-testbed: smbd is not running" >&2; exit 1; } ;;
-  *) echo "usage: $0 start DIR | stop | status | pid" >&2; exit 2 ;;
+  hang) signal_all STOP ;;
+  resume) signal_all CONT ;;
+  kill) signal_all KILL; rm -f "$STATE/run/smbd.pid" ;;
+  *) echo "usage: $0 start DIR | stop | status | pid | hang | resume | kill" >&2; exit 2 ;;
 esac

@@ -16,10 +16,12 @@ pub const MIN_GAP: Duration = Duration::from_secs(30 * 60);
 const ROOT_UNREACHABLE: &str = "root_unreachable";
 /// A sync refused because the share looked offline or empty (engine runtime/monitor.rs).
 const GUARD_OFFLINE: &str = "guard_offline";
+/// The share did not answer within `share_timeout_secs` (engine runtime/monitor/root_check.rs).
+const SHARE_TIMEOUT: &str = "share_timeout";
 
 /// The error means the NAS share is not there (unreachable, or refused as offline).
 fn share_gone(code: &str) -> bool {
-    code == ROOT_UNREACHABLE || code == GUARD_OFFLINE
+    code == ROOT_UNREACHABLE || code == GUARD_OFFLINE || code == SHARE_TIMEOUT
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

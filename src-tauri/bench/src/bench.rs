@@ -52,12 +52,12 @@ fn time_find(root: &Path) -> Result<Duration> {
 
 /// Counts every row written to archive.db's `files` table while installed: real triggers (TEMP
 /// triggers would only see this connection's writes) that bump a one-row table of our own.
-struct WriteCounter {
+pub(crate) struct WriteCounter {
     conn: rusqlite::Connection,
 }
 
 impl WriteCounter {
-    fn install(archive_db: &Path) -> Result<WriteCounter> {
+    pub(crate) fn install(archive_db: &Path) -> Result<WriteCounter> {
         let conn =
             rusqlite::Connection::open(archive_db).step("open archive.db for the counter")?;
         conn.busy_timeout(Duration::from_secs(30))
@@ -77,7 +77,7 @@ impl WriteCounter {
     }
 
     /// The number of rows written since `install`; removes the triggers and the table.
-    fn finish(self) -> Result<u64> {
+    pub(crate) fn finish(self) -> Result<u64> {
         let n: i64 = self
             .conn
             .query_row("SELECT n FROM bench_file_writes", [], |r| r.get(0))

@@ -13,6 +13,7 @@ mod measure;
 mod queries;
 mod report;
 mod rng;
+mod smb;
 mod tree;
 mod watch;
 
@@ -60,6 +61,9 @@ pub struct Args {
 pub enum Mode {
     /// Watch-to-Target latency: files created one by one on a watched root (src/watch.rs).
     Watch(watch::WatchArgs),
+    /// The engine over a real SMB share (Samba on 127.0.0.1 + smbnetfs): listing baselines,
+    /// scan, rescan, sync and the bytes read from file contents (src/smb.rs).
+    Smb(smb::SmbArgs),
 }
 
 /// Where a run may stop early.
@@ -223,6 +227,7 @@ fn main() -> ExitCode {
     };
     let outcome = match &args.mode {
         Some(Mode::Watch(w)) => watch::main(w, &log),
+        Some(Mode::Smb(a)) => smb::main(a, &log),
         None => run(&args, &log),
     };
     match outcome {

@@ -5,123 +5,14 @@
 //! sync after it is back converges.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
+mod common;
+use common::BIN;
+use common::share::*;
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_nas-sync");
-const TOKEN: &str = "smb-test-local-token-0123456789";
-
-fn testbed(args: &[&str], state: &Path) -> Output {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smb-testbed.sh");
-    Command::new("bash")
-        .arg(script)
-        .args(args)
-        .env("SMB_TESTBED", state)
-        .output()
-        .expect("run scripts/smb-testbed.sh")
-}
-
-/// The test bed for one test; stopped when dropped.
-struct Share {
-    state: tempfile::TempDir,
-    /// The exported folder as seen through SMB.
-    mount: PathBuf,
-}
-
-impl Share {
-    fn start(dir: &Path) -> Share {
-        let state = tempfile::tempdir().expect("state dir");
-        let out = testbed(&["start", &dir.display().to_string()], state.path());
-        assert!(
-            out.status.success(),
-            "the SMB test bed did not start (as root, with `apt-get install samba smbnetfs fuse3`): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mount = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        Share { state, mount }
-    }
-
-    fn restart(&self, dir: &Path) {
-        let out = testbed(&["start", &dir.display().to_string()], self.state.path());
-        assert!(out.status.success(), "{out:?}");
-    }
-
-    fn smbd_pid(&self) -> String {
-        let out = testbed(&["pid"], self.state.path());
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for Share {
-    fn drop(&mut self) {
-        let _ = testbed(&["stop"], self.state.path());
-    }
-}
-
-fn write_config(path: &Path, root: &Path, dbs: &Path) {
-    fs::create_dir_all(dbs).expect("db folder");
-    fs::write(
-        path,
-        format!(
-            "root = {root:?}\narchive_db = {:?}\ntarget_db = {:?}\nprobe_media = false\n",
-            dbs.join("archive.db").display().to_string(),
-            dbs.join("pokervod.db").display().to_string(),
-            root = root.display().to_string(),
-        ),
-    )
-    .expect("write config");
-}
-
-fn cli(config: &Path, args: &[&str]) -> (i32, Value) {
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .arg("--json")
-        .output()
-        .expect("run nas-sync");
-    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), v)
-}
-
-/// `(nas_path, size, status)` of every Target row, in path order.
-fn target_rows(db: &Path) -> Vec<(String, i64, String)> {
-    let c = rusqlite::Connection::open(db).expect("open pokervod.db");
-    let mut s = c
-        .prepare("SELECT nas_path, size_bytes, status FROM files ORDER BY nas_path")
-        .expect("prepare");
-    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows")
-}
-
-fn row_id(db: &Path, nas_path: &str) -> i64 {
-    let c = rusqlite::Connection::open(db).expect("open pokervod.db");
-    c.query_row(
-        "SELECT id FROM files WHERE nas_path = ?1 AND status = 'active'",
-        [nas_path],
-        |r| r.get(0),
-    )
-    .unwrap_or_else(|e| panic!("{nas_path}: {e}"))
-}
-
-/// The server and its stdout (kept open while it runs).
-struct Server(
-    Child,
-    #[allow(dead_code)] BufReader<std::process::ChildStdout>,
-);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn the_cli_and_the_server_over_a_real_smb_share() {
@@ -190,34 +81,8 @@ fn the_cli_and_the_server_over_a_real_smb_share() {
     );
 
     // The server on the same root answers from the SMB-backed archive.
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(&smb)
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--no-schedule",
-            "--no-watch",
-        ])
-        .env("NAS_SYNC_LOCAL_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let mut first = String::new();
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    stdout.read_line(&mut first).expect("first line");
-    let server = Server(child, stdout);
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{first}"))
-        .to_string();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let (server, url) = serve(&smb);
+    let agent = agent();
     let mut r = agent
         .get(format!("{url}/api/dashboard"))
         .header("Authorization", format!("Bearer {TOKEN}"))
@@ -256,5 +121,244 @@ fn the_cli_and_the_server_over_a_real_smb_share() {
     let (code, back) = cli(&smb, &["sync"]);
     assert_eq!(code, 0, "{back}");
     assert_eq!(back["deleted"], 0, "{back}");
+    assert_eq!(target_rows(&target), before, "converged to the same Target");
+}
+
+/// A NAS that hangs (every smbd stopped) holds no request and no job: `/health`, the dashboard
+/// and the status answer within a second; a sync stops with `share_timeout` after
+/// `share_timeout_secs` and changes nothing; a cancel is honoured within 2 s even while the
+/// walk is blocked; when the NAS answers again, the status clears and a sync converges.
+#[test]
+fn a_hung_share_holds_no_request_and_no_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["demo", "--dir"])
+        .arg(dir.path())
+        .args(["--files", WALK_FILES])
+        .output()
+        .expect("demo");
+    assert!(out.status.success(), "{out:?}");
+    let archive = dir.path().join("archive");
+    let share = Share::start(&archive);
+    let cfg = dir.path().join("smb.toml");
+    let dbs = dir.path().join("db");
+    write_config_with(&cfg, &share.mount, &dbs, "share_timeout_secs = 5\n");
+    let (code, first) = cli(&cfg, &["sync"]);
+    assert_eq!(code, 0, "{first}");
+    let target = dbs.join("pokervod.db");
+    let before = target_rows(&target);
+
+    let (_server, url) = serve(&cfg);
+    let agent = agent();
+    let (status, h, _) = call(&agent, &url, "/health", false);
+    assert_eq!(status, 200, "{h}");
+
+    // The NAS hangs in the middle of a sync's walk: the job stops with share_timeout.
+    let id = sync_walking(&agent, &url);
+    share.hang();
+    let job = wait_for(
+        &agent,
+        &url,
+        &format!("/api/jobs/{id}"),
+        Duration::from_secs(30),
+        |j| j["state"] != "running",
+    );
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "share_timeout", "{job}");
+    assert_eq!(
+        target_rows(&target),
+        before,
+        "nothing changed in the Target"
+    );
+
+    let hung = Instant::now();
+    // Every answer within a second while the NAS hangs, and /health turns to share_timeout once
+    // the root check is overdue.
+    let mut saw_timeout = false;
+    let mut last = Value::Null;
+    while hung.elapsed() < Duration::from_secs(20) && !saw_timeout {
+        for path in ["/health", "/api/dashboard", "/api/status"] {
+            let (_, v, took) = call(&agent, &url, path, false);
+            assert!(
+                took < Duration::from_secs(1),
+                "{path} took {took:?} while the NAS hangs: {v}"
+            );
+            if path == "/health" {
+                saw_timeout = v["code"] == "share_timeout";
+                last = v;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        saw_timeout,
+        "/health reports share_timeout within 20 s of the hang: {last}"
+    );
+    let (status, _, _) = call(&agent, &url, "/health", false);
+    assert_eq!(status, 503, "a hung NAS is unhealthy");
+
+    // A sync started while the NAS hangs fails with share_timeout (NAS 응답 없음).
+    let (status, started, took) = call(&agent, &url, "/api/sync", true);
+    assert!(status < 300, "{started}");
+    assert!(
+        took < Duration::from_secs(1),
+        "starting a sync took {took:?}"
+    );
+    let id = started["job_id"].as_u64().expect("job_id");
+    let job = wait_for(
+        &agent,
+        &url,
+        &format!("/api/jobs/{id}"),
+        Duration::from_secs(30),
+        |j| j["state"] != "running",
+    );
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "share_timeout", "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("NAS 응답 없음"),
+        "{job}"
+    );
+    assert_eq!(
+        target_rows(&target),
+        before,
+        "nothing changed in the Target"
+    );
+
+    // A cancel while the walk is blocked ends the job within 2 s.
+    let (_, started, _) = call(&agent, &url, "/api/sync", true);
+    let id = started["job_id"].as_u64().expect("job_id");
+    std::thread::sleep(Duration::from_millis(500));
+    let asked = Instant::now();
+    let (status, c, _) = call(&agent, &url, &format!("/api/jobs/{id}/cancel"), true);
+    assert!(status < 300, "{c}");
+    let job = wait_for(
+        &agent,
+        &url,
+        &format!("/api/jobs/{id}"),
+        Duration::from_secs(10),
+        |j| j["state"] != "running",
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(2) + Duration::from_millis(300),
+        "the cancel took {:?}: {job}",
+        asked.elapsed()
+    );
+    assert_eq!(job["state"], "cancelled", "{job}");
+
+    // The NAS answers again: the status clears and a sync converges with nothing deleted.
+    share.resume();
+    wait_for(&agent, &url, "/health", Duration::from_secs(60), |h| {
+        h["status"] != "error"
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let job = loop {
+        let (_, started, _) = call(&agent, &url, "/api/sync", true);
+        let id = started["job_id"].as_u64().expect("job_id");
+        let job = wait_for(
+            &agent,
+            &url,
+            &format!("/api/jobs/{id}"),
+            Duration::from_secs(60),
+            |j| j["state"] != "running",
+        );
+        // smbnetfs takes a few seconds to reconnect after the hang.
+        if job["state"] == "succeeded" || Instant::now() > deadline {
+            break job;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"]["deleted"], 0, "{job}");
+    assert_eq!(target_rows(&target), before, "converged to the same Target");
+}
+
+/// Demo files for the tests that act in the middle of a walk (a few seconds over smbnetfs).
+const WALK_FILES: &str = "3000";
+
+/// Start a sync through the API and return its id once its walk has seen files.
+fn sync_walking(agent: &ureq::Agent, url: &str) -> u64 {
+    let (status, started, _) = call(agent, url, "/api/sync", true);
+    assert!(status < 300, "{started}");
+    let id = started["job_id"].as_u64().expect("job_id");
+    let job = wait_for(
+        agent,
+        url,
+        &format!("/api/jobs/{id}"),
+        Duration::from_secs(30),
+        |j| j["progress"]["files_seen"].as_u64().unwrap_or(0) > 0 || j["state"] != "running",
+    );
+    assert_eq!(
+        job["state"], "running",
+        "the walk ended before the test could act on it: {job}"
+    );
+    id
+}
+
+/// The NAS killed in the middle of a sync's walk: nothing is deleted from the Target, and the
+/// next sync after it is back converges to the same rows.
+#[test]
+fn the_nas_killed_mid_walk_deletes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["demo", "--dir"])
+        .arg(dir.path())
+        .args(["--files", WALK_FILES])
+        .output()
+        .expect("demo");
+    assert!(out.status.success(), "{out:?}");
+    let archive = dir.path().join("archive");
+    let share = Share::start(&archive);
+    let cfg = dir.path().join("smb.toml");
+    let dbs = dir.path().join("db");
+    write_config_with(&cfg, &share.mount, &dbs, "share_timeout_secs = 5\n");
+    let (code, first) = cli(&cfg, &["sync"]);
+    assert_eq!(code, 0, "{first}");
+    let target = dbs.join("pokervod.db");
+    let before = target_rows(&target);
+
+    let (_server, url) = serve(&cfg);
+    let agent = agent();
+    let id = sync_walking(&agent, &url);
+    let out = testbed(&["kill"], share.state.path());
+    assert!(out.status.success(), "{out:?}");
+    let job = wait_for(
+        &agent,
+        &url,
+        &format!("/api/jobs/{id}"),
+        Duration::from_secs(60),
+        |j| j["state"] != "running",
+    );
+    assert_eq!(
+        target_rows(&target),
+        before,
+        "nothing changed in the Target: {job}"
+    );
+    // Listings that failed are unreadable folders (their files kept) or the offline guard.
+    if job["state"] == "succeeded" {
+        assert_eq!(job["result"]["deleted"], 0, "{job}");
+    }
+
+    share.restart(&archive);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let job = loop {
+        let (_, started, _) = call(&agent, &url, "/api/sync", true);
+        let id = started["job_id"].as_u64().expect("job_id");
+        let job = wait_for(
+            &agent,
+            &url,
+            &format!("/api/jobs/{id}"),
+            Duration::from_secs(60),
+            |j| j["state"] != "running",
+        );
+        if job["state"] == "succeeded" || Instant::now() > deadline {
+            break job;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"]["deleted"], 0, "{job}");
     assert_eq!(target_rows(&target), before, "converged to the same Target");
 }

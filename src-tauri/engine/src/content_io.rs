@@ -6,7 +6,8 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Opens and bytes read for one purpose.
 #[derive(Debug, Default)]
@@ -84,6 +85,12 @@ pub struct CountedFile {
 impl CountedFile {
     /// Open `path` for reading; counts one open.
     pub fn open(path: &Path, reads: &'static Reads) -> std::io::Result<Self> {
+        if HOOK_SET.load(Ordering::Relaxed) {
+            let hook = OPEN_HOOK.lock().ok().and_then(|h| h.clone());
+            if let Some(hook) = hook {
+                hook(path);
+            }
+        }
         let file = File::open(path)?;
         reads.opens.fetch_add(1, Ordering::Relaxed);
         Ok(CountedFile { file, reads })
@@ -107,4 +114,23 @@ impl Seek for CountedFile {
     fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
         self.file.seek(pos)
     }
+}
+
+/// A function run before every counted open (tests make it block, as a hung share does).
+#[doc(hidden)]
+pub type OpenHook = Arc<dyn Fn(&Path) + Send + Sync>;
+
+static HOOK_SET: AtomicBool = AtomicBool::new(false);
+static OPEN_HOOK: Mutex<Option<OpenHook>> = Mutex::new(None);
+
+/// Test-only injection point: run `hook` before every counted open (`None` removes it). Tests
+/// use it to make a read block, as an open or a read on a hung SMB share does, and check that
+/// the passes stop with `share_timeout` and honour cancel instead of waiting forever.
+#[doc(hidden)]
+pub fn set_open_hook(hook: Option<OpenHook>) {
+    let set = hook.is_some();
+    if let Ok(mut h) = OPEN_HOOK.lock() {
+        *h = hook;
+    }
+    HOOK_SET.store(set, Ordering::Relaxed);
 }

@@ -258,10 +258,10 @@ pub enum Error {
     #[error("{message}")]
     Unreachable { message: String },
 
-    /// A call to the share (`what`: a listing, a read) has not answered for `secs` seconds: the
-    /// share hangs. The job stopped; nothing was changed.
+    /// A call to the share (`what`: a listing, a read, the root check) has not answered for
+    /// `secs` seconds: the share hangs. A job stops; nothing was changed.
     #[error(
-        "NAS 응답 없음: {what}이(가) {secs}초 동안 응답하지 않아 작업을 멈췄습니다. 아무것도 바뀌지 않았습니다. / The NAS did not answer for {secs} s ({what}); the job stopped and nothing was changed."
+        "NAS 응답 없음: NAS가 {secs}초 동안 응답하지 않습니다 ({what}). 아무것도 바뀌지 않았습니다. NAS 전원과 네트워크를 확인하세요. / The NAS did not answer for {secs} s ({what}); nothing was changed."
     )]
     ShareTimeout { what: String, secs: u64 },
 

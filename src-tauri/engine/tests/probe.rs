@@ -72,6 +72,15 @@ const EXPECTED: &[Expected] = &[
         duration: 1.0,
     },
     Expected {
+        file: "long_moov_end.mp4",
+        container: "mp4",
+        video: "h264",
+        width: 64,
+        height: 64,
+        audio: "aac",
+        duration: 300.0,
+    },
+    Expected {
         file: "hevc.mp4",
         container: "mp4",
         video: "hevc",
@@ -408,16 +417,22 @@ fn fast_start_and_moov_at_end_mp4_give_equal_results() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn each_fixture_probe_reads_at_most_256_kib() {
+fn each_fixture_probe_reads_within_its_format_budget() {
     for e in rust_parsed_fixtures() {
         let (p, bytes) = probe::probe_file(&fixture(e.file), None);
         expect_ok(e.file, &p);
+        let budget = probe::read_budget(ext_of(e.file)).expect("built-in parser");
         assert!(
-            bytes <= 256 * KIB,
-            "{}: read {bytes} bytes, budget 256 KiB",
+            bytes <= budget,
+            "{}: read {bytes} bytes, budget {budget}",
             e.file
         );
     }
+    // The budgets: MP4/MOV and Matroska 16 KiB, MPEG-TS 128 KiB.
+    assert_eq!(probe::read_budget("mp4"), Some(16 * KIB));
+    assert_eq!(probe::read_budget("mov"), Some(16 * KIB));
+    assert_eq!(probe::read_budget("mkv"), Some(16 * KIB));
+    assert_eq!(probe::read_budget("ts"), Some(128 * KIB));
 }
 
 /// Top-level ISO BMFF boxes of a small in-memory file: (type, whole box bytes).
@@ -440,7 +455,7 @@ fn top_boxes(data: &[u8]) -> Vec<([u8; 4], &[u8])> {
 const GIB: u64 = 1024 * 1024 * 1024;
 
 #[test]
-fn mp4_with_a_1_gib_mdat_before_a_trailing_moov_reads_only_headers() {
+fn mp4_with_a_1_gib_mdat_before_a_trailing_moov_reads_at_most_16_kib() {
     let src = fixture_bytes("h264_moov_end.mp4");
     let boxes = top_boxes(&src);
     let ftyp = boxes.iter().find(|(k, _)| k == b"ftyp").expect("ftyp").1;
@@ -470,10 +485,7 @@ fn mp4_with_a_1_gib_mdat_before_a_trailing_moov_reads_only_headers() {
     assert_eq!(info.audio_codec.as_deref(), Some("aac"));
     let d = info.duration_sec.expect("duration");
     assert!((d - 1.0).abs() <= DURATION_TOLERANCE, "duration {d}");
-    assert!(
-        bytes <= 512 * KIB,
-        "read {bytes} bytes of a {len}-byte file"
-    );
+    assert!(bytes <= 16 * KIB, "read {bytes} bytes of a {len}-byte file");
 }
 
 fn null_packet() -> [u8; 188] {
@@ -512,7 +524,7 @@ fn pes_pts_by_packet(ts: &[u8]) -> Vec<(usize, u64)> {
 }
 
 #[test]
-fn mpeg_ts_padded_to_100_mb_with_null_packets_reads_only_head_and_tail() {
+fn mpeg_ts_padded_to_100_mb_with_null_packets_reads_at_most_128_kib() {
     let src = fixture_bytes("h264.ts");
     assert_eq!(src.len() % 188, 0, "fixture is whole 188-byte packets");
     // Split between the PES with the earliest PTS and the one with the latest (B-frames and
@@ -564,7 +576,7 @@ fn mpeg_ts_padded_to_100_mb_with_null_packets_reads_only_head_and_tail() {
         "padding changes nothing"
     );
     assert!(
-        bytes <= 512 * KIB,
+        bytes <= 128 * KIB,
         "read {bytes} bytes of a {len}-byte file"
     );
 }
@@ -586,7 +598,7 @@ fn ebml_size8(v: u64) -> [u8; 8] {
 }
 
 #[test]
-fn mkv_with_a_1_gib_void_element_before_its_tracks_reads_only_headers() {
+fn mkv_with_a_1_gib_void_element_before_its_tracks_reads_at_most_16_kib() {
     let src = fixture_bytes("h264.mkv");
     // EBML header: 4-byte id, size, payload.
     assert_eq!(src[0..4], [0x1A, 0x45, 0xDF, 0xA3]);
@@ -623,10 +635,7 @@ fn mkv_with_a_1_gib_void_element_before_its_tracks_reads_only_headers() {
     assert_eq!(info.video_codec.as_deref(), Some("h264"));
     assert_eq!((info.width, info.height), (Some(320), Some(240)));
     assert_eq!(info.audio_codec.as_deref(), Some("opus"));
-    assert!(
-        bytes <= 512 * KIB,
-        "read {bytes} bytes of a {len}-byte file"
-    );
+    assert!(bytes <= 16 * KIB, "read {bytes} bytes of a {len}-byte file");
 }
 
 // ---------------------------------------------------------------------------------------------

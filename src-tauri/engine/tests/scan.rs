@@ -507,14 +507,21 @@ fn rescan_classifies_added_removed_and_modified() {
     assert!(!after.iter().any(|f| f.id == a_id("HCL/gone.mp4")));
 }
 
+/// The after-scan fingerprint pass (the share timeout is never reached here).
+fn fingerprint_pass(a: &mut Archive, root: &Path, workers: usize) -> usize {
+    scan::fingerprint_pending(a, root, workers, None, std::time::Duration::from_secs(30))
+        .expect("fingerprints")
+}
+
 #[test]
 fn modified_file_loses_its_stale_fingerprint() {
     let fx = Fixture::new();
+    // Equal size and mtime: only such files get a fingerprint (a unique one needs none).
     fx.put("WSOP/a.mp4", b"first content", 1);
-    fx.put("WSOP/b.mp4", b"other", 2);
+    fx.put("WSOP/b.mp4", b"other content", 1);
     let mut a = fx.archive();
     scan_ok(&fx.cfg(), &mut a);
-    let n = scan::fingerprint_pending(&mut a, &fx.root, 2, None).expect("fingerprints");
+    let n = fingerprint_pass(&mut a, &fx.root, 2);
     assert_eq!(n, 2);
     fx.put("WSOP/a.mp4", b"second content, longer", 1);
     let (report, files) = scan_ok(&fx.cfg(), &mut a);
@@ -629,8 +636,9 @@ fn ties_without_a_name_match_are_broken_by_fingerprint() {
     fx.put("HCL/stay.mp4", b"stays put", 1);
     let mut a = fx.archive();
     scan_ok(&fx.cfg(), &mut a);
-    let n = scan::fingerprint_pending(&mut a, &fx.root, 4, None).expect("fingerprints");
-    assert_eq!(n, 3);
+    let n = fingerprint_pass(&mut a, &fx.root, 4);
+    // p and q share (size, mtime); stay.mp4 is unique and is not read.
+    assert_eq!(n, 2);
     let before = a.load_files().expect("load");
     let p = find(&before, "WSOP/p.mp4").clone();
     let q = find(&before, "WSOP/q.mp4").clone();
@@ -651,6 +659,98 @@ fn ties_without_a_name_match_are_broken_by_fingerprint() {
 }
 
 #[test]
+fn only_files_sharing_size_and_mtime_are_fingerprinted() {
+    let fx = Fixture::new();
+    fx.put("WSOP/unique.mp4", b"only one of its size and mtime", 1);
+    fx.put("WSOP/main/ep1.mp4", b"episode one", 2);
+    fx.put("WSOP/backup/ep1.mp4", b"episode one", 2); // a backup copy: same size and mtime
+    fx.put("WSOP/notes.txt", b"not a video", 3);
+    fx.put("HCL/empty1.mp4", b"", 4); // empty files share a key but have nothing to tell apart
+    fx.put("HCL/empty2.mp4", b"", 4);
+    let mut a = fx.archive();
+    scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(fingerprint_pass(&mut a, &fx.root, 2), 2);
+    let files = a.load_files().expect("load");
+    let with_fp = |files: &[FileRecord]| -> Vec<String> {
+        let mut v: Vec<String> = files
+            .iter()
+            .filter(|f| f.fingerprint.is_some())
+            .map(|f| f.path.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        with_fp(&files),
+        vec!["WSOP/backup/ep1.mp4", "WSOP/main/ep1.mp4"]
+    );
+    assert_eq!(fingerprint_pass(&mut a, &fx.root, 2), 0, "nothing left");
+
+    // A copy of the unique file appears: now both could be confused, so both get one (the old
+    // file too: it may be the one that moves away next).
+    fx.put("PAD/unique copy.mp4", b"only one of its size and mtime", 1);
+    scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(fingerprint_pass(&mut a, &fx.root, 2), 2);
+    let files = a.load_files().expect("load");
+    assert_eq!(
+        with_fp(&files),
+        vec![
+            "PAD/unique copy.mp4",
+            "WSOP/backup/ep1.mp4",
+            "WSOP/main/ep1.mp4",
+            "WSOP/unique.mp4"
+        ]
+    );
+}
+
+#[test]
+fn same_name_twins_in_two_folders_are_told_apart_by_their_stored_fingerprints() {
+    let fx = Fixture::new();
+    // Equal size, mtime and name in two folders, different content: neither the bucket nor the
+    // name can pair them; only the fingerprints stored by the pass (the old files are gone at
+    // the next scan) can.
+    fx.put("a/Part1.mp4", &vec![1u8; 3000], 70);
+    fx.put("b/Part1.mp4", &vec![2u8; 3000], 70);
+    fx.put("HCL/stay.mp4", b"stays put", 1);
+    let mut a = fx.archive();
+    scan_ok(&fx.cfg(), &mut a);
+    assert_eq!(fingerprint_pass(&mut a, &fx.root, 2), 2);
+    let before = a.load_files().expect("load");
+    let (ida, idb) = (
+        find(&before, "a/Part1.mp4").id,
+        find(&before, "b/Part1.mp4").id,
+    );
+    set_target_id(&a, "a/Part1.mp4", 100);
+    set_target_id(&a, "b/Part1.mp4", 200);
+
+    // One moves, its twin stays: a bucket of one removed and one added file pairs by itself.
+    fx.mv("a/Part1.mp4", "c/Part1.mp4");
+    let (report, after) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!((report.moved, report.removed, report.added), (1, 0, 0));
+    let c = find(&after, "c/Part1.mp4");
+    assert_eq!((c.id, c.target_id), (ida, Some(100)));
+
+    // Both move at once: two removed, two added, all named Part1.mp4.
+    fx.mv("b/Part1.mp4", "d/Part1.mp4");
+    fx.mv("c/Part1.mp4", "e/Part1.mp4");
+    let (report, after) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!((report.moved, report.removed, report.added), (2, 0, 0));
+    let d = find(&after, "d/Part1.mp4");
+    let e = find(&after, "e/Part1.mp4");
+    assert_eq!((d.id, d.target_id), (idb, Some(200)), "b's content is at d");
+    assert_eq!((e.id, e.target_id), (ida, Some(100)), "a's content is at e");
+
+    // One moves and its twin is deleted in the same scan: the moved one keeps its row.
+    fx.mv("d/Part1.mp4", "f/Part1.mp4");
+    fs::remove_file(fx.abs("e/Part1.mp4")).expect("remove");
+    let (report, after) = scan_ok(&fx.cfg(), &mut a);
+    assert_eq!((report.moved, report.removed, report.added), (1, 1, 0));
+    let f = find(&after, "f/Part1.mp4");
+    assert_eq!((f.id, f.target_id), (idb, Some(200)));
+    assert!(!after.iter().any(|r| r.id == ida));
+}
+
+#[test]
 fn identical_content_ties_stay_remove_plus_add() {
     let fx = Fixture::new();
     let content = vec![5u8; 2000];
@@ -659,7 +759,7 @@ fn identical_content_ties_stay_remove_plus_add() {
     fx.put("HCL/stay.mp4", b"stays put", 1);
     let mut a = fx.archive();
     scan_ok(&fx.cfg(), &mut a);
-    scan::fingerprint_pending(&mut a, &fx.root, 4, None).expect("fingerprints");
+    fingerprint_pass(&mut a, &fx.root, 4);
     let before = a.load_files().expect("load");
     let p = find(&before, "WSOP/p.mp4").clone();
     let q = find(&before, "WSOP/q.mp4").clone();
@@ -714,7 +814,7 @@ fn rescan_without_changes_writes_no_file_rows() {
     seed_basic(&fx);
     let mut a = fx.archive();
     scan_ok(&fx.cfg(), &mut a);
-    scan::fingerprint_pending(&mut a, &fx.root, 2, None).expect("fingerprints");
+    fingerprint_pass(&mut a, &fx.root, 2);
     a.conn()
         .execute_batch(
             "CREATE TABLE audit (op TEXT NOT NULL, file_id INTEGER NOT NULL);

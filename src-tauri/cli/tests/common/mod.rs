@@ -7,6 +7,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+pub mod share;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_nas-sync");
 
 /// `nas-sync demo --files N` in a temp dir, with the media probe off (ffprobe per MXF file is

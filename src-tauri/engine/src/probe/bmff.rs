@@ -1,6 +1,8 @@
-//! ISO BMFF / QuickTime (mp4, mov, m4v): walks box headers with seeks and reads only the small
-//! boxes it needs (ftyp, mvhd, tkhd, mdhd, hdlr, stsd), so a trailing `moov` or a huge sample
-//! table costs a few KiB, not the file.
+//! ISO BMFF / QuickTime (mp4, mov, m4v): walks box headers with seeks (8 or 16 bytes each) and
+//! reads only the few bytes it needs of the small boxes (ftyp's brand, mvhd, tkhd, mdhd, hdlr and
+//! the first stsd entry); the sample tables (stts, stsz, stco, ctts, stss, …) and `mdat` are
+//! skipped by seeking. The top-level walk stops at `moov`. So a trailing `moov`, a huge sample
+//! table or a 100 GB file costs a few KiB ([`super::BMFF_BUDGET`] at most).
 
 use super::{MediaInfo, ParseResult, Source};
 use std::io::{Read, Seek};
@@ -15,7 +17,9 @@ struct BoxRef {
 
 /// Limits that keep a corrupted file from sending the walker around forever.
 const MAX_BOXES: usize = 4096;
-const MAX_SMALL_BOX: usize = 64 * 1024;
+/// The most of a sample description read: the first entry's header and fields, and the `esds`
+/// an `mp4a`/`mp4v` entry carries (codec configuration records after it are not needed).
+const STSD_READ: usize = 2 * 1024;
 
 fn be_u16(b: &[u8], i: usize) -> Option<u16> {
     Some(u16::from_be_bytes(b.get(i..i + 2)?.try_into().ok()?))
@@ -29,13 +33,23 @@ fn be_u64(b: &[u8], i: usize) -> Option<u64> {
 
 /// The child boxes in `[start, end)`.
 fn children<R: Read + Seek>(src: &mut Source<R>, start: u64, end: u64) -> ParseResult<Vec<BoxRef>> {
+    children_until(src, start, end, None)
+}
+
+/// The child boxes in `[start, end)`, stopping after the first box of kind `stop`.
+fn children_until<R: Read + Seek>(
+    src: &mut Source<R>,
+    start: u64,
+    end: u64,
+    stop: Option<&[u8; 4]>,
+) -> ParseResult<Vec<BoxRef>> {
     let mut out = Vec::new();
     let mut pos = start;
     while pos + 8 <= end {
         if out.len() >= MAX_BOXES {
             return Err("too many boxes".into());
         }
-        let h = src.read_at(pos, 16)?;
+        let mut h = src.read_at(pos, 8)?;
         if h.len() < 8 {
             break;
         }
@@ -43,10 +57,14 @@ fn children<R: Read + Seek>(src: &mut Source<R>, start: u64, end: u64) -> ParseR
         let kind: [u8; 4] = [h[4], h[5], h[6], h[7]];
         let (header, size) = match size32 {
             0 => (8, end - pos),
-            1 => (
-                16,
-                be_u64(&h, 8).ok_or_else(|| "truncated 64-bit box size".to_string())?,
-            ),
+            1 => {
+                // A 64-bit size follows the type: 8 more bytes, only for such a box.
+                h = src.read_at(pos + 8, 8)?;
+                (
+                    16,
+                    be_u64(&h, 0).ok_or_else(|| "truncated 64-bit box size".to_string())?,
+                )
+            }
             s => (8, s),
         };
         if size < header || pos.checked_add(size).is_none_or(|e| e > end) {
@@ -71,6 +89,9 @@ fn children<R: Read + Seek>(src: &mut Source<R>, start: u64, end: u64) -> ParseR
             start: pos + header,
             end: pos + size,
         });
+        if stop == Some(&kind) {
+            break;
+        }
         pos += size;
     }
     Ok(out)
@@ -92,10 +113,14 @@ fn find(boxes: &[BoxRef], kind: &[u8; 4]) -> Option<BoxRef> {
     boxes.iter().copied().find(|b| &b.kind == kind)
 }
 
-fn small<R: Read + Seek>(src: &mut Source<R>, b: BoxRef) -> ParseResult<Vec<u8>> {
-    let n = ((b.end - b.start) as usize).min(MAX_SMALL_BOX);
+/// The first `n` bytes (at most) of a box's payload.
+fn head_of<R: Read + Seek>(src: &mut Source<R>, b: BoxRef, n: usize) -> ParseResult<Vec<u8>> {
+    let n = ((b.end - b.start) as usize).min(n);
     src.read_at(b.start, n)
 }
+
+/// Bytes of an mvhd/mdhd payload that hold the timescale and duration (version 1: 64-bit times).
+const TIME_HEADER_READ: usize = 32;
 
 /// (timescale, duration) from an mvhd or mdhd payload.
 fn time_header(p: &[u8]) -> Option<(u32, u64)> {
@@ -176,7 +201,9 @@ fn esds_codec(entry: &[u8; 4], body: &[u8]) -> String {
 /// Parse an MP4 / MOV file.
 pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
     let len = src.len();
-    let top = children(src, 0, len)?;
+    // Top-level boxes up to `moov`: whatever follows it (fragments, a trailing `mdat`) is not
+    // needed.
+    let top = children_until(src, 0, len, Some(b"moov"))?;
     if top.is_empty() {
         return Err("not an MP4/MOV file (no boxes)".into());
     }
@@ -185,7 +212,7 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
         ..MediaInfo::default()
     };
     if let Some(ftyp) = find(&top, b"ftyp") {
-        let p = small(src, ftyp)?;
+        let p = head_of(src, ftyp, 4)?;
         if p.get(0..4) == Some(b"qt  ") {
             info.container = "mov".into();
         }
@@ -199,19 +226,25 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
         .ok_or_else(|| "no `moov` box: the file is truncated or still being written".to_string())?;
     let boxes = children(src, moov.start, moov.end)?;
     let mvhd = match find(&boxes, b"mvhd") {
-        Some(b) => time_header(&small(src, b)?),
+        Some(b) => time_header(&head_of(src, b, TIME_HEADER_READ)?),
         None => None,
     };
     info.duration_sec = seconds(mvhd);
     let mut video_duration = None;
     for trak in boxes.iter().filter(|b| &b.kind == b"trak") {
+        if info.video_codec.is_some() && info.audio_codec.is_some() {
+            break;
+        }
         let tk = children(src, trak.start, trak.end)?;
         let Some(mdia) = find(&tk, b"mdia") else {
             continue;
         };
         let md = children(src, mdia.start, mdia.end)?;
         let handler = match find(&md, b"hdlr") {
-            Some(h) => small(src, h)?.get(8..12).map(|s| [s[0], s[1], s[2], s[3]]),
+            // version/flags (4), pre_defined (4), handler_type (4).
+            Some(h) => head_of(src, h, 12)?
+                .get(8..12)
+                .map(|s| [s[0], s[1], s[2], s[3]]),
             None => None,
         };
         let is_video = handler == Some(*b"vide");
@@ -223,7 +256,7 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
             continue;
         }
         let mdhd = match find(&md, b"mdhd") {
-            Some(b) => time_header(&small(src, b)?),
+            Some(b) => time_header(&head_of(src, b, TIME_HEADER_READ)?),
             None => None,
         };
         let Some(minf) = find(&md, b"minf") else {
@@ -237,7 +270,7 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
         let Some(stsd) = find(&st, b"stsd") else {
             continue;
         };
-        let p = small(src, stsd)?;
+        let p = head_of(src, stsd, STSD_READ)?;
         // stsd: version/flags (4), entry_count (4), then the first sample entry.
         let Some(entry_size) = be_u32(&p, 8) else {
             return Err("truncated `stsd` box".into());
@@ -263,11 +296,11 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
             if info.width.is_none()
                 && let Some(tkhd) = find(&tk, b"tkhd")
             {
-                let t = small(src, tkhd)?;
-                let n = t.len();
-                if n >= 8 {
-                    let w = be_u32(&t, n - 8).unwrap_or(0) >> 16;
-                    let h = be_u32(&t, n - 4).unwrap_or(0) >> 16;
+                // Width and height (16.16 fixed point) are the payload's last 8 bytes.
+                let t = src.read_at(tkhd.end.saturating_sub(8).max(tkhd.start), 8)?;
+                if t.len() == 8 {
+                    let w = be_u32(&t, 0).unwrap_or(0) >> 16;
+                    let h = be_u32(&t, 4).unwrap_or(0) >> 16;
                     if w > 0 && h > 0 {
                         info.width = Some(w);
                         info.height = Some(h);

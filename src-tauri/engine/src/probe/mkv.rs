@@ -1,5 +1,9 @@
 //! Matroska / WebM: the EBML header, then the Segment's `Info` (duration) and `Tracks` (codec ids,
-//! pixel size). Stops at the first `Cluster`; media data is never read.
+//! pixel size). Level-1 elements are stepped over by their headers and the walk stops at the
+//! first `Cluster`; media data is never read. `Info` and `Tracks` are read whole when small (one
+//! read); a larger one (long titles, an ASS subtitle header as CodecPrivate, …) is walked by
+//! element headers and only the fields used are read, so a file costs at most
+//! [`super::MKV_BUDGET`].
 
 use std::io::{Read, Seek};
 
@@ -20,9 +24,13 @@ const VIDEO: u32 = 0xE0;
 const PIXEL_WIDTH: u32 = 0xB0;
 const PIXEL_HEIGHT: u32 = 0xBA;
 
-/// Largest Info/Tracks element we read into memory.
-const MAX_ELEMENT: u64 = 1024 * 1024;
+/// Largest Info/Tracks/TrackEntry element read whole; a larger one is walked by headers.
+const READ_WHOLE: u64 = 4 * 1024;
+/// Largest single field (CodecID, Duration, a Video element) read from a walked element.
+const MAX_FIELD: u64 = 512;
 const MAX_LEVEL1: usize = 256;
+/// Children of one walked element.
+const MAX_CHILDREN: usize = 1024;
 
 /// A variable-length integer: (value, length). `keep_marker` for element ids.
 fn vint(b: &[u8], keep_marker: bool) -> Option<(u64, usize)> {
@@ -121,7 +129,7 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
         return Err("not a Matroska file (no EBML header)".into());
     }
     let ebml_size = size.ok_or("EBML header of unknown size")?;
-    let ebml = src.read_exact_at(off as u64, ebml_size.min(4096) as usize)?;
+    let ebml = src.read_exact_at(off as u64, ebml_size.min(512) as usize)?;
     let doc = elements(&ebml)
         .into_iter()
         .find(|(i, _)| *i == DOC_TYPE)
@@ -170,39 +178,38 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
         };
         let data_start = pos + hoff as u64;
         if id == INFO || id == TRACKS {
-            if size > MAX_ELEMENT {
-                return Err(format!(
-                    "Matroska element of {size} bytes is implausibly large"
-                ));
-            }
-            let data = src.read_exact_at(data_start, size as usize)?;
+            let fields = if id == INFO {
+                &[TIMECODE_SCALE, DURATION][..]
+            } else {
+                &[TRACK_ENTRY][..]
+            };
+            let children = read_children(src, data_start, size, fields)?;
             if id == INFO {
-                for (cid, d) in elements(&data) {
+                for (cid, f) in children {
+                    let Field::Data(d) = f else { continue };
                     match cid {
-                        TIMECODE_SCALE => scale = uint(d).max(1),
-                        DURATION => duration = float(d),
+                        TIMECODE_SCALE => scale = uint(&d).max(1),
+                        DURATION => duration = float(&d),
                         _ => {}
                     }
                 }
             } else {
                 have_tracks = true;
-                for (eid, entry) in elements(&data) {
-                    if eid != TRACK_ENTRY {
-                        continue;
-                    }
+                for (_, entry) in children {
+                    let fields = track_fields(src, entry)?;
                     let mut kind = 0;
                     let mut codec = None;
                     let (mut w, mut hh) = (None, None);
-                    for (fid, d) in elements(entry) {
+                    for (fid, d) in fields {
                         match fid {
-                            TRACK_TYPE => kind = uint(d),
+                            TRACK_TYPE => kind = uint(&d),
                             CODEC_ID => {
                                 codec = Some(codec_name(
-                                    String::from_utf8_lossy(d).trim_end_matches('\0'),
+                                    String::from_utf8_lossy(&d).trim_end_matches('\0'),
                                 ))
                             }
                             VIDEO => {
-                                for (vid, vd) in elements(d) {
+                                for (vid, vd) in elements(&d) {
                                     match vid {
                                         PIXEL_WIDTH => w = Some(uint(vd) as u32),
                                         PIXEL_HEIGHT => hh = Some(uint(vd) as u32),
@@ -240,6 +247,89 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
     Ok(info)
 }
 
+/// A wanted child of an element: its bytes, or where it is when it is too large to read whole.
+enum Field {
+    Data(Vec<u8>),
+    Large { start: u64, size: u64 },
+}
+
+/// The children with `wanted` ids of the element whose payload is `size` bytes at `start`. An
+/// element of at most `READ_WHOLE` bytes is read whole (one read); a larger one is walked by
+/// child headers and only wanted children are read: those up to `READ_WHOLE` (a TrackEntry) or
+/// `MAX_FIELD` bytes (any other field); larger ones are returned as [`Field::Large`].
+fn read_children<R: Read + Seek>(
+    src: &mut Source<R>,
+    start: u64,
+    size: u64,
+    wanted: &[u32],
+) -> ParseResult<Vec<(u32, Field)>> {
+    if size <= READ_WHOLE {
+        let data = src.read_exact_at(start, size as usize)?;
+        return Ok(elements(&data)
+            .into_iter()
+            .filter(|(id, _)| wanted.contains(id))
+            .map(|(id, d)| (id, Field::Data(d.to_vec())))
+            .collect());
+    }
+    let end = start.saturating_add(size).min(src.len());
+    let mut out = Vec::new();
+    let mut pos = start;
+    for _ in 0..MAX_CHILDREN {
+        if pos + 2 > end {
+            break;
+        }
+        let h = src.read_at(pos, 12)?;
+        let Some((id, hoff, Some(csize))) = header(&h) else {
+            break;
+        };
+        let data_start = pos + hoff as u64;
+        let limit = if id == TRACK_ENTRY {
+            READ_WHOLE
+        } else {
+            MAX_FIELD
+        };
+        if wanted.contains(&id) {
+            out.push((
+                id,
+                if csize <= limit {
+                    Field::Data(src.read_exact_at(data_start, csize as usize)?)
+                } else {
+                    Field::Large {
+                        start: data_start,
+                        size: csize,
+                    }
+                },
+            ));
+        }
+        pos = data_start.saturating_add(csize);
+    }
+    Ok(out)
+}
+
+/// The TrackType, CodecID and Video fields of a TrackEntry: parsed from its bytes, or read field
+/// by field when it was too large to read whole (a large CodecPrivate is never read).
+fn track_fields<R: Read + Seek>(
+    src: &mut Source<R>,
+    entry: Field,
+) -> ParseResult<Vec<(u32, Vec<u8>)>> {
+    const FIELDS: [u32; 3] = [TRACK_TYPE, CODEC_ID, VIDEO];
+    let fields = match entry {
+        Field::Data(d) => elements(&d)
+            .into_iter()
+            .filter(|(id, _)| FIELDS.contains(id))
+            .map(|(id, d)| (id, d.to_vec()))
+            .collect(),
+        Field::Large { start, size } => read_children(src, start, size, &FIELDS)?
+            .into_iter()
+            .filter_map(|(id, f)| match f {
+                Field::Data(d) => Some((id, d)),
+                Field::Large { .. } => None,
+            })
+            .collect(),
+    };
+    Ok(fields)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +361,49 @@ mod tests {
         let info = parse_bytes(&mkv_with_video(&video)).expect("parses");
         assert_eq!(info.video_codec.as_deref(), Some("vp9"));
         assert_eq!((info.width, info.height), (Some(320), Some(240)));
+    }
+
+    /// An element with a 4-byte size (payloads up to 256 MiB).
+    fn el_big(id: &[u8], payload: &[u8]) -> Vec<u8> {
+        let mut b = id.to_vec();
+        b.extend_from_slice(&((0x1000_0000 | payload.len() as u32).to_be_bytes()));
+        b.extend_from_slice(payload);
+        b
+    }
+
+    #[test]
+    fn a_large_codec_private_is_stepped_over_within_the_budget() {
+        // An ASS subtitle track whose CodecPrivate (the script header) is 40 KiB, before the
+        // video track: Tracks is walked by headers and the CodecPrivate is never read.
+        let subs = el_big(
+            &[0xAE],
+            &[
+                el(&[0x83], &[0x11]),
+                el(&[0x86], b"S_TEXT/ASS"),
+                el_big(&[0x63, 0xA2], &vec![b'x'; 40 * 1024]),
+            ]
+            .concat(),
+        );
+        let video = [el(&[0xB0], &[0x01, 0x40]), el(&[0xBA], &[0xF0])].concat();
+        let entry = [
+            el(&[0x83], &[1]),
+            el(&[0x86], b"V_VP9"),
+            el(&[0xE0], &video),
+        ]
+        .concat();
+        let tracks = el_big(
+            &[0x16, 0x54, 0xAE, 0x6B],
+            &[subs, el(&[0xAE], &entry)].concat(),
+        );
+        let ebml = el(&[0x1A, 0x45, 0xDF, 0xA3], &el(&[0x42, 0x82], b"matroska"));
+        let file = [ebml, el_big(&[0x18, 0x53, 0x80, 0x67], &tracks)].concat();
+        let mut src = Source::new(std::io::Cursor::new(&file[..]))
+            .expect("cursor")
+            .with_budget(crate::probe::MKV_BUDGET);
+        let info = parse(&mut src).expect("parses");
+        assert_eq!(info.video_codec.as_deref(), Some("vp9"));
+        assert_eq!((info.width, info.height), (Some(320), Some(240)));
+        assert!(src.bytes_read() < 1024, "read {} bytes", src.bytes_read());
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! headers only. Pure Rust for MP4/MOV ([`bmff`]), MPEG-TS ([`ts`]) and Matroska ([`mkv`]); other
 //! formats (MXF, AVI, …) go to `ffprobe` when it is available ([`ffprobe`]), else "unknown".
 //!
-//! Every parser reads through [`Source`], which serves bounded reads at offsets and counts the
-//! bytes read, so the budget (a few hundred KiB per file, whatever its size) is measurable.
+//! Every parser reads through [`Source`], which serves bounded reads at offsets, counts the bytes
+//! read and refuses to read past the format's budget ([`Format::budget`]: 16 KiB for MP4/MOV and
+//! Matroska, 128 KiB for MPEG-TS, whatever the file's size). On an SMB share every byte read is a
+//! network transfer and a seek on the NAS's disks; a file is opened once, through
+//! [`content_io::CountedFile`](crate::content_io::CountedFile) so the process-wide counters see it.
 
 pub mod bmff;
 pub mod ffprobe;
@@ -12,12 +15,12 @@ mod pass;
 pub mod sps;
 pub mod ts;
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use serde::Serialize;
 
+pub(crate) use pass::POLL;
 pub use pass::{ProbeStats, probe_pending};
 
 /// What a probe found. Codec names follow ffprobe (`h264`, `hevc`, `prores`, `mpeg2video`, …).
@@ -54,12 +57,21 @@ pub enum Probe {
 /// A parse error with a readable message.
 pub type ParseResult<T> = Result<T, String>;
 
-/// Bounded reads at offsets, counting bytes. Parsers never read more than they ask for.
+/// Bounded reads at offsets, counting bytes. Parsers never read more than they ask for, and
+/// never more than the budget in total.
 pub struct Source<R> {
     inner: R,
     len: u64,
     bytes_read: u64,
+    budget: u64,
 }
+
+/// Bytes an MP4/MOV probe may read: box headers, mvhd, tkhd, mdhd, hdlr and stsd.
+pub const BMFF_BUDGET: u64 = 16 * 1024;
+/// Bytes a Matroska probe may read: the EBML header, level-1 headers, Info and Tracks.
+pub const MKV_BUDGET: u64 = 16 * 1024;
+/// Bytes an MPEG-TS probe may read: the head (PAT, PMT, SPS, first PTS) and the tail (last PTS).
+pub const TS_BUDGET: u64 = 128 * 1024;
 
 /// The largest single read a parser may ask for.
 pub const MAX_READ: usize = 4 * 1024 * 1024;
@@ -71,7 +83,19 @@ impl<R: Read + Seek> Source<R> {
             inner,
             len,
             bytes_read: 0,
+            budget: u64::MAX,
         })
+    }
+
+    /// Refuse reads past `budget` bytes in total.
+    pub fn with_budget(mut self, budget: u64) -> Source<R> {
+        self.budget = budget;
+        self
+    }
+
+    /// Bytes still allowed.
+    pub fn budget_left(&self) -> u64 {
+        self.budget.saturating_sub(self.bytes_read)
     }
 
     pub fn len(&self) -> u64 {
@@ -92,6 +116,12 @@ impl<R: Read + Seek> Source<R> {
             return Ok(Vec::new());
         }
         let n = n.min(MAX_READ).min((self.len - offset) as usize);
+        if n as u64 > self.budget_left() {
+            return Err(format!(
+                "the headers are larger than the probe's read budget ({} KiB; {n} more bytes wanted at offset {offset})",
+                self.budget / 1024
+            ));
+        }
         self.inner
             .seek(SeekFrom::Start(offset))
             .map_err(|e| format!("seek to {offset}: {e}"))?;
@@ -141,6 +171,15 @@ impl Format {
         }
     }
 
+    /// The most this format's parser reads from one file.
+    fn budget(self) -> u64 {
+        match self {
+            Format::Bmff => BMFF_BUDGET,
+            Format::Ts => TS_BUDGET,
+            Format::Mkv => MKV_BUDGET,
+        }
+    }
+
     fn parse<R: Read + Seek>(self, src: &mut Source<R>) -> ParseResult<MediaInfo> {
         match self {
             Format::Bmff => bmff::parse(src),
@@ -171,7 +210,7 @@ pub fn probe_file(path: &Path, ffprobe: Option<&Path>) -> (Probe, u64) {
     }
     let ext = crate::names::extension(&name);
     if let Some(format) = Format::of(&ext) {
-        let file = match File::open(path) {
+        let file = match crate::content_io::CountedFile::open(path, &crate::content_io::PROBE) {
             Ok(f) => f,
             Err(e) => {
                 return (
@@ -183,7 +222,7 @@ pub fn probe_file(path: &Path, ffprobe: Option<&Path>) -> (Probe, u64) {
             }
         };
         let mut src = match Source::new(file) {
-            Ok(s) => s,
+            Ok(s) => s.with_budget(format.budget()),
             Err(e) => {
                 return (
                     Probe::Failed {
@@ -221,11 +260,16 @@ pub fn probe_file(path: &Path, ffprobe: Option<&Path>) -> (Probe, u64) {
     }
 }
 
+/// The read budget of the built-in parser for `ext`, if there is one.
+pub fn read_budget(ext: &str) -> Option<u64> {
+    Format::of(ext).map(Format::budget)
+}
+
 /// Probe bytes in memory with the parser for `ext` (fuzzing and tests).
 pub fn probe_bytes(ext: &str, data: &[u8]) -> ParseResult<MediaInfo> {
-    let mut src = Source::new(std::io::Cursor::new(data)).map_err(|e| e.to_string())?;
+    let src = Source::new(std::io::Cursor::new(data)).map_err(|e| e.to_string())?;
     match Format::of(ext) {
-        Some(format) => format.parse(&mut src),
+        Some(format) => format.parse(&mut src.with_budget(format.budget())),
         None => Err(format!("no parser for .{ext}")),
     }
 }

@@ -1,6 +1,10 @@
 //! MPEG transport streams (ts, m2ts, mts): stream types from the PAT/PMT, picture size from the
 //! H.264/HEVC SPS or MPEG-2 sequence header, duration from the first and last PTS of the video
-//! stream. Reads the head (256 KiB, up to 1 MiB when the SPS comes late) and the last 256 KiB.
+//! stream. Reads the head in 32 KiB steps until the tables, the first PTS and the picture size
+//! are known (at most 96 KiB), then the tail backwards from the end of the file in 32 KiB steps
+//! until a PTS is found; both within [`super::TS_BUDGET`] (128 KiB), whatever the file's size.
+//! A recording whose SPS comes later than that keeps its codec and duration and has no
+//! resolution.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek};
@@ -8,9 +12,11 @@ use std::io::{Read, Seek};
 use super::sps;
 use super::{MediaInfo, ParseResult, Source};
 
-const HEAD: usize = 256 * 1024;
-const HEAD_MAX: u64 = 1024 * 1024;
-const TAIL: u64 = 256 * 1024;
+/// The head is read in steps of this many bytes, up to `HEAD_MAX` …
+const HEAD_STEP: usize = 32 * 1024;
+const HEAD_MAX: u64 = 96 * 1024;
+/// … and the tail backwards from the end, in steps of this many bytes, while the budget lasts.
+const TAIL_STEP: u64 = 32 * 1024;
 /// Elementary-stream bytes kept for the SPS search.
 const ES_KEEP: usize = 128 * 1024;
 
@@ -119,7 +125,7 @@ fn pes_body(payload: &[u8]) -> Option<&[u8]> {
 
 /// Parse an MPEG-TS file.
 pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
-    let mut head = src.read_at(0, HEAD)?;
+    let mut head = src.read_at(0, HEAD_STEP)?;
     let l = detect(&head).ok_or_else(|| {
         "not an MPEG transport stream (no 0x47 sync bytes at 188/192-byte spacing)".to_string()
     })?;
@@ -208,7 +214,8 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
         if done {
             break;
         }
-        let more = src.read_at(head.len() as u64, HEAD)?;
+        let want = (HEAD_MAX as usize - head.len()).min(HEAD_STEP);
+        let more = src.read_at(head.len() as u64, want)?;
         if more.is_empty() {
             break;
         }
@@ -225,45 +232,82 @@ pub fn parse<R: Read + Seek>(src: &mut Source<R>) -> ParseResult<MediaInfo> {
         info.height = Some(h);
     }
     // Duration: the latest PTS of any stream in the tail minus the earliest in the head.
-    if let Some(first) = first_pts {
-        let len = src.len();
-        let start = len.saturating_sub(TAIL);
-        let tail = if start < head.len() as u64 {
-            head.get(start as usize..)
-                .map(<[u8]>::to_vec)
-                .unwrap_or_default()
+    if let Some(first) = first_pts
+        && let Some(last) = last_pts(src, &head, l, &streams)?
+    {
+        // 33-bit PTS wraps every ~26.5 hours.
+        let delta = if last >= first {
+            last - first
         } else {
-            src.read_at(start, TAIL as usize)?
+            last + (1u64 << 33) - first
         };
-        // Realign on a packet boundary: the first offset with sync bytes at packet spacing.
-        let align = (0..l.size.min(tail.len())).find(|&o| {
-            (0..3).all(|k| tail.get(o + l.prefix + k * l.size) == Some(&0x47))
-                || (tail.len() < o + 3 * l.size && tail.get(o + l.prefix) == Some(&0x47))
-        });
-        let mut last = None;
-        if let Some(a) = align {
-            for p in packets(&tail[a..], l) {
-                if p.start
-                    && streams.contains_key(&p.pid)
-                    && let Some(pts) = pes_pts(p.payload)
-                {
-                    last = Some(last.map_or(pts, |l: u64| l.max(pts)));
-                }
-            }
-        }
-        if let Some(last) = last {
-            // 33-bit PTS wraps every ~26.5 hours.
-            let delta = if last >= first {
-                last - first
-            } else {
-                last + (1u64 << 33) - first
-            };
-            if delta > 0 {
-                info.duration_sec = Some(delta as f64 / 90_000.0);
-            }
+        if delta > 0 {
+            info.duration_sec = Some(delta as f64 / 90_000.0);
         }
     }
     Ok(info)
+}
+
+/// The latest PTS of the `streams` near the end of the file: the tail is read backwards from the
+/// end in `TAIL_STEP`s until a chunk holds a PES with a PTS, while the budget lasts; when the
+/// tail reaches the head, the whole file has been read and `head` serves the rest.
+fn last_pts<R: Read + Seek>(
+    src: &mut Source<R>,
+    head: &[u8],
+    l: Layout,
+    streams: &HashMap<u16, (&'static str, bool)>,
+) -> ParseResult<Option<u64>> {
+    let head_len = head.len() as u64;
+    let mut tail_start = src.len();
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        if tail_start <= head_len {
+            // Everything is read: the file is the head and the tail (packet-aligned at 0).
+            let mut all = head.to_vec();
+            all.extend_from_slice(&tail);
+            return Ok(latest_pts(&all, l, streams, true));
+        }
+        let step = TAIL_STEP.min(src.budget_left());
+        if step == 0 {
+            return Ok(None);
+        }
+        let start = tail_start.saturating_sub(step).max(head_len);
+        let mut chunk = src.read_at(start, (tail_start - start) as usize)?;
+        chunk.extend_from_slice(&tail);
+        tail = chunk;
+        tail_start = start;
+        if let Some(pts) = latest_pts(&tail, l, streams, tail_start == 0) {
+            return Ok(Some(pts));
+        }
+    }
+}
+
+/// The latest PTS of the `streams` in `data` (packet-aligned when `aligned`, else realigned on
+/// the first offset with sync bytes at packet spacing).
+fn latest_pts(
+    data: &[u8],
+    l: Layout,
+    streams: &HashMap<u16, (&'static str, bool)>,
+    aligned: bool,
+) -> Option<u64> {
+    let align = if aligned {
+        Some(0)
+    } else {
+        (0..l.size.min(data.len())).find(|&o| {
+            (0..3).all(|k| data.get(o + l.prefix + k * l.size) == Some(&0x47))
+                || (data.len() < o + 3 * l.size && data.get(o + l.prefix) == Some(&0x47))
+        })
+    };
+    let mut last = None;
+    for p in packets(data.get(align?..)?, l) {
+        if p.start
+            && streams.contains_key(&p.pid)
+            && let Some(pts) = pes_pts(p.payload)
+        {
+            last = Some(last.map_or(pts, |x: u64| x.max(pts)));
+        }
+    }
+    last
 }
 
 fn picture_size(codec: Option<&str>, es: &[u8]) -> Option<(u32, u32)> {

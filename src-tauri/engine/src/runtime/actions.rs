@@ -3,6 +3,7 @@
 //! merge-and-save a settings patch, test a root, start on the demo archive.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -352,21 +353,41 @@ pub fn test_root(current: &Config, root: &str, marker_file: Option<String>) -> R
     if marker_file.is_some() {
         cfg.marker_file = marker_file.filter(|m| !m.trim().is_empty());
     }
-    match crate::runtime::monitor::check_root(&cfg) {
-        Ok(()) => {
-            let entries = std::fs::read_dir(root)
-                .ok()
-                .map(|it| it.take(100_000).count());
-            RootTest {
-                ok: true,
-                code: "ok".into(),
-                message: format!(
-                    "연결됨: 최상위 항목 {} 개 / reachable",
-                    entries.unwrap_or(0)
-                ),
-                entries,
-            }
-        }
+    // The test lists the root on the request's thread only through a helper thread it can
+    // abandon: a hung share answers "NAS 응답 없음" after a bound instead of holding the request.
+    let wait = Duration::from_secs(cfg.share_timeout_secs.clamp(1, TEST_ROOT_MAX_WAIT_SECS));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let root_owned = PathBuf::from(root);
+    let spawned = std::thread::Builder::new()
+        .name("nas-sync-test-root".into())
+        .spawn(move || {
+            let outcome = crate::runtime::monitor::check_root(&cfg).map(|()| {
+                std::fs::read_dir(&root_owned)
+                    .ok()
+                    .map(|it| it.take(100_000).count())
+            });
+            let _ = tx.send(outcome);
+        });
+    let outcome = match spawned {
+        Ok(_) => match rx.recv_timeout(wait) {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::ShareTimeout {
+                what: format!("{root} 확인 / checking {root}"),
+                secs: wait.as_secs(),
+            }),
+        },
+        Err(e) => Err(Error::io(root, e)),
+    };
+    match outcome {
+        Ok(entries) => RootTest {
+            ok: true,
+            code: "ok".into(),
+            message: format!(
+                "연결됨: 최상위 항목 {} 개 / reachable",
+                entries.unwrap_or(0)
+            ),
+            entries,
+        },
         Err(e) => RootTest {
             ok: false,
             code: e.code().into(),
@@ -375,6 +396,9 @@ pub fn test_root(current: &Config, root: &str, marker_file: Option<String>) -> R
         },
     }
 }
+
+/// The longest a connection test waits for the share.
+const TEST_ROOT_MAX_WAIT_SECS: u64 = 10;
 
 /// What onboarding's "use the demo archive" did.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]

@@ -36,6 +36,10 @@ pub type Answer<T> = std::result::Result<T, ErrorBody>;
 /// How long "reconcile" waits for its report before answering with the job to poll.
 pub const RECONCILE_WAIT: Duration = Duration::from_secs(60);
 
+/// How long `/health` waits for a root check before it answers from the status: long enough
+/// for a local disk or a healthy share, short enough that a hung share never holds a request.
+pub const HEALTH_WAIT: Duration = Duration::from_millis(500);
+
 /// How a host starts the service.
 #[derive(Debug, Clone, Default)]
 pub struct HostOptions {
@@ -265,10 +269,12 @@ impl Service {
         self.0.monitor.status()
     }
 
-    /// Looks at the root now (a share that went away turns the status to error).
+    /// Looks at the root (a share that went away turns the status to error) without ever
+    /// waiting long for it: a local or healthy share answers within the short wait, a hung one
+    /// is answered from the status (and turns to `share_timeout` once the check is overdue).
     pub fn health(&self, details: bool) -> Health {
         let m = &self.0.monitor;
-        m.check_root();
+        m.check_root_within(HEALTH_WAIT);
         let target_network_fs = m
             .config()
             .target_db

@@ -1,5 +1,15 @@
 //! Content fingerprints for move detection: a hash of the size, the first and the last 64 KiB.
 //! Never a full-file hash: at most 128 KiB is read per file, whatever its size.
+//!
+//! Only files that could be confused need one. A move pairs a removed record with an added file
+//! of the same (size, mtime) ([`super::diff::match_bucket`]): a bucket of one removed and one
+//! added file pairs without reading anything, equal names break most ties, and only then are
+//! fingerprints compared; the added side's are read on demand during the scan, the removed
+//! side's must be stored, since that file is gone. A removed record can only meet a rival in its
+//! bucket when its (size, mtime) was shared in archive.db, so the pass after a scan
+//! fingerprints just the video files whose (size, mtime) another file has (backup copies, a
+//! series cut to equal sizes at one time). A unique file is never read: on an 18 TB share of
+//! ~1M files that is the difference between ~122 GiB and ~2M seeks and almost nothing.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -40,20 +50,16 @@ fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-/// Compute and store fingerprints of video files that lack one (new or modified since).
-/// Runs after a scan; `workers` bounds concurrent reads. Returns how many were stored.
-pub fn fingerprint_pending(
-    archive: &mut Archive,
-    root: &Path,
-    workers: usize,
-    cancel: Option<&AtomicBool>,
-) -> Result<usize> {
-    let pending: Vec<(i64, String, i64, i64)> = {
+/// Video files lacking a fingerprint whose (size, mtime) is shared with another file of
+/// archive.db (any kind), in id order: (id, path, size, mtime). Empty files are left out: their
+/// fingerprints would all be equal. One pass over the narrow columns (archive.db has no index
+/// on size and mtime, and a sort of ~1M pairs takes a fraction of a second); paths only for the
+/// few picked.
+pub fn ambiguous_pending(archive: &Archive) -> Result<Vec<(i64, String, i64, i64)>> {
+    let mut keys: Vec<(i64, i64, i64, bool)> = {
         let mut stmt = archive
             .conn()
-            .prepare(
-                "SELECT id, path, size, mtime FROM files WHERE fingerprint IS NULL AND kind = 'video' ORDER BY id",
-            )
+            .prepare("SELECT size, mtime, id, fingerprint IS NULL AND kind = 'video' FROM files")
             .ctx("pending fingerprints")?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -61,35 +67,111 @@ pub fn fingerprint_pending(
         rows.collect::<rusqlite::Result<_>>()
             .ctx("pending fingerprints")?
     };
-    if pending.is_empty() {
-        return Ok(0);
+    keys.sort_unstable();
+    let mut picked: Vec<(i64, i64, i64)> = Vec::new();
+    for group in keys.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        if group.len() < 2 || group[0].0 == 0 {
+            continue;
+        }
+        picked.extend(
+            group
+                .iter()
+                .filter(|k| k.3)
+                .map(|&(size, mtime, id, _)| (id, size, mtime)),
+        );
     }
+    picked.sort_unstable();
+    let mut stmt = archive
+        .conn()
+        .prepare_cached("SELECT path FROM files WHERE id = ?1")
+        .ctx("pending fingerprints")?;
+    let mut out = Vec::with_capacity(picked.len());
+    for (id, size, mtime) in picked {
+        let path: String = stmt
+            .query_row([id], |r| r.get(0))
+            .ctx("pending fingerprints")?;
+        out.push((id, path, size, mtime));
+    }
+    Ok(out)
+}
+
+/// Compute and store the fingerprints of [`ambiguous_pending`] files. Runs after a scan;
+/// `workers` bounds concurrent reads. Returns how many were stored.
+///
+/// The reads run on worker threads that own their data, so a read stuck on a hung share is
+/// abandoned: the pass stops with [`Error::ShareTimeout`] when no fingerprint has completed for
+/// `share_timeout`, and returns within a poll interval when `cancel` is set; either way what
+/// was computed is stored.
+pub fn fingerprint_pending(
+    archive: &mut Archive,
+    root: &Path,
+    workers: usize,
+    cancel: Option<&AtomicBool>,
+    share_timeout: Duration,
+) -> Result<usize> {
+    let pending = ambiguous_pending(archive)?;
     let never = AtomicBool::new(false);
     let cancel = cancel.unwrap_or(&never);
-    let next = AtomicU64::new(0);
-    let results: Mutex<Vec<(i64, i64, i64, i64)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..workers.clamp(1, 16) {
-            s.spawn(|| {
-                loop {
-                    if cancel.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    let Some((id, path, size, mtime)) = pending.get(i) else {
-                        break;
-                    };
-                    if let Ok(fp) = fingerprint(&root.join(path))
-                        && let Ok(mut r) = results.lock()
-                    {
-                        r.push((*id, fp, *size, *mtime));
-                    }
+    if pending.is_empty() || cancel.load(Ordering::Relaxed) {
+        return Ok(0);
+    }
+    let total = pending.len();
+    let pending = Arc::new(pending);
+    let next = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let root = Arc::new(root.to_path_buf());
+    let (tx, rx) = mpsc::channel::<Option<(i64, i64, i64, i64)>>();
+    for _ in 0..workers.clamp(1, 16).min(total) {
+        let tx = tx.clone();
+        let (pending, next, stop, root) = (
+            Arc::clone(&pending),
+            Arc::clone(&next),
+            Arc::clone(&stop),
+            Arc::clone(&root),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some((id, path, size, mtime)) = pending.get(i) else {
+                    break;
+                };
+                // A file that cannot be read keeps no fingerprint (it is tried again next time);
+                // it still counts as progress: the share answered.
+                let fp = fingerprint(&names::join_rel(&root, path)).ok();
+                if tx.send(fp.map(|fp| (*id, fp, *size, *mtime))).is_err() {
+                    break;
                 }
-            });
+            }
+        });
+    }
+    drop(tx);
+    let mut done: Vec<(i64, i64, i64, i64)> = Vec::new();
+    let mut last_done = Instant::now();
+    let mut result = Ok(());
+    loop {
+        match rx.recv_timeout(crate::probe::POLL) {
+            Ok(r) => {
+                last_done = Instant::now();
+                done.extend(r);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-    });
-    let results = results.into_inner().unwrap_or_default();
-    archive.store_fingerprints(&results)
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        if last_done.elapsed() >= share_timeout {
+            result = Err(Error::ShareTimeout {
+                what: "이동 감지 지문 / move-detection fingerprints".into(),
+                secs: share_timeout.as_secs(),
+            });
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let stored = archive.store_fingerprints(&done);
+    result?;
+    stored
 }
 
 #[cfg(test)]

@@ -503,20 +503,25 @@ fn full_scan(
     Ok(report)
 }
 
-/// The passes after a scan or sync: fingerprints of new video files, then the media probe.
 /// The phase of a job that only runs the after-job passes (a new job makes it yield).
 const PASSES_PHASE: &str = "probing";
 /// How long a new job waits for such a job to stop.
 const PASSES_YIELD_WAIT: Duration = Duration::from_secs(3);
 
+/// The passes after a scan or sync: fingerprints of video files that move detection could
+/// confuse, then the media probe of new files. Each stops with `share_timeout` when the share
+/// stops answering, and both honour `cancel`.
 pub fn background_passes(cfg: &Config, cancel: &AtomicBool) -> Result<()> {
     cfg.check_distinct_databases()?;
     let mut archive = Archive::open(&cfg.archive_db_path()?)?;
+    // Fingerprints only of files whose (size, mtime) is shared (see `scan::fingerprint`): a
+    // no-change rescan or sync reads no file content here or in the probe.
     scan::fingerprint_pending(
         &mut archive,
         cfg.require_root()?,
         cfg.scan_workers,
         Some(cancel),
+        Duration::from_secs(cfg.share_timeout_secs),
     )?;
     if cfg.probe_media && !cancel.load(Ordering::Relaxed) {
         crate::probe::probe_pending(&mut archive, cfg, Some(cancel), None)?;

@@ -13,7 +13,10 @@
 // The monitor's parts besides this file: starting, running and finishing jobs (`jobs`), and
 // keeping the watcher (`watching`).
 mod jobs;
+mod root_check;
 mod watching;
+
+pub use root_check::SHARE_TIMEOUT;
 
 pub use jobs::background_passes;
 
@@ -281,6 +284,9 @@ struct Shared {
     /// The watcher, when one was asked for. Its own lock: starting a watcher on a big tree
     /// takes a while and must not hold up the state.
     watch: Mutex<WatchSlot>,
+    /// The root check in flight ([`root_check`]) and its wake-up.
+    root_probe: Mutex<root_check::RootProbe>,
+    root_checked: Condvar,
 }
 
 #[derive(Default)]
@@ -362,6 +368,8 @@ impl Monitor {
             admin: AdminGate::new(),
             settings: Mutex::new(()),
             watch: Mutex::new(WatchSlot::default()),
+            root_probe: Mutex::new(root_check::RootProbe::default()),
+            root_checked: Condvar::new(),
         });
         let monitor = Monitor { shared };
         if opts.schedule {
@@ -540,29 +548,6 @@ impl Monitor {
         self.notify();
     }
 
-    /// Is the configured root reachable right now (and its marker file present)? Updates the
-    /// status: an unreachable root is an error until it is back.
-    pub fn check_root(&self) -> bool {
-        let cfg = self.config();
-        match check_root(&cfg) {
-            Ok(()) => {
-                self.clear_error(ROOT_UNREACHABLE);
-                true
-            }
-            Err(e) => {
-                let already = lock(&self.shared.state)
-                    .last_error
-                    .as_ref()
-                    .is_some_and(|l| l.code == ROOT_UNREACHABLE);
-                if !already {
-                    tracing::error!("{e}");
-                }
-                self.report_error(&e);
-                false
-            }
-        }
-    }
-
     /// Stop the schedule and cancel the running job, waiting for it to end cleanly.
     pub fn shutdown(&self, timeout: Duration) {
         self.stop_watching();
@@ -654,7 +639,12 @@ pub fn check_root(cfg: &Config) -> Result<()> {
             root.display()
         ),
     };
-    std::fs::read_dir(root).map_err(|e| unreachable(e.to_string()))?;
+    // Opening a directory may be answered from a cache; reading its first entry asks the
+    // server (a hung NAS shows here, not at the open).
+    let mut listing = std::fs::read_dir(root).map_err(|e| unreachable(e.to_string()))?;
+    if let Some(Err(e)) = listing.next() {
+        return Err(unreachable(e.to_string()));
+    }
     if let Some(marker) = &cfg.marker_file
         && !crate::names::join_rel(root, marker).exists()
     {
