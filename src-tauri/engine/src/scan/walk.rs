@@ -74,9 +74,27 @@ struct Queue {
     /// Directories waiting to be listed (a stack: depth first keeps it short).
     jobs: Vec<Job>,
     /// Directories enqueued or being listed. Invariant: incremented BEFORE a job is pushed and
-    /// decremented only after the job's children were pushed, so it is 0 exactly when the whole
-    /// tree has been listed; then every waiting worker ends.
+    /// decremented only after the job's children were pushed, in the same critical section, so
+    /// it is 0 exactly when the whole tree has been listed; then every waiting worker ends.
     pending: usize,
+    /// Workers waiting for a job (a wake-up is a system call: only made when someone waits).
+    idle: usize,
+}
+
+/// One worker's counters, on a cache line of its own: written by that worker only (plain
+/// stores of its running totals), summed by the coordinator, so the hot path shares nothing.
+#[derive(Default)]
+#[repr(align(128))]
+struct Slot {
+    /// Answers from the share so far (a listing opened, an entry read): the coordinator's
+    /// evidence that the share is alive.
+    beats: AtomicU64,
+    files: AtomicU64,
+    dirs: AtomicU64,
+    /// The directory this worker is listing (relative), to name it when the share hangs;
+    /// `busy` says whether it is inside a call on the share right now.
+    dir: Mutex<String>,
+    busy: AtomicBool,
 }
 
 /// What the workers share: owned, so a worker never outlives anything it points to.
@@ -87,14 +105,24 @@ struct State {
     ready: Condvar,
     /// Set by the coordinator when it stops waiting (done, failed, cancelled, timed out).
     stop: AtomicBool,
-    files: AtomicU64,
-    dirs: AtomicU64,
-    /// Bumped on every answer from the share (a listing opened, an entry read): the
-    /// coordinator's evidence that the share is alive.
-    beats: AtomicU64,
+    slots: Vec<Slot>,
     current: Mutex<String>,
-    /// What each worker is waiting on the share for, to name it when the share hangs.
-    busy: Mutex<Vec<Option<String>>>,
+}
+
+impl State {
+    fn sum(&self, f: impl Fn(&Slot) -> &AtomicU64) -> u64 {
+        self.slots.iter().map(|s| f(s).load(Ordering::Relaxed)).sum()
+    }
+
+    /// The call a worker is stuck in, for the timeout message.
+    fn stuck(&self) -> Option<String> {
+        self.slots
+            .iter()
+            .filter(|s| s.busy.load(Ordering::Relaxed))
+            .filter_map(|s| s.dir.lock().ok().map(|d| d.clone()))
+            .min()
+            .map(|dir| format!("폴더 목록 {}", names::join_rel(&self.root, &dir).display()))
+    }
 }
 
 enum Msg {
@@ -217,14 +245,12 @@ fn walk_jobs(
         queue: Mutex::new(Queue {
             pending: jobs.len(),
             jobs,
+            idle: 0,
         }),
         ready: Condvar::new(),
         stop: AtomicBool::new(false),
-        files: AtomicU64::new(0),
-        dirs: AtomicU64::new(0),
-        beats: AtomicU64::new(0),
+        slots: (0..n_workers).map(|_| Slot::default()).collect(),
         current: Mutex::new(String::new()),
-        busy: Mutex::new(vec![None; n_workers]),
     });
     let _stop = StopOnDrop(Arc::clone(&state));
     let (tx, rx) = mpsc::channel::<Msg>();
@@ -265,16 +291,13 @@ fn walk_jobs(
         if ctl.cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
-        let beats = state.beats.load(Ordering::Relaxed);
+        let beats = state.sum(|s| &s.beats);
         if beats != last_beats {
             last_beats = beats;
             last_answer = Instant::now();
         } else if last_answer.elapsed() >= ctl.timeout {
             let what = state
-                .busy
-                .lock()
-                .ok()
-                .and_then(|b| b.iter().flatten().min().cloned())
+                .stuck()
                 .unwrap_or_else(|| format!("폴더 목록 {}", root.display()));
             tracing::warn!(
                 "NAS 응답 없음: {what} ({} s) / the share did not answer; the walk stops",
@@ -302,10 +325,10 @@ fn walk_jobs(
 }
 
 fn snapshot(state: &State, started: Instant) -> ScanProgress {
-    let files = state.files.load(Ordering::Relaxed);
+    let files = state.sum(|s| &s.files);
     let elapsed = started.elapsed();
     ScanProgress {
-        dirs: state.dirs.load(Ordering::Relaxed),
+        dirs: state.sum(|s| &s.dirs),
         files,
         current_dir: state.current.lock().map(|c| c.clone()).unwrap_or_default(),
         elapsed_ms: elapsed.as_millis() as u64,
@@ -322,29 +345,31 @@ fn snapshot(state: &State, started: Instant) -> ScanProgress {
 fn worker(state: &State, idx: usize, tx: &mpsc::Sender<Msg>) {
     let mut part = Part::default();
     let mut children: Vec<Job> = Vec::new();
+    let Ok(mut q) = state.queue.lock() else {
+        return;
+    };
     loop {
-        let job = {
-            let Ok(mut q) = state.queue.lock() else {
+        // One critical section per directory: the last one's children in, the next job out.
+        let job = loop {
+            if state.stop.load(Ordering::SeqCst) {
                 return;
-            };
-            loop {
-                if state.stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                if let Some(job) = q.jobs.pop() {
-                    break job;
-                }
-                if q.pending == 0 {
-                    drop(q);
-                    let _ = tx.send(Msg::Done(part));
-                    return;
-                }
-                q = match state.ready.wait(q) {
-                    Ok(q) => q,
-                    Err(_) => return,
-                };
             }
+            if let Some(job) = q.jobs.pop() {
+                break job;
+            }
+            if q.pending == 0 {
+                drop(q);
+                let _ = tx.send(Msg::Done(part));
+                return;
+            }
+            q.idle += 1;
+            q = match state.ready.wait(q) {
+                Ok(q) => q,
+                Err(_) => return,
+            };
+            q.idle -= 1;
         };
+        drop(q);
         let res = list_dir(state, idx, job, &mut part, &mut children);
         if state.stop.load(Ordering::SeqCst) {
             // The coordinator has left (a timeout, a cancel, another failure): nothing found
@@ -355,19 +380,23 @@ fn worker(state: &State, idx: usize, tx: &mpsc::Sender<Msg>) {
             let _ = tx.send(Msg::Failed(e));
             return;
         }
-        let Ok(mut q) = state.queue.lock() else {
-            return;
+        q = match state.queue.lock() {
+            Ok(q) => q,
+            Err(_) => return,
         };
         let n = children.len();
         q.pending += n;
         q.jobs.append(&mut children);
         q.pending -= 1;
-        let finished = q.pending == 0;
-        drop(q);
-        if finished || n > 1 {
-            state.ready.notify_all();
-        } else if n == 1 {
-            state.ready.notify_one();
+        if q.idle > 0 {
+            if q.pending == 0 {
+                state.ready.notify_all();
+            } else {
+                // This worker takes one of the new jobs itself.
+                for _ in 0..n.saturating_sub(1).min(q.idle) {
+                    state.ready.notify_one();
+                }
+            }
         }
     }
 }
@@ -398,27 +427,33 @@ fn list_dir(
     children: &mut Vec<Job>,
 ) -> Result<()> {
     let Job { dir, level } = job;
+    let slot = &state.slots[idx];
     let path = names::join_rel(&state.root, &dir);
     if level != Level::Root {
         part.dirs += 1;
-        state.dirs.fetch_add(1, Ordering::Relaxed);
+        slot.dirs.store(part.dirs, Ordering::Relaxed);
     }
-    if let Ok(mut c) = state.current.lock() {
+    // Progress only: skipped when the coordinator is reading it.
+    if let Ok(mut c) = state.current.try_lock() {
         c.clone_from(&dir);
     }
-    let set_busy = |what: Option<String>| {
-        if let Ok(mut b) = state.busy.lock() {
-            b[idx] = what;
-        }
+    if let Ok(mut d) = slot.dir.lock() {
+        d.clone_from(&dir);
+    }
+    let mut beats = slot.beats.load(Ordering::Relaxed);
+    let mut beat = || {
+        beats += 1;
+        slot.beats.store(beats, Ordering::Relaxed);
     };
-    set_busy(Some(format!("폴더 목록 {}", path.display())));
+    let set_busy = |busy: bool| slot.busy.store(busy, Ordering::Relaxed);
+    set_busy(true);
     fault::before(&path);
     let listing = fs::read_dir(&path);
-    state.beats.fetch_add(1, Ordering::Relaxed);
+    beat();
     let listing = match listing {
         Ok(l) => l,
         Err(e) => {
-            set_busy(None);
+            set_busy(false);
             match level {
                 Level::Root => return Err(offline_root(&state.root, &e, false)),
                 Level::Top => part.top_unreadable += 1,
@@ -435,7 +470,7 @@ fn list_dir(
     };
     let mut files_here = 0u64;
     for (n, entry) in listing.enumerate() {
-        state.beats.fetch_add(1, Ordering::Relaxed);
+        beat();
         if n % 256 == 255 && state.stop.load(Ordering::Relaxed) {
             break;
         }
@@ -443,7 +478,7 @@ fn list_dir(
             Ok(e) => e,
             Err(e) => {
                 if level == Level::Root {
-                    set_busy(None);
+                    set_busy(false);
                     return Err(offline_root(&state.root, &e, true));
                 }
                 // The listing broke off: keep whatever archive.db knows below this directory.
@@ -506,8 +541,8 @@ fn list_dir(
         }
         // Symlinks, junctions, devices: neither followed nor recorded.
     }
-    set_busy(None);
-    state.files.fetch_add(files_here, Ordering::Relaxed);
+    set_busy(false);
+    slot.files.fetch_add(files_here, Ordering::Relaxed);
     Ok(())
 }
 
