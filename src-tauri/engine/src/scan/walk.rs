@@ -111,7 +111,10 @@ struct State {
 
 impl State {
     fn sum(&self, f: impl Fn(&Slot) -> &AtomicU64) -> u64 {
-        self.slots.iter().map(|s| f(s).load(Ordering::Relaxed)).sum()
+        self.slots
+            .iter()
+            .map(|s| f(s).load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The call a worker is stuck in, for the timeout message.
