@@ -464,6 +464,7 @@ mod tests {
             fingerprint: None,
             target_id,
             media: Media::default(),
+            missing_scans: 0,
         }
     }
 
