@@ -99,8 +99,8 @@ fn history(agent: &ureq::Agent, url: &str) -> Vec<Value> {
     out
 }
 
-/// Wait for the server to be idle, then sync until one succeeds (smbnetfs may still be
-/// reconnecting after a restart).
+/// Sync until one that started after the tree stopped changing succeeds with nothing held back
+/// (smbnetfs may still be reconnecting after a restart; the last copies settle).
 fn final_sync(agent: &ureq::Agent, url: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
@@ -115,7 +115,11 @@ fn final_sync(agent: &ureq::Agent, url: &str) -> Value {
         );
         // A job that was already running when asked: run one more that starts after the tree
         // is final.
-        if job["state"] == "succeeded" && started["started"] == true {
+        // A copy that ended moments ago is still held (settle_secs): the next sync takes it.
+        if job["state"] == "succeeded"
+            && started["started"] == true
+            && job["result"]["held"].as_u64().unwrap_or(0) == 0
+        {
             return job;
         }
         assert!(Instant::now() < deadline, "no final sync succeeded: {job}");
@@ -163,6 +167,7 @@ fn soak_on_the_smb_share_converges_with_one_event_per_change() {
     let mut ops: BTreeMap<&str, u32> = BTreeMap::new();
     let start = Instant::now();
     let mut rss_warm = None;
+    let mut rss_series: Vec<(u64, u64)> = Vec::new();
     let mut next_restart = Duration::from_secs(45);
     let mut n = 0u32;
     while start.elapsed() < Duration::from_secs(secs) {
@@ -170,6 +175,12 @@ fn soak_on_the_smb_share_converges_with_one_event_per_change() {
         // The server's memory once its caches are warm (half-way), against the end.
         if rss_warm.is_none() && start.elapsed() > Duration::from_secs(secs / 2) {
             rss_warm = Some(vm_rss_kib(pid));
+        }
+        if rss_series
+            .last()
+            .is_none_or(|(t, _)| start.elapsed().as_secs() >= t + 10)
+        {
+            rss_series.push((start.elapsed().as_secs(), vm_rss_kib(pid)));
         }
         let files = videos(&archive);
         // Through the mount half of the time (the watcher sees it), else on the NAS's disk
@@ -320,7 +331,7 @@ fn soak_on_the_smb_share_converges_with_one_event_per_change() {
 
     let warm = rss_warm.unwrap_or(rss_end);
     eprintln!(
-        "soak: {secs} s, operations {ops:?}, {} history events, {} active rows, server RSS {warm} KiB half-way → {rss_end} KiB at the end",
+        "soak: {secs} s, operations {ops:?}, {} history events, {} active rows, server RSS {warm} KiB half-way → {rss_end} KiB at the end (KiB by second: {rss_series:?})",
         events.len(),
         got.len()
     );

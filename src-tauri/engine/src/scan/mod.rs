@@ -378,7 +378,11 @@ pub fn run_scan(
         &d,
         (started.timestamp(), timer),
         cfg.settle_secs,
-    );
+        (
+            Duration::from_secs(cfg.share_timeout_secs),
+            opts.cancel.unwrap_or(&never),
+        ),
+    )?;
     let times = ScanTimes {
         started: iso(started),
         finished: iso(clock.now()),
