@@ -99,8 +99,8 @@ fn history(agent: &ureq::Agent, url: &str) -> Vec<Value> {
     out
 }
 
-/// Wait for the server to be idle, then sync until one succeeds (smbnetfs may still be
-/// reconnecting after a restart).
+/// Sync until one that started after the tree stopped changing succeeds with nothing held back
+/// (smbnetfs may still be reconnecting after a restart; the last copies settle).
 fn final_sync(agent: &ureq::Agent, url: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
@@ -114,15 +114,13 @@ fn final_sync(agent: &ureq::Agent, url: &str) -> Value {
             |j| j["state"] != "running",
         );
         // A job that was already running when asked: run one more that starts after the tree
-        // is final. Files changed within `settle_secs` of it are held back as still being
-        // copied: run one more once they can be stable.
-        let held = job["result"]["held"].as_u64().unwrap_or(0);
-        if job["state"] == "succeeded" && started["started"] == true && held == 0 {
+        // is final.
+        // A copy that ended moments ago is still held (settle_secs): the next sync takes it.
+        if job["state"] == "succeeded"
+            && started["started"] == true
+            && job["result"]["held"].as_u64().unwrap_or(0) == 0
+        {
             return job;
-        }
-        if held > 0 {
-            let wait = job["result"]["settle_wait_secs"].as_u64().unwrap_or(1);
-            std::thread::sleep(Duration::from_secs(wait));
         }
         assert!(Instant::now() < deadline, "no final sync succeeded: {job}");
         std::thread::sleep(Duration::from_secs(1));
@@ -169,12 +167,20 @@ fn soak_on_the_smb_share_converges_with_one_event_per_change() {
     let mut ops: BTreeMap<&str, u32> = BTreeMap::new();
     let start = Instant::now();
     let mut rss_warm = None;
+    let mut rss_series: Vec<(u64, u64)> = Vec::new();
     let mut next_restart = Duration::from_secs(45);
     let mut n = 0u32;
     while start.elapsed() < Duration::from_secs(secs) {
         n += 1;
-        if rss_warm.is_none() && start.elapsed() > Duration::from_secs(30) {
+        // The server's memory once its caches are warm (half-way), against the end.
+        if rss_warm.is_none() && start.elapsed() > Duration::from_secs(secs / 2) {
             rss_warm = Some(vm_rss_kib(pid));
+        }
+        if rss_series
+            .last()
+            .is_none_or(|(t, _)| start.elapsed().as_secs() >= t + 10)
+        {
+            rss_series.push((start.elapsed().as_secs(), vm_rss_kib(pid)));
         }
         let files = videos(&archive);
         // Through the mount half of the time (the watcher sees it), else on the NAS's disk
@@ -325,7 +331,7 @@ fn soak_on_the_smb_share_converges_with_one_event_per_change() {
 
     let warm = rss_warm.unwrap_or(rss_end);
     eprintln!(
-        "soak: {secs} s, operations {ops:?}, {} history events, {} active rows, server RSS {warm} KiB after 30 s → {rss_end} KiB at the end",
+        "soak: {secs} s, operations {ops:?}, {} history events, {} active rows, server RSS {warm} KiB half-way → {rss_end} KiB at the end (KiB by second: {rss_series:?})",
         events.len(),
         got.len()
     );

@@ -83,6 +83,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 fingerprint: None,
                 target_id,
                 media: Default::default(),
+                missing_scans: 0,
             });
         }
         // Target: unique nas_path (the column is UNIQUE); ids with gaps.

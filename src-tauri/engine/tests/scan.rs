@@ -1417,3 +1417,254 @@ fn scan_scopes_collapse_to_the_outermost_dirs_and_wide_bursts_are_full() {
         ScanScope::Full
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The parallel walk on one giant catalog, and a share that hangs
+// ---------------------------------------------------------------------------------------------
+
+/// One top-level folder holding a deep, bushy tree (the WSOP shape: most of the archive below a
+/// single catalog), plus a few loose files and an empty folder at every level.
+fn giant_catalog(fx: &Fixture) -> usize {
+    let mut n = 0;
+    for year in 0..6 {
+        for event in 0..5 {
+            for day in 0..(event % 3 + 1) {
+                for part in 0..((year + day) % 4 + 1) {
+                    let rel = format!("WSOP/{year}/event {event}/day {day}/part {part}.mp4");
+                    fx.put(
+                        &rel,
+                        format!("{year}{event}{day}{part}").as_bytes(),
+                        n as i64,
+                    );
+                    n += 1;
+                }
+                fs::create_dir_all(fx.abs(&format!("WSOP/{year}/event {event}/day {day}/empty")))
+                    .expect("empty dir");
+            }
+        }
+        fx.put(&format!("WSOP/{year}/notes.srt"), b"notes", 3);
+        n += 1;
+    }
+    fx.put("WSOP/deep/a/b/c/d/e/f/g/h/i/j/deepest.mp4", b"deep", 4);
+    fx.put("HCL/one.mp4", b"one", 5);
+    fx.put("loose.mxf", b"loose", 6);
+    n + 3
+}
+
+#[test]
+fn one_giant_catalog_walks_the_same_with_1_and_with_8_workers() {
+    let fx = Fixture::new();
+    let n = giant_catalog(&fx);
+    #[cfg(unix)]
+    symlink(fx.abs("HCL"), fx.abs("WSOP/0/link-to-hcl")).expect("symlink");
+    let walk_with = |workers: usize| {
+        let mut cfg = fx.cfg();
+        cfg.scan_workers = workers;
+        cfg.ignore = vec!["**/empty".into()];
+        scan::scan_diff(&cfg, &[], &clock(), ScanOptions::default())
+            .expect("scan_diff")
+            .walk
+    };
+    let seq = walk_with(1);
+    assert_eq!(seq.files.len(), n, "every file once");
+    assert!(
+        seq.files.windows(2).all(|p| p[0].path < p[1].path),
+        "sorted by path"
+    );
+    assert!(
+        !seq.files.iter().any(|f| f.path.contains("link-to-hcl")),
+        "the symlink is not followed"
+    );
+    assert_eq!(seq.top_level_dirs, 2);
+    for _ in 0..3 {
+        let par = walk_with(8);
+        assert_eq!(par.files, seq.files, "files with 8 workers");
+        assert_eq!(par.dirs_seen, seq.dirs_seen, "dirs with 8 workers");
+        assert_eq!(par.issues, seq.issues);
+        assert_eq!(par.unreadable_dirs, seq.unreadable_dirs);
+        assert_eq!(par.top_level_dirs, seq.top_level_dirs);
+        assert_eq!(par.top_level_unreadable, seq.top_level_unreadable);
+    }
+}
+
+#[test]
+fn progress_snapshots_come_from_the_calling_thread_and_end_with_the_totals() {
+    let fx = Fixture::new();
+    let n = giant_catalog(&fx);
+    let caller = std::thread::current().id();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let progress = |p: &scan::ScanProgress| {
+        assert_eq!(
+            std::thread::current().id(),
+            caller,
+            "called on the caller's thread"
+        );
+        seen.lock().expect("lock").push((p.dirs, p.files));
+    };
+    let opts = ScanOptions {
+        progress: Some(&progress),
+        ..ScanOptions::default()
+    };
+    let walk = scan::scan_diff(&fx.cfg(), &[], &clock(), opts)
+        .expect("scan_diff")
+        .walk;
+    let seen = seen.into_inner().expect("lock");
+    let last = *seen.last().expect("at least the final snapshot");
+    assert_eq!(
+        last,
+        (walk.dirs_seen, n as u64),
+        "the last snapshot has the totals"
+    );
+    assert!(
+        seen.windows(2)
+            .all(|p| p[0].0 <= p[1].0 && p[0].1 <= p[1].1),
+        "counts never go back: {seen:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unreadable_top_level_dir_counts_for_the_offline_guard_with_8_workers() {
+    use std::os::unix::fs::PermissionsExt;
+    if running_as_root() {
+        eprintln!("skipped: root reads every directory");
+        return;
+    }
+    let (fx, mut a, _files, _) = seeded();
+    let mut cfg = fx.cfg();
+    cfg.scan_workers = 8;
+    let dir = fx.abs("WSOP");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o000)).expect("chmod");
+    let walk = scan::scan_diff(
+        &cfg,
+        &a.load_files().expect("load"),
+        &clock(),
+        ScanOptions::default(),
+    );
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod back");
+    let walk = walk.expect("one readable catalog left").walk;
+    assert_eq!(walk.top_level_unreadable, 1);
+    assert!(walk.unreadable_dirs.contains("WSOP"));
+    let _ = scan_ok(&cfg, &mut a);
+}
+
+#[cfg(unix)]
+fn running_as_root() -> bool {
+    // The effective uid is not in std; a file mode root ignores tells.
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().expect("tempdir");
+    let p = d.path().join("locked");
+    fs::create_dir(&p).expect("dir");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o000)).expect("chmod");
+    let readable = fs::read_dir(&p).is_ok();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod back");
+    readable
+}
+
+/// A scan with a short share timeout (the setting's minimum is 5 s; the walk takes any value).
+fn cfg_timeout(fx: &Fixture, secs: u64) -> Config {
+    let mut cfg = fx.cfg();
+    cfg.share_timeout_secs = secs;
+    cfg.scan_workers = 4;
+    cfg
+}
+
+#[test]
+fn a_listing_that_hangs_fails_the_scan_with_share_timeout_and_writes_nothing() {
+    let (fx, mut a, files, scans) = seeded();
+    fx.put("WSOP/new.mp4", b"a change that must not be recorded", 9);
+    let before = db_bytes(&fx.db);
+    let hold = scan::fault::hold(fx.abs("WSOP"));
+    let t = std::time::Instant::now();
+    let e = scan_err(&cfg_timeout(&fx, 1), &mut a, ScanOptions::default());
+    let took = t.elapsed();
+    assert!(
+        matches!(e, Error::ShareTimeout { secs: 1, .. }),
+        "got {e:?}"
+    );
+    assert_eq!(e.code(), "share_timeout");
+    assert!(e.to_string().contains("WSOP"), "names the folder: {e}");
+    assert!(hold.hits() >= 1, "the listing really was blocked");
+    assert!(
+        took < std::time::Duration::from_secs(4),
+        "gave up after {took:?}"
+    );
+    assert_eq!(db_bytes(&fx.db), before, "archive.db byte for byte");
+    assert_unchanged(&a, &files, scans);
+    drop(a);
+    // The abandoned worker ends when its call returns; a later scan runs normally.
+    hold.release();
+    let mut a = fx.archive();
+    let (report, _) = scan_ok(&cfg_timeout(&fx, 1), &mut a);
+    assert_eq!(report.added, 1);
+}
+
+#[test]
+fn a_root_that_hangs_fails_the_check_with_share_timeout() {
+    let (fx, mut a, files, scans) = seeded();
+    let hold = scan::fault::hold(fx.root.clone());
+    let e = scan_err(&cfg_timeout(&fx, 1), &mut a, ScanOptions::default());
+    assert!(matches!(e, Error::ShareTimeout { .. }), "got {e:?}");
+    assert!(
+        e.to_string().contains(&fx.root.display().to_string()),
+        "names the root: {e}"
+    );
+    assert_eq!(
+        hold.hits(),
+        1,
+        "the root check blocked, the walk never started"
+    );
+    assert_unchanged(&a, &files, scans);
+}
+
+#[test]
+fn a_partial_scan_of_a_folder_that_hangs_fails_with_share_timeout() {
+    let (fx, mut a, files, scans) = seeded();
+    let _hold = scan::fault::hold(fx.abs("WSOP"));
+    let e = scan::run_partial_scan(
+        &cfg_timeout(&fx, 1),
+        &mut a,
+        &clock(),
+        &["WSOP".to_string()],
+        ScanOptions::default(),
+    )
+    .expect_err("must time out");
+    assert!(matches!(e, Error::ShareTimeout { .. }), "got {e:?}");
+    assert_unchanged(&a, &files, scans);
+}
+
+#[test]
+fn cancel_during_a_hung_listing_returns_cancelled_within_two_seconds() {
+    let (fx, mut a, files, scans) = seeded();
+    let hold = scan::fault::hold(fx.abs("WSOP"));
+    let cancel = std::sync::Arc::new(AtomicBool::new(false));
+    let cancelled_at = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let canceller = {
+        let (cancel, at) = (cancel.clone(), cancelled_at.clone());
+        std::thread::spawn(move || {
+            while hold.hits() == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            *at.lock().expect("lock") = Some(std::time::Instant::now());
+            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+            hold // released when the test ends
+        })
+    };
+    let opts = ScanOptions {
+        cancel: Some(&cancel),
+        ..ScanOptions::default()
+    };
+    // The share timeout is far away: only the cancel can end this scan.
+    let e = scan_err(&cfg_timeout(&fx, 600), &mut a, opts);
+    let returned = std::time::Instant::now();
+    assert!(matches!(e, Error::Cancelled), "got {e:?}");
+    let at = cancelled_at.lock().expect("lock").expect("cancel was set");
+    assert!(
+        returned.duration_since(at) < std::time::Duration::from_secs(2),
+        "returned {:?} after the cancel",
+        returned.duration_since(at)
+    );
+    assert_unchanged(&a, &files, scans);
+    drop(canceller.join().expect("canceller"));
+}

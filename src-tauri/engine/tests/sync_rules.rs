@@ -1259,3 +1259,148 @@ fn owner_columns_and_tables_survive_syncs() {
     assert_eq!(playlists_after, playlists_before);
     assert_eq!(playlists_after.len(), 3, "{playlists_after:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Deletion grace (`delete_after_missing_scans`)
+// ---------------------------------------------------------------------------------------------
+
+/// The kit's env with deletion grace `n`.
+fn env_grace(n: u32) -> Env {
+    env_with(|c| {
+        c.scan_workers = 2;
+        c.delete_after_missing_scans = n;
+    })
+}
+
+/// archive.db's count of consecutive scans that missed the record at `path` (0 if none), or
+/// `None` when archive.db has no record there.
+fn missing_scans(archive: &Path, path: &str) -> Option<u32> {
+    let a = nas_sync_engine::archive::Archive::open(archive).expect("open archive.db");
+    a.load_files()
+        .expect("load files")
+        .into_iter()
+        .find(|f| f.path == path)
+        .map(|f| f.missing_scans)
+}
+
+#[test]
+fn with_grace_3_a_deleted_file_stays_active_for_two_syncs_and_is_soft_deleted_by_the_third() {
+    let e = env_grace(3);
+    put(&e.root, "WSOP/keep.mp4", 10);
+    put(&e.root, "WSOP/keep2.mp4", 11);
+    put(&e.root, "WSOP/gone.mp4", 20);
+    sync_at(&e, 10);
+    let id = row_at(&rows(&e.target), "WSOP/gone.mp4").id;
+
+    rm(&e.root, "WSOP/gone.mp4");
+    for (n, hour) in [(1, 11), (2, 12)] {
+        let r = sync_at(&e, hour);
+        assert_eq!(
+            r.deleted, 0,
+            "sync {n} of the missing file deletes nothing: {r:?}"
+        );
+        let row = row_id(&rows(&e.target), id).clone();
+        assert_eq!(row.status, "active", "after missing scan {n}: {row:?}");
+        assert_eq!(row.deleted_at, None);
+        assert_eq!(
+            missing_scans(&e.archive, "WSOP/gone.mp4"),
+            Some(n),
+            "archive.db counts missing scan {n}"
+        );
+        let dash = nas_sync_engine::query::dashboard(&e.cfg).expect("dashboard");
+        assert_eq!(
+            dash.source.pending_delete, 1,
+            "the dashboard shows the waiting file"
+        );
+    }
+
+    let r = sync_at(&e, 13);
+    assert_eq!(r.deleted, 1, "the third missing scan deletes: {r:?}");
+    let gone = row_id(&rows(&e.target), id).clone();
+    assert_eq!(gone.status, "deleted");
+    assert_eq!(gone.deleted_at.as_deref(), Some(iso_at(13).as_str()));
+    assert_eq!(
+        missing_scans(&e.archive, "WSOP/gone.mp4"),
+        None,
+        "record removed"
+    );
+    let left: i64 = count(&e.archive, "SELECT COUNT(*) FROM file_missing");
+    assert_eq!(left, 0, "its waiting row goes with the record");
+    let dash = nas_sync_engine::query::dashboard(&e.cfg).expect("dashboard");
+    assert_eq!(dash.source.pending_delete, 0);
+    assert_eq!(active(&rows(&e.target)), 2);
+}
+
+#[test]
+fn with_grace_a_file_that_reappears_keeps_its_row_and_its_count_starts_over() {
+    let e = env_grace(3);
+    put(&e.root, "WSOP/keep.mp4", 10);
+    put_at(&e.root, "WSOP/flaky.mp4", 20, 1_500_000_000);
+    sync_at(&e, 10);
+    let id = row_at(&rows(&e.target), "WSOP/flaky.mp4").id;
+
+    rm(&e.root, "WSOP/flaky.mp4");
+    let r = sync_at(&e, 11);
+    assert_eq!((r.deleted, r.added, r.restored), (0, 0, 0), "{r:?}");
+    assert_eq!(missing_scans(&e.archive, "WSOP/flaky.mp4"), Some(1));
+
+    // Back after one missing scan (a remount hiccup): same record, same row, count reset.
+    put_at(&e.root, "WSOP/flaky.mp4", 20, 1_500_000_000);
+    let r = sync_at(&e, 12);
+    assert_eq!((r.deleted, r.added, r.restored), (0, 0, 0), "{r:?}");
+    assert_eq!(missing_scans(&e.archive, "WSOP/flaky.mp4"), Some(0));
+    let row = row_id(&rows(&e.target), id).clone();
+    assert_eq!(row.status, "active");
+    assert_eq!(row.nas_path, "WSOP/flaky.mp4");
+
+    // Missing again: it needs three fresh consecutive misses, not the one left over.
+    rm(&e.root, "WSOP/flaky.mp4");
+    for hour in [13, 14] {
+        let r = sync_at(&e, hour);
+        assert_eq!(r.deleted, 0, "{r:?}");
+    }
+    assert_eq!(row_id(&rows(&e.target), id).status, "active");
+    assert_eq!(sync_at(&e, 15).deleted, 1);
+    assert_eq!(row_id(&rows(&e.target), id).status, "deleted");
+}
+
+#[test]
+fn with_grace_a_moved_file_is_repointed_at_once_keeping_its_target_id() {
+    let e = env_grace(3);
+    put(&e.root, "WSOP/keep.mp4", 10);
+    put(&e.root, "WSOP/2023/day1.mp4", 20);
+    sync_at(&e, 10);
+    let id = row_at(&rows(&e.target), "WSOP/2023/day1.mp4").id;
+
+    mv(&e.root, "WSOP/2023/day1.mp4", "WSOP/2024/day1.mp4");
+    let r = sync_at(&e, 11);
+    assert_eq!((r.moved, r.added, r.deleted), (1, 0, 0), "{r:?}");
+    let after = rows(&e.target);
+    assert_eq!(after.len(), 2, "{after:#?}");
+    let row = row_id(&after, id);
+    assert_eq!(row.nas_path, "WSOP/2024/day1.mp4");
+    assert_eq!(row.status, "active");
+    let dash = nas_sync_engine::query::dashboard(&e.cfg).expect("dashboard");
+    assert_eq!(dash.source.pending_delete, 0, "a move waits for nothing");
+}
+
+#[test]
+fn with_grace_a_file_moved_after_a_missing_scan_is_still_repointed() {
+    // Gone from its folder for one scan (copied away, then back under a new name).
+    let e = env_grace(3);
+    put(&e.root, "WSOP/keep.mp4", 10);
+    put_at(&e.root, "WSOP/a/ep.mp4", 20, 1_500_000_000);
+    sync_at(&e, 10);
+    let id = row_at(&rows(&e.target), "WSOP/a/ep.mp4").id;
+    let stash = e.dir().join("stash.mp4");
+    fs::rename(e.root.join("WSOP/a/ep.mp4"), &stash).expect("stash");
+    assert_eq!(sync_at(&e, 11).deleted, 0);
+    fs::create_dir_all(e.root.join("WSOP/b")).expect("dir");
+    fs::rename(&stash, e.root.join("WSOP/b/ep.mp4")).expect("back");
+    let r = sync_at(&e, 12);
+    assert_eq!((r.moved, r.added, r.deleted), (1, 0, 0), "{r:?}");
+    assert_eq!(row_id(&rows(&e.target), id).nas_path, "WSOP/b/ep.mp4");
+    assert_eq!(missing_scans(&e.archive, "WSOP/b/ep.mp4"), Some(0));
+    let left: i64 = count(&e.archive, "SELECT COUNT(*) FROM file_missing");
+    assert_eq!(left, 0);
+}

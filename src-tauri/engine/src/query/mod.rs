@@ -33,6 +33,12 @@ pub struct SourceSummary {
     pub total_size_bytes: u64,
     pub by_type: BTreeMap<&'static str, u64>,
     pub db_size_mb: f64,
+    /// Files missing from the share whose records wait for more scans to miss them
+    /// (`delete_after_missing_scans`): counted in `total_files` and still active in the Target.
+    pub pending_delete: u64,
+    /// The setting `delete_after_missing_scans`: how many consecutive scans must miss a file
+    /// before its Target row is soft-deleted.
+    pub delete_after_missing_scans: u32,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
@@ -102,9 +108,9 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
     let target_path = cfg.require_target_db()?;
     let index = Index::open(cfg)?;
     let st = index.stats()?;
-    let last = match Archive::open_read_only(&archive_path)? {
-        Some(a) => a.last_sync()?,
-        None => None,
+    let (last, pending_delete) = match Archive::open_read_only(&archive_path)? {
+        Some(a) => (a.last_sync()?, a.pending_delete_count()?),
+        None => (None, 0),
     };
     let mut by_type: BTreeMap<&'static str, u64> = BTreeMap::new();
     for k in [Kind::Video, Kind::Subtitle, Kind::Other] {
@@ -119,6 +125,8 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
             total_size_bytes: st.source_size_bytes,
             by_type,
             db_size_mb: file_size_mb(&archive_path),
+            pending_delete,
+            delete_after_missing_scans: cfg.delete_after_missing_scans,
         },
         target: TargetSummary {
             name: "OTT 플랫폼",

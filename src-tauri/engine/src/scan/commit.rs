@@ -88,6 +88,28 @@ pub(super) fn write_scan(
         for &k in &d.removed {
             del.execute([known[k].id]).ctx("delete removed file")?;
         }
+        // Deletion grace: the count of a file still missing goes up, a file seen again starts
+        // over (the row of a removed record goes with it, by trigger).
+        if !d.waiting.is_empty() {
+            let mut wait = tx
+                .prepare(
+                    "INSERT INTO file_missing (file_id, scans) VALUES (?1, ?2)
+                     ON CONFLICT (file_id) DO UPDATE SET scans = excluded.scans",
+                )
+                .ctx("prepare missing")?;
+            for &k in &d.waiting {
+                wait.execute(params![known[k].id, known[k].missing_scans + 1])
+                    .ctx("count missing file")?;
+            }
+        }
+        if !d.reset.is_empty() {
+            let mut seen = tx
+                .prepare("DELETE FROM file_missing WHERE file_id = ?1")
+                .ctx("prepare seen again")?;
+            for &k in &d.reset {
+                seen.execute([known[k].id]).ctx("file seen again")?;
+            }
+        }
         let mut upd = tx
             .prepare(
                 "UPDATE files SET size = ?2, mtime = ?3, fingerprint = NULL, codec = NULL,

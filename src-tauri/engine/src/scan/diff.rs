@@ -9,8 +9,15 @@ use super::*;
 pub(super) struct DiffIdx {
     /// Walk indices of new files (not paired as a move).
     pub(super) added: Vec<usize>,
-    /// Known indices of files gone from the share (not paired as a move).
+    /// Known indices of files gone from the share (not paired as a move) for as many
+    /// consecutive scans as `delete_after_missing_scans` asks: their records are deleted.
     pub(super) removed: Vec<usize>,
+    /// Known indices of files gone from the share, not yet for long enough: their records stay
+    /// (still synced) with `missing_scans` one higher.
+    pub(super) waiting: Vec<usize>,
+    /// Known indices of files seen again (unchanged, modified or moved) after scans that missed
+    /// them: their count goes back to 0.
+    pub(super) reset: Vec<usize>,
     /// (known, walk) pairs of files whose size or mtime changed.
     pub(super) modified: Vec<(usize, usize)>,
     /// (known at the old path, walk at the new path).
@@ -39,6 +46,7 @@ impl DiffIdx {
             moved: self.moved.len() as u64,
             unchanged: self.unchanged as u64,
             kept_unreadable: self.kept_unreadable as u64,
+            pending_delete: self.waiting.len() as u64,
             warnings: std::mem::take(&mut walk.issues),
             duration_ms: 0,
             scope,
@@ -57,6 +65,8 @@ impl DiffIdx {
             removed: self.removed.iter().map(|&k| known[k].clone()).collect(),
             modified: pairs(&self.modified),
             moved: pairs(&self.moved),
+            waiting: self.waiting.iter().map(|&k| known[k].clone()).collect(),
+            reset: self.reset.iter().map(|&k| known[k].id).collect(),
             unchanged: self.unchanged,
             kept_unreadable: self.kept_unreadable,
         }
@@ -97,7 +107,32 @@ pub(super) fn join_by_path(
     }
 }
 
+/// The diff of `walk` against `known`. A known file missing from the walk is removed only when
+/// this is the `grace`-th consecutive scan to miss it (`delete_after_missing_scans`; 1 = at
+/// once); before that it waits. Moves are paired first, so a moved file is re-pointed at once.
 pub(super) fn diff_idx(
+    root: &Path,
+    known: &[FileRecord],
+    walk: &Walk,
+    cancel: &AtomicBool,
+    grace: u32,
+) -> Result<DiffIdx> {
+    let mut d = diff_paired(root, known, walk, cancel)?;
+    let removed = std::mem::take(&mut d.removed);
+    (d.removed, d.waiting) = removed
+        .into_iter()
+        .partition(|&k| known[k].missing_scans.saturating_add(1) >= grace.max(1));
+    d.reset.extend(
+        d.moved
+            .iter()
+            .map(|&(k, _)| k)
+            .filter(|&k| known[k].missing_scans > 0),
+    );
+    d.reset.sort_unstable();
+    Ok(d)
+}
+
+fn diff_paired(
     root: &Path,
     known: &[FileRecord],
     walk: &Walk,
@@ -110,6 +145,9 @@ pub(super) fn diff_idx(
         Some(k) => {
             seen[k] = true;
             let (r, f) = (&known[k], &walk.files[w]);
+            if r.missing_scans > 0 {
+                d.reset.push(k);
+            }
             if r.size != f.size || r.mtime != f.mtime {
                 d.modified.push((k, w));
             } else {

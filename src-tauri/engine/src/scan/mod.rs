@@ -1,7 +1,7 @@
 //! The scanner: walks the share into archive.db.
 //!
-//! Phases: **walk** (top-level directories in parallel, metadata from the listing, symlinks never
-//! followed) → **guards** (offline share, marker file, empty scan) → **diff** against archive.db
+//! Phases: **walk** (every directory a unit of work for `scan_workers` threads, metadata from
+//! the listing, symlinks never followed, a hung share abandoned after `share_timeout_secs`) → **guards** (offline share, marker file, empty scan) → **diff** against archive.db
 //! (added / removed / modified / moved) → **commit** in one transaction at the end. A scan that is
 //! killed or cancelled before the commit leaves archive.db exactly as it was; a scan that finds no
 //! change writes no file rows.
@@ -24,6 +24,8 @@ use diff::*;
 pub use fingerprint::fingerprint_pending;
 pub use partial::*;
 pub use recheck::changed_on_share;
+#[doc(hidden)]
+pub use walk::fault;
 use walk::*;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -116,6 +118,11 @@ pub struct ScanDiff {
     pub unchanged: usize,
     /// Known files not seen because their directory could not be read: kept as they were.
     pub kept_unreadable: usize,
+    /// Known files missing from the share but kept, waiting for more scans to miss them
+    /// (`delete_after_missing_scans`); their count goes up by one.
+    pub waiting: Vec<FileRecord>,
+    /// Ids of known files seen again after scans that missed them; their count goes to 0.
+    pub reset: Vec<i64>,
 }
 
 impl ScanDiff {
@@ -141,6 +148,9 @@ pub struct ScanReport {
     pub moved: u64,
     pub unchanged: u64,
     pub kept_unreadable: u64,
+    /// Files missing from the share whose records are kept until `delete_after_missing_scans`
+    /// consecutive scans missed them (still synced; 0 with the default of 1).
+    pub pending_delete: u64,
     pub warnings: Vec<ScanIssue>,
     pub duration_ms: u64,
     /// The directories a partial scan walked (absent for a full scan).
@@ -224,7 +234,13 @@ pub fn scan_diff(
     let root = cfg.require_root()?;
     let walk = walk_guarded(cfg, known.len(), opts)?;
     let never = AtomicBool::new(false);
-    let d = diff_idx(root, known, &walk, opts.cancel.unwrap_or(&never))?;
+    let d = diff_idx(
+        root,
+        known,
+        &walk,
+        opts.cancel.unwrap_or(&never),
+        cfg.delete_after_missing_scans,
+    )?;
     let diff = d.to_diff(known, &walk.files);
     Ok(ScanOutcome {
         walk,
@@ -238,13 +254,14 @@ pub fn scan_diff(
 /// top-level directory unreadable, no files while archive.db has `known_len`).
 fn walk_guarded(cfg: &Config, known_len: usize, opts: ScanOptions<'_>) -> Result<Walk> {
     let root = cfg.require_root()?;
-    let ignore = IgnoreSet::new(&cfg.ignore)?;
+    let ignore = Arc::new(IgnoreSet::new(&cfg.ignore)?);
     let never = AtomicBool::new(false);
     let cancel = opts.cancel.unwrap_or(&never);
-    check_share(cfg, root)?;
+    let ctl = WalkCtl::new(cfg, &opts, cancel);
+    check_share(cfg, root, &ctl)?;
 
     let t = Instant::now();
-    let walk = walk(root, &ignore, cfg.scan_workers, cancel, opts.progress)?;
+    let walk = walk(root, ignore, &ctl)?;
     tracing::debug!(
         files = walk.files.len(),
         dirs = walk.dirs_seen,
@@ -273,32 +290,48 @@ fn walk_guarded(cfg: &Config, known_len: usize, opts: ScanOptions<'_>) -> Result
 }
 
 /// The guards before any walk, whole or partial: the root is a reachable directory and the
-/// marker file (if configured) is in it.
-fn check_share(cfg: &Config, root: &Path) -> Result<()> {
-    match fs::metadata(root) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(offline(format!(
-                "NAS 경로가 폴더가 아닙니다 / the archive root is not a directory: {}. Nothing was changed; check `root`.",
-                root.display()
-            )));
-        }
-        Err(e) => {
-            return Err(offline(format!(
-                "NAS 공유 폴더에 접근할 수 없습니다 / the archive root is not reachable: {}: {e}. Nothing was changed; check that the share is mounted and online.",
-                root.display()
-            )));
-        }
+/// marker file (if configured) is in it. The calls run on a thread the caller can abandon: a
+/// share that does not answer within `share_timeout_secs` fails with [`Error::ShareTimeout`].
+fn check_share(cfg: &Config, root: &Path, ctl: &WalkCtl<'_>) -> Result<()> {
+    enum Found {
+        Dir { marker: bool },
+        NotDir,
+        Unreachable(std::io::Error),
     }
-    if let Some(marker) = &cfg.marker_file
-        && !crate::names::join_rel(root, marker).is_file()
-    {
-        return Err(offline(format!(
-            "NAS 확인 파일이 없습니다 / the marker file `{marker}` is missing in {}: the share may be offline or a different folder is mounted. Nothing was changed.",
+    let (root_buf, marker) = (root.to_path_buf(), cfg.marker_file.clone());
+    let found = on_share(
+        format!("폴더 정보 {}", root.display()),
+        ctl.timeout,
+        ctl.cancel,
+        move || {
+            fault::before(&root_buf);
+            match fs::metadata(&root_buf) {
+                Ok(m) if m.is_dir() => Found::Dir {
+                    marker: marker
+                        .as_ref()
+                        .is_none_or(|mk| crate::names::join_rel(&root_buf, mk).is_file()),
+                },
+                Ok(_) => Found::NotDir,
+                Err(e) => Found::Unreachable(e),
+            }
+        },
+    )?;
+    match found {
+        Found::Dir { marker: true } => Ok(()),
+        Found::NotDir => Err(offline(format!(
+            "NAS 경로가 폴더가 아닙니다 / the archive root is not a directory: {}. Nothing was changed; check `root`.",
             root.display()
-        )));
+        ))),
+        Found::Unreachable(e) => Err(offline(format!(
+            "NAS 공유 폴더에 접근할 수 없습니다 / the archive root is not reachable: {}: {e}. Nothing was changed; check that the share is mounted and online.",
+            root.display()
+        ))),
+        Found::Dir { marker: false } => Err(offline(format!(
+            "NAS 확인 파일이 없습니다 / the marker file `{}` is missing in {}: the share may be offline or a different folder is mounted. Nothing was changed.",
+            cfg.marker_file.as_deref().unwrap_or_default(),
+            root.display()
+        ))),
     }
-    Ok(())
 }
 
 /// Run a scan against archive.db: walk, guard, diff and (unless a dry run) commit atomically.
@@ -330,7 +363,13 @@ pub fn run_scan(
     let mut walk = walk_guarded(cfg, known.len(), opts)?;
     let never = AtomicBool::new(false);
     let t = Instant::now();
-    let d = diff_idx(root, &known, &walk, opts.cancel.unwrap_or(&never))?;
+    let d = diff_idx(
+        root,
+        &known,
+        &walk,
+        opts.cancel.unwrap_or(&never),
+        cfg.delete_after_missing_scans,
+    )?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "scan: diffed");
     let mut report = d.report(&mut walk, false, None);
     report.changing = recheck::changing(
@@ -339,7 +378,11 @@ pub fn run_scan(
         &d,
         (started.timestamp(), timer),
         cfg.settle_secs,
-    );
+        (
+            Duration::from_secs(cfg.share_timeout_secs),
+            opts.cancel.unwrap_or(&never),
+        ),
+    )?;
     let times = ScanTimes {
         started: iso(started),
         finished: iso(clock.now()),
@@ -369,6 +412,9 @@ fn scan_summary_ko(label: &str, r: &ScanReport) -> String {
         "{label}: 추가 {}, 삭제 {}, 변경 {}, 이동 {}",
         r.added, r.removed, r.modified, r.moved
     );
+    if r.pending_delete > 0 {
+        s.push_str(&format!(", 삭제 대기 {}", r.pending_delete));
+    }
     if !r.warnings.is_empty() {
         s.push_str(&format!(", 경고 {}", r.warnings.len()));
     }
@@ -385,6 +431,12 @@ fn after_commit(
     added_ids: &[i64],
     scan_id: i64,
 ) -> Vec<FileRecord> {
+    for &k in &d.waiting {
+        known[k].missing_scans += 1;
+    }
+    for &k in &d.reset {
+        known[k].missing_scans = 0;
+    }
     for &(k, w) in &d.modified {
         let r = &mut known[k];
         r.size = walked[w].size;
@@ -421,6 +473,7 @@ fn after_commit(
                 fingerprint: None,
                 target_id: None,
                 media: Media::default(),
+                missing_scans: 0,
             });
         }
     }
@@ -479,6 +532,7 @@ impl ScanOutcome {
             moved: o.diff.moved.len() as u64,
             unchanged: o.diff.unchanged as u64,
             kept_unreadable: o.diff.kept_unreadable as u64,
+            pending_delete: o.diff.waiting.len() as u64,
             warnings: o.walk.issues.clone(),
             duration_ms: o.timer.elapsed().as_millis() as u64,
             scope: None,
@@ -493,10 +547,17 @@ pub fn apply_in_memory(known: Vec<FileRecord>, diff: &ScanDiff, scan_id: i64) ->
     let modified: HashMap<i64, &WalkedFile> =
         diff.modified.iter().map(|(r, w)| (r.id, w)).collect();
     let moved: HashMap<i64, &WalkedFile> = diff.moved.iter().map(|(r, w)| (r.id, w)).collect();
+    let waiting: HashSet<i64> = diff.waiting.iter().map(|r| r.id).collect();
+    let reset: HashSet<i64> = diff.reset.iter().copied().collect();
     let mut out: Vec<FileRecord> = known
         .into_iter()
         .filter(|r| !removed.contains(&r.id))
         .map(|mut r| {
+            if waiting.contains(&r.id) {
+                r.missing_scans += 1;
+            } else if reset.contains(&r.id) {
+                r.missing_scans = 0;
+            }
             if let Some(w) = modified.get(&r.id) {
                 r.size = w.size;
                 r.mtime = w.mtime;
@@ -519,6 +580,7 @@ pub fn apply_in_memory(known: Vec<FileRecord>, diff: &ScanDiff, scan_id: i64) ->
         fingerprint: None,
         target_id: None,
         media: Media::default(),
+        missing_scans: 0,
     }));
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out

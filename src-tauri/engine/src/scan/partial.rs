@@ -104,46 +104,33 @@ pub fn run_partial_scan(
     let started = clock.now();
     let timer = Instant::now();
     let root = cfg.require_root()?;
-    let ignore = IgnoreSet::new(&cfg.ignore)?;
-    check_share(cfg, root)?;
-    let mut scope: Vec<String> = Vec::with_capacity(dirs.len());
-    for dir in dirs {
-        if is_ignored_path(&ignore, dir) {
-            continue;
-        }
-        if let Some(why) = not_walkable(root, dir) {
-            return Ok(PartialScan::NeedsFullScan(why));
-        }
-        scope.push(dir.clone());
-    }
+    let ignore = Arc::new(IgnoreSet::new(&cfg.ignore)?);
     let never = AtomicBool::new(false);
     let cancel = opts.cancel.unwrap_or(&never);
-    let known = archive.load_files_under(&scope)?;
-    let mut walk = Walk {
-        top_level_dirs: scope.len(),
-        ..Walk::default()
+    let ctl = WalkCtl::new(cfg, &opts, cancel);
+    check_share(cfg, root, &ctl)?;
+    let wanted: Vec<String> = dirs
+        .iter()
+        .filter(|d| !is_ignored_path(&ignore, d))
+        .cloned()
+        .collect();
+    // The scope's directories are examined on the share too, so under the same timeout.
+    let why = {
+        let (root, wanted) = (root.to_path_buf(), wanted.clone());
+        on_share(
+            format!("폴더 정보 {}", root.display()),
+            ctl.timeout,
+            cancel,
+            move || wanted.iter().find_map(|d| not_walkable(&root, d)),
+        )?
     };
-    for p in walk_parts(
-        root,
-        &ignore,
-        &scope,
-        cfg.scan_workers,
-        0,
-        cancel,
-        opts.progress,
-        timer,
-    )? {
-        walk.files.extend(p.files);
-        walk.dirs_seen += p.dirs;
-        walk.issues.extend(p.issues);
-        walk.unreadable_dirs.extend(p.unreadable);
-        if p.top_unreadable {
-            walk.top_level_unreadable += 1;
-        }
+    if let Some(why) = why {
+        return Ok(PartialScan::NeedsFullScan(why));
     }
-    walk.files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    walk.issues.sort_by(|a, b| a.path.cmp(&b.path));
-    let d = diff_idx(root, &known, &walk, cancel)?;
+    let scope = wanted;
+    let known = archive.load_files_under(&scope)?;
+    let mut walk = walk_dirs(root, ignore, &scope, &ctl)?;
+    let d = diff_idx(root, &known, &walk, cancel, cfg.delete_after_missing_scans)?;
     let mut report = d.report(&mut walk, opts.dry_run, Some(scope));
     if opts.dry_run {
         report.duration_ms = timer.elapsed().as_millis() as u64;
@@ -171,6 +158,7 @@ pub(super) fn not_walkable(root: &Path, dir: &str) -> Option<String> {
     let mut path = root.to_path_buf();
     for part in dir.split('/') {
         path.push(part);
+        fault::before(&path);
         match fs::symlink_metadata(&path) {
             Ok(m) if m.file_type().is_dir() => {}
             Ok(_) => {

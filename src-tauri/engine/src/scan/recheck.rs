@@ -32,9 +32,10 @@ pub(super) fn changing(
     d: &DiffIdx,
     (started, since): (i64, Instant),
     settle_secs: u64,
-) -> Vec<String> {
+    share: (Duration, &AtomicBool),
+) -> Result<Vec<String>> {
     if settle_secs == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let recent = started.saturating_sub(settle_secs as i64);
     let mut candidates: Vec<&WalkedFile> = d
@@ -48,30 +49,66 @@ pub(super) fn changing(
     candidates.sort_unstable_by(|a, b| b.mtime.cmp(&a.mtime).then(a.path.cmp(&b.path)));
     candidates.truncate(RECHECK_MAX);
     if candidates.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     if let Some(wait) = MIN_GAP.checked_sub(since.elapsed()) {
         std::thread::sleep(wait);
     }
     let t = Instant::now();
-    let mut out: Vec<String> = candidates
-        .iter()
-        .filter(
-            |f| match fs::symlink_metadata(names::join_rel(root, &f.path)) {
-                Ok(m) => m.len() as i64 != f.size || walk::mtime_secs(&m) != f.mtime,
-                Err(_) => true,
-            },
-        )
-        .map(|f| f.path.clone())
-        .collect();
-    out.sort_unstable();
+    let n = candidates.len();
+    let out = stat_changed(
+        root,
+        candidates
+            .into_iter()
+            .map(|f| (f.path.clone(), f.size, f.mtime))
+            .collect(),
+        share,
+    )?;
     tracing::debug!(
-        checked = candidates.len(),
+        checked = n,
         changing = out.len(),
         ms = t.elapsed().as_millis() as u64,
         "scan: re-checked new and changed files"
     );
-    out
+    Ok(out)
+}
+
+/// Re-checks per call on the share's thread: a hung share stops the re-check after
+/// `share_timeout_secs` without progress, not after the whole list.
+const STAT_CHUNK: usize = 100;
+
+/// The paths of `files` (path, size, mtime) whose size or mtime differ on the share now, or
+/// that are gone; sorted. The stats run on threads the caller can abandon
+/// ([`walk::on_share`]): a hung share fails with `share_timeout`, a cancel returns at once.
+fn stat_changed(
+    root: &Path,
+    files: Vec<(String, i64, i64)>,
+    (timeout, cancel): (Duration, &AtomicBool),
+) -> Result<Vec<String>> {
+    let root = Arc::new(root.to_path_buf());
+    let mut out = Vec::new();
+    let mut rest = files;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(STAT_CHUNK));
+        let chunk = std::mem::replace(&mut rest, tail);
+        let what = format!("파일 다시 확인 {} / re-check", chunk[0].0);
+        let root = Arc::clone(&root);
+        let changed = walk::on_share(what, timeout, cancel, move || {
+            chunk
+                .into_iter()
+                .filter(|(path, size, mtime)| {
+                    match fs::symlink_metadata(names::join_rel(&root, path)) {
+                        Ok(m) => m.len() as i64 != *size || walk::mtime_secs(&m) != *mtime,
+                        Err(_) => true,
+                    }
+                })
+                .map(|(path, _, _)| path)
+                .collect::<Vec<String>>()
+        })?;
+        out.extend(changed);
+    }
+    out.sort_unstable();
+    Ok(out)
 }
 
 /// How far back a record's mtime may be for [`changed_on_share`] to look at it (beyond
@@ -88,26 +125,23 @@ pub fn changed_on_share(
     files: &[FileRecord],
     now: i64,
     settle_secs: u64,
-) -> Vec<String> {
+    share: (Duration, &AtomicBool),
+) -> Result<Vec<String>> {
     if settle_secs == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let young = now.saturating_sub(settle_secs as i64 + YOUNG_SECS);
     let mut candidates: Vec<&FileRecord> = files.iter().filter(|f| f.mtime > young).collect();
     candidates.sort_unstable_by(|a, b| b.mtime.cmp(&a.mtime).then(a.path.cmp(&b.path)));
     candidates.truncate(RECHECK_MAX);
-    let mut out: Vec<String> = candidates
-        .iter()
-        .filter(
-            |f| match fs::symlink_metadata(names::join_rel(root, &f.path)) {
-                Ok(m) => m.len() as i64 != f.size || walk::mtime_secs(&m) != f.mtime,
-                Err(_) => true,
-            },
-        )
-        .map(|f| f.path.clone())
-        .collect();
-    out.sort_unstable();
-    out
+    stat_changed(
+        root,
+        candidates
+            .into_iter()
+            .map(|f| (f.path.clone(), f.size, f.mtime))
+            .collect(),
+        share,
+    )
 }
 
 #[cfg(test)]
@@ -160,10 +194,15 @@ mod tests {
         };
         let started = 2_000_000_010;
         let since = Instant::now() - MIN_GAP;
-        let changing = changing(dir.path(), &walk, &d, (started, since), 60);
+        let never = AtomicBool::new(false);
+        let share = (Duration::from_secs(30), &never);
+        let changing =
+            changing(dir.path(), &walk, &d, (started, since), 60, share).expect("re-check");
         assert_eq!(changing, vec!["gone.mp4", "grew.mp4", "touched.mp4"]);
         assert!(
-            super::changing(dir.path(), &walk, &d, (started, since), 0).is_empty(),
+            super::changing(dir.path(), &walk, &d, (started, since), 0, share)
+                .expect("re-check")
+                .is_empty(),
             "settle_secs 0 re-checks nothing"
         );
     }

@@ -23,7 +23,7 @@ pub use report::*;
 
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -178,7 +178,7 @@ impl<'a> SyncRun<'a> {
     fn dry_run(mut self) -> Result<SyncReport> {
         let files = if self.opts.no_scan {
             let files = Archive::read_snapshot(&self.archive_path)?.0;
-            self.hold_stale(&files);
+            self.hold_stale(&files)?;
             files
         } else {
             match scan::preview(self.cfg, self.clock, self.scan_opts()) {
@@ -231,11 +231,22 @@ impl<'a> SyncRun<'a> {
 
     /// Without a scan, the records are as some earlier scan left them: one that was still being
     /// copied then, and has changed on the share since, must not be published with its old size.
-    fn hold_stale(&mut self, files: &[FileRecord]) {
+    fn hold_stale(&mut self, files: &[FileRecord]) -> Result<()> {
         if let Some(root) = self.cfg.root.as_deref() {
-            let stale = scan::changed_on_share(root, files, self.hold.now, self.cfg.settle_secs);
+            let never = AtomicBool::new(false);
+            let stale = scan::changed_on_share(
+                root,
+                files,
+                self.hold.now,
+                self.cfg.settle_secs,
+                (
+                    Duration::from_secs(self.cfg.share_timeout_secs),
+                    self.opts.cancel.unwrap_or(&never),
+                ),
+            )?;
             self.hold = std::mem::take(&mut self.hold).with_changing(stale);
         }
+        Ok(())
     }
 
     /// Also hold the files the scan saw change while it ran.
@@ -248,7 +259,7 @@ impl<'a> SyncRun<'a> {
     fn scan(&mut self, archive: &mut Archive) -> Result<Option<Vec<FileRecord>>> {
         if self.opts.no_scan {
             let files = archive.load_files()?;
-            self.hold_stale(&files);
+            self.hold_stale(&files)?;
             return Ok(Some(files));
         }
         match scan::run_scan(self.cfg, archive, self.clock, self.scan_opts()) {
@@ -464,6 +475,7 @@ mod tests {
             fingerprint: None,
             target_id,
             media: Media::default(),
+            missing_scans: 0,
         }
     }
 

@@ -114,6 +114,8 @@ pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
     let in_archive_not_on_share = Section::from_iter(
         d.removed
             .iter()
+            // Waiting for deletion (`delete_after_missing_scans`): gone from the share too.
+            .chain(d.waiting.iter())
             .map(|r| r.path.clone())
             .chain(d.moved.iter().map(|(r, _)| r.path.clone())),
     );

@@ -657,6 +657,7 @@ mod tests {
                     fingerprint: None,
                     target_id: None,
                     media: Media::default(),
+                    missing_scans: 0,
                 }
             })
             .collect();

@@ -8,7 +8,12 @@ export type ScanReport = {
 /**
  * The scan's id in archive.db (`None` for a dry run or when nothing was committed).
  */
-scan_id: number | null, dry_run: boolean, files_seen: number, dirs_seen: number, added: number, removed: number, modified: number, moved: number, unchanged: number, kept_unreadable: number, warnings: Array<ScanIssue>, duration_ms: number, 
+scan_id: number | null, dry_run: boolean, files_seen: number, dirs_seen: number, added: number, removed: number, modified: number, moved: number, unchanged: number, kept_unreadable: number, 
+/**
+ * Files missing from the share whose records are kept until `delete_after_missing_scans`
+ * consecutive scans missed them (still synced; 0 with the default of 1).
+ */
+pending_delete: number, warnings: Array<ScanIssue>, duration_ms: number, 
 /**
  * The directories a partial scan walked (absent for a full scan).
  */

@@ -30,6 +30,14 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
         <p className="mt-2 truncate text-xs text-slate-500" title={d.source.db_path}>
           archive.db · {formatBytes(d.source.total_size_bytes)}
         </p>
+        {d.source.pending_delete > 0 && (
+          <p className="mt-1 text-xs text-amber-700 dark:text-amber-300" data-testid="source-pending-delete">
+            {t(
+              `삭제 대기 ${formatNumber(d.source.pending_delete, lang)}건 (NAS에서 ${d.source.delete_after_missing_scans}회 연속 보이지 않으면 삭제)`,
+              `${formatNumber(d.source.pending_delete, lang)} waiting for deletion (deleted once missing from ${d.source.delete_after_missing_scans} scans in a row)`,
+            )}
+          </p>
+        )}
       </Card>
       <div aria-hidden className="hidden items-center text-2xl text-slate-400 md:flex">
         →

@@ -113,14 +113,10 @@ impl Monitor {
         before
     }
 
+    /// Apply a finished check to the status, then wake its waiters (in that order: a waiter
+    /// that sees the outcome also sees the status it caused).
     fn root_checked(&self, result: crate::Result<()>) {
-        {
-            let mut probe = lock(&self.shared.root_probe);
-            probe.in_flight_since = None;
-            probe.done += 1;
-            probe.last_ok = result.is_ok();
-        }
-        self.shared.root_checked.notify_all();
+        let ok = result.is_ok();
         match result {
             Ok(()) => {
                 self.clear_error(ROOT_UNREACHABLE);
@@ -137,5 +133,12 @@ impl Monitor {
                 self.report_error(&e);
             }
         }
+        {
+            let mut probe = lock(&self.shared.root_probe);
+            probe.in_flight_since = None;
+            probe.done += 1;
+            probe.last_ok = ok;
+        }
+        self.shared.root_checked.notify_all();
     }
 }

@@ -35,6 +35,10 @@ pub struct FileRecord {
     pub target_id: Option<i64>,
     /// What the probe found (empty until probed, or when the format is unknown).
     pub media: Media,
+    /// Consecutive scans that did not find this file (0 = seen by the last scan that looked).
+    /// A record with a count is waiting for deletion (`delete_after_missing_scans`): it is still
+    /// synced; the scan removes it when the count reaches the setting.
+    pub missing_scans: u32,
 }
 
 impl FileRecord {
@@ -67,6 +71,7 @@ impl Archive {
         };
         let rows_ms = timer.elapsed().as_millis() as u64;
         self.fill_links(&mut files)?;
+        self.fill_missing(&mut files)?;
         // Sorting here is faster than `ORDER BY path` (an index walk with a random table read
         // per row); `String` order is byte order, like SQLite's BINARY collation.
         files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
@@ -145,8 +150,46 @@ impl Archive {
         }
         drop(stmt);
         self.fill_links(&mut files)?;
+        self.fill_missing(&mut files)?;
         files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
+    }
+
+    /// Set each record's `missing_scans` from `file_missing` (usually empty: then no work).
+    fn fill_missing(&self, files: &mut [FileRecord]) -> Result<()> {
+        let missing = self.missing_scans()?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        for f in files.iter_mut() {
+            if let Some(&n) = missing.get(&f.id) {
+                f.missing_scans = n;
+            }
+        }
+        Ok(())
+    }
+
+    /// The records waiting for deletion: file id → consecutive scans that missed it.
+    pub fn missing_scans(&self) -> Result<std::collections::HashMap<i64, u32>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT file_id, scans FROM file_missing")
+            .ctx("load missing files")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?)))
+            .ctx("load missing files")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .ctx("load missing files")
+    }
+
+    /// How many records wait for deletion (missing from the share, kept for the grace).
+    pub fn pending_delete_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM file_missing", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n.max(0) as u64)
+            .ctx("count files waiting for deletion")
     }
 
     pub fn file_count(&self) -> Result<i64> {
@@ -251,6 +294,7 @@ fn file_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
             height: r.get(9)?,
             duration_sec: r.get(10)?,
         },
+        missing_scans: 0,
     })
 }
 

@@ -119,6 +119,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER files_unlink AFTER DELETE ON files
         BEGIN DELETE FROM links WHERE file_id = old.id; END;
     "#,
+    // 5: deletion grace (`delete_after_missing_scans`): a file gone from the share keeps its
+    // record until it was missing from that many consecutive scans; `scans` counts them. A
+    // narrow table of its own, like links: a scan that finds every file writes nothing here, and
+    // the readers of `files` see a waiting record as the file it was (still synced). The row
+    // goes with the record when the scan finally removes it.
+    r#"
+    CREATE TABLE file_missing (
+        file_id INTEGER PRIMARY KEY,
+        scans INTEGER NOT NULL CHECK (scans > 0)
+    );
+    CREATE TRIGGER files_unmiss AFTER DELETE ON files
+        BEGIN DELETE FROM file_missing WHERE file_id = old.id; END;
+    "#,
 ];
 
 /// `PRAGMA application_id` of archive.db: the ASCII bytes of "NSMa" (NAS Sync Monitor
