@@ -136,16 +136,17 @@ pub fn row_id(db: &Path, nas_path: &str) -> i64 {
 
 /// `nas-sync serve` on `config` (no schedule, no watcher) and its base URL.
 pub fn serve(config: &Path) -> (Server, String) {
-    serve_with(config, &["--no-schedule", "--no-watch"])
+    serve_with(config, &["--no-schedule", "--no-watch"], &[])
 }
 
-/// `nas-sync serve` on `config` with `flags`, and its base URL.
-pub fn serve_with(config: &Path, flags: &[&str]) -> (Server, String) {
+/// `nas-sync serve` on `config` with `flags` and `envs`, and its base URL.
+pub fn serve_with(config: &Path, flags: &[&str], envs: &[(&str, &str)]) -> (Server, String) {
     let mut child = Command::new(BIN)
         .arg("--config")
         .arg(config)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(flags)
+        .envs(envs.iter().copied())
         .env("NAS_SYNC_LOCAL_TOKEN", TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
