@@ -322,8 +322,7 @@ fn the_nas_killed_mid_walk_deletes_nothing() {
     let (_server, url) = serve(&cfg);
     let agent = agent();
     let id = sync_walking(&agent, &url);
-    let out = testbed(&["kill"], share.state.path());
-    assert!(out.status.success(), "{out:?}");
+    share.kill();
     let job = wait_for(
         &agent,
         &url,

@@ -63,6 +63,12 @@ impl Share {
         assert!(out.status.success(), "{out:?}");
     }
 
+    /// SIGKILL every smbd of the test bed: the NAS vanishes ([`Share::restart`] brings it back).
+    pub fn kill(&self) {
+        let out = testbed(&["kill"], self.state.path());
+        assert!(out.status.success(), "{out:?}");
+    }
+
     pub fn resume(&self) {
         let out = testbed(&["resume"], self.state.path());
         assert!(out.status.success(), "{out:?}");

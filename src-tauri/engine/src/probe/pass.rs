@@ -119,7 +119,14 @@ pub fn probe_pending(
         });
     }
     drop(tx);
-    let timeout = Duration::from_secs(cfg.share_timeout_secs.max(1));
+    // A probe that runs ffprobe may take up to ffprobe's own limit on a healthy share (it is
+    // killed there): only silence beyond that is the share's.
+    let share_timeout = Duration::from_secs(cfg.share_timeout_secs.max(1));
+    let timeout = if ffprobe_bin.is_some() {
+        share_timeout.max(ffprobe::TIMEOUT + Duration::from_secs(5))
+    } else {
+        share_timeout
+    };
     let mut last_done = Instant::now();
     let mut batch = Vec::with_capacity(BATCH);
     let mut result: Result<()> = Ok(());
@@ -153,7 +160,7 @@ pub fn probe_pending(
         if last_done.elapsed() >= timeout {
             result = Err(Error::ShareTimeout {
                 what: "미디어 분석 / media probe".into(),
-                secs: cfg.share_timeout_secs,
+                secs: timeout.as_secs(),
             });
             break;
         }

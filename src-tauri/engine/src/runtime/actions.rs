@@ -356,28 +356,21 @@ pub fn test_root(current: &Config, root: &str, marker_file: Option<String>) -> R
     // The test lists the root on the request's thread only through a helper thread it can
     // abandon: a hung share answers "NAS 응답 없음" after a bound instead of holding the request.
     let wait = Duration::from_secs(cfg.share_timeout_secs.clamp(1, TEST_ROOT_MAX_WAIT_SECS));
-    let (tx, rx) = std::sync::mpsc::channel();
     let root_owned = PathBuf::from(root);
-    let spawned = std::thread::Builder::new()
-        .name("nas-sync-test-root".into())
-        .spawn(move || {
-            let outcome = crate::runtime::monitor::check_root(&cfg).map(|()| {
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let outcome = crate::scan::on_share(
+        format!("{root} 확인 / checking {root}"),
+        wait,
+        &never,
+        move || {
+            crate::runtime::monitor::check_root(&cfg).map(|()| {
                 std::fs::read_dir(&root_owned)
                     .ok()
                     .map(|it| it.take(100_000).count())
-            });
-            let _ = tx.send(outcome);
-        });
-    let outcome = match spawned {
-        Ok(_) => match rx.recv_timeout(wait) {
-            Ok(outcome) => outcome,
-            Err(_) => Err(Error::ShareTimeout {
-                what: format!("{root} 확인 / checking {root}"),
-                secs: wait.as_secs(),
-            }),
+            })
         },
-        Err(e) => Err(Error::io(root, e)),
-    };
+    )
+    .and_then(|checked| checked);
     match outcome {
         Ok(entries) => RootTest {
             ok: true,

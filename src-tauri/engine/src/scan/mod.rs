@@ -26,6 +26,7 @@ pub use partial::*;
 pub use recheck::changed_on_share;
 #[doc(hidden)]
 pub use walk::fault;
+pub(crate) use walk::on_share;
 use walk::*;
 
 use std::collections::{BTreeSet, HashMap, HashSet};

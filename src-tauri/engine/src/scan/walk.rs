@@ -565,7 +565,7 @@ pub(super) fn unreadable_dir(part: &mut Part, path: String, e: &std::io::Error) 
 /// Run `f` (blocking calls on the share) on a thread of its own and wait for its answer at
 /// most `timeout`, looking at `cancel` every tick. On a timeout or a cancel the thread is left
 /// behind: it ends when its call returns, and its answer is dropped.
-pub(super) fn on_share<T: Send + 'static>(
+pub(crate) fn on_share<T: Send + 'static>(
     what: String,
     timeout: Duration,
     cancel: &AtomicBool,

@@ -311,10 +311,12 @@ impl Monitor {
         let recheck = match &outcome {
             Ok(JobResult::Sync(r)) if r.refused.is_none() => r
                 .settle_wait_secs
-                // A second of margin: the report counts whole seconds from the sync's start.
+                // Counted from now, not from the job's start: the wait is measured from when the
+                // sync planned (after its scan and probe), so a look due earlier would find the
+                // file still held. A second of margin for whole seconds.
                 .map(|secs| {
                     (
-                        started + Duration::from_secs(secs + 1),
+                        Instant::now() + Duration::from_secs(secs + 1),
                         settling::held_scope(r),
                     )
                 }),

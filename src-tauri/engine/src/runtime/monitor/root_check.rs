@@ -72,19 +72,23 @@ impl Monitor {
     }
 
     fn report_share_timeout(&self) {
-        let secs = self.config().share_timeout_secs;
+        self.report_error_once(&Error::ShareTimeout {
+            what: "NAS 루트 확인 / root check".into(),
+            secs: self.config().share_timeout_secs,
+        });
+    }
+
+    /// Set the status's error, logging it only when the status did not already hold this code
+    /// (a lasting condition is one log line, not one per check).
+    fn report_error_once(&self, e: &Error) {
         let already = lock(&self.shared.state)
             .last_error
             .as_ref()
-            .is_some_and(|l| l.code == SHARE_TIMEOUT);
-        let e = Error::ShareTimeout {
-            what: "NAS 루트 확인 / root check".into(),
-            secs,
-        };
+            .is_some_and(|l| l.code == e.code());
         if !already {
             tracing::error!("{e}");
         }
-        self.report_error(&e);
+        self.report_error(e);
     }
 
     /// Start a check on its own thread unless one is running; returns the number of checks
@@ -97,18 +101,20 @@ impl Monitor {
         }
         probe.in_flight_since = Some(Instant::now());
         drop(probe);
-        let m = self.clone();
+        // A weak handle: a check stuck forever on a hung share must not keep the monitor alive.
+        let weak = self.downgrade();
+        let cfg = self.config();
         let spawned = std::thread::Builder::new()
             .name("nas-sync-root-check".into())
             .spawn(move || {
-                let cfg = m.config();
                 let result = super::check_root(&cfg);
-                m.root_checked(result);
+                if let Some(m) = weak.upgrade() {
+                    m.root_checked(result);
+                }
             });
         if spawned.is_err() {
             // No thread: check here rather than never.
-            let cfg = self.config();
-            self.root_checked(super::check_root(&cfg));
+            self.root_checked(super::check_root(&self.config()));
         }
         before
     }
@@ -122,16 +128,7 @@ impl Monitor {
                 self.clear_error(ROOT_UNREACHABLE);
                 self.clear_error(SHARE_TIMEOUT);
             }
-            Err(e) => {
-                let already = lock(&self.shared.state)
-                    .last_error
-                    .as_ref()
-                    .is_some_and(|l| l.code == ROOT_UNREACHABLE);
-                if !already {
-                    tracing::error!("{e}");
-                }
-                self.report_error(&e);
-            }
+            Err(e) => self.report_error_once(&e),
         }
         {
             let mut probe = lock(&self.shared.root_probe);
