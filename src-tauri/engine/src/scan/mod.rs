@@ -15,6 +15,7 @@ pub mod fingerprint;
 
 mod commit;
 mod diff;
+mod list;
 mod partial;
 mod recheck;
 mod walk;

@@ -26,6 +26,7 @@
 use std::path::PathBuf;
 use std::sync::Condvar;
 
+use super::list::{self, EntryKind};
 use super::*;
 
 /// What a walk (or a share of it) found; one per worker, merged by the coordinator.
@@ -162,10 +163,7 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 pub(super) fn mtime_secs(m: &fs::Metadata) -> i64 {
     match m.modified() {
-        Ok(t) => match t.duration_since(UNIX_EPOCH) {
-            Ok(d) => d.as_secs() as i64,
-            Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
-        },
+        Ok(t) => list::epoch_secs(t.duration_since(UNIX_EPOCH).map_err(|e| e.duration())),
         Err(_) => 0,
     }
 }
@@ -451,7 +449,7 @@ fn list_dir(
     let set_busy = |busy: bool| slot.busy.store(busy, Ordering::Relaxed);
     set_busy(true);
     fault::before(&path);
-    let listing = fs::read_dir(&path);
+    let listing = list::read_dir(&path);
     beat();
     let listing = match listing {
         Ok(l) => l,
@@ -504,8 +502,8 @@ fn list_dir(
         if state.ignore.is_ignored(&rel, name) {
             continue;
         }
-        let ft = match entry.file_type() {
-            Ok(ft) => ft,
+        let kind = match entry.kind() {
+            Ok(kind) => kind,
             Err(e) => {
                 // Unknown type (e.g. a CIFS entry whose lstat failed): treat it as an unreadable
                 // directory, so whatever archive.db knows under it is kept.
@@ -517,7 +515,7 @@ fn list_dir(
                 continue;
             }
         };
-        if ft.is_dir() {
+        if kind == EntryKind::Dir {
             let level = if level == Level::Root {
                 part.top_level_dirs += 1;
                 Level::Top
@@ -525,13 +523,13 @@ fn list_dir(
                 Level::Inner
             };
             children.push(Job { dir: rel, level });
-        } else if ft.is_file() {
-            match entry.metadata() {
-                Ok(m) => {
+        } else if kind == EntryKind::File {
+            match entry.size_mtime() {
+                Ok((size, mtime)) => {
                     part.files.push(WalkedFile {
                         path: rel,
-                        size: m.len() as i64,
-                        mtime: mtime_secs(&m),
+                        size,
+                        mtime,
                     });
                     files_here += 1;
                 }
