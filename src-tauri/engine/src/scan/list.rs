@@ -3,10 +3,12 @@
 //!
 //! Elsewhere this is `std::fs::read_dir`, with the type and metadata asked for lazily (a file's
 //! `fstatat` only for a file not ignored). On Windows it is our own `FindFirstFileExW` with
-//! `FIND_FIRST_EX_LARGE_FETCH` ([`windows`]): the same answer as std's `read_dir` + `file_type`
+//! `FIND_FIRST_EX_LARGE_FETCH` (`list/windows.rs`): the same answer as std's `read_dir` + `file_type`
 //! + `metadata`, in fewer SMB round trips for a big folder.
 
+#[cfg(not(windows))]
 use std::borrow::Cow;
+#[cfg(not(windows))]
 use std::ffi::OsStr;
 use std::io;
 use std::path::Path;

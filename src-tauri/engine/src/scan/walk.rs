@@ -13,15 +13,13 @@
 //! exits on its own when the call returns: it then sees `stop` and sends nothing. The same holds
 //! for the root checks before a walk ([`on_share`]).
 //!
-//! **Windows.** `std::fs::read_dir` there (std `library/std/src/sys/fs/windows.rs`, `readdir`)
-//! calls `FindFirstFileExW(path\*, FindExInfoBasic, …, FindExSearchNameMatch, NULL, 0)` and then
-//! `FindNextFileW`: the basic info level (no 8.3 short name), but *without*
-//! `FIND_FIRST_EX_LARGE_FETCH` (std's comment: "lets be conservative"). Each `DirEntry` keeps the
-//! `WIN32_FIND_DATAW` of the listing, so `DirEntry::metadata()` (size, last-write time,
-//! attributes) and `file_type()` (attributes + reparse tag; a name-surrogate reparse point such as
-//! a symlink or junction is `is_symlink`, never followed here) cost no call per file. The walk
-//! therefore needs no per-file stat on Windows either; what a custom walker could add is only the
-//! larger fetch buffer per round trip.
+//! **Windows.** std's `read_dir` there calls `FindFirstFileExW(path\*, FindExInfoBasic, …)` and
+//! `FindNextFileW` *without* `FIND_FIRST_EX_LARGE_FETCH` (std's comment: "lets be conservative").
+//! The walk lists through [`list::read_dir`] instead, which on Windows makes the same calls with
+//! that flag, so the SMB redirector fetches a big folder in larger buffers, fewer round trips
+//! (`scan/list/windows.rs`). Either way the size, last-write time and type (a name-surrogate
+//! reparse point such as a symlink or junction is never followed) come from the listing's
+//! `WIN32_FIND_DATAW`: no call per file, and the same answer as std's `DirEntry` gives.
 
 use std::path::PathBuf;
 use std::sync::Condvar;
@@ -417,8 +415,8 @@ fn offline_root(root: &Path, e: &std::io::Error, during: bool) -> Error {
 }
 
 /// List one directory: its files into `part`, its subdirectories into `children`. Files are
-/// stat'ed through the listing (`DirEntry::metadata`: an `fstatat` of the bare name on Unix, the
-/// listing's own data on Windows); symlinks are never followed. Only a failure at the root is an
+/// stat'ed through the listing ([`list::Entry::size_mtime`]: an `fstatat` of the bare name on
+/// Unix, the listing's own data on Windows); symlinks are never followed. Only a failure at the root is an
 /// error; elsewhere an unreadable directory is recorded and its known files are kept.
 fn list_dir(
     state: &State,
