@@ -8,7 +8,22 @@ cd "$(dirname "$0")/../.."
 T="${CARGO_TARGET_DIR:-target}/debug"
 APP="${APP:-$T/nas-sync-monitor}"   # APP=…/release/nas-sync-monitor measures a release build
 work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+# At exit: end the app and wait for it before removing its folder. The app and its WebKit
+# processes write there (logs, caches) until they are gone, so an `rm -rf` right after the
+# signal can meet a file created under it ("Directory not empty").
+cleanup() {
+  if [ -n "${pid:-}" ]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  local i
+  for i in $(seq 50); do
+    rm -rf "$work" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data" HOME="$work/home"
 # WebKit's caches (GStreamer registry, fontconfig) may be shared between runs (scripts/app-test.sh).
 export XDG_CACHE_HOME="${NAS_SYNC_XDG_CACHE:-$work/cache}"
