@@ -54,8 +54,11 @@ fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 /// archive.db (any kind), in id order: (id, path, size, mtime). Empty files are left out: their
 /// fingerprints would all be equal. One pass over the narrow columns (archive.db has no index
 /// on size and mtime, and a sort of ~1M pairs takes a fraction of a second); paths only for the
-/// few picked.
-pub fn ambiguous_pending(archive: &Archive) -> Result<Vec<(i64, String, i64, i64)>> {
+/// few picked, and nothing once `cancel` is set.
+pub fn ambiguous_pending(
+    archive: &Archive,
+    cancel: &AtomicBool,
+) -> Result<Vec<(i64, String, i64, i64)>> {
     let mut keys: Vec<(i64, i64, i64, bool)> = {
         let mut stmt = archive
             .conn()
@@ -80,17 +83,37 @@ pub fn ambiguous_pending(archive: &Archive) -> Result<Vec<(i64, String, i64, i64
                 .map(|&(size, mtime, id, _)| (id, size, mtime)),
         );
     }
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
     picked.sort_unstable();
+    // The paths of the picked ids: one pass over the table in id order (a query per id costs
+    // seconds at 20k picks on a slow file system), keeping only theirs. A cancel (a new job)
+    // stops it between rows.
     let mut stmt = archive
         .conn()
-        .prepare_cached("SELECT path FROM files WHERE id = ?1")
+        .prepare("SELECT id, path FROM files ORDER BY id")
         .ctx("pending fingerprints")?;
+    let mut rows = stmt.query([]).ctx("pending fingerprints")?;
     let mut out = Vec::with_capacity(picked.len());
-    for (id, size, mtime) in picked {
-        let path: String = stmt
-            .query_row([id], |r| r.get(0))
-            .ctx("pending fingerprints")?;
-        out.push((id, path, size, mtime));
+    let mut next = picked.iter().peekable();
+    let mut n: u32 = 0;
+    while let Some(row) = rows.next().ctx("pending fingerprints")? {
+        n = n.wrapping_add(1);
+        if n.is_multiple_of(4096) && cancel.load(Ordering::Relaxed) {
+            return Ok(Vec::new());
+        }
+        let id: i64 = row.get(0).ctx("pending fingerprints")?;
+        while next.peek().is_some_and(|p| p.0 < id) {
+            next.next();
+        }
+        let Some(&&(pid, size, mtime)) = next.peek() else {
+            break;
+        };
+        if pid == id {
+            out.push((id, row.get(1).ctx("pending fingerprints")?, size, mtime));
+            next.next();
+        }
     }
     Ok(out)
 }
@@ -109,9 +132,9 @@ pub fn fingerprint_pending(
     cancel: Option<&AtomicBool>,
     share_timeout: Duration,
 ) -> Result<usize> {
-    let pending = ambiguous_pending(archive)?;
     let never = AtomicBool::new(false);
     let cancel = cancel.unwrap_or(&never);
+    let pending = ambiguous_pending(archive, cancel)?;
     if pending.is_empty() || cancel.load(Ordering::Relaxed) {
         return Ok(0);
     }
