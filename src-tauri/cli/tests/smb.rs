@@ -130,23 +130,14 @@ fn the_cli_and_the_server_over_a_real_smb_share() {
 /// walk is blocked; when the NAS answers again, the status clears and a sync converges.
 #[test]
 fn a_hung_share_holds_no_request_and_no_job() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(BIN)
-        .args(["demo", "--dir"])
-        .arg(dir.path())
-        .args(["--files", WALK_FILES])
-        .output()
-        .expect("demo");
-    assert!(out.status.success(), "{out:?}");
-    let archive = dir.path().join("archive");
-    let share = Share::start(&archive);
-    let cfg = dir.path().join("smb.toml");
-    let dbs = dir.path().join("db");
-    write_config_with(&cfg, &share.mount, &dbs, "share_timeout_secs = 5\n");
-    let (code, first) = cli(&cfg, &["sync"]);
-    assert_eq!(code, 0, "{first}");
-    let target = dbs.join("pokervod.db");
-    let before = target_rows(&target);
+    let Synced {
+        dir: _dir,
+        archive: _,
+        share,
+        cfg,
+        target,
+        before,
+    } = synced_share();
 
     let (_server, url) = serve(&cfg);
     let agent = agent();
@@ -253,23 +244,7 @@ fn a_hung_share_holds_no_request_and_no_job() {
     wait_for(&agent, &url, "/health", Duration::from_secs(60), |h| {
         h["status"] != "error"
     });
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let job = loop {
-        let (_, started, _) = call(&agent, &url, "/api/sync", true);
-        let id = started["job_id"].as_u64().expect("job_id");
-        let job = wait_for(
-            &agent,
-            &url,
-            &format!("/api/jobs/{id}"),
-            Duration::from_secs(60),
-            |j| j["state"] != "running",
-        );
-        // smbnetfs takes a few seconds to reconnect after the hang.
-        if job["state"] == "succeeded" || Instant::now() > deadline {
-            break job;
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    };
+    let job = sync_until_succeeded(&agent, &url);
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["result"]["deleted"], 0, "{job}");
     assert_eq!(target_rows(&target), before, "converged to the same Target");
@@ -277,6 +252,66 @@ fn a_hung_share_holds_no_request_and_no_job() {
 
 /// Demo files for the tests that act in the middle of a walk (a few seconds over smbnetfs).
 const WALK_FILES: &str = "3000";
+
+/// A demo of [`WALK_FILES`] files on the test bed, synced once through it (share_timeout_secs
+/// = 5), and the Target's rows after that sync.
+struct Synced {
+    dir: tempfile::TempDir,
+    archive: std::path::PathBuf,
+    share: Share,
+    cfg: std::path::PathBuf,
+    target: std::path::PathBuf,
+    before: Vec<(String, i64, String)>,
+}
+
+fn synced_share() -> Synced {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["demo", "--dir"])
+        .arg(dir.path())
+        .args(["--files", WALK_FILES])
+        .output()
+        .expect("demo");
+    assert!(out.status.success(), "{out:?}");
+    let archive = dir.path().join("archive");
+    let share = Share::start(&archive);
+    let cfg = dir.path().join("smb.toml");
+    let dbs = dir.path().join("db");
+    write_config_with(&cfg, &share.mount, &dbs, "share_timeout_secs = 5\n");
+    let (code, first) = cli(&cfg, &["sync"]);
+    assert_eq!(code, 0, "{first}");
+    let target = dbs.join("pokervod.db");
+    let before = target_rows(&target);
+    Synced {
+        dir,
+        archive,
+        share,
+        cfg,
+        target,
+        before,
+    }
+}
+
+/// Sync through the API until one succeeds (smbnetfs takes a few seconds to reconnect after a
+/// hang or a restart); the last job, whatever its state, after 90 s.
+fn sync_until_succeeded(agent: &ureq::Agent, url: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (_, started, _) = call(agent, url, "/api/sync", true);
+        let id = started["job_id"].as_u64().expect("job_id");
+        let job = wait_for(
+            agent,
+            url,
+            &format!("/api/jobs/{id}"),
+            Duration::from_secs(60),
+            |j| j["state"] != "running",
+        );
+        if job["state"] == "succeeded" || Instant::now() > deadline {
+            return job;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
 
 /// Start a sync through the API and return its id once its walk has seen files.
 fn sync_walking(agent: &ureq::Agent, url: &str) -> u64 {
@@ -301,23 +336,14 @@ fn sync_walking(agent: &ureq::Agent, url: &str) -> u64 {
 /// next sync after it is back converges to the same rows.
 #[test]
 fn the_nas_killed_mid_walk_deletes_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(BIN)
-        .args(["demo", "--dir"])
-        .arg(dir.path())
-        .args(["--files", WALK_FILES])
-        .output()
-        .expect("demo");
-    assert!(out.status.success(), "{out:?}");
-    let archive = dir.path().join("archive");
-    let share = Share::start(&archive);
-    let cfg = dir.path().join("smb.toml");
-    let dbs = dir.path().join("db");
-    write_config_with(&cfg, &share.mount, &dbs, "share_timeout_secs = 5\n");
-    let (code, first) = cli(&cfg, &["sync"]);
-    assert_eq!(code, 0, "{first}");
-    let target = dbs.join("pokervod.db");
-    let before = target_rows(&target);
+    let Synced {
+        dir: _dir,
+        archive,
+        share,
+        cfg,
+        target,
+        before,
+    } = synced_share();
 
     let (_server, url) = serve(&cfg);
     let agent = agent();
@@ -341,22 +367,7 @@ fn the_nas_killed_mid_walk_deletes_nothing() {
     }
 
     share.restart(&archive);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let job = loop {
-        let (_, started, _) = call(&agent, &url, "/api/sync", true);
-        let id = started["job_id"].as_u64().expect("job_id");
-        let job = wait_for(
-            &agent,
-            &url,
-            &format!("/api/jobs/{id}"),
-            Duration::from_secs(60),
-            |j| j["state"] != "running",
-        );
-        if job["state"] == "succeeded" || Instant::now() > deadline {
-            break job;
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    };
+    let job = sync_until_succeeded(&agent, &url);
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["result"]["deleted"], 0, "{job}");
     assert_eq!(target_rows(&target), before, "converged to the same Target");
