@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate the app icons (from source/app.svg) and the four tray state icons. Needs
+# Regenerate the app icons (from source/app.svg) and the five tray state icons. Needs
 # ImageMagick 6 (`apt-get install -y imagemagick`); PNG32: keeps every PNG RGBA, which Tauri needs.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,3 +27,8 @@ disc running '#2563eb' -fill none -strokewidth 7 -draw "circle 32,32 32,15" \
   -stroke white -fill white -draw "polygon 36,6 52,17 34,26"
 disc error '#dc2626' -strokewidth 1 -draw "roundrectangle 27,12 37,40 4,4" -draw "circle 32,50 32,44"
 disc paused '#6b7280' -strokewidth 1 -draw "rectangle 20,17 28,47" -draw "rectangle 36,17 44,47"
+# warning (problems that last): an amber triangle, not a disc, so it differs from error by shape
+$IM -size 64x64 xc:none -fill '#d97706' -stroke '#d97706' -strokewidth 6 -draw "polygon 32,5 60,56 4,56" \
+  -fill white -stroke white -strokewidth 1 -draw "roundrectangle 29,20 35,40 3,3" -draw "circle 32,48 32,44" \
+  -resize 32x32 $ND PNG32:tray/warning.png
+$IM tray/warning.png -resize 16x16 $ND PNG32:tray/warning-16.png

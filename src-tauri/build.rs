@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "get_tree_node",
     "get_history",
     "get_health",
+    "get_problems",
     "get_status",
     "list_jobs",
     "get_job",

@@ -31,6 +31,9 @@ pub enum ToastKind {
     ShareBack,
     /// A sync that added files (setting `notify_sync_summary`, default off); not rate-limited.
     SyncSummary,
+    /// A job that ended with more problems than before (unreadable folders, rows the Target
+    /// refused): the sync is not an error, but the operator must look.
+    NewProblems,
 }
 
 impl Toast {
@@ -121,6 +124,15 @@ impl Toasts {
                 view: "logs",
             });
         }
+        let before = self.prev.as_ref().map_or(0, |p| p.problems);
+        if finished.is_some_and(|j| j.state == JobState::Succeeded) && new.problems > before {
+            out.push(Toast {
+                kind: ToastKind::NewProblems,
+                title: format!("동기화 문제 {}건", new.problems),
+                body: "읽을 수 없는 폴더·파일이나 OTT 카탈로그에 반영하지 못한 파일이 있습니다. 문제 목록에서 확인하세요.".into(),
+                view: "problems",
+            });
+        }
         if prev_code.as_deref().is_some_and(share_gone)
             && !new_code.as_deref().is_some_and(share_gone)
         {
@@ -173,6 +185,7 @@ mod tests {
             }),
             last_sync: None,
             next_sync: None,
+            problems: 0,
         }
     }
 
@@ -222,6 +235,36 @@ mod tests {
         assert!(err[0].enabled(&cfg), "error toasts are on by default");
         cfg.notify_errors = false;
         assert!(!err[0].enabled(&cfg), "turned off in settings");
+    }
+
+    #[test]
+    fn a_job_that_ends_with_new_problems_has_one_toast_that_opens_the_problem_list() {
+        let mut toasts = Toasts::default();
+        let t0 = Instant::now();
+        let with = |n: u64| Status {
+            problems: n,
+            ..status(None)
+        };
+        let done = finished_sync(JobState::Succeeded, 0);
+        assert!(toasts.on_status(&with(0), Some(&done), t0).is_empty());
+        let first = toasts.on_status(&with(2), Some(&done), t0);
+        assert_eq!(kinds(&first), [ToastKind::NewProblems]);
+        assert_eq!(first[0].title, "동기화 문제 2건");
+        assert_eq!(first[0].view, "problems");
+        // The same problems at the next sync: nothing new.
+        assert!(toasts.on_status(&with(2), Some(&done), t0).is_empty());
+        // Fewer, then more again within the gap: rate-limited like the other conditions.
+        assert!(toasts.on_status(&with(1), Some(&done), t0).is_empty());
+        let t1 = t0 + Duration::from_secs(60);
+        assert!(toasts.on_status(&with(3), Some(&done), t1).is_empty());
+        let t2 = t0 + MIN_GAP + Duration::from_secs(1);
+        assert!(toasts.on_status(&with(1), Some(&done), t2).is_empty());
+        assert_eq!(
+            kinds(&toasts.on_status(&with(4), Some(&done), t2)),
+            [ToastKind::NewProblems]
+        );
+        // A status change without a finished job (a pause, the share check) is no toast.
+        assert!(toasts.on_status(&with(9), None, t2).is_empty());
     }
 
     fn kinds(t: &[Toast]) -> Vec<ToastKind> {

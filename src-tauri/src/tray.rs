@@ -21,6 +21,7 @@ pub fn icon_png(kind: StatusKind) -> &'static [u8] {
         StatusKind::Running => include_bytes!("../../icons/tray/running.png"),
         StatusKind::Error => include_bytes!("../../icons/tray/error.png"),
         StatusKind::Paused => include_bytes!("../../icons/tray/paused.png"),
+        StatusKind::Warning => include_bytes!("../../icons/tray/warning.png"),
     }
 }
 
@@ -196,6 +197,7 @@ mod tests {
             last_error: None,
             last_sync: Some("2026-12-02T05:02:11.000Z".into()),
             next_sync: None,
+            problems: 0,
         }
     }
 

@@ -96,6 +96,9 @@ enum Command {
         #[arg(long)]
         offset: Option<u64>,
     },
+    /// 문제 목록: problems that last (unreadable folders and files, skipped names, rows the
+    /// Target refused), newest first.
+    Problems,
     /// 1:1 matching table: every Source file and every Target row no file holds (PRD 7.3).
     Matching {
         /// synced, synced_with_duplicates, new, copying, changed, deleted, duplicate, not_synced.
@@ -508,6 +511,10 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 )?)),
                 None => Ok(output::tree(&matching::tree(&cfg)?)),
             }
+        }
+        Command::Problems => {
+            let cfg = load_config(cli)?;
+            Ok(output::problems(&query::problems(&cfg)?))
         }
         Command::Dashboard => {
             let cfg = load_config(cli)?;

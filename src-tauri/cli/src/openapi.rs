@@ -11,6 +11,7 @@ use schemars::generate::{Contract, SchemaSettings};
 use serde_json::Value;
 
 use nas_sync_engine::ErrorBody;
+use nas_sync_engine::archive::ProblemList;
 use nas_sync_engine::matching::{MatchingPage, Tree, TreeNode};
 use nas_sync_engine::query::{Dashboard, HistoryPage};
 use nas_sync_engine::runtime::actions::{
@@ -44,6 +45,7 @@ pub fn document() -> Value {
     generator.subschema_for::<Tree>();
     generator.subschema_for::<TreeNode>();
     generator.subschema_for::<HistoryPage>();
+    generator.subschema_for::<ProblemList>();
     generator.subschema_for::<Status>();
     generator.subschema_for::<Health>();
     generator.subschema_for::<JobInfo>();

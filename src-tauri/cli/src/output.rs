@@ -326,6 +326,44 @@ pub fn reconcile(r: &ReconcileReport) -> Outcome {
     }
 }
 
+/// `nas-sync problems`: one line per problem, what it is in Korean and English, since when.
+pub fn problems(p: &nas_sync_engine::archive::ProblemList) -> Outcome {
+    use nas_sync_engine::archive::ProblemKind;
+    let mut out = String::new();
+    if p.items.is_empty() {
+        let _ = writeln!(out, "문제 없음 / no problems");
+    }
+    for i in &p.items {
+        let what = match i.kind {
+            ProblemKind::UnreadableDir => "폴더를 읽을 수 없음 / folder unreadable",
+            ProblemKind::UnreadableFile => "파일 정보를 읽을 수 없음 / file unreadable",
+            ProblemKind::InvalidName => "이름을 읽을 수 없어 건너뜀 / name skipped",
+            ProblemKind::SyncFailed => "OTT 카탈로그 반영 실패 / not written to the Target",
+        };
+        let run = match (i.sync_id, i.scan_id) {
+            (Some(id), _) => format!("sync #{id}"),
+            (None, Some(id)) => format!("scan #{id}"),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(out, "{}  {}  {}  ({}; {run})", i.since, what, i.path, i.message);
+    }
+    if (p.items.len() as u64) < p.total {
+        let _ = writeln!(
+            out,
+            "{} / {}건 표시 / {} of {} shown",
+            p.items.len(),
+            p.total,
+            p.items.len(),
+            p.total
+        );
+    }
+    Outcome {
+        json: json(p),
+        human: out,
+        code: 0,
+    }
+}
+
 pub fn dashboard(d: &Dashboard) -> Outcome {
     let mut out = String::new();
     let _ = writeln!(out, "NAS 동기화 모니터 / NAS Sync Monitor");

@@ -281,6 +281,7 @@ fn router(state: Service, access: Arc<Access>, ui_dir: Option<&std::path::Path>)
         .route("/api/matching", get(matching_page))
         .route("/api/matching/tree", get(tree))
         .route("/api/history", get(history))
+        .route("/api/problems", get(problems))
         .route("/api/status", get(status))
         .route("/api/jobs", get(jobs))
         .route("/api/jobs/{id}", get(job))
@@ -380,6 +381,10 @@ async fn history(
 ) -> ApiResult {
     let Query(f) = q.map_err(query_error)?;
     ok(call(&s, move |s| s.history(&f)).await?)
+}
+
+async fn problems(State(s): State<Service>) -> ApiResult {
+    ok(call(&s, |s| s.problems()).await?)
 }
 
 async fn jobs(State(s): State<Service>) -> ApiResult {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use nas_sync_engine::matching::{MatchingPage, MatchingQuery, Tree, TreeNode};
+use nas_sync_engine::archive::ProblemList;
 use nas_sync_engine::query::{Dashboard, HistoryFilter, HistoryPage};
 use nas_sync_engine::reconcile::ReconcileReport;
 use nas_sync_engine::runtime::actions::{PinCheck, SettingsSaved, SettingsView};
@@ -34,6 +35,7 @@ fn export_all(dir: &Path) {
         Tree::export_all(&cfg),
         TreeNode::export_all(&cfg),
         HistoryPage::export_all(&cfg),
+        ProblemList::export_all(&cfg),
         Status::export_all(&cfg),
         JobInfo::export_all(&cfg),
         Started::export_all(&cfg),
@@ -117,5 +119,67 @@ fn typescript_bindings_are_up_to_date() {
         missing.is_empty() && extra.is_empty() && changed.is_empty(),
         "ui/src/api/generated is stale (missing {missing:?}, extra {extra:?}, changed {changed:?}); \
          run: UPDATE_BINDINGS=1 cargo test -p nas-sync-engine --test ts_bindings"
+    );
+}
+
+/// A field the JSON leaves out (`skip_serializing_if`) is optional in TypeScript (`key?:`), not
+/// `T | null` or always present: the UI must not read a missing key as present. Checked on the
+/// engine's sources, since ts-rs cannot see serde's skip conditions.
+#[test]
+fn every_field_the_json_can_omit_is_optional_in_typescript() {
+    fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("src").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                rs_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    rs_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("source");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if !l.trim_start().starts_with("#[serde(") || !l.contains("skip_serializing_if") {
+                continue;
+            }
+            // Only types exported to TypeScript (the nearest derive above names ts_rs::TS).
+            let exported = lines[..i]
+                .iter()
+                .rposition(|l| l.trim_start().starts_with("#[derive("))
+                .is_some_and(|d| lines[d..i].iter().take(4).any(|l| l.contains("TS")));
+            if !exported {
+                continue;
+            }
+            // The attributes up to the field they belong to.
+            let mut attrs = String::new();
+            let mut field = "";
+            for next in &lines[i..] {
+                let t = next.trim_start();
+                if t.starts_with("#[") || t.starts_with("///") {
+                    attrs.push_str(t);
+                } else {
+                    field = t;
+                    break;
+                }
+            }
+            checked += 1;
+            let ts_optional = attrs
+                .split("#[")
+                .any(|a| a.starts_with("ts(") && a.contains("optional"));
+            if !ts_optional {
+                wrong.push(format!("{}:{}: {field}", f.display(), i + 1));
+            }
+        }
+    }
+    assert!(checked >= 4, "found only {checked} skipped fields: is the scan broken?");
+    assert!(
+        wrong.is_empty(),
+        "fields the JSON omits but TypeScript declares present; add #[ts(optional)]: {wrong:#?}"
     );
 }

@@ -18,6 +18,7 @@ macro_rules! all_commands {
             $crate::commands::queries::get_tree_node,
             $crate::commands::queries::get_history,
             $crate::commands::queries::get_health,
+            $crate::commands::queries::get_problems,
             $crate::commands::jobs::get_status,
             $crate::commands::jobs::list_jobs,
             $crate::commands::jobs::get_job,

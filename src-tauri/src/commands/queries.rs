@@ -1,7 +1,9 @@
-//! Read-only queries: dashboard, 1:1 matching, tree, history (PRD 7.2-7.4) and health, as
-//! `GET /api/dashboard`, `/api/matching`, `/api/matching/tree`, `/api/history` and `/health`
-//! answer them (the same [`Service`](nas_sync_engine::runtime::Service) calls).
+//! Read-only queries: dashboard, 1:1 matching, tree, history (PRD 7.2-7.4), problems and health,
+//! as `GET /api/dashboard`, `/api/matching`, `/api/matching/tree`, `/api/history`,
+//! `/api/problems` and `/health` answer them (the same
+//! [`Service`](nas_sync_engine::runtime::Service) calls).
 
+use nas_sync_engine::archive::ProblemList;
 use nas_sync_engine::matching::{MatchingPage, MatchingQuery, Tree, TreeNode};
 use nas_sync_engine::query::{Dashboard, HistoryFilter, HistoryPage};
 use nas_sync_engine::runtime::service::{Health, TreeQuery};
@@ -41,6 +43,12 @@ pub async fn get_history(
 ) -> CmdResult<HistoryPage> {
     let f = query.unwrap_or_default();
     shell.call(move |s| s.history(&f)).await
+}
+
+/// The problems that last, newest first.
+#[tauri::command]
+pub async fn get_problems(shell: State<'_, Shell>) -> CmdResult<ProblemList> {
+    shell.call(|s| s.problems()).await
 }
 
 /// The window is the local user: the health with its details (last sync, last error).

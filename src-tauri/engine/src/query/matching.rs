@@ -105,6 +105,7 @@ pub struct MatchItem {
     pub reason_code: String,
     /// A concern that does not change the status (an HLS extension with a codec HLS cannot play).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub warning: Option<String>,
     pub catalog: String,
     pub source: Option<SourcePart>,
@@ -113,6 +114,7 @@ pub struct MatchItem {
     pub duplicates: Vec<FileRef>,
     /// The file synced instead of this one (for `duplicate`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub primary: Option<FileRef>,
 }
 

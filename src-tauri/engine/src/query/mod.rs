@@ -72,6 +72,9 @@ pub struct SyncStatus {
     pub is_running: bool,
     pub last_sync_time: Option<String>,
     pub last_result: Option<LastResult>,
+    /// Problems that last (`/api/problems`): unreadable folders and files, skipped names, rows
+    /// the Target refused.
+    pub problems: u64,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS, schemars::JsonSchema)]
@@ -108,9 +111,9 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
     let target_path = cfg.require_target_db()?;
     let index = Index::open(cfg)?;
     let st = index.stats()?;
-    let (last, pending_delete) = match Archive::open_read_only(&archive_path)? {
-        Some(a) => (a.last_sync()?, a.pending_delete_count()?),
-        None => (None, 0),
+    let (last, pending_delete, problems) = match Archive::open_read_only(&archive_path)? {
+        Some(a) => (a.last_sync()?, a.pending_delete_count()?, a.problem_count()?),
+        None => (None, 0, 0),
     };
     let mut by_type: BTreeMap<&'static str, u64> = BTreeMap::new();
     for k in [Kind::Video, Kind::Subtitle, Kind::Other] {
@@ -157,6 +160,7 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
                 deleted: t.deleted,
                 status,
             }),
+            problems,
         },
         catalogs: st
             .catalogs
@@ -168,6 +172,15 @@ pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
             .collect(),
         matching: MatchingSummary::from_counts(&st.counts),
     })
+}
+
+/// Every problem that lasts, newest first (`nas-sync problems`, `GET /api/problems`, the
+/// window's `get_problems`).
+pub fn problems(cfg: &Config) -> Result<crate::archive::ProblemList> {
+    match Archive::open_read_only(&cfg.archive_db_path()?)? {
+        Some(a) => a.problems(),
+        None => Ok(crate::archive::ProblemList::default()),
+    }
 }
 
 /// One applied Target change (PRD 4.3).

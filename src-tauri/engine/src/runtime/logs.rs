@@ -77,6 +77,7 @@ pub struct LogLine {
     pub target: String,
     /// Lines this subscriber lost just before this one because it was too slow.
     #[serde(skip_serializing_if = "is_zero")]
+    #[ts(as = "Option<u64>", optional)]
     pub missed_before: u64,
 }
 

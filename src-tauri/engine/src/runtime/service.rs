@@ -261,6 +261,11 @@ impl Service {
     }
 
     /// PRD 7.4: the change history, newest first, one page.
+    /// The problems that last, newest first.
+    pub fn problems(&self) -> Answer<crate::archive::ProblemList> {
+        Ok(query::problems(&self.0.monitor.config())?)
+    }
+
     pub fn history(&self, f: &HistoryFilter) -> Answer<HistoryPage> {
         Ok(query::history(&self.0.monitor.config(), f)?)
     }

@@ -160,6 +160,13 @@ pub(super) fn write_scan(
                 .ctx("record scan issue")?;
         }
     }
+    crate::archive::record_scan_problems(
+        &tx,
+        scan_id,
+        &times.finished,
+        &report.warnings,
+        report.scope.as_deref(),
+    )?;
     tx.commit().ctx("commit scan")?;
     Ok((scan_id, added_ids))
 }

@@ -429,6 +429,11 @@ impl<'a> SyncRun<'a> {
             }
         };
         archive.finish_run(applied.run_id, &totals, self.timer, &failed, link_write)?;
+        archive.record_sync_problems(
+            applied.run_id,
+            &iso(self.clock.now()),
+            &self.report.errors,
+        )?;
         archive.checkpoint_in_background();
         tracing::debug!(
             staged = applied.links_staged,

@@ -24,4 +24,4 @@ target: string,
 /**
  * Lines this subscriber lost just before this one because it was too slow.
  */
-missed_before: number, };
+missed_before?: number, };

@@ -18,7 +18,7 @@ reason_code: string,
 /**
  * A concern that does not change the status (an HLS extension with a codec HLS cannot play).
  */
-warning: string | null, catalog: string, source: SourcePart | null, target: TargetPart | null, 
+warning?: string, catalog: string, source: SourcePart | null, target: TargetPart | null, 
 /**
  * Other files with the same name that are not synced (for `synced_with_duplicates`).
  */
@@ -26,4 +26,4 @@ duplicates: Array<FileRef>,
 /**
  * The file synced instead of this one (for `duplicate`).
  */
-primary: FileRef | null, };
+primary?: FileRef, };

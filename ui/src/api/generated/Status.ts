@@ -18,4 +18,8 @@ last_sync: string | null,
 /**
  * When the schedule will start the next sync (None while paused or without a schedule).
  */
-next_sync: string | null, };
+next_sync: string | null, 
+/**
+ * Problems that last (`/api/problems`), as of the last job.
+ */
+problems: number, };

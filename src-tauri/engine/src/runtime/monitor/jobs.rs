@@ -15,7 +15,7 @@ use crate::scan::{self, PartialScan, ScanOptions, ScanProgress, ScanReport, Scan
 use crate::sync::{self, Force, Refusal, SyncOptions, SyncReport};
 
 use super::{
-    Caller, ErrorInfo, ForceApproval, JOBS_KEPT, JobInfo, JobKind, JobProgress, JobResult,
+    Caller, ErrorInfo, ForceApproval, JOBS_KEPT, problem_count, JobInfo, JobKind, JobProgress, JobResult,
     JobState, LastError, Monitor, ROOT_UNREACHABLE, Running, Started, lock, settling,
 };
 
@@ -328,7 +328,9 @@ impl Monitor {
         }
         let now = iso(clock.now());
         let cancelled = cancel.load(Ordering::Relaxed);
+        let problems = problem_count(&self.config());
         let mut st = lock(&self.shared.state);
+        st.problems = problems;
         let mut i = lock(&info).clone();
         i.finished_at = Some(now.clone());
         i.progress.phase = "done".into();

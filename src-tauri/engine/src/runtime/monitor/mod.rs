@@ -161,6 +161,8 @@ pub enum StatusKind {
     Running,
     Error,
     Paused,
+    /// Working, with problems that last (`problems` > 0): the header light is amber.
+    Warning,
 }
 
 impl StatusKind {
@@ -171,6 +173,7 @@ impl StatusKind {
             StatusKind::Running => "진행중",
             StatusKind::Error => "에러",
             StatusKind::Paused => "일시정지",
+            StatusKind::Warning => "경고",
         }
     }
 }
@@ -188,6 +191,8 @@ pub struct Status {
     pub last_sync: Option<String>,
     /// When the schedule will start the next sync (None while paused or without a schedule).
     pub next_sync: Option<String>,
+    /// Problems that last (`/api/problems`), as of the last job.
+    pub problems: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS, schemars::JsonSchema)]
@@ -234,6 +239,8 @@ struct State {
     next_tick: Option<(Instant, String)>,
     shutdown: bool,
     last_status: Option<Status>,
+    /// Problems that last, counted after every job.
+    problems: u64,
     /// The sync that looks again at files held back as still being copied (see `settling`).
     settle: settling::SettleSlot,
 }
@@ -253,6 +260,8 @@ impl State {
             StatusKind::Error
         } else if self.paused {
             StatusKind::Paused
+        } else if self.problems > 0 {
+            StatusKind::Warning
         } else {
             StatusKind::Ok
         };
@@ -268,6 +277,7 @@ impl State {
             } else {
                 self.next_tick.as_ref().map(|t| t.1.clone())
             },
+            problems: self.problems,
         }
     }
 }
@@ -351,6 +361,7 @@ impl Monitor {
             .and_then(|p| Archive::open_read_only(&p).ok().flatten())
             .and_then(|a| a.last_sync().ok().flatten())
             .map(|(finished, _, _)| finished);
+        let problems = problem_count(&cfg);
         let shared = Arc::new(Shared {
             cfg: RwLock::new(cfg),
             clock,
@@ -365,6 +376,7 @@ impl Monitor {
                 next_tick: None,
                 shutdown: false,
                 last_status: None,
+                problems,
                 settle: Default::default(),
             }),
             wake: Condvar::new(),
@@ -658,4 +670,13 @@ pub fn check_root(cfg: &Config) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The problems that last in archive.db (0 when it cannot be read: the job's own error says why).
+fn problem_count(cfg: &Config) -> u64 {
+    cfg.archive_db_path()
+        .ok()
+        .and_then(|p| Archive::open_read_only(&p).ok().flatten())
+        .and_then(|a| a.problem_count().ok())
+        .unwrap_or(0)
 }

@@ -23,6 +23,7 @@ mod files;
 mod history;
 mod links;
 mod lock;
+mod problems;
 mod runs;
 mod schema;
 
@@ -30,6 +31,8 @@ pub use files::{FileRecord, Media};
 pub use history::{Event, HistoryEntry};
 pub(crate) use links::Links;
 pub use lock::SyncLock;
+pub(crate) use problems::record_scan_problems;
+pub use problems::{MAX_LISTED_PROBLEMS, Problem, ProblemKind, ProblemList, ProblemOrigin};
 pub use runs::SyncTotals;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 // Where the sync's own multi-row INSERTs have always found it.

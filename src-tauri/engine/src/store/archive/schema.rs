@@ -132,6 +132,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER files_unmiss AFTER DELETE ON files
         BEGIN DELETE FROM file_missing WHERE file_id = old.id; END;
     "#,
+    // 6: the problems an operator should see until they go away (`problems.rs`): a scan's
+    // unreadable folders and files and skipped names, a sync's rows that could not be written.
+    // One row per (origin, path, kind); `since` is when it was first seen in a row of runs.
+    r#"
+    CREATE TABLE problems (
+        id INTEGER PRIMARY KEY,
+        origin TEXT NOT NULL CHECK (origin IN ('scan', 'sync')),
+        path TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL,
+        since TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        scan_id INTEGER,
+        sync_id INTEGER,
+        UNIQUE (origin, path, kind)
+    );
+    "#,
 ];
 
 /// `PRAGMA application_id` of archive.db: the ASCII bytes of "NSMa" (NAS Sync Monitor
