@@ -24,6 +24,50 @@ fn share_gone(code: &str) -> bool {
     code == ROOT_UNREACHABLE || code == GUARD_OFFLINE || code == SHARE_TIMEOUT
 }
 
+/// What an error means for the operator and what to do, in Korean, by its code: a toast never
+/// shows the engine's message (English detail and CLI advice stay in the file log).
+pub fn advice_ko(code: &str) -> &'static str {
+    use nas_sync_engine::ErrorCode::*;
+    let Some(code) = nas_sync_engine::ErrorCode::parse(code) else {
+        return "알 수 없는 오류입니다. 실시간 로그에서 자세한 내용을 확인하세요.";
+    };
+    match code {
+        RootUnreachable | GuardOffline => {
+            "NAS 공유 폴더에 연결할 수 없습니다. NAS 전원과 네트워크, 탐색기에서 공유 경로가 열리는지 확인하세요. 연결되면 자동으로 다시 동기화합니다."
+        }
+        ShareTimeout => {
+            "NAS가 응답하지 않습니다. NAS가 바쁘거나 멈췄는지 확인하세요. 아무것도 변경하지 않았으며, 응답하면 자동으로 다시 동기화합니다."
+        }
+        TargetBusy | SyncRunning => {
+            "다른 프로그램이 OTT 카탈로그를 쓰고 있어 이번 동기화를 건너뛰었습니다. 다음 동기화 때 다시 시도합니다."
+        }
+        TargetSchema => {
+            "OTT 카탈로그 파일의 형식이 예상과 다릅니다. 설정 화면에서 OTT 카탈로그 경로가 맞는지 확인하세요."
+        }
+        ConfigInvalid | InvalidSettings | InvalidArgument => {
+            "설정에 잘못된 값이 있습니다. 설정 화면에서 빨간색으로 표시된 항목을 고치세요."
+        }
+        GuardMassDelete | StaleReview => {
+            "OTT 플랫폼의 파일을 한꺼번에 많이 삭제하려 해서 동기화를 멈췄습니다. 대시보드에서 검토한 뒤 적용하세요."
+        }
+        SchemaTooNew => {
+            "데이터 파일이 이 프로그램보다 새 버전에서 만들어졌습니다. 프로그램을 최신 버전으로 업데이트하세요."
+        }
+        Database | Io => {
+            "데이터 파일을 읽거나 쓰지 못했습니다. 디스크 공간과 파일 권한을 확인한 뒤 다시 동기화하세요."
+        }
+        Cancelled => "작업이 취소되었습니다. 필요하면 대시보드에서 다시 실행하세요.",
+        AdminRequired | AdminPinNotSet | Unauthorized | Forbidden | BadHost | BadOrigin => {
+            "권한이 없어 요청을 처리하지 못했습니다. 관리자 PIN이나 접속 주소를 확인하세요."
+        }
+        Autostart => "로그인 시 자동 시작을 설정하지 못했습니다. 설정 화면에서 다시 시도하세요.",
+        TooLarge | NotFound | NotRunning | AlreadyConfigured | UnsupportedMediaType
+        | MethodNotAllowed | Unavailable | Internal => {
+            "작업을 마치지 못했습니다. 실시간 로그에서 자세한 내용을 확인하세요."
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ToastKind {
     ErrorEntered,
@@ -105,7 +149,10 @@ impl Toasts {
             out.push(Toast {
                 kind: ToastKind::GuardTripped,
                 title: "동기화 보류: 안전장치 작동".into(),
-                body: format!("{} — 대시보드에서 검토 후 적용하세요.", refusal.message),
+                body: format!(
+                    "이번 동기화가 OTT 플랫폼의 파일 {}개를 삭제 처리하려 해서 아무것도 바꾸지 않고 멈췄습니다. 대시보드에서 검토한 뒤 적용하세요.",
+                    r.deleted
+                ),
                 view: "dashboard",
             });
         }
@@ -120,7 +167,7 @@ impl Toasts {
             out.push(Toast {
                 kind: ToastKind::ErrorEntered,
                 title: title.into(),
-                body: err.message.clone(),
+                body: advice_ko(&err.code).into(),
                 view: "logs",
             });
         }
@@ -267,6 +314,59 @@ mod tests {
         assert!(toasts.on_status(&with(9), None, t2).is_empty());
     }
 
+    #[test]
+    fn every_error_code_has_korean_advice_without_cli_flags_or_the_engines_words() {
+        // advice_ko's match is exhaustive over ErrorCode; this checks what it says.
+        let codes = [
+            "config_invalid",
+            "invalid_argument",
+            "invalid_settings",
+            "guard_offline",
+            "guard_mass_delete",
+            "target_schema",
+            "target_busy",
+            "too_large",
+            "root_unreachable",
+            "share_timeout",
+            "admin_required",
+            "admin_pin_not_set",
+            "not_found",
+            "not_running",
+            "already_configured",
+            "stale_review",
+            "cancelled",
+            "sync_running",
+            "schema_too_new",
+            "database",
+            "io",
+            "internal",
+            "unauthorized",
+            "forbidden",
+            "bad_host",
+            "bad_origin",
+            "unsupported_media_type",
+            "method_not_allowed",
+            "unavailable",
+            "autostart",
+        ];
+        for code in codes {
+            assert!(
+                nas_sync_engine::ErrorCode::parse(code).is_some(),
+                "{code} is an engine code"
+            );
+            let a = advice_ko(code);
+            assert!(a.chars().any(|c| ('가'..='힣').contains(&c)), "{code}: {a}");
+            for bad in ["--", "`", "busy_timeout", "pokervod.db", "archive.db"] {
+                assert!(!a.contains(bad), "{code}'s advice names {bad}: {a}");
+            }
+        }
+        // The toast of an error says the advice, not the engine's message.
+        let mut toasts = Toasts::default();
+        let t = toasts.on_status(&status(Some("target_busy")), None, Instant::now());
+        assert_eq!(t[0].body, advice_ko("target_busy"));
+        assert!(!t[0].body.contains("happened"), "{}", t[0].body);
+    }
+
     fn kinds(t: &[Toast]) -> Vec<ToastKind> {
         t.iter().map(|t| t.kind).collect()
     }
@@ -299,6 +399,7 @@ mod tests {
                 guard,
                 message: message.into(),
             });
+            r.deleted = 30;
         }
         job
     }
@@ -315,15 +416,14 @@ mod tests {
         assert_eq!(got[0].view, "logs");
         let back = toasts.on_status(&status(None), None, t0 + Duration::from_secs(60));
         assert_eq!(kinds(&back), [ToastKind::ShareBack]);
-        // A mass-delete refusal is the guard toast, with the engine's numbers.
-        let guard = refused_sync(Guard::MassDelete, "삭제 30건 (기준 20건)");
+        // A mass-delete refusal is the guard toast, with the number of deletions it held back
+        // and what to do in the app (not the engine's message, which names a CLI flag).
+        let guard = refused_sync(Guard::MassDelete, "… run `sync --force` to apply anyway.");
         let got = toasts.on_status(&status(None), Some(&guard), t0 + Duration::from_secs(120));
         assert_eq!(kinds(&got), [ToastKind::GuardTripped]);
-        assert!(
-            got[0].body.starts_with("삭제 30건 (기준 20건) — "),
-            "{}",
-            got[0].body
-        );
+        assert!(got[0].body.contains("파일 30개를 삭제"), "{}", got[0].body);
+        assert!(got[0].body.contains("대시보드에서 검토"), "{}", got[0].body);
+        assert!(!got[0].body.contains("--force"), "{}", got[0].body);
         assert_eq!(got[0].view, "dashboard");
     }
 

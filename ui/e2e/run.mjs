@@ -699,6 +699,52 @@ test("a file still being copied: 복사 중 badge with its size, tab and dashboa
   await until(async () => (await page.getByTestId("copying-count").innerText()).trim() === "0", "the dashboard count is back to 0");
 });
 
+test("problems: a skipped name shows 경고, 문제 1건 on the dashboard and in the list, then goes away", async () => {
+  const wsop = path.join(dir, "archive", "WSOP");
+  // A name that is not UTF-8 (a file copied from an old system): the scan skips it and says so.
+  const bad = Buffer.concat([Buffer.from(wsop + "/E2E_bad_"), Buffer.from([0xff]), Buffer.from(".mp4")]);
+  fs.writeFileSync(bad, "x");
+  atRest(bad);
+  const syncDone = async (what) => {
+    const started = await api(srv.url, "POST", "/api/sync");
+    eq(started.status, 202, `${what}: sync started`);
+    return until(async () => {
+      const j = (await api(srv.url, "GET", `/api/jobs/${started.json.job_id}`)).json;
+      return j.state !== "running" && j;
+    }, `${what}: the sync finished`);
+  };
+  eq((await syncDone("with the bad name")).state, "succeeded", "a skipped name does not fail the sync");
+  const listed = (await api(srv.url, "GET", "/api/problems")).json;
+  eq(listed.total, 1, "GET /api/problems lists it");
+  eq([listed.items[0].kind, listed.items[0].path], ["invalid_name", "WSOP/E2E_bad_\ufffd.mp4"], "kind and path");
+  eq(cli(dir, ["problems"]).total, 1, "nas-sync problems --json lists it");
+  await page.goto(srv.url + "/");
+  await until(async () => (await page.getByTestId("status-light").getAttribute("data-status")) === "warning", "the light is 경고");
+  eq((await page.getByTestId("status-light").innerText()).trim(), "경고", "the light says 경고");
+  await until(async () => (await page.getByTestId("sync-card-problems").count()) === 1, "the sync card shows the problems");
+  assert((await page.getByTestId("sync-card-problems").innerText()).includes("문제 1건"), "문제 1건 on the sync card");
+  eq((await page.getByTestId("nav-problems-count").innerText()).trim(), "1", "the nav counts it");
+  await shot(page, "dashboard-problems", false);
+  await page.getByTestId("sync-card-problems").click();
+  await until(async () => (await page.getByTestId("problem-row").count()) === 1, "one problem row");
+  const row = page.getByTestId("problem-row").first();
+  const text = await row.innerText();
+  assert(text.includes("이름을 읽을 수 없어 건너뜀"), `the problem in Korean: ${text}`);
+  assert(text.includes("NAS에서 이름을 바꾸면"), `what to do: ${text}`);
+  assert(text.includes("WSOP/E2E_bad_"), `the path: ${text}`);
+  assert(/처음 발견 \d{4}-\d{2}-\d{2} \d{2}:\d{2}/.test(text), `since when, local time: ${text}`);
+  assert(/스캔 #\d+/.test(text), `which scan: ${text}`);
+  await row.getByRole("button", { name: "자세히 보기" }).click();
+  assert((await row.getByTestId("problem-detail").innerText()).length > 0, "the engine's detail on demand");
+  await shot(page, "problems", false);
+  // Renamed on the NAS: the next sync registers it and the problem is gone everywhere.
+  fs.renameSync(bad, path.join(wsop, "E2E_bad_renamed.mp4"));
+  eq((await syncDone("after the rename")).result.added, 1, "the renamed file is synced");
+  await until(async () => (await page.getByTestId("problems-empty").count()) === 1, "the list is empty");
+  await until(async () => (await page.getByTestId("status-light").getAttribute("data-status")) === "ok", "the light is back to 정상");
+  eq(await page.getByTestId("nav-problems-count").count(), 0, "no count in the nav");
+});
+
 test("English switch and keyboard reach", async () => {
   await page.getByTestId("nav-dashboard").click();
   await page.getByTestId("lang-switch").click();

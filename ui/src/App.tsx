@@ -9,6 +9,7 @@ import { useLocation } from "./state/router";
 // The dashboard is in the first bundle (first data fast); the other screens load when opened.
 const Matching = lazy(() => import("./components/Matching").then((m) => ({ default: m.Matching })));
 const LogView = lazy(() => import("./components/LogView").then((m) => ({ default: m.LogView })));
+const Problems = lazy(() => import("./components/Problems").then((m) => ({ default: m.Problems })));
 const History = lazy(() => import("./components/History").then((m) => ({ default: m.History })));
 const Settings = lazy(() => import("./components/Settings").then((m) => ({ default: m.Settings })));
 
@@ -109,6 +110,7 @@ export function App() {
         <Suspense fallback={<Spinner />}>
           {view === "dashboard" && <Dashboard />}
           {view === "matching" && <Matching />}
+          {view === "problems" && <Problems />}
           {view === "logs" && <LogView />}
           {view === "history" && <History />}
           {view === "settings" && <Settings />}

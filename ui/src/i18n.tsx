@@ -97,6 +97,8 @@ export function monitorLabel(s: StatusKind, t: T): string {
       return t("에러", "Error");
     case "paused":
       return t("일시정지", "Paused");
+    case "warning":
+      return t("경고", "Warning");
   }
 }
 

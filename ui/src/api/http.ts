@@ -12,6 +12,7 @@ import type {
   LogLine,
   MatchingPage,
   MatchingParams,
+  ProblemList,
   ReconcileResponse,
   PinCheck,
   RootTest,
@@ -107,6 +108,10 @@ export class HttpTransport implements Transport {
   }
   history(p: HistoryParams) {
     return this.call<HistoryPage>("GET", "/api/history", p);
+  }
+
+  problems() {
+    return this.call<ProblemList>("GET", "/api/problems");
   }
   status() {
     return this.call<Status>("GET", "/api/status");

@@ -13,6 +13,7 @@ import type {
   LogLine,
   MatchingPage,
   MatchingParams,
+  ProblemList,
   ReconcileResponse,
   PinCheck,
   RootTest,
@@ -28,7 +29,7 @@ import type {
 /**
  * Tauri `invoke` + `Channel` in the desktop window. Command names are `verb_noun` (STYLE.md);
  * their arguments and answers are the same shapes as the HTTP API. The desktop shell must
- * register these commands: get_dashboard, get_matching, get_tree, get_tree_node, get_history,
+ * register these commands: get_dashboard, get_matching, get_tree, get_tree_node, get_history, get_problems,
  * get_status, get_health, list_jobs, get_job, cancel_job, start_sync, start_scan, start_reconcile,
  * pause_schedule, resume_schedule, get_settings, save_settings, test_root, verify_admin_pin, create_demo, subscribe_logs,
  * subscribe_status, unsubscribe. Errors arrive as `{code, message, field?, errors?}`.
@@ -59,6 +60,10 @@ export class TauriTransport implements Transport {
   }
   history(p: HistoryParams) {
     return this.call<HistoryPage>("get_history", { query: p });
+  }
+
+  problems() {
+    return this.call<ProblemList>("get_problems");
   }
   status() {
     return this.call<Status>("get_status");

@@ -10,6 +10,7 @@ import type {
   LogLine,
   MatchingPage,
   MatchingParams,
+  ProblemList,
   ReconcileResponse,
   PinCheck,
   RootTest,
@@ -40,6 +41,8 @@ export interface Transport {
   tree(): Promise<Tree>;
   treeNode(p: TreeParams): Promise<TreeNode>;
   history(p: HistoryParams): Promise<HistoryPage>;
+  /** What a scan could not read and what the Target refused, while it lasts. */
+  problems(): Promise<ProblemList>;
   status(): Promise<Status>;
   /** Also makes the engine look at the root now (an unreachable share turns the status to error). */
   health(): Promise<Health>;

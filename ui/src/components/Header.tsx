@@ -10,10 +10,11 @@ const lightColor: Record<StatusKind, string> = {
   ok: "bg-emerald-500",
   running: "bg-blue-500 animate-pulse",
   error: "bg-red-500",
-  paused: "bg-amber-400",
+  paused: "bg-slate-500",
+  warning: "bg-amber-500",
 };
 
-/** The status light: 정상 / 진행중 / 에러 / 일시정지; the last error on hover or click. */
+/** The status light: 정상 / 진행중 / 에러 / 일시정지 / 경고; the last error on hover or click. */
 export function StatusLight() {
   const { status, online } = useApp();
   const { t, lang } = useLang();
@@ -92,6 +93,20 @@ export function StatusLight() {
                   : t("예약 없음", "not scheduled")}
             </dd>
           </dl>
+          {online && (status?.problems ?? 0) > 0 && (
+            <button
+              type="button"
+              data-testid="status-problems"
+              onClick={() => {
+                setPinned(false);
+                setHover(false);
+                navigate("problems");
+              }}
+              className="mt-3 w-full rounded-lg bg-amber-50 p-3 text-left font-semibold text-amber-800 hover:bg-amber-100 dark:bg-amber-950 dark:text-amber-200"
+            >
+              {t(`문제 ${status?.problems}건 — 문제 목록 보기`, `${status?.problems} problems — open the list`)}
+            </button>
+          )}
           {!online && (
             <p className="mt-3 text-amber-700 dark:text-amber-300">
               {t(
@@ -120,6 +135,7 @@ export function StatusLight() {
 const NAV: { view: View; ko: string; en: string; icon: string }[] = [
   { view: "dashboard", ko: "대시보드", en: "Dashboard", icon: "📊" },
   { view: "matching", ko: "1:1 매칭", en: "Matching", icon: "🗂️" },
+  { view: "problems", ko: "문제", en: "Problems", icon: "⚠️" },
   { view: "logs", ko: "실시간 로그", en: "Live log", icon: "📜" },
   { view: "history", ko: "변경 이력", en: "History", icon: "📋" },
   { view: "settings", ko: "설정", en: "Settings", icon: "⚙️" },
@@ -128,6 +144,8 @@ const NAV: { view: View; ko: string; en: string; icon: string }[] = [
 export function Header() {
   const { view } = useLocation();
   const { t, lang, setLang } = useLang();
+  const { status } = useApp();
+  const problems = status?.problems ?? 0;
   return (
     <header className="sticky top-0 z-20 border-b border-slate-200 bg-white/90 backdrop-blur dark:border-slate-800 dark:bg-slate-900/90">
       <div className="mx-auto flex max-w-7xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
@@ -156,6 +174,14 @@ export function Header() {
                 >
                   <span aria-hidden>{n.icon}</span>
                   {lang === "ko" ? n.ko : n.en}
+                  {n.view === "problems" && problems > 0 && (
+                    <span
+                      data-testid="nav-problems-count"
+                      className="rounded-full bg-amber-500 px-1.5 text-xs font-semibold text-white"
+                    >
+                      {problems}
+                    </span>
+                  )}
                 </a>
               </li>
             ))}

@@ -166,16 +166,16 @@ describe("matching table", () => {
     summary: { synced: 1, not_synced: 1, duplicates_excluded: 0, new: 0, copying: 0, changed: 0, deleted: 0, by_status: {} },
     items: [
       {
-        status: "synced_with_duplicates", reason: "동기화됨", reason_code: "synced_with_duplicates", warning: null, catalog: "HCL",
+        status: "synced_with_duplicates", reason: "동기화됨", reason_code: "synced_with_duplicates", catalog: "HCL",
         source: { id: 5, path: "HCL/EP123.mp4", size_bytes: 897581056, mtime: 0, codec: "h264", resolution: "1280x720", duration_sec: 60 },
         target: { id: 85, nas_path: "HCL/EP123.mp4", size_bytes: 897581056, hls_compatible: true, status: "active" },
         duplicates: [{ id: 6, path: "HCL/Archive/EP123.mp4" }, { id: 7, path: "HCL/Backup/EP123.mp4" }],
-        primary: null,
+
       },
       {
-        status: "not_synced", reason: "HLS 비호환 (mxf)", reason_code: "not_hls", warning: null, catalog: "PAD",
+        status: "not_synced", reason: "HLS 비호환 (mxf)", reason_code: "not_hls", catalog: "PAD",
         source: { id: 100, path: "PAD/Special.mxf", size_bytes: 2684354560, mtime: 0, codec: "prores", resolution: "3840x2160", duration_sec: null },
-        target: null, duplicates: [], primary: null,
+        target: null, duplicates: [],
       },
     ],
   };
@@ -225,9 +225,9 @@ describe("a file still being copied", () => {
     summary: { synced: 0, not_synced: 0, duplicates_excluded: 0, new: 0, copying: 1, changed: 0, deleted: 0, by_status: { copying: 1 } },
     items: [
       {
-        status: "copying", reason: "복사 중 (현재 512.0 MB) — 파일이 바뀌지 않으면 동기화됩니다", reason_code: "copying", warning: null, catalog: "WSOP",
+        status: "copying", reason: "복사 중 (현재 512.0 MB) — 파일이 바뀌지 않으면 동기화됩니다", reason_code: "copying", catalog: "WSOP",
         source: { id: 9, path: "WSOP/2024/arriving.mp4", size_bytes: 536870912, mtime: 0, codec: null, resolution: null, duration_sec: null },
-        target: null, duplicates: [], primary: null,
+        target: null, duplicates: [],
       },
     ],
   };

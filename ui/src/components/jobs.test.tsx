@@ -5,7 +5,7 @@ import type { JobInfo, Status, Transport } from "../api";
 import { AppProvider } from "../state/app";
 import { useLatestJobs } from "./jobs";
 
-const idle: Status = { status: "ok", label: "정상", job: null, paused: false, last_error: null, last_sync: null, next_sync: null };
+const idle: Status = { status: "ok", label: "정상", job: null, paused: false, last_error: null, last_sync: null, next_sync: null, problems: 0 };
 
 function job(state: JobInfo["state"]): JobInfo {
   return {

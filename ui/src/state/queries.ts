@@ -13,6 +13,7 @@ export const keys = {
   jobs: () => ["jobs"] as const,
   matching: (p: MatchingParams) => ["matching", p] as const,
   history: (p: HistoryParams) => ["history", p] as const,
+  problems: () => ["problems"] as const,
   treeNode: (p: TreeParams) => ["tree", p] as const,
 };
 
@@ -56,6 +57,12 @@ export function useMatching(p: MatchingParams) {
 export function useHistory(p: HistoryParams) {
   const { api } = useApp();
   return useQuery({ queryKey: keys.history(p), queryFn: () => api.history(p), placeholderData: keepPreviousData });
+}
+
+/** The problems that last (refreshed with every finished job, like every query). */
+export function useProblems() {
+  const { api } = useApp();
+  return useQuery({ queryKey: keys.problems(), queryFn: () => api.problems() });
 }
 
 /** One folder of the catalog tree. */

@@ -2,8 +2,8 @@
 // sort) is the query string, so a reload or a shared link shows the same thing.
 import { useSyncExternalStore } from "react";
 
-export type View = "dashboard" | "matching" | "logs" | "history" | "settings";
-export const VIEWS: View[] = ["dashboard", "matching", "logs", "history", "settings"];
+export type View = "dashboard" | "matching" | "problems" | "logs" | "history" | "settings";
+export const VIEWS: View[] = ["dashboard", "matching", "problems", "logs", "history", "settings"];
 
 const listeners = new Set<() => void>();
 

@@ -4,6 +4,7 @@ import { formatBytes, formatDateTime, formatNumber, formatPercent, relativeTime 
 import { useLang } from "../../i18n";
 import { useApp } from "../../state/app";
 import type { SyncMutation } from "../../state/queries";
+import { navigate } from "../../state/router";
 import { Button, Card } from "../ui";
 
 function Stat({ value, label, testId }: { value: number; label: string; testId: string }) {
@@ -107,6 +108,19 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
                 <span className="text-red-600"> · {t("에러", "errors")} {last.errors}</span>
               )}
             </p>
+          )}
+          {d.sync_status.problems > 0 && (
+            <a
+              href="problems"
+              data-testid="sync-card-problems"
+              onClick={(e) => {
+                e.preventDefault();
+                navigate("problems");
+              }}
+              className="rounded-lg bg-amber-50 px-2 py-1.5 text-sm font-semibold text-amber-800 hover:bg-amber-100 dark:bg-amber-950 dark:text-amber-200"
+            >
+              ⚠️ {t(`문제 ${formatNumber(d.sync_status.problems, lang)}건`, `${formatNumber(d.sync_status.problems, lang)} problems`)} →
+            </a>
           )}
         </div>
       </Card>
