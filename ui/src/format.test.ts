@@ -102,3 +102,18 @@ describe("fieldMessage", () => {
     expect(fieldMessage("something else", "ko")).toBe("something else");
   });
 });
+
+describe("inLang (the live log in the chosen language)", () => {
+  it("shows the Korean or the English half of an engine line", async () => {
+    const { inLang } = await import("./components/LogView");
+    const line = "동기화 완료: 추가 3, 변경 0 / sync applied";
+    expect(inLang(line, "ko")).toBe("동기화 완료: 추가 3, 변경 0");
+    expect(inLang(line, "en")).toBe("sync applied");
+  });
+  it("keeps a line whole when it is not one Korean and one English half", async () => {
+    const { inLang } = await import("./components/LogView");
+    expect(inLang("plain English line", "ko")).toBe("plain English line");
+    expect(inLang("a / b", "ko")).toBe("a / b");
+    expect(inLang("경로 A / 경로 B", "en")).toBe("경로 A / 경로 B");
+  });
+});

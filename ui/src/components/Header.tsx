@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { useApp } from "../state/app";
-import { monitorLabel, jobLabel, useLang } from "../i18n";
+import { errorAdvice, monitorLabel, jobLabel, useLang } from "../i18n";
 import { formatDateTime, relativeTime } from "../format";
 import { navigate, useLocation, type View } from "../state/router";
 import { cx } from "./ui";
@@ -121,7 +121,7 @@ export function StatusLight() {
                 {t("마지막 에러", "Last error")} · {formatDateTime(err.time)}
               </p>
               <p className="mt-1 break-words" data-testid="last-error">
-                {err.message}
+                {errorAdvice(err.code, t)}
               </p>
               <p className="mt-1 font-mono text-xs opacity-70">{err.code}</p>
             </div>

@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import type { Level } from "../api";
 import { formatClock, formatNumber } from "../format";
-import { useLang } from "../i18n";
+import { useLang, type Lang, type T } from "../i18n";
 import { useApp, useLogLines } from "../state/app";
 import { Button, Card, EmptyState, cx } from "./ui";
 
@@ -15,6 +15,35 @@ const levelClass: Record<Level, string> = {
   DEBUG: "text-slate-500",
   TRACE: "text-slate-500",
 };
+
+/** The level menu in words: which lines are shown. */
+function levelLabel(l: Level, t: T): string {
+  switch (l) {
+    case "ERROR":
+      return t("에러만", "Errors only");
+    case "WARN":
+      return t("경고 이상", "Warnings and errors");
+    case "INFO":
+      return t("일반 (권장)", "Normal (recommended)");
+    default:
+      return t("전체 (개발자용)", "Everything (for developers)");
+  }
+}
+
+/**
+ * The engine writes its log lines as "한국어 / English"; the screen shows the half in the chosen
+ * language. A line without that shape (or whose halves are not one Korean, one English) is shown
+ * whole.
+ */
+export function inLang(message: string, lang: Lang): string {
+  const at = message.indexOf(" / ");
+  if (at < 0) return message;
+  const ko = message.slice(0, at);
+  const en = message.slice(at + 3);
+  const hangul = /[\uac00-\ud7a3]/;
+  if (!hangul.test(ko) || hangul.test(en)) return message;
+  return lang === "ko" ? ko : en;
+}
 
 const rank: Record<Level, number> = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4 };
 
@@ -65,12 +94,12 @@ export function LogView() {
           >
             {LEVELS.map((l) => (
               <option key={l} value={l}>
-                {l === "DEBUG" ? t("전체 (DEBUG+)", "All (DEBUG+)") : `${l}+`}
+                {levelLabel(l, t)}
               </option>
             ))}
           </select>
           <Button size="sm" data-testid="log-clear" onClick={() => logs.clear()}>
-            Clear
+            {t("화면 지우기", "Clear")}
           </Button>
         </>
       }
@@ -120,7 +149,7 @@ export function LogView() {
                 [{l.level}]
               </span>
               <span className={l.level === "ERROR" ? "text-red-300" : l.level === "WARN" ? "text-amber-200" : ""}>
-                {l.message}
+                {inLang(l.message, lang)}
               </span>
             </div>
           ))

@@ -237,8 +237,8 @@ export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
   const columns = useMemo(
     () => [
       col.accessor("status", { id: "status", header: t("상태", "Status") }),
-      col.accessor((r) => r.source?.path ?? "", { id: "source", header: "📂 Source (archive.db)" }),
-      col.accessor((r) => r.target?.nas_path ?? "", { id: "target", header: "📺 Target (pokervod.db)", enableSorting: false }),
+      col.accessor((r) => r.source?.path ?? "", { id: "source", header: t("📂 NAS 아카이브 (원본)", "📂 NAS archive (Source)") }),
+      col.accessor((r) => r.target?.nas_path ?? "", { id: "target", header: t("📺 OTT 플랫폼 (대상)", "📺 OTT platform (Target)"), enableSorting: false }),
       col.accessor((r) => r.source?.size_bytes ?? r.target?.size_bytes ?? 0, { id: "size", header: t("크기", "Size") }),
       col.accessor((r) => r.target?.id ?? null, { id: "id", header: "ID", enableSorting: false }),
     ],
@@ -372,7 +372,7 @@ export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
                         </div>
                         <div className="mt-0.5 flex flex-wrap gap-x-2 text-xs text-slate-500">
                           <span>📁 {formatBytes(r.target.size_bytes)}</span>
-                          {r.target.hls_compatible && <span className="text-emerald-600">HLS ✓</span>}
+                          {r.target.hls_compatible && <span className="text-emerald-600">{t("HLS 재생 가능", "HLS playable")}</span>}
                           {r.target.status === "deleted" && <span className="text-red-600">{t("삭제됨", "deleted")}</span>}
                         </div>
                       </>

@@ -179,7 +179,7 @@ describe("matching table", () => {
       },
     ],
   };
-  it("shows sizes, codecs, HLS ✓, the reason of a non-synced row and expands +N 중복 경로", () => {
+  it("shows sizes, codecs, HLS 재생 가능, the reason of a non-synced row and expands +N 중복 경로", () => {
     render(
       <LangProvider lang="ko">
         <Table data={page} p={readParams(new URLSearchParams(""))} t={(ko) => ko} />
@@ -188,7 +188,7 @@ describe("matching table", () => {
     const rows = screen.getAllByTestId("matching-row");
     expect(rows[0]).toHaveTextContent("856 MB");
     expect(rows[0]).toHaveTextContent("720p");
-    expect(rows[0]).toHaveTextContent("HLS ✓");
+    expect(rows[0]).toHaveTextContent("HLS 재생 가능");
     expect(within(rows[0]).getByTestId("target-id")).toHaveTextContent("85");
     expect(rows[1]).toHaveTextContent("(HLS 비호환 (mxf))");
     expect(rows[1]).toHaveTextContent("4K");

@@ -7,8 +7,8 @@ import { Button } from "../ui";
 export function DriftReport({ r, onClose }: { r: ReconcileReport; onClose: () => void }) {
   const { t, lang } = useLang();
   const sections: { key: string; label: string; count: number; items: string[] }[] = [
-    { key: "on_share_not_in_archive", label: t("NAS에 있으나 archive.db에 없음 (신규·이동)", "On the share, not in archive.db (new/moved)"), count: r.on_share_not_in_archive.count, items: r.on_share_not_in_archive.items },
-    { key: "in_archive_not_on_share", label: t("archive.db에 있으나 NAS에 없음 (삭제·이동)", "In archive.db, gone from the share"), count: r.in_archive_not_on_share.count, items: r.in_archive_not_on_share.items },
+    { key: "on_share_not_in_archive", label: t("NAS에 있으나 원본 목록에 없음 (신규·이동)", "On the share, not in the Source list (new/moved)"), count: r.on_share_not_in_archive.count, items: r.on_share_not_in_archive.items },
+    { key: "in_archive_not_on_share", label: t("원본 목록에 있으나 NAS에 없음 (삭제·이동)", "In the Source list, gone from the share"), count: r.in_archive_not_on_share.count, items: r.in_archive_not_on_share.items },
     { key: "modified_on_share", label: t("NAS에서 변경됨 (크기·수정 시각)", "Modified on the share"), count: r.modified_on_share.count, items: r.modified_on_share.items },
     { key: "moved_on_share", label: t("NAS에서 이동됨", "Moved on the share"), count: r.moved_on_share.count, items: r.moved_on_share.items.map((m) => `${m.from} → ${m.to}`) },
     { key: "would_insert", label: t("다음 동기화에서 추가", "Next sync inserts"), count: r.would_insert.count, items: r.would_insert.items },
@@ -27,7 +27,7 @@ export function DriftReport({ r, onClose }: { r: ReconcileReport; onClose: () =>
             {r.in_sync ? `✅ ${t("정합성 검증: 차이 없음", "Reconcile: in sync")}` : `⚠️ ${t("정합성 검증: 차이 발견", "Reconcile: drift found")}`}
           </p>
           <p className="tabular mt-1 text-sm text-slate-500">
-            NAS {formatNumber(r.share_files, lang)} · archive.db {formatNumber(r.archive_files, lang)} · Target{" "}
+            NAS {formatNumber(r.share_files, lang)} · {t("원본 목록", "Source list")} {formatNumber(r.archive_files, lang)} · {t("OTT 플랫폼", "OTT platform")}{" "}
             {formatNumber(r.target_active, lang)} {t("(활성)", "(active)")} · {formatDuration(r.duration_ms / 1000, lang)}
           </p>
         </div>

@@ -42,7 +42,7 @@ export function GuardPanel({
       </p>
       <p className="mt-1 text-red-800 dark:text-red-200" data-testid="guard-numbers">
         {t(
-          `이번 동기화는 활성 Target ${formatNumber(r.active_before, lang)}건 중 ${formatNumber(r.deleted, lang)}건(${(pct * 100).toFixed(1)}%)을 삭제로 표시하려 했습니다. pokervod.db에는 아무것도 쓰지 않았습니다.`,
+          `이번 동기화는 활성 Target ${formatNumber(r.active_before, lang)}건 중 ${formatNumber(r.deleted, lang)}건(${(pct * 100).toFixed(1)}%)을 삭제로 표시하려 했습니다. OTT 플랫폼에는 아무것도 쓰지 않았습니다.`,
           `This sync would mark ${formatNumber(r.deleted, lang)} of ${formatNumber(r.active_before, lang)} active Target rows deleted (${(pct * 100).toFixed(1)}%). Nothing was written to pokervod.db.`,
         )}
       </p>
@@ -123,7 +123,7 @@ function OfflinePanel({ message, onRetry }: { message: string; onRetry?: () => v
         {message}
       </p>
       <p className="mt-1 text-amber-900/80 dark:text-amber-200/80">
-        {t("archive.db와 pokervod.db에는 아무것도 쓰지 않았습니다.", "Nothing was written to archive.db or pokervod.db.")}
+        {t("원본 목록과 OTT 플랫폼에는 아무것도 쓰지 않았습니다.", "Nothing was written to the Source list or the OTT platform.")}
       </p>
       <ul className="mt-2 list-disc pl-5 text-amber-900 dark:text-amber-100">
         <li>{t("NAS 전원과 네트워크 연결을 확인하세요.", "Check that the NAS is on and on the network.")}</li>

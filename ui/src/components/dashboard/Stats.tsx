@@ -109,7 +109,7 @@ export function FormatStats({ d }: { d: DashboardData }) {
           </dd>
         </div>
         <div>
-          <dt className="text-slate-500">archive.db</dt>
+          <dt className="text-slate-500" title={d.source.db_path}>{t("원본 목록 파일", "Source list file")}</dt>
           <dd className="font-semibold">{d.source.db_size_mb} MB</dd>
         </div>
       </dl>

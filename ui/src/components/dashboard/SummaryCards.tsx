@@ -26,10 +26,10 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
   const running = d.sync_status.is_running || status?.job != null;
   return (
     <div className="grid items-stretch gap-4 md:grid-cols-[1fr_auto_1fr_1fr_1fr]">
-      <Card icon="📂" title={t("Source · NAS 아카이브", "Source · NAS archive")}>
+      <Card icon="📂" title={t("NAS 아카이브 (원본)", "NAS archive (Source)")}>
         <Stat value={d.source.total_files} label={t("전체 파일", "files")} testId="source-total" />
         <p className="mt-2 truncate text-xs text-slate-500" title={d.source.db_path}>
-          archive.db · {formatBytes(d.source.total_size_bytes)}
+          {t("총 용량", "Total size")} {formatBytes(d.source.total_size_bytes)}
         </p>
         {d.source.pending_delete > 0 && (
           <p className="mt-1 text-xs text-amber-700 dark:text-amber-300" data-testid="source-pending-delete">
@@ -43,10 +43,10 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
       <div aria-hidden className="hidden items-center text-2xl text-slate-400 md:flex">
         →
       </div>
-      <Card icon="📺" title={t("Target · OTT 플랫폼", "Target · OTT platform")}>
+      <Card icon="📺" title={t("OTT 플랫폼 (대상)", "OTT platform (Target)")}>
         <Stat value={d.target.total_files} label={t("HLS 등록", "HLS registered")} testId="target-total" />
         <p className="mt-2 truncate text-xs text-slate-500" title={d.target.db_path}>
-          pokervod.db · {t("Source 대비", "of Source")} {formatPercent(d.target.hls_ratio)}
+          {t("NAS 아카이브 파일 대비", "of the NAS archive's files")} {formatPercent(d.target.hls_ratio)}
         </p>
         {d.target.network_fs && (
           <p
@@ -57,7 +57,7 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
           >
             ⚠️{" "}
             {t(
-              `pokervod.db가 네트워크 파일 시스템(${d.target.network_fs})에 있습니다. 여러 컴퓨터가 함께 쓰면 손상될 수 있으니 이 파일을 쓰는 프로그램이 하나인지 확인하고, WAL 모드는 켜지 마세요.`,
+              `OTT 플랫폼 카탈로그 파일이 네트워크 파일 시스템(${d.target.network_fs})에 있습니다. 여러 컴퓨터가 함께 쓰면 손상될 수 있으니 이 파일을 쓰는 프로그램이 하나인지 확인하고, WAL 모드는 켜지 마세요.`,
               `pokervod.db is on a network file system (${d.target.network_fs}); writers on several computers can corrupt it. Make sure one program writes it, and keep WAL off.`,
             )}
           </p>
