@@ -86,7 +86,8 @@ enum Command {
         /// Only this catalog (e.g. WSOP).
         #[arg(long)]
         catalog: Option<String>,
-        /// Only changes at or after this date/time (2026-11-26 or 2026-11-26T09:30:00Z).
+        /// Only changes at or after this date/time: 2026-11-26 (from local midnight) or
+        /// 2026-11-26T09:30:00Z.
         #[arg(long)]
         since: Option<String>,
         /// At most this many rows (default 100, at most 10,000).
@@ -179,6 +180,18 @@ pub struct Outcome {
     json: serde_json::Value,
     human: String,
     code: u8,
+}
+
+/// A bare date (`2026-12-07`) as the instant that day starts in the local time zone, as an
+/// operator means it (UTC midnight is 09:00 in Seoul); anything else as typed.
+fn local_day_start(since: &str) -> String {
+    use chrono::{Local, NaiveDate, TimeZone};
+    NaiveDate::parse_from_str(since.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|t| Local.from_local_datetime(&t).earliest())
+        .map(|t| t.to_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| since.to_string())
 }
 
 fn main() -> ExitCode {
@@ -472,7 +485,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             let filter = query::HistoryFilter {
                 event: event.clone(),
                 catalog: catalog.clone(),
-                since: since.clone(),
+                since: since.as_deref().map(local_day_start),
                 limit: *limit,
                 offset: *offset,
             };

@@ -13,6 +13,19 @@ const PER_PAGE = 20;
 
 const tone: Record<string, Tone> = { added: "green", deleted: "red", moved: "blue", updated: "violet", restored: "amber" };
 
+/**
+ * The date picked (`YYYY-MM-DD`, as the address bar keeps it) as the instant its day starts
+ * where the operator is: "이후 2026-12-07" in Seoul includes that morning's changes, which a
+ * UTC midnight (09:00 KST) would drop. Anything else goes to the server as typed (it says what
+ * is wrong with it).
+ */
+export function localMidnight(date: string): string | undefined {
+  if (!date) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return date;
+  const d = new Date(`${date}T00:00:00`);
+  return Number.isNaN(d.getTime()) ? date : d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
 export function History() {
   const { t, lang } = useLang();
   const { params } = useLocation();
@@ -27,7 +40,7 @@ export function History() {
     // From the address bar as typed: the server checks it (a wrong value is a field message).
     event: (event || undefined) as HistoryParams["event"],
     catalog: catalog || undefined,
-    since: since || undefined,
+    since: localMidnight(since),
     limit: PER_PAGE,
     offset: (page - 1) * PER_PAGE,
   });
