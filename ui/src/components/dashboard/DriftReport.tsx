@@ -16,7 +16,7 @@ export function DriftReport({ r, onClose }: { r: ReconcileReport; onClose: () =>
     { key: "would_move", label: t("다음 동기화에서 이동", "Next sync moves"), count: r.would_move.count, items: r.would_move.items.map((m) => `${m.from} → ${m.to}`) },
     { key: "would_restore", label: t("다음 동기화에서 복원", "Next sync restores"), count: r.would_restore.count, items: r.would_restore.items },
     { key: "would_delete", label: t("다음 동기화에서 삭제", "Next sync deletes"), count: r.would_delete.count, items: r.would_delete.items.map((x) => `${x.nas_path} (ID ${x.id})`) },
-    { key: "target_paths_missing", label: t("Target 경로가 NAS에 없음", "Target paths missing on the share"), count: r.target_paths_missing.count, items: r.target_paths_missing.items.map((x) => `${x.nas_path} (ID ${x.id})`) },
+    { key: "target_paths_missing", label: t("OTT 플랫폼의 경로가 NAS에 없음", "OTT platform paths missing on the share"), count: r.target_paths_missing.count, items: r.target_paths_missing.items.map((x) => `${x.nas_path} (ID ${x.id})`) },
   ];
   const drift = sections.filter((s) => s.count > 0);
   return (

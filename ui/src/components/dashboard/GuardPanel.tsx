@@ -119,9 +119,6 @@ function OfflinePanel({ message, onRetry }: { message: string; onRetry?: () => v
         📡 {t("NAS 공유 폴더에 연결할 수 없어 동기화를 멈췄습니다", "The NAS share cannot be reached; the sync stopped")}
       </p>
       <p className="mt-1 break-words text-amber-900 dark:text-amber-100">{fieldMessage(message, lang)}</p>
-      <p className="mt-1 font-mono text-xs break-words text-amber-800/80 dark:text-amber-200/70" data-testid="offline-detail">
-        {message}
-      </p>
       <p className="mt-1 text-amber-900/80 dark:text-amber-200/80">
         {t("원본 목록과 OTT 플랫폼에는 아무것도 쓰지 않았습니다.", "Nothing was written to the Source list or the OTT platform.")}
       </p>

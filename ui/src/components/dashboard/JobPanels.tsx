@@ -1,8 +1,8 @@
 // The job the dashboard follows: running (progress, cancel) or finished (its counts or error).
 import { useMutation } from "@tanstack/react-query";
 import type { JobInfo, SyncReport } from "../../api";
-import { fieldMessage, formatDateTime, formatDuration, formatNumber } from "../../format";
-import { jobLabel, phaseLabel, useLang } from "../../i18n";
+import { formatDateTime, formatDuration, formatNumber } from "../../format";
+import { errorAdvice, jobLabel, phaseLabel, useLang } from "../../i18n";
 import { useApp } from "../../state/app";
 import { Badge, Button, Spinner } from "../ui";
 
@@ -81,7 +81,7 @@ export function FinishedJob({ job }: { job: JobInfo }) {
       )}
       {job.error && job.error.code !== "target_busy" && (
         <span className="text-red-600" data-testid="job-error">
-          {fieldMessage(job.error.message, lang)}
+          {errorAdvice(job.error.code, t)}
         </span>
       )}
       <span className="text-slate-400">
@@ -97,10 +97,9 @@ export function FinishedJob({ job }: { job: JobInfo }) {
           <p className="mt-1">
             {t(
               "다른 프로그램(OTT 서버, DB 도구)이 카탈로그에 쓰는 중이라 기다리다 멈췄습니다. 아무것도 적용하지 않았습니다. 잠시 후 다시 실행하세요.",
-              "Another program (the OTT server, a DB tool) is writing to pokervod.db; the sync gave up waiting and applied nothing. Run it again shortly.",
+              "Another program (the OTT server, a DB tool) is writing to the catalog; the sync gave up waiting and applied nothing. Run it again shortly.",
             )}
           </p>
-          <p className="mt-1 font-mono text-xs opacity-70">{job.error.message}</p>
         </div>
       )}
     </div>

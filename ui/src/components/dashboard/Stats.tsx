@@ -92,7 +92,7 @@ export function FormatStats({ d }: { d: DashboardData }) {
           </dd>
         </div>
         <div>
-          <dt className="text-slate-500">{t("Target 포맷", "Target formats")}</dt>
+          <dt className="text-slate-500">{t("OTT 플랫폼 포맷", "OTT platform formats")}</dt>
           <dd className="flex flex-wrap gap-1">
             {Object.entries(d.target.by_format).map(([f, n]) => (
               <Badge key={f}>
