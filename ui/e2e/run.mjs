@@ -454,6 +454,14 @@ test("a sync from the UI after adding files: log lines, new rows, history entrie
   // The engine's wording of the finish line ("동기화 완료" / "동기화 작업 #N 끝") may change.
   const finished = /동기화 완료|동기화 작업 #\d+ 끝|sync (job )?finished/;
   await until(async () => (await texts(page.getByTestId("log-line"))).some((l) => finished.test(l)), "log shows the sync finished");
+  // Search: only the lines that contain the words, in the language shown.
+  await page.getByTestId("log-search").fill("동기화 완료");
+  await until(async () => {
+    const shown = await texts(page.getByTestId("log-line"));
+    return shown.length > 0 && shown.every((l) => l.includes("동기화 완료"));
+  }, "the search keeps only matching lines");
+  assert((await texts(page.getByTestId("log-line"))).every((l) => !l.includes(" / ")), "Korean only, not both languages joined");
+  await page.getByTestId("log-search").fill("");
   const lines = await texts(page.getByTestId("log-line"));
   assert(lines.some((l) => l.includes("동기화 시작")), "log shows 동기화 시작");
   await shot(page, "logs", false);

@@ -110,6 +110,11 @@ export class HttpTransport implements Transport {
     return this.call<HistoryPage>("GET", "/api/history", p);
   }
 
+  /** The browser cannot open a folder on the server's machine. */
+  openLogFolder() {
+    return Promise.resolve(null);
+  }
+
   problems() {
     return this.call<ProblemList>("GET", "/api/problems");
   }

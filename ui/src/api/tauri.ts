@@ -31,7 +31,7 @@ import type {
  * their arguments and answers are the same shapes as the HTTP API. The desktop shell must
  * register these commands: get_dashboard, get_matching, get_tree, get_tree_node, get_history, get_problems,
  * get_status, get_health, list_jobs, get_job, cancel_job, start_sync, start_scan, start_reconcile,
- * pause_schedule, resume_schedule, get_settings, save_settings, test_root, verify_admin_pin, create_demo, subscribe_logs,
+ * pause_schedule, resume_schedule, get_settings, save_settings, test_root, verify_admin_pin, create_demo, open_log_folder, subscribe_logs,
  * subscribe_status, unsubscribe. Errors arrive as `{code, message, field?, errors?}`.
  */
 export class TauriTransport implements Transport {
@@ -60,6 +60,10 @@ export class TauriTransport implements Transport {
   }
   history(p: HistoryParams) {
     return this.call<HistoryPage>("get_history", { query: p });
+  }
+
+  openLogFolder() {
+    return this.call<{ path: string; opened: boolean }>("open_log_folder");
   }
 
   problems() {

@@ -61,6 +61,8 @@ export interface Transport {
   /** Is this the admin PIN (admin mode for 스캔 실행)? Wrong guesses are throttled. */
   verifyPin(pin: string): Promise<PinCheck>;
   createDemo(): Promise<DemoCreated>;
+  /** Desktop only: open the live log's folder in the file manager (`null` from the web server). */
+  openLogFolder(): Promise<{ path: string; opened: boolean } | null>;
   subscribeLogs(onLine: (l: LogLine) => void, onState: (s: StreamState) => void): Unsubscribe;
   subscribeStatus(onStatus: (s: Status) => void, onState: (s: StreamState) => void): Unsubscribe;
 }

@@ -54,12 +54,17 @@ export function atBottom(el: { scrollTop: number; scrollHeight: number; clientHe
 
 export function LogView() {
   const { t, lang } = useLang();
-  const { online } = useApp();
+  const { online, api } = useApp();
   const logs = useLogLines();
   const [min, setMin] = useState<Level>("INFO");
   const [follow, setFollow] = useState(true);
   const box = useRef<HTMLDivElement>(null);
-  const lines = logs.all().filter((l) => rank[l.level] >= rank[min]);
+  const [search, setSearch] = useState("");
+  const needle = search.trim().toLowerCase();
+  const lines = logs
+    .all()
+    .filter((l) => rank[l.level] >= rank[min] && (!needle || inLang(l.message, lang).toLowerCase().includes(needle)));
+  const [folder, setFolder] = useState<string | null>(null);
   const last = lines.length ? lines[lines.length - 1].seq : 0;
 
   // Follow the tail unless the reader scrolled up.
@@ -82,6 +87,15 @@ export function LogView() {
       testId="logs"
       actions={
         <>
+          <input
+            type="search"
+            data-testid="log-search"
+            aria-label={t("로그 검색", "Search the log")}
+            placeholder={t("로그 검색", "Search the log")}
+            value={search}
+            onChange={(e) => setSearch(e.target.value)}
+            className="w-40 rounded-md border border-slate-300 bg-white px-2 py-1 text-xs dark:border-slate-700 dark:bg-slate-900"
+          />
           <label htmlFor="log-level" className="text-xs text-slate-500">
             {t("레벨", "Level")}
           </label>
@@ -101,6 +115,16 @@ export function LogView() {
           <Button size="sm" data-testid="log-clear" onClick={() => logs.clear()}>
             {t("화면 지우기", "Clear")}
           </Button>
+          {api.kind === "tauri" && (
+            <Button
+              size="sm"
+              data-testid="log-folder"
+              title={folder ?? undefined}
+              onClick={() => void api.openLogFolder().then((f) => setFolder(f?.path ?? null), () => setFolder(null))}
+            >
+              {t("로그 폴더 열기", "Open log folder")}
+            </Button>
+          )}
         </>
       }
     >
