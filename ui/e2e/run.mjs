@@ -321,6 +321,27 @@ test("dashboard numbers equal `nas-sync dashboard --json`, first data within the
   eq(await val("target-total"), d.target.total_files, "Target total (HLS registered)");
   eq(Number((await page.getByTestId("excluded-non-hls").innerText()).replace(/,/g, "")), d.target.excluded.non_hls, "non-HLS");
   eq(Number((await page.getByTestId("excluded-duplicates").innerText()).replace(/,/g, "")), d.target.excluded.duplicates, "duplicates");
+  // Every number an operator can compare with the matching table's tabs is the same number.
+  const num = async (id) => Number((await page.getByTestId(id).innerText()).replace(/,/g, ""));
+  const shown = {
+    nonHls: await num("excluded-non-hls"),
+    other: await num("excluded-other"),
+    duplicates: await num("excluded-duplicates"),
+    pending: await num("pending-count"),
+    copying: await num("copying-count"),
+    source: await val("source-total"),
+  };
+  await page.getByTestId("nav-matching").click();
+  const tab = async (s) => Number(await page.getByTestId(`tab-${s}`).getAttribute("data-count"));
+  await until(async () => (await tab("all")) > 0, "the matching tabs have their counts");
+  eq(shown.nonHls + shown.other, await tab("not_synced"), "비호환 영상 + 자막·기타 = the 미등록 tab");
+  eq(shown.duplicates, await tab("duplicate"), "중복 = the 중복 tab");
+  eq(shown.pending, (await tab("new")) + (await tab("changed")), "반영 대기 = 신규 + 변경 대기 tabs");
+  eq(shown.copying, await tab("copying"), "복사 중 = the 복사 중 tab");
+  eq(shown.source + (await tab("deleted")), await tab("all"), "전체 tab = NAS 아카이브 files + Target rows no file holds");
+  eq(shown.source, d.source.total_files, "the Source total once more");
+  await page.getByTestId("nav-dashboard").click();
+  await page.getByTestId("source-total").waitFor();
   const bars = await page.getByTestId("catalog-bar").evaluateAll((els) => els.map((e) => [e.dataset.catalog, Number(e.dataset.count)]));
   const sorted = [...d.catalogs].sort((a, b) => b.count - a.count || a.id.localeCompare(b.id));
   const want = sorted.slice(0, 6).map((c) => [c.id, c.count]);

@@ -68,7 +68,11 @@ export function FormatStats({ d }: { d: DashboardData }) {
     { key: "non-hls", label: t("변환 필요 (mxf 등)", "Needs conversion (mxf, …)"), n: nonHls, color: "bg-red-400" },
   ];
   return (
-    <Card icon="🎞️" title={t("포맷별 · 용량", "Formats · size")} testId="format-stats">
+    <Card
+      icon="🎞️"
+      title={t(`영상 포맷 (영상 ${formatNumber(videos, lang)}개 기준) · 용량`, `Video formats (of ${formatNumber(videos, lang)} videos) · size`)}
+      testId="format-stats"
+    >
       <div className="flex h-3 overflow-hidden rounded-full bg-slate-100 dark:bg-slate-800" aria-hidden>
         {rows.map((r) => (
           <span key={r.key} className={r.color} style={{ width: `${part(r.n) * 100}%` }} />

@@ -65,11 +65,17 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
       </Card>
       <Card icon="⚠️" title={t("제외됨", "Excluded")}>
         <dl className="grid grid-cols-[1fr_auto] gap-y-1 text-sm">
-          <dt className="text-slate-500">{t("비호환", "Not HLS")}</dt>
+          <dt className="text-slate-500">{t("비호환 영상 (mxf 등)", "Non-HLS videos (mxf, …)")}</dt>
           <dd className="tabular text-right font-semibold" data-testid="excluded-non-hls">
             {formatNumber(d.target.excluded.non_hls, lang)}
           </dd>
-          <dt className="text-slate-500">{t("중복", "Duplicates")}</dt>
+          <dt className="text-slate-500" title={t("영상이 아닌 파일은 OTT 플랫폼에 올리지 않습니다", "Files that are not videos are not published")}>
+            {t("자막·기타 파일", "Subtitles and other files")}
+          </dt>
+          <dd className="tabular text-right font-semibold" data-testid="excluded-other">
+            {formatNumber((d.source.by_type.subtitle ?? 0) + (d.source.by_type.other ?? 0), lang)}
+          </dd>
+          <dt className="text-slate-500">{t("중복 (같은 이름)", "Duplicates (same name)")}</dt>
           <dd className="tabular text-right font-semibold" data-testid="excluded-duplicates">
             {formatNumber(d.target.excluded.duplicates, lang)}
           </dd>
