@@ -249,7 +249,7 @@ test("onboarding: no NAS configured asks for the root and starts the demo archiv
     // The connection test says what is wrong with a path that does not exist.
     await p.getByLabel("NAS 루트 경로 (UNC)").fill(path.join(empty, "no-such-share"));
     await p.getByTestId("ob-test").click();
-    await until(async () => (await p.getByRole("status").innerText()).includes("❌"), "test connection fails for a missing root");
+    await until(async () => (await p.getByRole("status").getAttribute("data-ok")) === "false", "test connection fails for a missing root");
     await shot(p, "onboarding");
     // Saving a NAS asks for the first admin PIN, or the explicit choice to run without one.
     await p.getByLabel("NAS 루트 경로 (UNC)").fill(path.join(empty, "share"));
@@ -799,6 +799,35 @@ test("English switch and keyboard reach", async () => {
   assert(bg !== "rgb(248, 250, 252)", `dark background (got ${bg})`);
   await shot(page, "dashboard-dark", false);
   await page.emulateMedia({ colorScheme: "light" });
+});
+
+test("live log latency: an engine line reaches the page's DOM (p95 over 200 lines, PRD 5.1)", async () => {
+  await page.getByTestId("nav-logs").click();
+  await page.getByRole("log").waitFor();
+  // The time each new line appears in the DOM, against the time the engine stamped on it (one
+  // machine, one clock).
+  await page.evaluate(() => {
+    window.__latency = [];
+    new MutationObserver((records) => {
+      const now = Date.now();
+      for (const r of records)
+        for (const n of r.addedNodes)
+          if (n instanceof HTMLElement && n.dataset.testid === "log-line" && n.dataset.time)
+            window.__latency.push(now - Date.parse(n.dataset.time));
+    }).observe(document.querySelector('[role="log"]'), { childList: true, subtree: true });
+  });
+  // 200 engine lines, one per request, spaced as a busy engine would log them.
+  for (let i = 0; i < 100; i++) {
+    await api(srv.url, "POST", "/api/schedule/pause");
+    await api(srv.url, "POST", "/api/schedule/resume");
+  }
+  await until(async () => (await page.evaluate(() => window.__latency.length)) >= 200, "200 lines on the page");
+  const ms = (await page.evaluate(() => window.__latency)).sort((a, b) => a - b);
+  const pct = (p) => ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))];
+  metrics.liveLogLatencyMs = { lines: ms.length, p50: pct(50), p95: pct(95), max: ms[ms.length - 1] };
+  // The PRD's target (< 100 ms) is reported in docs/benchmarks.md; this only catches a stream
+  // that stopped being live (a shared CI machine must not fail on a slow moment).
+  assert(pct(95) < 2000, `live log p95 ${pct(95)} ms`);
 });
 
 test("the page reconnects after the server restarts", async () => {

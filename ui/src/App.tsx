@@ -5,6 +5,7 @@ import { Button, Card, Spinner, inputClass } from "./components/ui";
 import { useLang } from "./i18n";
 import { useApp } from "./state/app";
 import { useLocation } from "./state/router";
+import { Glyph } from "./components/Glyph";
 
 // The dashboard is in the first bundle (first data fast); the other screens load when opened.
 const Matching = lazy(() => import("./components/Matching").then((m) => ({ default: m.Matching })));
@@ -19,7 +20,7 @@ function OfflineBanner() {
   if (online) return null;
   return (
     <div role="alert" data-testid="offline-banner" className="bg-amber-100 px-4 py-2 text-center text-sm text-amber-900 dark:bg-amber-900 dark:text-amber-100">
-      🔌 {t("서버와 연결이 끊겼습니다. 다시 연결하는 중…", "Lost the connection to the server. Reconnecting…")}
+      <Glyph of="🔌" /> {t("서버와 연결이 끊겼습니다. 다시 연결하는 중…", "Lost the connection to the server. Reconnecting…")}
     </div>
   );
 }
@@ -50,7 +51,7 @@ function TokenScreen() {
   const target = signInUrl(value);
   return (
     <div className="mx-auto flex max-w-2xl flex-col gap-4" data-testid="token-screen">
-      <Card icon="🔐" title={t("접속 토큰이 필요합니다", "An access token is needed")}>
+      <Card icon={<Glyph of="🔐" />} title={t("접속 토큰이 필요합니다", "An access token is needed")}>
         <p className="text-sm text-slate-600 dark:text-slate-300">
           {t(
             "이 화면은 서버를 시작할 때 출력된 주소(http://…/?token=…)로 열어야 합니다. 다른 웹 페이지가 이 서버를 조작하지 못하게 하려는 것입니다. 서버를 다시 시작했다면 새 주소가 출력되었습니다.",

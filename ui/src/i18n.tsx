@@ -3,6 +3,7 @@
 // below.
 import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import type { ErrorCode, JobKind, MatchStatus, StatusKind } from "./api/types";
+import type { GlyphName } from "./components/Glyph";
 
 export type Lang = "ko" | "en";
 export type T = (ko: string, en: string) => string;
@@ -76,7 +77,7 @@ export function statusLabel(s: MatchStatus, t: T): string {
   }
 }
 
-export const statusIcon: Record<MatchStatus, string> = {
+export const statusIcon: Record<MatchStatus, GlyphName> = {
   synced: "✅",
   synced_with_duplicates: "✅",
   new: "➕",
@@ -150,7 +151,7 @@ export function eventLabel(event: string, t: T): string {
   }
 }
 
-export const eventIcon: Record<string, string> = {
+export const eventIcon: Record<string, GlyphName> = {
   added: "🆕",
   deleted: "❌",
   moved: "↪️",

@@ -5,6 +5,7 @@ import { formatDateTime, relativeTime } from "../format";
 import { navigate, useLocation, type View } from "../state/router";
 import { cx } from "./ui";
 import type { StatusKind } from "../api";
+import { Glyph, type GlyphName } from "./Glyph";
 
 const lightColor: Record<StatusKind, string> = {
   ok: "bg-emerald-500",
@@ -132,7 +133,7 @@ export function StatusLight() {
   );
 }
 
-const NAV: { view: View; ko: string; en: string; icon: string }[] = [
+const NAV: { view: View; ko: string; en: string; icon: GlyphName }[] = [
   { view: "dashboard", ko: "대시보드", en: "Dashboard", icon: "📊" },
   { view: "matching", ko: "1:1 매칭", en: "Matching", icon: "🗂️" },
   { view: "problems", ko: "문제", en: "Problems", icon: "⚠️" },
@@ -150,7 +151,7 @@ export function Header() {
     <header className="sticky top-0 z-20 border-b border-slate-200 bg-white/90 backdrop-blur dark:border-slate-800 dark:bg-slate-900/90">
       <div className="mx-auto flex max-w-7xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
         <h1 className="flex items-center gap-2 text-lg font-bold">
-          <span aria-hidden>🔄</span>
+          <span aria-hidden><Glyph of="🔄" /></span>
           {t("NAS 동기화 모니터", "NAS Sync Monitor")}
         </h1>
         <nav aria-label={t("화면", "Screens")} className="order-3 w-full md:order-none md:w-auto">
@@ -172,7 +173,7 @@ export function Header() {
                       : "text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800",
                   )}
                 >
-                  <span aria-hidden>{n.icon}</span>
+                  <Glyph of={n.icon} />
                   {lang === "ko" ? n.ko : n.en}
                   {n.view === "problems" && problems > 0 && (
                     <span

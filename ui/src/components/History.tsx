@@ -7,6 +7,7 @@ import { navigate, useLocation } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
 import { Badge, Button, Card, EmptyState, Spinner, cx, fieldClass, type Tone } from "./ui";
+import { Glyph } from "./Glyph";
 
 const EVENTS = ["", "added", "deleted", "moved", "updated", "restored"];
 const PER_PAGE = 20;
@@ -55,7 +56,7 @@ export function History() {
   const total = q.data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / PER_PAGE));
   return (
-    <Card icon="📋" title={t("최근 변경 이력", "Recent changes")} testId="history">
+    <Card icon={<Glyph of="📋" />} title={t("최근 변경 이력", "Recent changes")} testId="history">
       <div className="mb-3 flex flex-wrap gap-2">
         <div role="tablist" aria-label={t("이벤트", "Event")} className="flex gap-1">
           {EVENTS.map((e) => (
@@ -71,7 +72,7 @@ export function History() {
                 event === e ? "bg-slate-900 text-white dark:bg-slate-100 dark:text-slate-900" : "text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800",
               )}
             >
-              {e ? `${eventIcon[e]} ${eventLabel(e, t)}` : t("전체", "All")}
+              {e ? <><Glyph of={eventIcon[e]} /> {eventLabel(e, t)}</> : t("전체", "All")}
             </button>
           ))}
         </div>
@@ -106,7 +107,7 @@ export function History() {
       ) : !q.data ? (
         <Spinner label={t("불러오는 중…", "Loading…")} />
       ) : total === 0 ? (
-        <EmptyState testId="history-empty" icon="📭" title={t("변경 이력이 없습니다", "No changes yet")}>
+        <EmptyState testId="history-empty" icon={<Glyph of="📭" />} title={t("변경 이력이 없습니다", "No changes yet")}>
           {event || catalog || since
             ? t("필터를 바꿔 보세요.", "Try other filters.")
             : t("동기화가 Target에 변경을 적용하면 여기에 기록됩니다.", "Changes a sync applies to the Target are listed here.")}
@@ -134,7 +135,7 @@ export function History() {
                   <tr key={h.id} data-testid="history-row" data-event={h.event} className="border-b border-slate-100 dark:border-slate-800">
                     <td className="px-2 py-2">
                       <Badge tone={tone[h.event] ?? "slate"}>
-                        <span aria-hidden>{eventIcon[h.event]}</span> {eventLabel(h.event, t)}
+                        <Glyph of={eventIcon[h.event] ?? "📋"} /> {eventLabel(h.event, t)}
                       </Badge>
                     </td>
                     <td className="px-2 py-2">

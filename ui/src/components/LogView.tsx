@@ -4,6 +4,7 @@ import { formatClock, formatNumber } from "../format";
 import { useLang, type Lang, type T } from "../i18n";
 import { useApp, useLogLines } from "../state/app";
 import { Button, Card, EmptyState, cx } from "./ui";
+import { Glyph } from "./Glyph";
 
 const LEVELS: Level[] = ["ERROR", "WARN", "INFO", "DEBUG"];
 
@@ -82,7 +83,7 @@ export function LogView() {
 
   return (
     <Card
-      icon="📜"
+      icon={<Glyph of="📜" />}
       title={t("실시간 로그", "Live log")}
       testId="logs"
       actions={
@@ -160,14 +161,14 @@ export function LogView() {
         className="h-[60vh] overflow-auto rounded-lg bg-slate-950 p-3 font-mono text-xs leading-5 text-slate-200"
       >
         {lines.length === 0 ? (
-          <EmptyState icon="🕊️" title={<span className="text-slate-300">{t("아직 로그가 없습니다", "No log lines yet")}</span>}>
+          <EmptyState icon={<Glyph of="🕊️" />} title={<span className="text-slate-300">{t("아직 로그가 없습니다", "No log lines yet")}</span>}>
             <span className="text-slate-400">
               {t("동기화를 실행하면 여기에 진행 상황이 표시됩니다.", "Run a sync and its progress shows here.")}
             </span>
           </EmptyState>
         ) : (
           lines.map((l) => (
-            <div key={l.seq} data-testid="log-line" data-level={l.level} className="flex gap-2 whitespace-pre-wrap break-all">
+            <div key={l.seq} data-testid="log-line" data-level={l.level} data-time={l.time} className="flex gap-2 whitespace-pre-wrap break-all">
               <span className="shrink-0 text-slate-500">{formatClock(l.time)}</span>
               <span className={cx("w-12 shrink-0 font-semibold", levelClass[l.level])}>
                 [{l.level}]

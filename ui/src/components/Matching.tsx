@@ -16,6 +16,7 @@ import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
 import { TreeView } from "./TreeView";
 import { Badge, Button, Card, EmptyState, Loading, Spinner, cx, fieldClass, type Tone } from "./ui";
+import { Glyph } from "./Glyph";
 
 export const PER_PAGE = 20;
 
@@ -84,7 +85,7 @@ export function Matching() {
     <div className="flex flex-col gap-4" data-testid="matching">
       <div className="flex flex-wrap items-center justify-between gap-3">
         <h2 className="text-lg font-semibold">
-          🗂️ {p.view === "tree" ? t("카탈로그 트리 뷰", "Catalog tree") : t("1:1 파일 매칭 현황", "1:1 file matching")}
+          <Glyph of="🗂️" /> {p.view === "tree" ? t("카탈로그 트리 뷰", "Catalog tree") : t("1:1 파일 매칭 현황", "1:1 file matching")}
         </h2>
         <div role="group" aria-label={t("보기 방식", "View")} className="inline-flex rounded-lg border border-slate-300 p-0.5 dark:border-slate-700">
           {(["table", "tree"] as const).map((v) => (
@@ -160,7 +161,7 @@ function MatchingTable({ p }: { p: Params }) {
                     : "text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800",
                 )}
               >
-                {s ? `${statusIcon[s]} ${statusLabel(s, t)}` : t("전체", "All")}
+                {s ? <><Glyph of={statusIcon[s]} /> {statusLabel(s, t)}</> : t("전체", "All")}
                 <span className={cx("tabular rounded px-1 text-xs", active ? "bg-white/20" : "bg-slate-100 dark:bg-slate-800")}>
                   {n === null ? "…" : formatNumber(n, lang)}
                 </span>
@@ -207,7 +208,7 @@ function MatchingTable({ p }: { p: Params }) {
         ) : data.items.length === 0 ? (
           <EmptyState
             testId="matching-empty"
-            icon="🔎"
+            icon={<Glyph of="🔎" />}
             title={t("조건에 맞는 파일이 없습니다", "No files match")}
             action={
               (p.status || p.catalog || p.search) && (
@@ -237,8 +238,8 @@ export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
   const columns = useMemo(
     () => [
       col.accessor("status", { id: "status", header: t("상태", "Status") }),
-      col.accessor((r) => r.source?.path ?? "", { id: "source", header: t("📂 NAS 아카이브 (원본)", "📂 NAS archive (Source)") }),
-      col.accessor((r) => r.target?.nas_path ?? "", { id: "target", header: t("📺 OTT 플랫폼 (대상)", "📺 OTT platform (Target)"), enableSorting: false }),
+      col.accessor((r) => r.source?.path ?? "", { id: "source", header: () => <><Glyph of="📂" /> {t("NAS 아카이브 (원본)", "NAS archive (Source)")}</> }),
+      col.accessor((r) => r.target?.nas_path ?? "", { id: "target", header: () => <><Glyph of="📺" /> {t("OTT 플랫폼 (대상)", "OTT platform (Target)")}</>, enableSorting: false }),
       col.accessor((r) => r.source?.size_bytes ?? r.target?.size_bytes ?? 0, { id: "size", header: t("크기", "Size") }),
       col.accessor((r) => r.target?.id ?? null, { id: "id", header: "ID", enableSorting: false }),
     ],
@@ -311,7 +312,7 @@ export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
                 <tr data-testid="matching-row" data-status={r.status} className="border-b border-slate-100 align-top dark:border-slate-800">
                   <td className="px-2 py-2">
                     <Badge tone={statusTone[r.status]}>
-                      <span aria-hidden>{statusIcon[r.status]}</span>
+                      <Glyph of={statusIcon[r.status]} />
                       {statusLabel(r.status, t)}
                       {r.status === "copying" && r.source && (
                         <span className="tabular" data-testid="copying-size">
@@ -327,7 +328,7 @@ export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
                           {r.source.path}
                         </div>
                         <div className="mt-0.5 flex flex-wrap gap-x-2 text-xs text-slate-500">
-                          <span>📁 {formatBytes(r.source.size_bytes)}</span>
+                          <span><Glyph of="📁" /> {formatBytes(r.source.size_bytes)}</span>
                           {r.source.codec && <span>{r.source.codec}</span>}
                           {formatResolution(r.source.resolution) && (
                             <span title={r.source.resolution ?? ""}>{formatResolution(r.source.resolution)}</span>
@@ -352,7 +353,7 @@ export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
                         }
                         className="mt-1 text-xs font-medium text-amber-700 hover:underline dark:text-amber-300"
                       >
-                        ⚠️ +{r.duplicates.length} {t("중복 경로", "duplicate paths")} {expanded ? "▴" : "▾"}
+                        <Glyph of="⚠️" /> +{r.duplicates.length} {t("중복 경로", "duplicate paths")} {expanded ? "▴" : "▾"}
                       </button>
                     )}
                     {r.primary && (
@@ -371,7 +372,7 @@ export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
                           {r.target.nas_path}
                         </div>
                         <div className="mt-0.5 flex flex-wrap gap-x-2 text-xs text-slate-500">
-                          <span>📁 {formatBytes(r.target.size_bytes)}</span>
+                          <span><Glyph of="📁" /> {formatBytes(r.target.size_bytes)}</span>
                           {r.target.hls_compatible && <span className="text-emerald-600">{t("HLS 재생 가능", "HLS playable")}</span>}
                           {r.target.status === "deleted" && <span className="text-red-600">{t("삭제됨", "deleted")}</span>}
                         </div>

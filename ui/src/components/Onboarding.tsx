@@ -5,6 +5,7 @@ import { fieldMessage } from "../format";
 import { useLang } from "../i18n";
 import { useApp } from "../state/app";
 import { Button, Card, Field, cx, inputClass } from "./ui";
+import { Glyph } from "./Glyph";
 
 /** No NAS configured yet: ask for the root (and the Target), or start with the demo archive. */
 export function Onboarding() {
@@ -42,7 +43,7 @@ export function Onboarding() {
   });
   return (
     <div className="mx-auto flex max-w-2xl flex-col gap-4" data-testid="onboarding">
-      <Card icon="👋" title={t("NAS 동기화 모니터 시작하기", "Getting started")}>
+      <Card icon={<Glyph of="👋" />} title={t("NAS 동기화 모니터 시작하기", "Getting started")}>
         <p className="text-sm text-slate-600 dark:text-slate-300">
           {t(
             "아직 NAS 아카이브가 설정되지 않았습니다. 영상이 있는 NAS 공유 폴더(Source)와 OTT 플랫폼의 pokervod.db(Target)를 알려주세요.",
@@ -70,12 +71,12 @@ export function Onboarding() {
             </div>
           </Field>
           {test && (
-            <p role="status" className={test.ok ? "text-sm text-emerald-700" : "text-sm text-red-600"}>
-              {test.ok ? "✅ " : "❌ "}
+            <p role="status" data-ok={test.ok} className={test.ok ? "text-sm text-emerald-700" : "text-sm text-red-600"}>
+              <Glyph of={test.ok ? "✅" : "❌"} />{" "}
               {fieldMessage(test.message, lang)}
             </p>
           )}
-          <Field htmlFor="ob-target" label={t("Target DB 경로 (pokervod.db)", "Target DB path (pokervod.db)")} error={errors.target_db}>
+          <Field htmlFor="ob-target" label={t("OTT 플랫폼 카탈로그 파일 (pokervod.db)", "OTT platform catalog file (pokervod.db)")} error={errors.target_db}>
             <input id="ob-target" className={inputClass} value={target} onChange={(e) => setTarget(e.target.value)} />
           </Field>
           <Field
@@ -118,7 +119,7 @@ export function Onboarding() {
           </div>
         </form>
       </Card>
-      <Card icon="🧪" title={t("먼저 둘러보기", "Just looking?")}>
+      <Card icon={<Glyph of="🧪" />} title={t("먼저 둘러보기", "Just looking?")}>
         <p className="text-sm text-slate-600 dark:text-slate-300">
           {t(
             "실제 NAS 없이 300개 파일의 데모 아카이브로 화면을 확인할 수 있습니다. 데모는 설정 폴더 옆에 만들어지고, 실제 NAS 설정은 나중에 바꿀 수 있습니다.",

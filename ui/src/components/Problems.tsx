@@ -10,6 +10,7 @@ import { useProblems, useStartSync } from "../state/queries";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
 import { Badge, Button, Card, EmptyState, Spinner } from "./ui";
+import { Glyph } from "./Glyph";
 
 /** What the problem is, in a few words. */
 export function problemLabel(k: ProblemKind, t: T): string {
@@ -115,7 +116,7 @@ export function Problems() {
   const running = status?.job != null;
   return (
     <Card
-      icon="⚠️"
+      icon={<Glyph of="⚠️" />}
       title={t(`문제 ${formatNumber(total, lang)}건`, `${formatNumber(total, lang)} problems`)}
       testId="problems"
       actions={
@@ -141,7 +142,7 @@ export function Problems() {
       ) : q.error ? (
         <ErrorPanel error={q.error} />
       ) : items.length === 0 ? (
-        <EmptyState icon="✅" title={t("문제가 없습니다", "No problems")} testId="problems-empty">
+        <EmptyState icon={<Glyph of="✅" />} title={t("문제가 없습니다", "No problems")} testId="problems-empty">
           {t(
             "NAS의 모든 폴더와 파일을 읽었고, OTT 플랫폼에 반영하지 못한 파일이 없습니다.",
             "Every folder and file on the NAS was read, and every file reached the OTT platform.",

@@ -8,6 +8,7 @@ import { useSettings } from "../state/queries";
 import { AdminNeeded } from "./admin";
 import { ErrorPanel } from "./ErrorPanel";
 import { Button, Card, Field, Spinner, cx, inputClass } from "./ui";
+import { Glyph } from "./Glyph";
 
 /** The form's text for each field (lists as text, numbers as typed). */
 type Form = Record<string, string | boolean>;
@@ -207,7 +208,7 @@ export function Settings() {
     >
       {!pinSet && !saved.no_admin_pin && (
         <p role="note" data-testid="s-pin-first" className="rounded-lg border border-violet-300 bg-violet-50 p-3 text-sm text-violet-900 dark:border-violet-800 dark:bg-violet-950 dark:text-violet-100">
-          🔑{" "}
+          <Glyph of="🔑" />{" "}
           {t(
             "먼저 관리자 PIN을 정하세요 (아래 '관리자 PIN'). 경로, 제외 규칙, 대량 삭제 방지 같은 설정과 스캔 실행·강제 적용은 PIN으로 잠깁니다. 혼자 쓰는 PC라면 'PIN 없이 사용'을 고를 수 있습니다.",
             "Set an admin PIN first ('Admin PIN' below). Paths, exclusion rules, the mass-delete guard, Run scan and Apply anyway are locked by it. On a PC only you use you may choose 'no PIN'.",
@@ -219,18 +220,18 @@ export function Settings() {
           {q.data.warning}
         </p>
       )}
-      <Card icon="🗄️" title={t("NAS와 데이터베이스", "NAS and databases")}>
+      <Card icon={<Glyph of="🗄️" />} title={t("NAS와 데이터베이스", "NAS and databases")}>
         <div className="grid gap-4">
           <div className="grid gap-2">
             {text("root", t("NAS 루트 경로 (UNC)", "NAS root path (UNC)"), t("예: \\\\10.10.100.122\\docker\\GGPNAs\\ARCHIVE", "e.g. \\\\10.10.100.122\\docker\\GGPNAs\\ARCHIVE"))}
             <div className="flex flex-wrap items-center gap-2">
               <Button data-testid="s-test-root" disabled={!form.root || testRoot.isPending} onClick={() => testRoot.mutate(String(form.root))}>
-                🔌 {t("연결 테스트", "Test connection")}
+                <Glyph of="🔌" /> {t("연결 테스트", "Test connection")}
               </Button>
               {testRoot.isPending && <Spinner />}
               {test && (
                 <span role="status" data-testid="s-test-result" data-ok={test.ok} className={cx("text-sm", test.ok ? "text-emerald-700 dark:text-emerald-400" : "text-red-600")}>
-                  {test.ok ? "✅" : "❌"} {fieldMessage(test.message, lang)}
+                  <Glyph of={test.ok ? "✅" : "❌"} /> {fieldMessage(test.message, lang)}
                 </span>
               )}
               {testRoot.error && <span className="text-sm text-red-600">{testRoot.error.message}</span>}
@@ -251,7 +252,7 @@ export function Settings() {
           )}
         </div>
       </Card>
-      <Card icon="⏱️" title={t("자동 동기화", "Automatic sync")}>
+      <Card icon={<Glyph of="⏱️" />} title={t("자동 동기화", "Automatic sync")}>
         <div className="grid gap-4 md:grid-cols-2">
           {text("interval_minutes", t("동기화 간격 (분)", "Interval (minutes)"), t("1–1440분, 기본 30분", "1–1440, default 30"), { type: "number" })}
           {text("busy_timeout_secs", t("Target 잠김 대기 (초)", "Wait for a locked Target (s)"), undefined, { type: "number" })}
@@ -264,7 +265,7 @@ export function Settings() {
           </Button>
         </div>
       </Card>
-      <Card icon="🎞️" title={t("HLS 필터와 제외 규칙", "HLS filter and exclusions")}>
+      <Card icon={<Glyph of="🎞️" />} title={t("HLS 필터와 제외 규칙", "HLS filter and exclusions")}>
         <div className="grid gap-4">
           {check("hls_only", t("HLS 호환 파일만 동기화", "Sync HLS-compatible files only"), t("아래 확장자만 Target에 등록합니다.", "Only the extensions below reach the Target."))}
           {text("hls_extensions", t("HLS 확장자", "HLS extensions"), t("쉼표로 구분: mp4, mov, ts", "comma separated: mp4, mov, ts"))}
@@ -273,7 +274,7 @@ export function Settings() {
           {text("ignore", t("제외 패턴", "Ignore patterns"), t("한 줄에 하나, 예: **/temp/**", "one per line, e.g. **/temp/**"), { multiline: true })}
         </div>
       </Card>
-      <Card icon="⚙️" title={t("성능", "Performance")}>
+      <Card icon={<Glyph of="⚙️" />} title={t("성능", "Performance")}>
         <div className="grid gap-4 md:grid-cols-2">
           {text("scan_workers", t("스캔 작업자 수", "Scan workers"), t("NAS 폴더를 동시에 읽는 수 (1–64)", "directories listed at once (1–64)"), { type: "number" })}
           {text("probe_workers", t("미디어 분석 작업자 수", "Probe workers"), t("동시에 분석하는 파일 수 (1–32)", "files probed at once (1–32)"), { type: "number" })}
@@ -290,7 +291,7 @@ export function Settings() {
           {text("tree_full_limit", t("전체 트리 최대 파일 수", "Whole-tree file limit"), t("이보다 많으면 폴더를 하나씩 불러옵니다.", "Above this the tree loads one folder at a time."), { type: "number" })}
         </div>
       </Card>
-      <Card icon="🛡️" title={t("대량 삭제 방지", "Mass-delete guard")}>
+      <Card icon={<Glyph of="🛡️" />} title={t("대량 삭제 방지", "Mass-delete guard")}>
         <p className="mb-3 text-sm text-slate-500">
           {t("두 기준을 모두 넘으면 동기화를 적용하지 않고 확인을 요청합니다.", "A sync over both limits is not applied until someone reviews it.")}
         </p>
@@ -300,7 +301,7 @@ export function Settings() {
           {text("delete_after_missing_scans", t("삭제 전 확인 횟수", "Scans before a delete"), t("파일이 이 횟수만큼 연속으로 보이지 않아야 OTT에서 삭제합니다 (1 = 바로, 1–100).", "A title is deleted only after its file was missing from this many scans in a row (1 = at once, 1–100)."), { type: "number" })}
         </div>
       </Card>
-      <Card icon="🖥️" title={t("앱", "App")}>
+      <Card icon={<Glyph of="🖥️" />} title={t("앱", "App")}>
         <div className="grid gap-4 md:grid-cols-2">
           <Field htmlFor="s-lang" label={t("언어", "Language")}>
             <select id="s-lang" data-testid="s-lang" className={inputClass} value={lang} onChange={(e) => setLang(e.target.value as "ko" | "en")}>
@@ -315,7 +316,7 @@ export function Settings() {
           </div>
         </div>
       </Card>
-      <Card icon="🔑" title={t("관리자 PIN", "Admin PIN")} testId="s-pin">
+      <Card icon={<Glyph of="🔑" />} title={t("관리자 PIN", "Admin PIN")} testId="s-pin">
         <p className="mb-3 text-sm text-slate-500">
           {pinSet
             ? t("PIN이 설정되어 있습니다. 스캔 실행에는 PIN이 필요합니다. 바꾸려면 현재 PIN과 새 PIN을 입력하세요.", "A PIN is set; 스캔 실행 (Run scan) asks for it. To change it, enter the current and the new PIN.")

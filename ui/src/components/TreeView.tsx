@@ -17,6 +17,7 @@ import { navigate } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
 import { Card, Loading, Spinner, cx } from "./ui";
+import { Glyph } from "./Glyph";
 
 /** Files per request for one directory; "더 보기" adds another page up to the server's maximum. */
 export const NODE_PAGE = 500;
@@ -142,18 +143,18 @@ function Node({ node, style }: NodeRendererProps<Row>) {
       >
         <span style={pad} className="flex min-w-0 items-center gap-1.5">
           <span aria-hidden className="w-3 text-slate-400">{node.isOpen ? "▾" : "▸"}</span>
-          <span aria-hidden>📂</span>
+          <span aria-hidden><Glyph of="📂" /></span>
           <span className="truncate font-medium">{d.name}</span>
           <span className="shrink-0 text-xs text-slate-500">
             ({formatNumber(c.total_files, lang)} {t("파일", "files")})
           </span>
           <span className="hidden shrink-0 gap-1 text-xs lg:flex">
-            {c.new > 0 && <span className="text-blue-600">➕{c.new}</span>}
-            {c.copying > 0 && <span className="text-amber-600">⏳{c.copying}</span>}
-            {c.changed > 0 && <span className="text-violet-600">🔄{c.changed}</span>}
-            {c.duplicates > 0 && <span className="text-amber-600">⚠️{c.duplicates}</span>}
-            {c.not_synced > 0 && <span className="text-slate-500">❌{c.not_synced}</span>}
-            {c.deleted > 0 && <span className="text-red-600">🗑️{c.deleted}</span>}
+            {c.new > 0 && <span className="text-blue-600"><Glyph of="➕" />{c.new}</span>}
+            {c.copying > 0 && <span className="text-amber-600"><Glyph of="⏳" />{c.copying}</span>}
+            {c.changed > 0 && <span className="text-violet-600"><Glyph of="🔄" />{c.changed}</span>}
+            {c.duplicates > 0 && <span className="text-amber-600"><Glyph of="⚠️" />{c.duplicates}</span>}
+            {c.not_synced > 0 && <span className="text-slate-500"><Glyph of="❌" />{c.not_synced}</span>}
+            {c.deleted > 0 && <span className="text-red-600"><Glyph of="🗑️" />{c.deleted}</span>}
           </span>
         </span>
         <span className="tabular text-right text-xs text-slate-600 dark:text-slate-300">
@@ -165,7 +166,7 @@ function Node({ node, style }: NodeRendererProps<Row>) {
             c.synced > 0 ? "text-emerald-700 dark:text-emerald-400" : "text-slate-400",
           )}
         >
-          {c.synced > 0 ? "✅ " : ""}
+          {c.synced > 0 ? <Glyph of="✅" className="mr-1 inline-block align-[-0.125em] text-emerald-600" /> : null}
           {formatNumber(c.synced, lang)} {t("동기화", "synced")}
         </span>
       </div>
@@ -186,21 +187,21 @@ function Node({ node, style }: NodeRendererProps<Row>) {
     >
       <span style={pad} className="flex min-w-0 items-center gap-1.5">
         <span className="w-3" />
-        <span aria-hidden>📄</span>
+        <span aria-hidden><Glyph of="📄" /></span>
         <span className="truncate">{f.name}</span>
         {f.status === "duplicate" && (
-          <span className="shrink-0 text-xs text-amber-600">⚠️{t("중복", "duplicate")}</span>
+          <span className="shrink-0 text-xs text-amber-600"><Glyph of="⚠️" />{t("중복", "duplicate")}</span>
         )}
       </span>
       <span className="tabular text-right text-xs">
-        {f.source_id !== null ? `✅ ${formatBytes(f.size_bytes)}` : <span className="text-slate-400">{t("NAS에 없음", "not on NAS")}</span>}
+        {f.source_id !== null ? <><Glyph of="✅" /> {formatBytes(f.size_bytes)}</> : <span className="text-slate-400">{t("NAS에 없음", "not on NAS")}</span>}
       </span>
       <span className="tabular truncate text-right text-xs" title={f.reason}>
         {synced && f.target_id !== null ? (
-          <span className="text-emerald-700 dark:text-emerald-400">✅ ID:{f.target_id}</span>
+          <span className="text-emerald-700 dark:text-emerald-400"><Glyph of="✅" /> ID:{f.target_id}</span>
         ) : (
           <span className="text-slate-500">
-            {statusIcon[f.status]} {f.target_id !== null ? `ID:${f.target_id} ` : "-- "}
+            <Glyph of={statusIcon[f.status]} /> {f.target_id !== null ? `ID:${f.target_id} ` : "-- "}
             {statusLabel(f.status, t)}
           </span>
         )}
@@ -255,11 +256,11 @@ export function TreeView() {
         <span>
           {t("전체", "All")} <b className="tabular">{formatNumber(r.total_files, lang)}</b> {t("파일", "files")}
         </span>
-        <span className="text-emerald-700">✅ {formatNumber(r.synced, lang)}</span>
-        <span className="text-blue-700">➕ {formatNumber(r.new, lang)}</span>
-        <span className="text-amber-700">⚠️ {formatNumber(r.duplicates, lang)}</span>
-        <span>❌ {formatNumber(r.not_synced, lang)}</span>
-        {r.deleted > 0 && <span className="text-red-700">🗑️ {formatNumber(r.deleted, lang)}</span>}
+        <span className="text-emerald-700"><Glyph of="✅" /> {formatNumber(r.synced, lang)}</span>
+        <span className="text-blue-700"><Glyph of="➕" /> {formatNumber(r.new, lang)}</span>
+        <span className="text-amber-700"><Glyph of="⚠️" /> {formatNumber(r.duplicates, lang)}</span>
+        <span><Glyph of="❌" /> {formatNumber(r.not_synced, lang)}</span>
+        {r.deleted > 0 && <span className="text-red-700"><Glyph of="🗑️" /> {formatNumber(r.deleted, lang)}</span>}
       </div>
       <div className="grid grid-cols-[minmax(0,1fr)_9rem_9rem] gap-2 border-b border-slate-200 pr-2 pb-1 text-xs font-medium text-slate-500 dark:border-slate-700">
         <span>{t("이름", "Name")}</span>

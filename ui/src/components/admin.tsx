@@ -9,6 +9,7 @@ import { useLang } from "../i18n";
 import { useApp } from "../state/app";
 import { navigate } from "../state/router";
 import { Button, cx, fieldClass } from "./ui";
+import { Glyph } from "./Glyph";
 
 /** The admin PIN form; the engine throttles wrong guesses and answers how long admin mode lasts. */
 export function PinPrompt({ onUnlocked, onCancel }: { onUnlocked: () => void; onCancel: () => void }) {
@@ -32,7 +33,7 @@ export function PinPrompt({ onUnlocked, onCancel }: { onUnlocked: () => void; on
       }}
     >
       <label htmlFor="pin-input" className="font-medium">
-        🔑 {t("관리자 PIN", "Admin PIN")}
+        <Glyph of="🔑" /> {t("관리자 PIN", "Admin PIN")}
       </label>
       <input
         id="pin-input"
@@ -73,7 +74,7 @@ export function PinNotSet({ onClose }: { onClose?: () => void }) {
       data-testid="admin-pin-not-set"
       className="mt-3 rounded-lg border border-violet-300 bg-violet-50 p-3 text-sm dark:border-violet-800 dark:bg-violet-950"
     >
-      <p className="font-semibold">🔑 {t("관리자 PIN을 먼저 정하세요", "Set an admin PIN first")}</p>
+      <p className="font-semibold"><Glyph of="🔑" /> {t("관리자 PIN을 먼저 정하세요", "Set an admin PIN first")}</p>
       <p className="mt-1">
         {t(
           "스캔 실행, 강제 적용, 경로·안전 설정 변경은 관리자 작업입니다. 설정 → 관리자 PIN에서 PIN을 정하거나, 혼자 쓰는 PC라면 'PIN 없이 사용'을 선택하세요. 아무것도 적용하지 않았습니다.",

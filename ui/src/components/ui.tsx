@@ -148,7 +148,7 @@ export function EmptyState({
   action,
   testId,
 }: {
-  icon: string;
+  icon: ReactNode;
   title: ReactNode;
   children?: ReactNode;
   action?: ReactNode;

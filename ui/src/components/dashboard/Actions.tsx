@@ -10,6 +10,7 @@ import { Badge, Button, Card, Spinner } from "../ui";
 import { DriftReport } from "./DriftReport";
 import { GuardPanel } from "./GuardPanel";
 import { FinishedJob, RunningJob } from "./JobPanels";
+import { Glyph } from "../Glyph";
 
 export function Actions({ sync }: { sync: SyncMutation }) {
   const { status } = useApp();
@@ -34,7 +35,7 @@ export function Actions({ sync }: { sync: SyncMutation }) {
       ? (reconcileJob.result as ReconcileReport)
       : null);
   return (
-    <Card icon="⚡" title={t("작업", "Actions")} testId="actions">
+    <Card icon={<Glyph of="⚡" />} title={t("작업", "Actions")} testId="actions">
       <div className="flex flex-wrap items-center gap-2">
         <Button
           variant="primary"
@@ -42,7 +43,7 @@ export function Actions({ sync }: { sync: SyncMutation }) {
           disabled={busy || sync.isPending}
           onClick={() => sync.mutate(null)}
         >
-          🔄 {t("동기화 실행", "Run sync")}
+          <Glyph of="🔄" /> {t("동기화 실행", "Run sync")}
         </Button>
         <Button
           data-testid="action-reconcile"
@@ -52,15 +53,15 @@ export function Actions({ sync }: { sync: SyncMutation }) {
             reconcile.mutate();
           }}
         >
-          🔍 {t("정합성 검증", "Reconcile")}
+          <Glyph of="🔍" /> {t("정합성 검증", "Reconcile")}
         </Button>
         <Button
           data-testid="action-scan"
           disabled={busy || scan.isPending}
           onClick={() => scan.mutate()}
         >
-          📡 {t("스캔 실행", "Run scan")}
-          <Badge tone="violet">{pinSet ? `🔒 ${t("관리자", "admin")}` : t("관리자", "admin")}</Badge>
+          <Glyph of="📡" /> {t("스캔 실행", "Run scan")}
+          <Badge tone="violet">{pinSet ? <><Glyph of="🔒" /> {t("관리자", "admin")}</> : t("관리자", "admin")}</Badge>
         </Button>
         {reconcile.isPending && <Spinner label={t("정합성 검증 중…", "Reconciling…")} />}
       </div>

@@ -3,6 +3,7 @@ import type { ReconcileReport } from "../../api";
 import { formatDuration, formatNumber } from "../../format";
 import { useLang } from "../../i18n";
 import { Button } from "../ui";
+import { Glyph } from "../Glyph";
 
 export function DriftReport({ r, onClose }: { r: ReconcileReport; onClose: () => void }) {
   const { t, lang } = useLang();
@@ -24,7 +25,7 @@ export function DriftReport({ r, onClose }: { r: ReconcileReport; onClose: () =>
       <div className="flex items-start justify-between gap-2">
         <div>
           <p className="text-base font-semibold">
-            {r.in_sync ? `✅ ${t("정합성 검증: 차이 없음", "Reconcile: in sync")}` : `⚠️ ${t("정합성 검증: 차이 발견", "Reconcile: drift found")}`}
+            {r.in_sync ? <><Glyph of="✅" /> {t("정합성 검증: 차이 없음", "Reconcile: in sync")}</> : <><Glyph of="⚠️" /> {t("정합성 검증: 차이 발견", "Reconcile: drift found")}</>}
           </p>
           <p className="tabular mt-1 text-sm text-slate-500">
             NAS {formatNumber(r.share_files, lang)} · {t("원본 목록", "Source list")} {formatNumber(r.archive_files, lang)} · {t("OTT 플랫폼", "OTT platform")}{" "}
@@ -59,7 +60,7 @@ export function DriftReport({ r, onClose }: { r: ReconcileReport; onClose: () =>
       {r.needs_transcode.count > 0 && (
         <details className="mt-3">
           <summary className="cursor-pointer text-sm text-amber-700 dark:text-amber-300">
-            🎞️ {t(`트랜스코딩 필요 ${formatNumber(r.needs_transcode.count, lang)}건 (차이로 세지 않음)`, `${r.needs_transcode.count} need transcoding (not drift)`)}
+            <Glyph of="🎞️" /> {t(`트랜스코딩 필요 ${formatNumber(r.needs_transcode.count, lang)}건 (차이로 세지 않음)`, `${r.needs_transcode.count} need transcoding (not drift)`)}
           </summary>
           <ul className="mt-1 max-h-40 overflow-auto pl-5 font-mono text-xs text-slate-600 dark:text-slate-300">
             {r.needs_transcode.items.map((i) => (

@@ -6,6 +6,7 @@ import { useLang } from "../../i18n";
 import { navigate } from "../../state/router";
 import { Button } from "../ui";
 import { syncReportOf } from "./JobPanels";
+import { Glyph } from "../Glyph";
 
 /**
  * The mass-delete guard refused a sync: the numbers, the rows it would delete, and a deliberate
@@ -38,7 +39,7 @@ export function GuardPanel({
       className="mt-4 rounded-lg border border-red-300 bg-red-50 p-4 text-sm dark:border-red-900 dark:bg-red-950"
     >
       <p className="text-base font-semibold text-red-800 dark:text-red-200">
-        🛡️ {t("대량 삭제 방지: 동기화를 적용하지 않았습니다", "Mass-delete guard: the sync was not applied")}
+        <Glyph of="🛡️" /> {t("대량 삭제 방지: 동기화를 적용하지 않았습니다", "Mass-delete guard: the sync was not applied")}
       </p>
       <p className="mt-1 text-red-800 dark:text-red-200" data-testid="guard-numbers">
         {t(
@@ -73,7 +74,7 @@ export function GuardPanel({
           <ul className="mt-2 max-h-48 overflow-auto font-mono text-xs" data-testid="guard-delete-list">
             {deletes.map((c) => (
               <li key={`${c.target_id}-${c.path}`} className="truncate py-0.5" title={c.path}>
-                🗑️ {c.path} <span className="text-slate-400">ID {c.target_id}</span>
+                <Glyph of="🗑️" /> {c.path} <span className="text-slate-400">ID {c.target_id}</span>
               </li>
             ))}
           </ul>
@@ -116,7 +117,7 @@ function OfflinePanel({ message, onRetry }: { message: string; onRetry?: () => v
       className="mt-4 rounded-lg border border-amber-300 bg-amber-50 p-4 text-sm dark:border-amber-900 dark:bg-amber-950"
     >
       <p className="text-base font-semibold text-amber-900 dark:text-amber-100">
-        📡 {t("NAS 공유 폴더에 연결할 수 없어 동기화를 멈췄습니다", "The NAS share cannot be reached; the sync stopped")}
+        <Glyph of="📡" /> {t("NAS 공유 폴더에 연결할 수 없어 동기화를 멈췄습니다", "The NAS share cannot be reached; the sync stopped")}
       </p>
       <p className="mt-1 break-words text-amber-900 dark:text-amber-100">{fieldMessage(message, lang)}</p>
       <p className="mt-1 text-amber-900/80 dark:text-amber-200/80">

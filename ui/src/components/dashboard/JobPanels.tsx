@@ -5,6 +5,7 @@ import { formatDateTime, formatDuration, formatNumber } from "../../format";
 import { errorAdvice, jobLabel, phaseLabel, useLang } from "../../i18n";
 import { useApp } from "../../state/app";
 import { Badge, Button, Spinner } from "../ui";
+import { Glyph } from "../Glyph";
 
 export function RunningJob({ job }: { job: JobInfo }) {
   const { api } = useApp();
@@ -93,7 +94,7 @@ export function FinishedJob({ job }: { job: JobInfo }) {
           data-testid="target-locked"
           className="mt-2 w-full rounded-lg border border-amber-300 bg-amber-50 p-3 text-amber-900 dark:border-amber-900 dark:bg-amber-950 dark:text-amber-100"
         >
-          <p className="font-semibold">🔒 {t("OTT 플랫폼 카탈로그가 잠겨 있습니다", "The OTT platform's catalog is locked")}</p>
+          <p className="font-semibold"><Glyph of="🔒" /> {t("OTT 플랫폼 카탈로그가 잠겨 있습니다", "The OTT platform's catalog is locked")}</p>
           <p className="mt-1">
             {t(
               "다른 프로그램(OTT 서버, DB 도구)이 카탈로그에 쓰는 중이라 기다리다 멈췄습니다. 아무것도 적용하지 않았습니다. 잠시 후 다시 실행하세요.",

@@ -4,13 +4,14 @@ import { formatBytes, formatNumber, formatPercent, topCatalogs } from "../../for
 import { useLang } from "../../i18n";
 import { navigate } from "../../state/router";
 import { Badge, Card, cx } from "../ui";
+import { Glyph } from "../Glyph";
 
 export function CatalogStats({ d }: { d: DashboardData }) {
   const { t, lang } = useLang();
   const rows = topCatalogs(d.catalogs, 6);
   const max = Math.max(1, ...rows.map((r) => r.count));
   return (
-    <Card icon="📁" title={t("카탈로그별 파일 수", "Files per catalog")} testId="catalog-stats">
+    <Card icon={<Glyph of="📁" />} title={t("카탈로그별 파일 수", "Files per catalog")} testId="catalog-stats">
       {rows.length === 0 ? (
         <p className="text-sm text-slate-500">{t("파일이 없습니다", "No files")}</p>
       ) : (
@@ -69,7 +70,7 @@ export function FormatStats({ d }: { d: DashboardData }) {
   ];
   return (
     <Card
-      icon="🎞️"
+      icon={<Glyph of="🎞️" />}
       title={t(`영상 포맷 (영상 ${formatNumber(videos, lang)}개 기준) · 용량`, `Video formats (of ${formatNumber(videos, lang)} videos) · size`)}
       testId="format-stats"
     >

@@ -6,6 +6,7 @@ import { useApp } from "../../state/app";
 import type { SyncMutation } from "../../state/queries";
 import { navigate } from "../../state/router";
 import { Button, Card } from "../ui";
+import { Glyph } from "../Glyph";
 
 function Stat({ value, label, testId }: { value: number; label: string; testId: string }) {
   const { lang } = useLang();
@@ -26,7 +27,7 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
   const running = d.sync_status.is_running || status?.job != null;
   return (
     <div className="grid items-stretch gap-4 md:grid-cols-[1fr_auto_1fr_1fr_1fr]">
-      <Card icon="📂" title={t("NAS 아카이브 (원본)", "NAS archive (Source)")}>
+      <Card icon={<Glyph of="📂" />} title={t("NAS 아카이브 (원본)", "NAS archive (Source)")}>
         <Stat value={d.source.total_files} label={t("전체 파일", "files")} testId="source-total" />
         <p className="mt-2 truncate text-xs text-slate-500" title={d.source.db_path}>
           {t("총 용량", "Total size")} {formatBytes(d.source.total_size_bytes)}
@@ -43,7 +44,7 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
       <div aria-hidden className="hidden items-center text-2xl text-slate-400 md:flex">
         →
       </div>
-      <Card icon="📺" title={t("OTT 플랫폼 (대상)", "OTT platform (Target)")}>
+      <Card icon={<Glyph of="📺" />} title={t("OTT 플랫폼 (대상)", "OTT platform (Target)")}>
         <Stat value={d.target.total_files} label={t("HLS 등록", "HLS registered")} testId="target-total" />
         <p className="mt-2 truncate text-xs text-slate-500" title={d.target.db_path}>
           {t("NAS 아카이브 파일 대비", "of the NAS archive's files")} {formatPercent(d.target.hls_ratio)}
@@ -55,7 +56,7 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
             className="mt-2 rounded bg-amber-50 p-2 text-xs text-amber-800 dark:bg-amber-950 dark:text-amber-200"
             title={d.target.db_path}
           >
-            ⚠️{" "}
+            <Glyph of="⚠️" />{" "}
             {t(
               `OTT 플랫폼 카탈로그 파일이 네트워크 파일 시스템(${d.target.network_fs})에 있습니다. 여러 컴퓨터가 함께 쓰면 손상될 수 있으니 이 파일을 쓰는 프로그램이 하나인지 확인하고, WAL 모드는 켜지 마세요.`,
               `pokervod.db is on a network file system (${d.target.network_fs}); writers on several computers can corrupt it. Make sure one program writes it, and keep WAL off.`,
@@ -63,7 +64,7 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
           </p>
         )}
       </Card>
-      <Card icon="⚠️" title={t("제외됨", "Excluded")}>
+      <Card icon={<Glyph of="⚠️" />} title={t("제외됨", "Excluded")}>
         <dl className="grid grid-cols-[1fr_auto] gap-y-1 text-sm">
           <dt className="text-slate-500">{t("비호환 영상 (mxf 등)", "Non-HLS videos (mxf, …)")}</dt>
           <dd className="tabular text-right font-semibold" data-testid="excluded-non-hls">
@@ -91,7 +92,7 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
           </dd>
         </dl>
       </Card>
-      <Card icon="🔄" title={t("동기화", "Sync")}>
+      <Card icon={<Glyph of="🔄" />} title={t("동기화", "Sync")}>
         <div className="flex flex-col gap-2">
           <Button
             variant="primary"
@@ -125,7 +126,7 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
               }}
               className="rounded-lg bg-amber-50 px-2 py-1.5 text-sm font-semibold text-amber-800 hover:bg-amber-100 dark:bg-amber-950 dark:text-amber-200"
             >
-              ⚠️ {t(`문제 ${formatNumber(d.sync_status.problems, lang)}건`, `${formatNumber(d.sync_status.problems, lang)} problems`)} →
+              <Glyph of="⚠️" /> {t(`문제 ${formatNumber(d.sync_status.problems, lang)}건`, `${formatNumber(d.sync_status.problems, lang)} problems`)} →
             </a>
           )}
         </div>
