@@ -60,7 +60,7 @@ export function Actions({ sync }: { sync: SyncMutation }) {
           disabled={busy || scan.isPending}
           onClick={() => scan.mutate()}
         >
-          <Glyph of="📡" /> {t("스캔 실행", "Run scan")}
+          <Glyph of="🗃️" /> {t("스캔 실행", "Run scan")}
           <Badge tone="violet">{pinSet ? <><Glyph of="🔒" /> {t("관리자", "admin")}</> : t("관리자", "admin")}</Badge>
         </Button>
         {reconcile.isPending && <Spinner label={t("정합성 검증 중…", "Reconciling…")} />}
