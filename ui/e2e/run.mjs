@@ -150,6 +150,8 @@ async function browser() {
     colorScheme: "light",
   });
   ctx.setDefaultTimeout(WAIT);
+  // The copy-path buttons write the clipboard; the tests read it back.
+  await ctx.grantPermissions(["clipboard-read", "clipboard-write"]);
   // No fetch may leave the machine (fonts and assets are bundled or the system's).
   await ctx.route("**/*", (route) => {
     const u = new URL(route.request().url());
@@ -413,6 +415,12 @@ test("matching table: tab counts, status filter, search, catalog, sort and pages
   eq(page.url(), before, "URL kept");
   eq(await page.getByTestId("search").inputValue(), "Day1", "search kept after reload");
   await until(async () => JSON.stringify(await paths()) === JSON.stringify(want.items.filter((i) => i.source).map((i) => i.source.path)), "rows kept after reload");
+  // Copy a row's path (to paste into Explorer): the clipboard holds exactly that path.
+  const firstRow = page.getByTestId("matching-row").first();
+  await firstRow.hover();
+  await firstRow.getByTestId("copy-path").click();
+  await until(async () => (await firstRow.getByTestId("copy-path").innerText()).includes("복사됨"), "the button says 복사됨");
+  eq(await page.evaluate(() => navigator.clipboard.readText()), (await paths())[0], "the clipboard holds the row's path");
   // No results.
   await page.getByTestId("search").fill("없는파일이름zzz");
   await page.getByTestId("matching-empty").waitFor();

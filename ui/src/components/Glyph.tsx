@@ -5,6 +5,7 @@
 import {
   CircleCheck,
   CircleX,
+  Copy,
   CornerUpRight,
   Database,
   Feather,
@@ -75,6 +76,7 @@ const ICONS = {
   "📭": Inbox,
   "📊": LayoutDashboard,
   "📄": FileText,
+  "📎": Copy,
   "👋": Hand,
   "✏️": Pencil,
   "⚡": Zap,

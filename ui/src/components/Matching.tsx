@@ -233,6 +233,29 @@ function MatchingTable({ p }: { p: Params }) {
 
 const col = createColumnHelper<MatchItem>();
 
+/** Copies a path to the clipboard (to paste into Explorer's address bar or a message). */
+function CopyPath({ path }: { path: string }) {
+  const { t } = useLang();
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      type="button"
+      data-testid="copy-path"
+      title={copied ? t("복사됨", "Copied") : t("경로 복사", "Copy path")}
+      aria-label={t("경로 복사", "Copy path")}
+      onClick={() =>
+        void navigator.clipboard?.writeText(path).then(
+          () => setCopied(true),
+          () => setCopied(false),
+        )
+      }
+      className="shrink-0 rounded px-1 text-xs text-slate-400 opacity-0 group-hover:opacity-100 hover:text-blue-600 focus:opacity-100"
+    >
+      {copied ? t("복사됨", "Copied") : <Glyph of="📎" />}
+    </button>
+  );
+}
+
 export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
   const [open, setOpen] = useState<Set<string>>(new Set());
   const columns = useMemo(
@@ -324,8 +347,11 @@ export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
                   <td className="px-2 py-2">
                     {r.source ? (
                       <>
-                        <div className="truncate font-medium" title={r.source.path} data-testid="source-path">
-                          {r.source.path}
+                        <div className="group flex items-center gap-1">
+                          <div className="truncate font-medium" title={r.source.path} data-testid="source-path">
+                            {r.source.path}
+                          </div>
+                          <CopyPath path={r.source.path} />
                         </div>
                         <div className="mt-0.5 flex flex-wrap gap-x-2 text-xs text-slate-500">
                           <span><Glyph of="📁" /> {formatBytes(r.source.size_bytes)}</span>
