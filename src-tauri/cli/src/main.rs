@@ -290,6 +290,9 @@ fn init_logging(cli: &Cli, hub: &nas_sync_engine::runtime::LogHub) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: `docker logs`, a journal or a redirected file would show
+        // the escape codes.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .with_filter(filter);
     // The live log (ring buffer, log file, /ws/logs) gets info and above while serving.
