@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The container image (Containerfile, README "Deployment"): build it with podman, then check it.
 #
-#   bash scripts/container.sh            build, then verify
+#   bash scripts/container.sh            build, then verify (x86-64; the test stage `container`)
 #   bash scripts/container.sh build      the static musl binary, the UI, the image, and a
 #                                        docker-archive of it to load on a NAS
 #   bash scripts/container.sh verify     check the built image (below)
+#   bash scripts/container.sh arm64      the same image for ARM NAS models (aarch64), built and
+#                                        checked with its binary run under qemu-aarch64-static
+#                                        (not part of the test stage: one more full build)
 #
 # verify: `podman image inspect` shows the user, the port, the health check, the entrypoint,
 # the environment and the volumes, and the image is at most 15 MB holding only what the
@@ -14,8 +17,9 @@
 # the same through a real container (`podman run`, with `podman healthcheck run` running the
 # image's HEALTHCHECK) and a clean stop on SIGTERM.
 #
-# Needs root on Debian for the packages (podman, runc, musl-tools) and for running containers;
-# rustup adds the x86_64-unknown-linux-musl target when it is missing.
+# Needs root on Debian for the packages (podman, runc, musl-tools; for arm64 also
+# gcc-aarch64-linux-gnu and qemu-user-static) and for running containers; rustup adds the musl
+# target when it is missing.
 # The JavaScript handed to node is single-quoted on purpose (its ${…} are JavaScript's).
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -23,11 +27,10 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 mode=${1:-all}
-case $mode in all | build | verify) ;; *) echo "usage: $0 [build|verify]" >&2; exit 2 ;; esac
+case $mode in all | build | verify | arm64) ;; *) echo "usage: $0 [build|verify|arm64]" >&2; exit 2 ;; esac
 
 IMAGE=localhost/nas-sync-monitor
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-MUSL=x86_64-unknown-linux-musl
 MAX_BYTES=$((15 * 1000 * 1000))
 TARGET=$(target_dir)
 OUT="$TARGET/container"
@@ -36,7 +39,11 @@ logs="${NAS_SYNC_TEST_LOGS:-${TMPDIR:-/tmp}/nas-sync-test-logs}/container"
 mkdir -p "$OUT" "$logs"
 
 if command -v dpkg-query >/dev/null 2>&1; then
-  ensure_debs "${DEBS_CONTAINER[@]}"
+  if [ "$mode" = arm64 ]; then
+    ensure_debs "${DEBS_CONTAINER[@]}" "${DEBS_CONTAINER_ARM64[@]}"
+  else
+    ensure_debs "${DEBS_CONTAINER[@]}"
+  fi
 fi
 need podman "Install podman (Debian: apt-get install podman runc), then re-run."
 need node "Install Node.js 20 or newer, then re-run."
@@ -53,17 +60,47 @@ podman_conf() {
   export CONTAINERS_CONF="$conf"
 }
 
+# use_arch amd64|arm64: what differs per architecture (the Rust target, the C toolchain, the
+# image's tags and file, how to run its binary here).
+use_arch() {
+  ARCH=$1
+  case $ARCH in
+    amd64)
+      RUST_TARGET=x86_64-unknown-linux-musl
+      TAGS=("$IMAGE:$VERSION" "$IMAGE:latest")
+      RUNNER=()
+      # rusqlite's bundled SQLite is C: musl-gcc (musl-tools) compiles it against musl's headers.
+      CARGO_ENV=(CC_x86_64_unknown_linux_musl=musl-gcc)
+      ;;
+    arm64)
+      RUST_TARGET=aarch64-unknown-linux-musl
+      TAGS=("$IMAGE:$VERSION-arm64")
+      RUNNER=(qemu-aarch64-static)
+      # Debian has no musl cross compiler for aarch64: SQLite is compiled by the glibc cross gcc
+      # and linked against Rust's own musl libc.a (self-contained). Without SQLite's large-file
+      # defines the glibc headers name the plain functions (open, fstat, pread…) that musl has,
+      # not their *64 aliases, which musl 1.2.4+ no longer provides; off_t is 64-bit on aarch64
+      # anyway. The link fails on any other glibc-only symbol, and the binary is run below.
+      CARGO_ENV=(CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc
+        AR_aarch64_unknown_linux_musl=aarch64-linux-gnu-ar
+        CFLAGS_aarch64_unknown_linux_musl=-DSQLITE_DISABLE_LFS
+        CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc)
+      ;;
+  esac
+  TAG=${TAGS[0]}
+  TARFILE="$OUT/nas-sync-monitor-$VERSION-$ARCH.tar"
+}
+
 build() {
   local t0=$SECONDS ctx old new
-  if ! rustup target list --installed | grep -qx "$MUSL"; then
-    rustup target add "$MUSL"
+  if ! rustup target list --installed | grep -qx "$RUST_TARGET"; then
+    rustup target add "$RUST_TARGET"
   fi
-  echo "== cargo build: nas-sync for $MUSL (profile container)"
-  # rusqlite's bundled SQLite is C: musl-gcc (musl-tools) compiles it against musl's headers.
-  CC_x86_64_unknown_linux_musl=musl-gcc \
-    cargo build --locked -p nas-sync-cli --bin nas-sync --profile container --target "$MUSL"
+  echo "== cargo build: nas-sync for $RUST_TARGET (profile container)"
+  env "${CARGO_ENV[@]}" \
+    cargo build --locked -p nas-sync-cli --bin nas-sync --profile container --target "$RUST_TARGET"
   echo "binary: $((SECONDS - t0)) s"
-  local bin="$TARGET/$MUSL/container/nas-sync"
+  local bin="$TARGET/$RUST_TARGET/container/nas-sync"
   # Static: no program interpreter (dynamic loader) and no shared libraries, since the image
   # has no libc.
   if LC_ALL=C readelf -ld "$bin" | grep -Eq 'INTERP|\(NEEDED\)'; then
@@ -73,8 +110,8 @@ build() {
   fi
   [ -f ui/dist/index.html ] || bash scripts/ui-test.sh build
 
-  echo "== podman build"
-  ctx="$OUT/context"
+  echo "== podman build ($ARCH)"
+  ctx="$OUT/context-$ARCH"
   rm -rf "$ctx"
   mkdir -p "$ctx"
   cp -a deploy/rootfs "$ctx/root"
@@ -84,22 +121,24 @@ build() {
   chmod 0750 "$ctx/user/data"
   cp -a ui/dist "$ctx/ui"
   install -m 0755 "$bin" "$ctx/nas-sync"
-  old=$(podman image inspect --format '{{.Id}}' "$IMAGE:latest" 2>/dev/null || true)
-  podman build --format docker --pull=never -f Containerfile -t "$IMAGE:$VERSION" -t "$IMAGE:latest" "$ctx"
-  new=$(podman image inspect --format '{{.Id}}' "$IMAGE:latest")
+  old=$(podman image inspect --format '{{.Id}}' "$TAG" 2>/dev/null || true)
+  local tag_args=()
+  for t in "${TAGS[@]}"; do tag_args+=(-t "$t"); done
+  podman build --format docker --pull=never --platform "linux/$ARCH" -f Containerfile "${tag_args[@]}" "$ctx"
+  new=$(podman image inspect --format '{{.Id}}' "$TAG")
   # The image this build replaced (only ours, by id) is not kept.
   if [ -n "$old" ] && [ "$old" != "$new" ]; then
     podman rmi "$old" >/dev/null 2>&1 || true
   fi
   # The image as a file: Synology Container Manager ("이미지 → 추가 → 파일에서 추가") and QNAP
   # Container Station ("이미지 → 가져오기") load it without a registry.
-  rm -f "$OUT/nas-sync-monitor-$VERSION-amd64.tar"
-  podman save --format docker-archive -o "$OUT/nas-sync-monitor-$VERSION-amd64.tar" "$IMAGE:$VERSION"
-  echo "image: $IMAGE:$VERSION ($new), $(image_size) bytes; archive: $OUT/nas-sync-monitor-$VERSION-amd64.tar"
+  rm -f "$TARFILE"
+  podman save --format docker-archive -o "$TARFILE" "$TAG"
+  echo "image: $TAG ($new), $(image_size) bytes; archive: $TARFILE"
   echo "build: $((SECONDS - t0)) s"
 }
 
-image_size() { podman image inspect --format '{{.Size}}' "$IMAGE:latest"; }
+image_size() { podman image inspect --format '{{.Size}}' "$TAG"; }
 
 # node -e SCRIPT ARGS…: small JSON checks and HTTP calls (Node 20's fetch; no curl needed).
 js() { node -e "$@"; }
@@ -169,17 +208,21 @@ verify() {
   # shellcheck disable=SC2064
   trap "cleanup '$tmp'" EXIT
   inspect="$tmp/inspect.json"
-  podman image inspect "$IMAGE:latest" >"$inspect"
+  podman image inspect "$TAG" >"$inspect"
 
-  echo "== podman image inspect, and the config a Docker host loads from the saved archive"
-  local archive="$OUT/nas-sync-monitor-$VERSION-amd64.tar"
-  tar -xOf "$archive" manifest.json >"$tmp/manifest.json"
-  tar -xOf "$archive" "$(js 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[0].Config)' "$tmp/manifest.json")" >"$tmp/docker-config.json"
+  echo "== podman image inspect, and the config a Docker host loads from the saved archive ($ARCH)"
+  tar -xOf "$TARFILE" manifest.json >"$tmp/manifest.json"
+  tar -xOf "$TARFILE" "$(js 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[0].Config)' "$tmp/manifest.json")" >"$tmp/docker-config.json"
   js '
     const fs = require("fs");
     const podman = JSON.parse(fs.readFileSync(process.argv[1], "utf8"))[0];
-    const docker = JSON.parse(fs.readFileSync(process.argv[2], "utf8")).config;
+    const archived = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+    const docker = archived.config, arch = process.argv[3];
     const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+    for (const [from, got] of [["podman", podman.Architecture], ["docker-archive", archived.architecture]]) {
+      if (got !== arch) { console.error(`FAIL: ${from}: Architecture ${got}, expected ${arch}`); process.exitCode = 1; }
+      else console.log(`  ok: ${from}: Architecture: ${got}`);
+    }
     // podman shows the health check beside Config; the Docker image config holds it inside.
     for (const [from, cfg] of [["podman", { ...podman.Config, Healthcheck: podman.Healthcheck }], ["docker-archive", docker]]) {
       const want = (what, ok, got) => {
@@ -197,7 +240,7 @@ verify() {
       want("Env NAS_SYNC_BIND", env.NAS_SYNC_BIND === "0.0.0.0:8787", env.NAS_SYNC_BIND);
       want("no token in the image", !Object.keys(env).some((k) => k.endsWith("_TOKEN")), Object.keys(env));
     }
-  ' "$inspect" "$tmp/docker-config.json"
+  ' "$inspect" "$tmp/docker-config.json" "$ARCH"
   size=$(image_size)
   echo "image size: $size bytes ($(js "console.log((${size} / 1e6).toFixed(1))") MB; limit 15 MB)"
   if [ "$size" -gt "$MAX_BYTES" ]; then
@@ -206,7 +249,7 @@ verify() {
   fi
 
   echo "== the image's files"
-  mnt=$(podman image mount "$IMAGE:latest")
+  mnt=$(podman image mount "$TAG")
   # Nothing but the Containerfile's: the binary, the UI, passwd/group and the mount points.
   (cd "$mnt" && find . -mindepth 1 -not -path './ui/*' -printf '%p %u:%g %m\n' | sort) | tee "$tmp/files.txt"
   local want_files
@@ -222,14 +265,14 @@ verify() {
   [ -f "$mnt/ui/index.html" ] || { echo "FAIL: no ui/index.html in the image" >&2; return 1; }
   mkdir -p "$tmp/x"
   cp -a "$mnt/nas-sync" "$mnt/ui" "$tmp/x/"
-  podman image unmount "$IMAGE:latest" >/dev/null
+  podman image unmount "$TAG" >/dev/null
 
-  echo "== the image's binary and UI, run with its entrypoint and environment (outside a container)"
+  echo "== the image's binary and UI, run with its entrypoint and environment (outside a container${RUNNER:+, under ${RUNNER[*]}})"
   local op admin port demo_dir
   op=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
   admin=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
   demo_dir="$tmp/demo"
-  "$tmp/x/nas-sync" demo --dir "$demo_dir" --files 300 >/dev/null
+  "${RUNNER[@]}" "$tmp/x/nas-sync" demo --dir "$demo_dir" --files 300 >/dev/null
   rm -f "$demo_dir/nas-sync.toml"
   mkdir -p "$tmp/x/data" "$tmp/x/target"
   port=$(free_port)
@@ -250,10 +293,10 @@ verify() {
   argv[0]="$tmp/x/nas-sync${argv[0]#/nas-sync}"
   printf '  %s\n' "${envs[@]}" "command: ${argv[*]}"
   env -u NAS_SYNC_LOCAL_TOKEN "${envs[@]}" NAS_SYNC_OPERATOR_TOKEN="$op" NAS_SYNC_ADMIN_TOKEN="$admin" \
-    "${argv[@]}" >"$logs/serve.out" 2>"$logs/serve.err" &
+    "${RUNNER[@]}" "${argv[@]}" >"$logs/serve-$ARCH.out" 2>"$logs/serve-$ARCH.err" &
   local server=$!
   echo "$server" >"$tmp/server.pid"
-  local -a health=(env "${envs[@]}" "$tmp/x/nas-sync" health)
+  local -a health=(env "${envs[@]}" "${RUNNER[@]}" "$tmp/x/nas-sync" health)
   expect_line "$(wait_health 0 "${health[@]}")" "healthy: 200 ok (정상) http://127.0.0.1:$port/health"
   local rows
   rows=$(sync_over_api "$port" "$op")
@@ -265,6 +308,12 @@ verify() {
   expect_line "$(wait_health 0 "${health[@]}")" "healthy: 200 ok (정상)"
   stop_pid "$server" "the extracted server"
   rm -f "$tmp/server.pid"
+  if [ "$ARCH" != amd64 ]; then
+    # No binfmt_misc here to run another architecture's container.
+    echo "Container ($ARCH): image $size bytes; inspect, files, extracted binary health under ${RUNNER[*]}: ok" >>"$results"
+    echo "verify: $((SECONDS - t0)) s"
+    return 0
+  fi
 
   echo "== podman run"
   podman_conf
@@ -280,7 +329,7 @@ verify() {
   pod run -d --name "$name" --network host --health-interval disable --restart unless-stopped \
     --env-file "$c/nas-sync.env" -e NAS_SYNC_BIND="0.0.0.0:$cport" -e NAS_SYNC_ROOT=/archive/GGPNAs \
     -v "$c/share:/archive:ro" -v "$c/data:/data" -v "$c/target:/target" \
-    "$IMAGE:latest" >/dev/null
+    "$TAG" >/dev/null
   local hc=(pod healthcheck run "$name")
   if ! wait_health 0 "${hc[@]}" >/dev/null; then
     podman logs "$name" >&2 || true
@@ -356,14 +405,27 @@ cleanup() {
   local tmp=$1
   if [ -f "$tmp/server.pid" ]; then kill -KILL "$(cat "$tmp/server.pid")" 2>/dev/null || true; fi
   if [ -f "$tmp/container.name" ]; then pod rm -f "$(cat "$tmp/container.name")" >/dev/null 2>&1 || true; fi
-  podman image unmount "$IMAGE:latest" >/dev/null 2>&1 || true
+  podman image unmount "$TAG" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 
+# One command per line: `set -e` does not stop inside a function called on the left of `&&`.
 case $mode in
-  build) build ;;
-  verify) verify ;;
+  build)
+    use_arch amd64
+    build
+    ;;
+  verify)
+    use_arch amd64
+    verify
+    ;;
   all)
+    use_arch amd64
+    build
+    verify
+    ;;
+  arm64)
+    use_arch arm64
     build
     verify
     ;;
