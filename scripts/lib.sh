@@ -49,6 +49,13 @@ DEBS_APP=(xvfb xauth dbus-x11 xdotool imagemagick webkit2gtk-driver python3 pyth
   python3-dbus python3-gi procps "${DEBS_TAURI[@]}")
 # mingw-w64: the GNU Windows linker; wine64: runs the tests; nsis: makensis for the installer.
 DEBS_WINDOWS=(gcc-mingw-w64-x86-64 wine64 nsis python3 "${DEBS_TAURI[@]}")
+# The container image (scripts/container.sh): podman builds and runs it (runc: crun refuses the
+# hybrid cgroups of this kind of machine); musl-tools: musl-gcc compiles the bundled SQLite for
+# the static x86_64-unknown-linux-musl binary; binutils: readelf checks that it is static.
+DEBS_CONTAINER=(podman runc musl-tools binutils)
+# `scripts/container.sh arm64` only (not in the test command): the aarch64 cross gcc (SQLite) and
+# linker, and qemu-user to run the aarch64 binary.
+DEBS_CONTAINER_ARM64=(gcc-aarch64-linux-gnu qemu-user-static)
 
 # npm ci in ui/, skipped when ui/node_modules was installed from this very lock file.
 npm_ci() {

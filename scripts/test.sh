@@ -8,15 +8,16 @@
 # Stages: setup (packages, npm ci, tool caches), fmt, ui (tsc, eslint, Vitest, vite build), rust
 # (one build of the workspace linted by clippy, then every Rust test), api (Schemathesis against
 # the OpenAPI document), web (Playwright E2E + the UI at scale), app (the real desktop app under
-# Xvfb: .deb, smoke, WebDriver E2E), windows (cross-build, engine tests and CLI under Wine, NSIS
-# installer under Wine). Each stage prints its duration; its full output is kept in
+# Xvfb: .deb, smoke, WebDriver E2E), container (the static musl build in a podman image: inspect,
+# health checks of the binary taken out of it and of a running container), windows (cross-build,
+# engine tests and CLI under Wine, NSIS installer under Wine). Each stage prints its duration; its full output is kept in
 # $NAS_SYNC_TEST_LOGS (default /tmp/nas-sync-test-logs); a failing stage says how to rerun it
 # alone. The last line sums up every suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ALL=(setup fmt ui rust api web app windows)
+ALL=(setup fmt ui rust api web app container windows)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${ALL[@]}")
 for s in "${stages[@]}"; do
@@ -42,6 +43,7 @@ rerun_hint() {
     app) echo "bash scripts/app-test.sh   (WebKitWebDriver's output and the app's log: $NAS_SYNC_TEST_LOGS/app/)" ;;
     web) echo "bash scripts/ui-test.sh e2e   (one test: E2E_ONLY=REGEX)" ;;
     windows) echo "bash scripts/windows-test.sh" ;;
+    container) echo "bash scripts/container.sh   (verify only: bash scripts/container.sh verify; server and container output: $NAS_SYNC_TEST_LOGS/container/)" ;;
     api) echo "bash scripts/schemathesis.sh   (server output: $NAS_SYNC_TEST_LOGS/schemathesis/)" ;;
     *) echo "bash scripts/test.sh $1" ;;
   esac
@@ -55,12 +57,14 @@ stage_setup() {
   npm_ci >"$logs/npm-ci.log" 2>&1 & pids+=($!); names+=(npm-ci)
   if command -v dpkg-query >/dev/null 2>&1; then
     # One apt transaction for every stage's packages (each stage script still checks its own).
-    local all=("${DEBS_RUST[@]}" "${DEBS_WEB[@]}" "${DEBS_APP[@]}" "${DEBS_WINDOWS[@]}")
+    local all=("${DEBS_RUST[@]}" "${DEBS_WEB[@]}" "${DEBS_APP[@]}" "${DEBS_WINDOWS[@]}" "${DEBS_CONTAINER[@]}")
     # shellcheck disable=SC2046
     ensure_debs $(printf '%s\n' "${all[@]}" | sort -u) || rc=1
   fi
-  if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
-    rustup target add x86_64-pc-windows-gnu || rc=1
+  if command -v rustup >/dev/null 2>&1; then
+    for t in x86_64-pc-windows-gnu x86_64-unknown-linux-musl; do
+      rustup target list --installed | grep -qx "$t" || rustup target add "$t" || rc=1
+    done
   fi
   bash scripts/schemathesis.sh --install-only >"$logs/schemathesis.log" 2>&1 & pids+=($!); names+=(schemathesis)
   for i in "${!pids[@]}"; do
@@ -98,6 +102,8 @@ stage_api() { ST_MAX_TIME="${ST_MAX_TIME:-60}" ST_SEED="${ST_SEED:-20261130}" ba
 stage_web() { bash scripts/ui-test.sh e2e; }
 
 stage_app() { bash scripts/app-test.sh; }
+
+stage_container() { bash scripts/container.sh; }
 
 stage_windows() { bash scripts/windows-test.sh; }
 

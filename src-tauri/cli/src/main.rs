@@ -2,8 +2,12 @@
 //! prints; no sync logic lives here.
 //!
 //! Exit codes: 0 applied; 1 error; 2 usage; 3 a safety guard refused to apply changes.
+//!
+//! Settings come from the flags, then the environment (`NAS_SYNC_ROOT`, … — a container is
+//! configured this way), then the settings file, then the defaults: [`env`] names them all.
 
 mod access;
+mod health;
 mod openapi;
 mod output;
 mod serve;
@@ -29,16 +33,18 @@ use nas_sync_engine::{Config, Error, archive::Archive, demo, matching, query, re
     after_help = "Exit codes: 0 applied, 1 error, 2 usage, 3 a safety guard refused to apply changes."
 )]
 struct Cli {
-    /// Config file (TOML). Default: the OS config directory's nas-sync-monitor/nas-sync.toml.
+    /// Config file (TOML); must exist. Else NAS_SYNC_CONFIG (may be absent: defaults), else the
+    /// OS config directory's nas-sync-monitor/nas-sync.toml.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Archive root: a local directory, a mounted share or a UNC path (overrides `root`).
+    /// Archive root: a local directory, a mounted share or a UNC path (overrides NAS_SYNC_ROOT
+    /// and `root`).
     #[arg(long, global = true, value_name = "DIR")]
     root: Option<PathBuf>,
-    /// Source database, archive.db (overrides `archive_db`).
+    /// Source database, archive.db (overrides NAS_SYNC_ARCHIVE_DB and `archive_db`).
     #[arg(long = "archive-db", global = true, value_name = "FILE")]
     archive_db: Option<PathBuf>,
-    /// Target database, pokervod.db (overrides `target_db`).
+    /// Target database, pokervod.db (overrides NAS_SYNC_TARGET_DB and `target_db`).
     #[arg(long = "target-db", global = true, value_name = "FILE")]
     target_db: Option<PathBuf>,
     /// Print one JSON document on stdout.
@@ -144,10 +150,10 @@ enum Command {
     },
     /// Serve the HTTP/WebSocket API (PRD 7.1) and the web UI; runs the schedule and the jobs.
     Serve {
-        /// Address to listen on. A non-loopback address needs NAS_SYNC_OPERATOR_TOKEN and
-        /// NAS_SYNC_ADMIN_TOKEN.
-        #[arg(long, default_value = serve::DEFAULT_BIND)]
-        bind: std::net::SocketAddr,
+        /// Address to listen on (else NAS_SYNC_BIND, else 127.0.0.1:8787). A non-loopback
+        /// address needs NAS_SYNC_OPERATOR_TOKEN and NAS_SYNC_ADMIN_TOKEN.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<std::net::SocketAddr>,
         /// The built web UI to serve at / (default: ui/dist next to the binary or the current
         /// directory, when present).
         #[arg(long, value_name = "DIR")]
@@ -163,6 +169,14 @@ enum Command {
         /// other Host header are refused (DNS rebinding).
         #[arg(long = "allowed-host", value_name = "NAME")]
         allowed_hosts: Vec<String>,
+    },
+    /// Ask a running server for /health: exit 0 when it answers 200, 1 otherwise (the
+    /// container's health check).
+    Health {
+        /// The server's address or its /health URL (default: NAS_SYNC_BIND's port on loopback,
+        /// else http://127.0.0.1:8787/health).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
     },
     /// Write a realistic demo archive and a config pointing at it.
     Demo {
@@ -214,8 +228,15 @@ fn run_main() -> ExitCode {
         allowed_hosts,
     } = &cli.command
     {
+        let bind = match env::bind(*bind) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
         let mut hosts = allowed_hosts.clone();
-        if let Ok(v) = std::env::var("NAS_SYNC_ALLOWED_HOSTS") {
+        if let Ok(v) = std::env::var(env::ALLOWED_HOSTS) {
             hosts.extend(
                 v.split(',')
                     .map(str::trim)
@@ -224,7 +245,7 @@ fn run_main() -> ExitCode {
             );
         }
         let opts = ServeOpts {
-            bind: *bind,
+            bind,
             ui_dir: ui_dir.clone(),
             schedule: !no_schedule,
             watch: !no_watch,
@@ -285,6 +306,9 @@ fn init_logging(cli: &Cli, hub: &nas_sync_engine::runtime::LogHub) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: `docker logs`, a journal or a redirected file would show
+        // the escape codes.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .with_filter(filter);
     // The live log (ring buffer, log file, /ws/logs) gets info and above while serving.
@@ -322,6 +346,7 @@ fn run_serve(
     let settings_path = cli
         .config
         .clone()
+        .or_else(|| env::path(env::CONFIG))
         .or_else(nas_sync_engine::config::default_config_path);
     let ui_dir = ui_dir.or_else(|| {
         let mut candidates = vec![PathBuf::from("ui/dist")];
@@ -340,9 +365,9 @@ fn run_serve(
             bind,
             ui_dir,
             settings_path,
-            operator_token: token("NAS_SYNC_OPERATOR_TOKEN"),
-            admin_token: token("NAS_SYNC_ADMIN_TOKEN"),
-            local_token: token("NAS_SYNC_LOCAL_TOKEN"),
+            operator_token: token(env::OPERATOR_TOKEN),
+            admin_token: token(env::ADMIN_TOKEN),
+            local_token: token(env::LOCAL_TOKEN),
             allowed_hosts,
             schedule,
             watch,
@@ -353,22 +378,70 @@ fn run_serve(
 }
 
 fn load_config(cli: &Cli) -> Result<Config, Error> {
-    let (mut cfg, _origin) = Config::load(cli.config.as_deref())?;
+    let (mut cfg, _origin) = match (&cli.config, env::path(env::CONFIG)) {
+        (Some(flag), _) => Config::load(Some(flag))?,
+        // A container names where its settings will live before any were saved.
+        (None, Some(from_env)) => Config::load_at(&from_env, false)?,
+        (None, None) => Config::load(None)?,
+    };
     apply_overrides(cli, &mut cfg);
     cfg.validate()?;
     Ok(cfg)
 }
 
-/// `--root`, `--archive-db` and `--target-db` over the settings file's values.
+/// `--root`, `--archive-db` and `--target-db`, else `NAS_SYNC_ROOT`, `NAS_SYNC_ARCHIVE_DB` and
+/// `NAS_SYNC_TARGET_DB`, over the settings file's values.
 fn apply_overrides(cli: &Cli, cfg: &mut Config) {
-    if let Some(r) = &cli.root {
-        cfg.root = Some(r.clone());
+    for (flag, var, field) in [
+        (&cli.root, env::ROOT, &mut cfg.root),
+        (&cli.archive_db, env::ARCHIVE_DB, &mut cfg.archive_db),
+        (&cli.target_db, env::TARGET_DB, &mut cfg.target_db),
+    ] {
+        if let Some(p) = flag.clone().or_else(|| env::path(var)) {
+            *field = Some(p);
+        }
     }
-    if let Some(a) = &cli.archive_db {
-        cfg.archive_db = Some(a.clone());
+}
+
+/// The environment variables the CLI and `serve` read (README "Configuration" has the table).
+/// A variable set to the empty string counts as unset, so an env file can list every name.
+mod env {
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+
+    pub const CONFIG: &str = "NAS_SYNC_CONFIG";
+    pub const ROOT: &str = "NAS_SYNC_ROOT";
+    pub const ARCHIVE_DB: &str = "NAS_SYNC_ARCHIVE_DB";
+    pub const TARGET_DB: &str = "NAS_SYNC_TARGET_DB";
+    pub const BIND: &str = "NAS_SYNC_BIND";
+    pub const ALLOWED_HOSTS: &str = "NAS_SYNC_ALLOWED_HOSTS";
+    // Secrets come from the environment only: a command line is visible to every user (`ps`),
+    // and the settings file is shown on the settings screen.
+    pub const OPERATOR_TOKEN: &str = "NAS_SYNC_OPERATOR_TOKEN";
+    pub const ADMIN_TOKEN: &str = "NAS_SYNC_ADMIN_TOKEN";
+    pub const LOCAL_TOKEN: &str = "NAS_SYNC_LOCAL_TOKEN";
+
+    /// A path from the environment, when set and not empty.
+    pub fn path(name: &str) -> Option<PathBuf> {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
     }
-    if let Some(t) = &cli.target_db {
-        cfg.target_db = Some(t.clone());
+
+    /// `serve`'s address: `--bind`, else `NAS_SYNC_BIND`, else 127.0.0.1:8787.
+    pub fn bind(flag: Option<SocketAddr>) -> Result<SocketAddr, String> {
+        if let Some(b) = flag {
+            return Ok(b);
+        }
+        match std::env::var(BIND) {
+            Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
+                format!(
+                    "{BIND}={v:?} is not an address; expected IP:PORT, e.g. 0.0.0.0:8787 \
+                     (주소 형식 오류)"
+                )
+            }),
+            _ => Ok(crate::serve::DEFAULT_BIND),
+        }
     }
 }
 
@@ -395,6 +468,21 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
         Command::Demo { dir, files } => {
             let r = demo::write_demo(dir, *files as usize)?;
             Ok(output::demo(&r))
+        }
+        Command::Health { url } => {
+            let url = match url {
+                Some(u) => u.clone(),
+                None => health::default_url(env::bind(None).map_err(|message| Error::Invalid {
+                    field: env::BIND.into(),
+                    message,
+                })?),
+            };
+            let target = health::parse_url(&url).map_err(|message| Error::Invalid {
+                field: "url".into(),
+                message,
+            })?;
+            let probe = health::probe(&target, health::TIMEOUT);
+            Ok(output::health(&target.url, &probe))
         }
         Command::Scan { dry_run } => {
             let cfg = load_config(cli)?;

@@ -709,3 +709,55 @@ pub fn tree_node(n: &TreeNode) -> Outcome {
         code: 0,
     }
 }
+
+/// `health`: one line, `healthy: …` (exit 0) when the server answered 200, else `unhealthy: …`
+/// or `unreachable: …` (exit 1). `--json`: `{healthy, url, http_status, health, error}`.
+pub fn health(url: &str, probe: &crate::health::Probe) -> Outcome {
+    use crate::health::Probe;
+    let (healthy, line, http_status, body, error) = match probe {
+        Probe::Answered { status, body } => {
+            let field = |k: &str| {
+                body.as_ref()
+                    .and_then(|b| b.get(k))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            // `503 root_unreachable (에러)`, `200 running (진행중)`: the HTTP status, the error
+            // code (or the status when there is no error) and the label the screens show.
+            let mut what = status.to_string();
+            if let Some(part) = field("code").or_else(|| field("status")) {
+                let _ = write!(what, " {part}");
+            }
+            if let Some(label) = field("label") {
+                let _ = write!(what, " ({label})");
+            }
+            let healthy = *status == 200;
+            let word = if healthy { "healthy" } else { "unhealthy" };
+            (
+                healthy,
+                format!("{word}: {what} {url}"),
+                Some(*status),
+                body.clone(),
+                None,
+            )
+        }
+        Probe::Unreachable(why) => (
+            false,
+            format!("unreachable: {url}: {why}"),
+            None,
+            None,
+            Some(serde_json::json!({"code": "unreachable", "message": why})),
+        ),
+    };
+    Outcome {
+        json: serde_json::json!({
+            "healthy": healthy,
+            "url": url,
+            "http_status": http_status,
+            "health": body,
+            "error": error,
+        }),
+        human: format!("{line}\n"),
+        code: if healthy { 0 } else { 1 },
+    }
+}

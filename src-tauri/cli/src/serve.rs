@@ -37,7 +37,9 @@ use crate::access::{self, Access, AccessConfig, JsonBody};
 use crate::static_files::{UiDir, serve_ui};
 use nas_sync_engine::{Config, Error, ErrorBody, ErrorCode};
 
-pub const DEFAULT_BIND: &str = "127.0.0.1:8787";
+/// Where `serve` listens without `--bind` or `NAS_SYNC_BIND`.
+pub const DEFAULT_BIND: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8787);
 /// Lines a WebSocket client may be behind before lines are dropped for it (and counted).
 const WS_BUFFER: usize = 2_048;
 
@@ -130,11 +132,22 @@ pub fn serve(
         message,
     };
     if !loopback && (args.operator_token.is_none() || args.admin_token.is_none()) {
+        let missing: Vec<&str> = [
+            ("NAS_SYNC_OPERATOR_TOKEN", &args.operator_token),
+            ("NAS_SYNC_ADMIN_TOKEN", &args.admin_token),
+        ]
+        .into_iter()
+        .filter(|(_, t)| t.is_none())
+        .map(|(name, _)| name)
+        .collect();
+        let missing = missing.join(", ");
         return Err(bad(
             "bind",
             format!(
-                "binding to {} (not loopback) needs both tokens: set NAS_SYNC_OPERATOR_TOKEN and \
-                 NAS_SYNC_ADMIN_TOKEN (e.g. `openssl rand -hex 32` each), or bind to 127.0.0.1",
+                "토큰이 필요합니다: {missing} 환경 변수를 설정하세요 / binding to {} (not \
+                 loopback) needs both tokens; set {missing} in the environment (the container's \
+                 env file), each a different random value of at least 32 characters (e.g. \
+                 `openssl rand -hex 32`), or bind to 127.0.0.1 (--bind / NAS_SYNC_BIND)",
                 args.bind
             ),
         ));

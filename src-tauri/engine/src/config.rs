@@ -148,13 +148,20 @@ pub fn default_archive_db() -> Option<PathBuf> {
 impl Config {
     /// Load `explicit` (must exist) or the default config file (may be absent).
     pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<ConfigOrigin>)> {
-        let (path, must_exist) = match explicit {
-            Some(p) => (p.to_path_buf(), true),
+        match explicit {
+            Some(p) => Config::load_at(p, true),
             None => match default_config_path() {
-                Some(p) => (p, false),
-                None => return Ok((Config::default(), None)),
+                Some(p) => Config::load_at(&p, false),
+                None => Ok((Config::default(), None)),
             },
-        };
+        }
+    }
+
+    /// Load the file at `path`; when it does not exist, the defaults if `!must_exist` (the
+    /// default path, or `NAS_SYNC_CONFIG` naming where a container keeps its settings before
+    /// any were saved), else an error (a `--config` typo should not mean "defaults").
+    pub fn load_at(path: &Path, must_exist: bool) -> Result<(Config, Option<ConfigOrigin>)> {
+        let path = path.to_path_buf();
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let cfg = Config::from_toml(&text, path.parent())
