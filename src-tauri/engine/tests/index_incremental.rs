@@ -248,6 +248,13 @@ fn pair(s: &str, c: &str) -> (String, String) {
     (s.into(), c.into())
 }
 
+/// A change, what it is, and the (path, status, reason code) it leaves after the scan.
+type Step = (
+    &'static str,
+    Box<dyn Fn(&Env)>,
+    (&'static str, &'static str, &'static str),
+);
+
 /// Each kind of change the issue names, one after another, through real scans and syncs;
 /// after each the index was updated in place (never rebuilt) and answers like a rebuild.
 #[test]
@@ -273,7 +280,7 @@ fn every_kind_of_change_updates_the_index_in_place_like_a_rebuild() {
         pair("duplicate", "duplicate_name")
     );
 
-    let mut steps: Vec<(&str, Box<dyn Fn(&Env)>, (&str, &str, &str))> = vec![
+    let mut steps: Vec<Step> = vec![
         (
             "the primary deleted: its duplicate becomes the primary and takes its row",
             Box::new(|e| rm(&e.root, "HCL/S1/Part1.mp4")),
@@ -532,7 +539,7 @@ fn files_on_share(root: &Path) -> Vec<String> {
 /// One random change on the share.
 fn random_change(e: &Env, rng: &mut Rng) -> String {
     let files = files_on_share(&e.root);
-    let name_at = |rng: &mut Rng| join(*rng.pick(&DIRS), *rng.pick(&NAMES));
+    let name_at = |rng: &mut Rng| join(DIRS[rng.below(DIRS.len())], NAMES[rng.below(NAMES.len())]);
     match rng.below(10) {
         0..=2 => {
             let p = name_at(rng);
@@ -550,7 +557,7 @@ fn random_change(e: &Env, rng: &mut Rng) -> String {
             let to = if rng.below(2) == 0 {
                 // Same name, another directory (maybe another catalog).
                 join(
-                    *rng.pick(&DIRS),
+                    DIRS[rng.below(DIRS.len())],
                     Path::new(&from)
                         .file_name()
                         .map_or("", |n| n.to_str().unwrap_or("")),
@@ -570,7 +577,7 @@ fn random_change(e: &Env, rng: &mut Rng) -> String {
             let name = Path::new(&from)
                 .file_name()
                 .map_or("", |n| n.to_str().unwrap_or(""));
-            let to = join(*rng.pick(&DIRS), name);
+            let to = join(DIRS[rng.below(DIRS.len())], name);
             if e.root.join(&to).exists() {
                 return "nothing".into();
             }

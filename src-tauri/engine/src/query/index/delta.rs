@@ -97,6 +97,9 @@ fn in_group(f: &FileRecord, rules: &Rules, hold: &Hold) -> bool {
     }
 }
 
+/// A Source file's item as the index last saw it: (row it holds, link, name key, path).
+type FileItem = (Option<i64>, Option<i64>, Option<i64>, String);
+
 /// The closed set of records around `seeds` (see the module doc), live values loaded.
 struct Closure<'t, 'a> {
     tx: &'t Transaction<'t>,
@@ -175,7 +178,7 @@ impl Closure<'_, '_> {
                 self.add_key(key_hash(&names::name_key(f.name())));
             }
         }
-        let old: Option<(Option<i64>, Option<i64>, Option<i64>, String)> = self
+        let old: Option<FileItem> = self
             .tx
             .prepare_cached("SELECT target_id, link, nkey, path FROM items WHERE source_id = ?1")
             .and_then(|mut st| {
