@@ -66,6 +66,12 @@ pub struct WatchArgs {
     /// Keep the work directory at the end.
     #[arg(long)]
     pub keep: bool,
+    /// `settle_secs` of the run: how long a new file must stay unchanged before it is synced.
+    /// 0 (the default here) times the pipeline itself: each file is written whole in one call.
+    /// With the application's default (60) a new file shows at once as `copying` and is
+    /// synced about a minute later, by design.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub settle_secs: u64,
 }
 
 /// One file's trip.
@@ -94,6 +100,7 @@ pub struct WatchReport {
     pub dir: String,
     pub filesystem: String,
     pub files: u64,
+    pub settle_secs: u64,
     pub generate_secs: f64,
     pub first_sync_secs: f64,
     pub watch_start_ms: f64,
@@ -216,6 +223,7 @@ pub fn run(args: &WatchArgs, dir: &Path, command: String, log: &Log) -> Result<W
         // The generated files hold no media: probing them measures nothing (a real new file's
         // probe reads a few KiB of headers before the apply).
         probe_media: false,
+        settle_secs: args.settle_secs,
         ..Config::default()
     };
     let archive_db = cfg.archive_db_path().step("archive_db")?;
@@ -405,6 +413,7 @@ pub fn run(args: &WatchArgs, dir: &Path, command: String, log: &Log) -> Result<W
         dir: dir.display().to_string(),
         filesystem: filesystem_of(dir).unwrap_or_else(|| "unknown".into()),
         files: generated.files,
+        settle_secs: args.settle_secs,
         generate_secs: gen_time.as_secs_f64(),
         first_sync_secs: first_sync.as_secs_f64(),
         watch_start_ms: watch_start.as_secs_f64() * 1000.0,
@@ -448,6 +457,10 @@ impl WatchReport {
             self.filesystem
         ));
         out.push_str(&format!("- command: `{}`\n", self.command));
+        out.push_str(&format!(
+            "- settle_secs: {} (a new file is held as `copying` until unchanged that long)\n",
+            self.settle_secs
+        ));
         out.push_str(&format!(
             "- build: {}\n",
             if self.release_build {
