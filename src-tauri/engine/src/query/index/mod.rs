@@ -37,6 +37,8 @@ mod stamp;
 mod tables;
 mod verdicts;
 
+/// How long after a write a file's stamp is not trusted to tell a later write apart.
+pub use crate::store::sqlite::RACY_WINDOW;
 pub(crate) use search::SearchData;
 pub use search::search_key;
 pub use shared::SharedIndex;
@@ -52,7 +54,7 @@ use crate::archive::{Archive, SyncLock, journal};
 use crate::config::Config;
 use crate::error::{Error, Result, SqlContext};
 use crate::rules::{Hold, Rules};
-use crate::store::sqlite::{FileStamp, RACY_WINDOW, file_stamp};
+use crate::store::sqlite::{FileStamp, file_stamp};
 use crate::target::Target;
 
 use delta::{Delta, Live, Seeds, Sums};
