@@ -310,7 +310,7 @@ verify() {
   rm -f "$tmp/server.pid"
   if [ "$ARCH" != amd64 ]; then
     # No binfmt_misc here to run another architecture's container.
-    echo "Container ($ARCH): image $size bytes; inspect, files, extracted binary health under ${RUNNER[*]}: ok" >>"$results"
+    echo "Container ($ARCH): image $size bytes, inspect, files, health of the extracted binary under ${RUNNER[*]} ok" >>"$results"
     echo "verify: $((SECONDS - t0)) s"
     return 0
   fi
@@ -375,7 +375,7 @@ verify() {
   podman logs "$name" >"$logs/container.log" 2>&1 || true
   pod rm -f "$name" >/dev/null
   rm -f "$tmp/container.name"
-  echo "Container: image $size bytes; inspect, files, extracted binary health, podman run health, restart and stop: ok" >>"$results"
+  echo "Container: image $size bytes, inspect, files, health of the extracted binary and of podman run, restart and stop ok" >>"$results"
   echo "verify: $((SECONDS - t0)) s"
 }
 

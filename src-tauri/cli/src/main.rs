@@ -436,8 +436,8 @@ mod env {
         match std::env::var(BIND) {
             Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
                 format!(
-                    "{BIND}={v:?} is not an address; expected IP:PORT, e.g. 0.0.0.0:8787 \
-                     (주소 형식 오류)"
+                    "주소 형식이 아닙니다 / {BIND}={v:?} is not an address; expected IP:PORT, \
+                     e.g. 0.0.0.0:8787"
                 )
             }),
             _ => Ok(crate::serve::DEFAULT_BIND),
