@@ -345,7 +345,11 @@ pub fn problems(p: &nas_sync_engine::archive::ProblemList) -> Outcome {
             (None, Some(id)) => format!("scan #{id}"),
             (None, None) => String::new(),
         };
-        let _ = writeln!(out, "{}  {}  {}  ({}; {run})", i.since, what, i.path, i.message);
+        let _ = writeln!(
+            out,
+            "{}  {}  {}  ({}; {run})",
+            i.since, what, i.path, i.message
+        );
     }
     if (p.items.len() as u64) < p.total {
         let _ = writeln!(

@@ -50,12 +50,19 @@ fn a_skipped_name_is_listed_from_its_first_scan_until_it_is_renamed() {
     let p = &first.items[0];
     assert_eq!(
         (p.origin, p.path.as_str(), p.kind),
-        (ProblemOrigin::Scan, "WSOP/bad\u{FFFD}.mp4", ProblemKind::InvalidName)
+        (
+            ProblemOrigin::Scan,
+            "WSOP/bad\u{FFFD}.mp4",
+            ProblemKind::InvalidName
+        )
     );
     assert_eq!(p.since, iso_at(1));
     assert!(p.scan_id.is_some() && p.sync_id.is_none());
     assert_eq!(
-        query::dashboard(&e.cfg).expect("dashboard").sync_status.problems,
+        query::dashboard(&e.cfg)
+            .expect("dashboard")
+            .sync_status
+            .problems,
         1,
         "the dashboard counts it"
     );
@@ -73,7 +80,10 @@ fn a_skipped_name_is_listed_from_its_first_scan_until_it_is_renamed() {
     assert_eq!(r.added, 1);
     assert!(listed(&e).is_empty(), "{:?}", listed(&e));
     assert_eq!(
-        query::dashboard(&e.cfg).expect("dashboard").sync_status.problems,
+        query::dashboard(&e.cfg)
+            .expect("dashboard")
+            .sync_status
+            .problems,
         0
     );
 }
@@ -177,5 +187,9 @@ fn a_dry_run_and_a_refused_sync_leave_the_problems_as_they_were() {
         },
     );
     assert!(dry.dry_run);
-    assert_eq!(listed(&e).len(), 1, "a dry run writes nothing, problems neither");
+    assert_eq!(
+        listed(&e).len(),
+        1,
+        "a dry run writes nothing, problems neither"
+    );
 }

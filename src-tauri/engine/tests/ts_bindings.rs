@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use nas_sync_engine::matching::{MatchingPage, MatchingQuery, Tree, TreeNode};
 use nas_sync_engine::archive::ProblemList;
+use nas_sync_engine::matching::{MatchingPage, MatchingQuery, Tree, TreeNode};
 use nas_sync_engine::query::{Dashboard, HistoryFilter, HistoryPage};
 use nas_sync_engine::reconcile::ReconcileReport;
 use nas_sync_engine::runtime::actions::{PinCheck, SettingsSaved, SettingsView};
@@ -138,7 +138,10 @@ fn every_field_the_json_can_omit_is_optional_in_typescript() {
         }
     }
     let mut files = Vec::new();
-    rs_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    rs_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     let mut checked = 0;
     let mut wrong = Vec::new();
     for f in files {
@@ -177,7 +180,10 @@ fn every_field_the_json_can_omit_is_optional_in_typescript() {
             }
         }
     }
-    assert!(checked >= 4, "found only {checked} skipped fields: is the scan broken?");
+    assert!(
+        checked >= 4,
+        "found only {checked} skipped fields: is the scan broken?"
+    );
     assert!(
         wrong.is_empty(),
         "fields the JSON omits but TypeScript declares present; add #[ts(optional)]: {wrong:#?}"

@@ -116,7 +116,11 @@ pub fn dashboard_in(cfg: &Config, index: &Index) -> Result<Dashboard> {
     let target_path = cfg.require_target_db()?;
     let st = index.stats()?;
     let (last, pending_delete, problems) = match Archive::open_read_only(&archive_path)? {
-        Some(a) => (a.last_sync()?, a.pending_delete_count()?, a.problem_count()?),
+        Some(a) => (
+            a.last_sync()?,
+            a.pending_delete_count()?,
+            a.problem_count()?,
+        ),
         None => (None, 0, 0),
     };
     let mut by_type: BTreeMap<&'static str, u64> = BTreeMap::new();

@@ -16,8 +16,9 @@ use crate::scan::{self, PartialScan, ScanOptions, ScanProgress, ScanReport, Scan
 use crate::sync::{self, Force, Refusal, SyncOptions, SyncReport};
 
 use super::{
-    Caller, ErrorInfo, ForceApproval, JOBS_KEPT, problem_count, JobInfo, JobKind, JobProgress, JobResult,
-    JobState, LastError, Monitor, ROOT_UNREACHABLE, Running, Started, lock, settling,
+    Caller, ErrorInfo, ForceApproval, JOBS_KEPT, JobInfo, JobKind, JobProgress, JobResult,
+    JobState, LastError, Monitor, ROOT_UNREACHABLE, Running, Started, lock, problem_count,
+    settling,
 };
 
 impl Monitor {

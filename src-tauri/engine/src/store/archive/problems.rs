@@ -135,7 +135,11 @@ fn replace(
             .ctx("read problems")?;
         let rows = stmt
             .query_map([origin_str], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
             })
             .ctx("read problems")?;
         let mut gone = Vec::new();
