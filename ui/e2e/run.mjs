@@ -704,18 +704,20 @@ test("admin PIN: set in settings (stored hashed), then 스캔 실행 asks for it
   await until(async () => (await api(srv.url, "GET", "/api/status")).json.job == null, "the scan finishes");
 });
 
+/** Start a sync over the API and wait for its job to end; the job (with its report). */
+async function syncDone(what) {
+  const started = await api(srv.url, "POST", "/api/sync");
+  eq(started.status, 202, `${what}: sync started`);
+  return until(async () => {
+    const j = (await api(srv.url, "GET", `/api/jobs/${started.json.job_id}`)).json;
+    return j.state !== "running" && j;
+  }, `${what}: the sync finished`);
+}
+
 test("a file still being copied: 복사 중 badge with its size, tab and dashboard counts, then published once", async () => {
   const root = path.join(dir, "archive");
   const file = path.join(root, "WSOP", "E2E_복사_중.mp4");
   fs.writeFileSync(file, Buffer.alloc(3 * 1024 * 1024, 7)); // mtime now: looks mid-copy
-  const syncDone = async (what) => {
-    const started = await api(srv.url, "POST", "/api/sync");
-    eq(started.status, 202, `${what}: sync started`);
-    return until(async () => {
-      const j = (await api(srv.url, "GET", `/api/jobs/${started.json.job_id}`)).json;
-      return j.state !== "running" && j;
-    }, `${what}: the sync finished`);
-  };
   const held = await syncDone("held");
   eq(held.result.held, 1, "the sync held the file back");
   eq(cli(dir, ["matching", "--search", "E2E_복사_중"]).items[0].status, "copying", "the CLI says copying");
@@ -742,14 +744,6 @@ test("problems: a skipped name shows 경고, 문제 1건 on the dashboard and in
   const bad = Buffer.concat([Buffer.from(wsop + "/E2E_bad_"), Buffer.from([0xff]), Buffer.from(".mp4")]);
   fs.writeFileSync(bad, "x");
   atRest(bad);
-  const syncDone = async (what) => {
-    const started = await api(srv.url, "POST", "/api/sync");
-    eq(started.status, 202, `${what}: sync started`);
-    return until(async () => {
-      const j = (await api(srv.url, "GET", `/api/jobs/${started.json.job_id}`)).json;
-      return j.state !== "running" && j;
-    }, `${what}: the sync finished`);
-  };
   eq((await syncDone("with the bad name")).state, "succeeded", "a skipped name does not fail the sync");
   const listed = (await api(srv.url, "GET", "/api/problems")).json;
   eq(listed.total, 1, "GET /api/problems lists it");
