@@ -21,7 +21,6 @@ use crate::store::sqlite;
 
 mod files;
 mod history;
-pub mod journal;
 mod links;
 mod lock;
 mod problems;
