@@ -1,11 +1,11 @@
 //! The problem list: what a scan could not read and what the Target refused stays listed, with
 //! the time it was first seen, exactly until it goes away; the dashboard counts it.
 
+#![cfg_attr(not(unix), allow(unused_imports, dead_code))]
+
 mod common;
 
-use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 
 use common::*;
 use nas_sync_engine::archive::{Archive, ProblemKind, ProblemList, ProblemOrigin};
@@ -29,12 +29,16 @@ fn listed(e: &Env) -> Vec<(ProblemOrigin, String, ProblemKind)> {
     v
 }
 
+/// A file whose name is not UTF-8 (Unix only: Windows names are UTF-16).
+#[cfg(unix)]
 fn bad_name(e: &Env, dir: &str, bytes: &[u8]) -> std::path::PathBuf {
-    let p = e.root.join(dir).join(OsStr::from_bytes(bytes));
+    use std::os::unix::ffi::OsStrExt;
+    let p = e.root.join(dir).join(std::ffi::OsStr::from_bytes(bytes));
     fs::write(&p, b"x").expect("write a file with a non-UTF-8 name");
     p
 }
 
+#[cfg(unix)]
 #[test]
 fn a_skipped_name_is_listed_from_its_first_scan_until_it_is_renamed() {
     let e = env();
@@ -88,6 +92,7 @@ fn a_skipped_name_is_listed_from_its_first_scan_until_it_is_renamed() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn a_partial_scan_clears_only_the_problems_under_its_folders() {
     let e = env();
@@ -171,6 +176,7 @@ fn a_row_the_target_refuses_is_listed_with_its_sync_until_a_sync_writes_it() {
     assert!(listed(&e).is_empty(), "{:?}", listed(&e));
 }
 
+#[cfg(unix)]
 #[test]
 fn a_dry_run_and_a_refused_sync_leave_the_problems_as_they_were() {
     let e = env();
