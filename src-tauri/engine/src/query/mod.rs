@@ -187,6 +187,14 @@ pub fn problems(cfg: &Config) -> Result<crate::archive::ProblemList> {
     }
 }
 
+/// One problem by id (`None` when it is gone, or there is no archive.db yet).
+pub fn problem(cfg: &Config, id: i64) -> Result<Option<crate::archive::Problem>> {
+    match Archive::open_read_only(&cfg.archive_db_path()?)? {
+        Some(a) => a.problem(id),
+        None => Ok(None),
+    }
+}
+
 /// One applied Target change (PRD 4.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct HistoryItem {

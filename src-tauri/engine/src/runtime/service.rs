@@ -26,8 +26,10 @@ use crate::runtime::actions::{
 use crate::runtime::admin::{Caller, Grant};
 use crate::runtime::monitor::{
     ForceApproval, JobInfo, JobKind, JobResult, JobState, LastError, Monitor, MonitorOptions,
-    Status, StatusKind,
+    Started, Status, StatusKind,
 };
+use crate::scan::ScanScope;
+use crate::sync::Force;
 use crate::runtime::settings::SettingsStore;
 
 /// A service answer: the value, or the error as every host sends it.
@@ -260,12 +262,12 @@ impl Service {
         }
     }
 
-    /// PRD 7.4: the change history, newest first, one page.
     /// The problems that last, newest first.
     pub fn problems(&self) -> Answer<crate::archive::ProblemList> {
         Ok(query::problems(&self.0.monitor.config())?)
     }
 
+    /// PRD 7.4: the change history, newest first, one page.
     pub fn history(&self, f: &HistoryFilter) -> Answer<HistoryPage> {
         Ok(query::history(&self.0.monitor.config(), f)?)
     }
@@ -333,20 +335,27 @@ impl Service {
         caller: &Caller,
     ) -> Answer<StartResponse> {
         let s = self.0.monitor.request(kind, force, caller)?;
-        let message = if s.started {
-            format!("{} 시작 / started", kind.label_ko())
-        } else {
-            format!(
-                "이미 {} 작업이 진행 중입니다 / a job is already running",
-                s.kind.label_ko()
-            )
+        Ok(started_response(s))
+    }
+
+    /// 문제 목록's 다시 시도 on one row: a sync whose scan reads again only the folder the
+    /// problem is in (an unreadable folder: that folder), so a retry over SMB takes seconds, not
+    /// a walk of the whole share. The sync then plans every file as any sync does, so a row the
+    /// Target refused is written again. A problem that has gone away is `not_found`; while
+    /// another job runs, the answer names it (`started: false`).
+    pub fn retry_problem(&self, id: i64) -> Answer<StartResponse> {
+        let m = &self.0.monitor;
+        let Some(p) = query::problem(&m.config(), id)? else {
+            return Err(Error::NotFound {
+                message: format!(
+                    "문제 #{id}이(가) 없습니다 (이미 해결되었을 수 있습니다) / no problem {id} (it may have gone away)"
+                ),
+            }
+            .into());
         };
-        Ok(StartResponse {
-            message,
-            job_id: s.job_id,
-            started: s.started,
-            kind: s.kind,
-        })
+        let scope = ScanScope::dirs([p.retry_dir()]);
+        let s = m.start_scoped(JobKind::Sync, Force::No, "retry", scope);
+        Ok(started_response(s))
     }
 
     /// PRD 7.1: run the read-only comparison as a job and wait for its report (up to `wait`).
@@ -460,6 +469,23 @@ pub fn check_tree_limit(limit: Option<u32>) -> Answer<()> {
         }
         .into()),
         _ => Ok(()),
+    }
+}
+
+fn started_response(s: Started) -> StartResponse {
+    let message = if s.started {
+        format!("{} 시작 / started", s.kind.label_ko())
+    } else {
+        format!(
+            "이미 {} 작업이 진행 중입니다 / a job is already running",
+            s.kind.label_ko()
+        )
+    };
+    StartResponse {
+        message,
+        job_id: s.job_id,
+        started: s.started,
+        kind: s.kind,
     }
 }
 
