@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "get_history",
     "get_health",
     "get_problems",
+    "retry_problem",
     "get_status",
     "list_jobs",
     "get_job",
@@ -31,6 +32,7 @@ const COMMANDS: &[&str] = &[
     "subscribe_status",
     "unsubscribe",
     "open_log_folder",
+    "open_containing_folder",
     "get_autostart",
     "set_autostart",
 ];

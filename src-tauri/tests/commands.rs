@@ -388,3 +388,30 @@ fn the_windows_admin_actions_go_through_the_engines_admin_checks() {
     assert_eq!(e["errors"][0]["field"], "ffprobe_path", "{e}");
     assert_eq!(f.cfg().ffprobe_path, None);
 }
+
+#[test]
+fn open_containing_folder_answers_only_inside_the_archive_and_retry_names_a_gone_problem() {
+    let f = fixture(true);
+    f.sync();
+    let page = f.ok("get_matching", json!({"query": {"per_page": 1}}));
+    let path = page["items"][0]["source"]["path"]
+        .as_str()
+        .expect("a Source file")
+        .to_string();
+    let root = f.cfg().root.expect("root");
+    let opened = f.ok("open_containing_folder", json!({"path": path}));
+    assert_eq!(opened["exists"], true, "{opened}");
+    let expected = root.join(&path);
+    assert_eq!(
+        Path::new(opened["folder"].as_str().expect("folder")),
+        expected.parent().expect("its folder")
+    );
+    let e = f.err(
+        "open_containing_folder",
+        json!({"path": "../../etc/passwd"}),
+    );
+    assert_eq!(e["code"], "invalid_argument", "{e}");
+
+    let e = f.err("retry_problem", json!({"id": 424242}));
+    assert_eq!(e["code"], "not_found", "{e}");
+}

@@ -768,10 +768,25 @@ test("problems: a skipped name shows 경고, 문제 1건 on the dashboard and in
   await row.getByRole("button", { name: "자세히 보기" }).click();
   assert((await row.getByTestId("problem-detail").innerText()).length > 0, "the engine's detail on demand");
   await shot(page, "problems", false);
-  // Renamed on the NAS: the next sync registers it and the problem is gone everywhere.
+  // Renamed on the NAS, and meanwhile a file arrives in another folder. 이 파일 다시 시도 reads
+  // only WSOP again: the renamed file is synced and the problem is gone everywhere, while the
+  // other folder waits for the next full sync.
   fs.renameSync(bad, path.join(wsop, "E2E_bad_renamed.mp4"));
-  eq((await syncDone("after the rename")).result.added, 1, "the renamed file is synced");
+  const elsewhere = path.join(dir, "archive", "HCL", "E2E_elsewhere.mp4");
+  fs.mkdirSync(path.dirname(elsewhere), { recursive: true });
+  fs.writeFileSync(elsewhere, "y");
+  atRest(elsewhere);
+  const before = (await api(srv.url, "GET", "/api/jobs")).json.map((j) => j.id);
+  await row.getByTestId("problem-retry").click();
+  const retried = await until(async () => {
+    const j = (await api(srv.url, "GET", "/api/jobs")).json.find((j) => !before.includes(j.id));
+    return j && j.state !== "running" && j;
+  }, "the retry's sync finished");
+  eq([retried.kind, retried.state, retried.result.added], ["sync", "succeeded", 1], "the retry synced the renamed file");
+  eq(cli(dir, ["matching", "--search", "E2E_bad_renamed"]).items[0].status, "synced", "renamed file synced");
+  eq(cli(dir, ["matching", "--search", "E2E_elsewhere"]).total, 0, "the other folder was not read again");
   await until(async () => (await page.getByTestId("problems-empty").count()) === 1, "the list is empty");
+  eq((await syncDone("a full sync")).result.added, 1, "the full sync finds the other folder's file");
   await until(async () => (await page.getByTestId("status-light").getAttribute("data-status")) === "ok", "the light is back to 정상");
   eq(await page.getByTestId("nav-problems-count").count(), 0, "no count in the nav");
 });

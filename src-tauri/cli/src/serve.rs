@@ -295,6 +295,7 @@ fn router(state: Service, access: Arc<Access>, ui_dir: Option<&std::path::Path>)
         .route("/api/matching/tree", get(tree))
         .route("/api/history", get(history))
         .route("/api/problems", get(problems))
+        .route("/api/problems/{id}/retry", post(retry_problem))
         .route("/api/status", get(status))
         .route("/api/jobs", get(jobs))
         .route("/api/jobs/{id}", get(job))
@@ -398,6 +399,22 @@ async fn history(
 
 async fn problems(State(s): State<Service>) -> ApiResult {
     ok(call(&s, |s| s.problems()).await?)
+}
+
+/// 문제 목록's 다시 시도 on one row: 202 with the sync job (or the job already running).
+async fn retry_problem(
+    State(s): State<Service>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    empty_body(&body)?;
+    let id: i64 = id
+        .parse()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| invalid(format!("problem id must be a positive number (got `{id}`)")))?;
+    let r = call(&s, move |s| s.retry_problem(id)).await?;
+    Ok((StatusCode::ACCEPTED, Json(r)).into_response())
 }
 
 async fn jobs(State(s): State<Service>) -> ApiResult {

@@ -365,6 +365,8 @@ fn every_endpoint_answers_in_the_prd_shapes_and_equals_the_cli() {
         "/api/matching",
         "/api/matching/tree",
         "/api/history",
+        "/api/problems",
+        "/api/problems/{id}/retry",
         "/api/status",
         "/api/jobs",
         "/api/jobs/{id}",
@@ -489,6 +491,20 @@ fn cancel_stops_a_running_scan_over_http() {
     }
     let (code, v) = s.call("POST", &format!("/api/jobs/{id}/cancel"), None);
     assert_eq!(code, 409, "a finished job cannot be cancelled: {v}");
+}
+
+#[test]
+fn retrying_a_problem_that_is_gone_or_not_a_number_is_a_clear_error() {
+    let s = serve_demo(50);
+    let (code, v) = s.call("POST", "/api/problems/424242/retry", None);
+    assert_eq!((code, v["code"].as_str()), (404, Some("not_found")), "{v}");
+    assert!(v["message"].as_str().unwrap_or("").contains("문제"), "{v}");
+    let (code, v) = s.call("POST", "/api/problems/abc/retry", None);
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (400, Some("invalid_argument")),
+        "{v}"
+    );
 }
 
 #[test]

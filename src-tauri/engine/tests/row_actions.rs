@@ -97,8 +97,14 @@ fn a_problem_is_retried_from_its_own_folder_and_a_folder_from_itself() {
         sync_id: None,
     };
     assert_eq!(p("A/B", ProblemKind::UnreadableDir).retry_dir(), "A/B");
-    assert_eq!(p("A/B/c.mp4", ProblemKind::UnreadableFile).retry_dir(), "A/B");
-    assert_eq!(p("A/bad\u{FFFD}", ProblemKind::InvalidName).retry_dir(), "A");
+    assert_eq!(
+        p("A/B/c.mp4", ProblemKind::UnreadableFile).retry_dir(),
+        "A/B"
+    );
+    assert_eq!(
+        p("A/bad\u{FFFD}", ProblemKind::InvalidName).retry_dir(),
+        "A"
+    );
     assert_eq!(p("top.mp4", ProblemKind::SyncFailed).retry_dir(), "");
 }
 
@@ -107,7 +113,10 @@ fn open_folder_answers_a_file_inside_the_archive_and_nothing_outside() {
     let e = env();
     put(&e.root, "WSOP/2024/day1.mp4", b"x");
     let l = locate_in_archive(&e.cfg, "WSOP/2024/day1.mp4").expect("inside");
-    assert_eq!(l.item.as_deref(), Some(e.root.join("WSOP/2024/day1.mp4").as_path()));
+    assert_eq!(
+        l.item.as_deref(),
+        Some(e.root.join("WSOP/2024/day1.mp4").as_path())
+    );
     assert_eq!(l.folder, e.root.join("WSOP/2024"));
 
     // A file gone since the screen was drawn: its nearest folder still there.

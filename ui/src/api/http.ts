@@ -114,6 +114,9 @@ export class HttpTransport implements Transport {
   openLogFolder() {
     return Promise.resolve(null);
   }
+  openContainingFolder() {
+    return Promise.resolve(null);
+  }
 
   problems() {
     return this.call<ProblemList>("GET", "/api/problems");
@@ -144,6 +147,9 @@ export class HttpTransport implements Transport {
   }
   startScan() {
     return this.call<StartResponse>("POST", "/api/scan", undefined, {});
+  }
+  retryProblem(id: number) {
+    return this.call<StartResponse>("POST", `/api/problems/${id}/retry`, undefined, {});
   }
   reconcile() {
     return this.call<ReconcileResponse>("POST", "/api/reconcile", undefined, {});

@@ -1,4 +1,5 @@
 import type {
+  ContainingFolder,
   Config,
   DemoCreated,
   ForceApproval,
@@ -52,6 +53,8 @@ export interface Transport {
   /** `force`: apply past the guard that refused the reviewed job (admin; see [`ForceApproval`]). */
   startSync(force: ForceApproval | null): Promise<StartResponse>;
   startScan(): Promise<StartResponse>;
+  /** 문제 목록's 다시 시도 on one row: a sync that rereads only that problem's folder. */
+  retryProblem(id: number): Promise<StartResponse>;
   reconcile(): Promise<ReconcileResponse>;
   pause(): Promise<Status>;
   resume(): Promise<Status>;
@@ -63,6 +66,11 @@ export interface Transport {
   createDemo(): Promise<DemoCreated>;
   /** Desktop only: open the live log's folder in the file manager (`null` from the web server). */
   openLogFolder(): Promise<{ path: string; opened: boolean } | null>;
+  /**
+   * Desktop only: open the folder of `path` (relative to the root, as the tables show it) in the
+   * file manager, the file selected (`null` from the web server, which has no desktop to open).
+   */
+  openContainingFolder(path: string): Promise<ContainingFolder | null>;
   subscribeLogs(onLine: (l: LogLine) => void, onState: (s: StreamState) => void): Unsubscribe;
   subscribeStatus(onStatus: (s: Status) => void, onState: (s: StreamState) => void): Unsubscribe;
 }

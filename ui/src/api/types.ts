@@ -72,3 +72,12 @@ export type DemoCreated = { config: Config; dir: string; files: number; created:
 export type MatchingParams = Omit<MatchingQuery, "desc"> & { desc?: boolean };
 export type HistoryParams = HistoryFilter;
 export type TreeParams = Omit<TreeQuery, "offset"> & { offset?: number };
+
+/** Desktop only: what 폴더 열기 opened (`open_containing_folder`). */
+export type ContainingFolder = {
+  /** The folder opened: the file's own, or the nearest one still there when the file is gone. */
+  folder: string;
+  exists: boolean;
+  /** False when no file manager could be started. */
+  opened: boolean;
+};

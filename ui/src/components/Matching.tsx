@@ -17,6 +17,7 @@ import { Onboarding } from "./Onboarding";
 import { TreeView } from "./TreeView";
 import { Badge, Button, Card, EmptyState, Loading, Spinner, cx, fieldClass, type Tone } from "./ui";
 import { Glyph } from "./Glyph";
+import { OpenFolder } from "./OpenFolder";
 
 export const PER_PAGE = 20;
 
@@ -352,6 +353,7 @@ export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
                             {r.source.path}
                           </div>
                           <CopyPath path={r.source.path} />
+                          <OpenFolder path={r.source.path} compact />
                         </div>
                         <div className="mt-0.5 flex flex-wrap gap-x-2 text-xs text-slate-500">
                           <span><Glyph of="📁" /> {formatBytes(r.source.size_bytes)}</span>

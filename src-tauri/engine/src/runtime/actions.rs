@@ -482,14 +482,20 @@ pub fn locate_in_archive(cfg: &Config, rel: &str) -> Result<Located> {
     let invalid = |why: &str| {
         Error::invalid(
             "path",
-            format!("보관소 안의 상대 경로가 아닙니다 ({why}) / not a path inside the archive ({why}): {rel:?}"),
+            format!(
+                "보관소 안의 상대 경로가 아닙니다 ({why}) / not a path inside the archive ({why}): {rel:?}"
+            ),
         )
     };
     let rel = rel.trim_matches('/');
     if rel.contains('\\') || rel.contains(':') || rel.contains('\0') {
         return Err(invalid("\\, : or NUL"));
     }
-    if rel.split('/').any(|c| c.is_empty() || c == "." || c == "..") && !rel.is_empty() {
+    if rel
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+        && !rel.is_empty()
+    {
         return Err(invalid("empty, . or .. component"));
     }
     let canonical_root = std::fs::canonicalize(root).map_err(|e| Error::Unreachable {

@@ -28,9 +28,9 @@ use crate::runtime::monitor::{
     ForceApproval, JobInfo, JobKind, JobResult, JobState, LastError, Monitor, MonitorOptions,
     Started, Status, StatusKind,
 };
+use crate::runtime::settings::SettingsStore;
 use crate::scan::ScanScope;
 use crate::sync::Force;
-use crate::runtime::settings::SettingsStore;
 
 /// A service answer: the value, or the error as every host sends it.
 pub type Answer<T> = std::result::Result<T, ErrorBody>;
