@@ -821,10 +821,28 @@ test("English switch and keyboard reach", async () => {
 test("live log latency: an engine line reaches the page's DOM (p95 over 200 lines, PRD 5.1)", async () => {
   await page.getByTestId("nav-logs").click();
   await page.getByRole("log").waitFor();
+  // A full screen first (1,000 lines kept), as after a day's work: each new line then joins
+  // a thousand others.
+  while ((await page.getByTestId("log-line").count()) < 1000) {
+    const reqs = [];
+    for (let i = 0; i < 50; i++) reqs.push(api(srv.url, "POST", i % 2 ? "/api/schedule/resume" : "/api/schedule/pause"));
+    await Promise.all(reqs);
+  }
   // The time each new line appears in the DOM, against the time the engine stamped on it (one
   // machine, one clock).
   await page.evaluate(() => {
     window.__latency = [];
+    // The same lines on a second socket of the page's own: engine → browser, without the render.
+    window.__wire = [];
+    const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/logs");
+    window.__wireOpen = new Promise((ok) => (ws.onopen = ok));
+    const since = Date.now();
+    ws.onmessage = (m) => {
+      const now = Date.now();
+      const at = Date.parse(JSON.parse(m.data).time);
+      // The backlog a connection starts with is old news.
+      if (at >= since) window.__wire.push(now - at);
+    };
     new MutationObserver((records) => {
       const now = Date.now();
       for (const r of records)
@@ -833,6 +851,7 @@ test("live log latency: an engine line reaches the page's DOM (p95 over 200 line
             window.__latency.push(now - Date.parse(n.dataset.time));
     }).observe(document.querySelector('[role="log"]'), { childList: true, subtree: true });
   });
+  await page.evaluate(() => window.__wireOpen);
   // 200 engine lines, one per request, spaced as a busy engine would log them.
   for (let i = 0; i < 100; i++) {
     await api(srv.url, "POST", "/api/schedule/pause");
@@ -841,7 +860,17 @@ test("live log latency: an engine line reaches the page's DOM (p95 over 200 line
   await until(async () => (await page.evaluate(() => window.__latency.length)) >= 200, "200 lines on the page");
   const ms = (await page.evaluate(() => window.__latency)).sort((a, b) => a - b);
   const pct = (p) => ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))];
-  metrics.liveLogLatencyMs = { lines: ms.length, p50: pct(50), p95: pct(95), max: ms[ms.length - 1] };
+  const wire = (await page.evaluate(() => window.__wire)).sort((a, b) => a - b);
+  const wpct = (p) => wire[Math.min(wire.length - 1, Math.floor((p / 100) * wire.length))];
+  metrics.liveLogLatencyMs = {
+    lines: ms.length,
+    p50: pct(50),
+    p95: pct(95),
+    max: ms[ms.length - 1],
+    rows: await page.getByTestId("log-line").count(),
+    wireP50: wpct(50),
+    wireP95: wpct(95),
+  };
   // The PRD's target (< 100 ms) is reported in docs/benchmarks.md; this only catches a stream
   // that stopped being live (a shared CI machine must not fail on a slow moment).
   assert(pct(95) < 2000, `live log p95 ${pct(95)} ms`);
