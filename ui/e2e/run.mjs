@@ -768,6 +768,7 @@ test("problems: a skipped name shows 경고, 문제 1건 on the dashboard and in
   await row.getByRole("button", { name: "자세히 보기" }).click();
   assert((await row.getByTestId("problem-detail").innerText()).length > 0, "the engine's detail on demand");
   await shot(page, "problems", false);
+  eq(await row.getByTestId("open-folder").count(), 0, "폴더 열기 is the desktop app's (the web has no desktop to open)");
   // Renamed on the NAS, and meanwhile a file arrives in another folder. 이 파일 다시 시도 reads
   // only WSOP again: the renamed file is synced and the problem is gone everywhere, while the
   // other folder waits for the next full sync.
