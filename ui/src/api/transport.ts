@@ -1,6 +1,8 @@
 import type {
   Config,
   DemoCreated,
+  ExportRequest,
+  ExportResult,
   ForceApproval,
   Health,
   Dashboard,
@@ -41,6 +43,12 @@ export interface Transport {
   tree(): Promise<Tree>;
   treeNode(p: TreeParams): Promise<TreeNode>;
   history(p: HistoryParams): Promise<HistoryPage>;
+  /**
+   * A CSV of every row the request's filters match (UTF-8 with BOM for Excel). The browser
+   * downloads it from the server's streaming endpoint; the desktop app saves it in the
+   * Downloads folder and says where (`saved`).
+   */
+  exportCsv(e: ExportRequest): Promise<ExportResult>;
   /** What a scan could not read and what the Target refused, while it lasts. */
   problems(): Promise<ProblemList>;
   status(): Promise<Status>;
