@@ -227,7 +227,7 @@ pub fn write_text(out: &mut impl Write, s: &str) -> io::Result<()> {
     }
     let mut rest = s;
     while let Some(i) = rest.find('"') {
-        out.write_all(rest[..=i].as_bytes())?;
+        out.write_all(&rest.as_bytes()[..=i])?;
         out.write_all(b"\"")?;
         rest = &rest[i + 1..];
     }

@@ -135,7 +135,7 @@ export function ExportDialog({ spec, onClose }: { spec: ExportSpec; onClose: () 
             </select>
           </dd>
         </dl>
-        <div className="mt-4 min-h-6 text-sm" aria-live="polite" data-testid="export-status" data-phase={phase.kind}>
+        <div className={cx("text-sm", phase.kind !== "idle" && "mt-4")} aria-live="polite" data-testid="export-status" data-phase={phase.kind}>
           {phase.kind === "busy" && <Spinner label={t("내보내는 중…", "Exporting…")} />}
           {phase.kind === "started" && (
             <p className="text-emerald-700 dark:text-emerald-300">
@@ -160,7 +160,7 @@ export function ExportDialog({ spec, onClose }: { spec: ExportSpec; onClose: () 
             </p>
           )}
         </div>
-        <div className="mt-4 flex justify-end gap-2">
+        <div className="mt-5 flex justify-end gap-2">
           <Button variant="ghost" onClick={onClose} data-testid="export-close">
             {phase.kind === "started" || phase.kind === "saved" ? t("닫기", "Close") : t("취소", "Cancel")}
           </Button>
