@@ -462,7 +462,7 @@ fn export_params(raw: Option<&str>) -> Result<(CsvOptions, String), ApiError> {
         match k.as_ref() {
             "lang" => lang = Some(v.into_owned()),
             "utc_offset" => {
-                offset = Some(v.trim().parse::<i32>().map_err(|_| {
+                offset = Some(v.parse::<i32>().map_err(|_| {
                     invalid(format!(
                         "utc_offset must be whole minutes east of UTC, e.g. 540 (got `{v}`)"
                     ))

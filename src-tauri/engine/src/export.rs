@@ -49,8 +49,8 @@ pub enum CsvLang {
 
 impl CsvLang {
     pub fn parse(s: &str) -> Result<CsvLang> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "ko" | "" => Ok(CsvLang::Ko),
+        match s {
+            "ko" => Ok(CsvLang::Ko),
             "en" => Ok(CsvLang::En),
             _ => Err(Error::invalid(
                 "lang",
@@ -774,7 +774,9 @@ mod tests {
         };
         assert_eq!(o.iso_time("2026-11-30T23:30:00Z"), "2026-12-01 08:30");
         assert_eq!(o.epoch_time(t.timestamp()), "2026-12-01 08:30");
-        assert_eq!(CsvLang::parse("EN").expect("lang"), CsvLang::En);
-        assert!(CsvLang::parse("fr").is_err());
+        assert_eq!(CsvLang::parse("en").expect("lang"), CsvLang::En);
+        for wrong in ["fr", "", "EN", " ko"] {
+            assert!(CsvLang::parse(wrong).is_err(), "{wrong:?}");
+        }
     }
 }
