@@ -2,6 +2,7 @@
 //! the HTTP handlers in `nas-sync serve` make) and maps the error to `{code, message}`. Names are
 //! `verb_noun`; arguments and answers are the HTTP API's JSON shapes (ui/src/api/tauri.ts).
 
+pub mod export;
 pub mod jobs;
 pub mod queries;
 pub mod settings;
@@ -19,6 +20,9 @@ macro_rules! all_commands {
             $crate::commands::queries::get_history,
             $crate::commands::queries::get_health,
             $crate::commands::queries::get_problems,
+            $crate::commands::export::export_matching_csv,
+            $crate::commands::export::export_history_csv,
+            $crate::commands::export::export_reconcile_csv,
             $crate::commands::jobs::get_status,
             $crate::commands::jobs::list_jobs,
             $crate::commands::jobs::get_job,

@@ -2,6 +2,8 @@ import type {
   ContainingFolder,
   Config,
   DemoCreated,
+  ExportRequest,
+  ExportResult,
   ForceApproval,
   Health,
   Dashboard,
@@ -42,6 +44,12 @@ export interface Transport {
   tree(): Promise<Tree>;
   treeNode(p: TreeParams): Promise<TreeNode>;
   history(p: HistoryParams): Promise<HistoryPage>;
+  /**
+   * A CSV of every row the request's filters match (UTF-8 with BOM for Excel). The browser
+   * downloads it from the server's streaming endpoint; the desktop app saves it in the
+   * Downloads folder and says where (`saved`).
+   */
+  exportCsv(e: ExportRequest): Promise<ExportResult>;
   /** What a scan could not read and what the Target refused, while it lasts. */
   problems(): Promise<ProblemList>;
   status(): Promise<Status>;

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorBody, ErrorCode, Result};
+use crate::export::{self, CsvOptions};
 use crate::index::SharedIndex;
 use crate::matching::{self, MatchingPage, MatchingQuery, Tree, TreeNode};
 use crate::query::{self, Dashboard, HistoryFilter, HistoryPage};
@@ -274,6 +275,58 @@ impl Service {
 
     pub fn status(&self) -> Status {
         self.0.monitor.status()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // CSV exports (every host streams them to its own sink: a response body, a file)
+
+    /// The matching table with `q`'s filters, every page, as CSV into `out`. The export reads
+    /// its own snapshot of the index, so a download as slow as its reader never holds up the
+    /// screens' queries. An invalid query fails before anything is written.
+    pub fn export_matching(
+        &self,
+        q: &MatchingQuery,
+        o: &CsvOptions,
+        out: &mut dyn std::io::Write,
+    ) -> Answer<u64> {
+        // The shared index is made current first, so a rebuild is done once, not twice.
+        self.with_index(|_| Ok(()))?;
+        let index = crate::index::Index::open(&self.0.monitor.config())?;
+        Ok(export::matching_csv(&index, q, o, out)?)
+    }
+
+    /// The change history with `f`'s filters (search included), every row, as CSV into `out`.
+    pub fn export_history(
+        &self,
+        f: &HistoryFilter,
+        o: &CsvOptions,
+        out: &mut dyn std::io::Write,
+    ) -> Answer<u64> {
+        Ok(export::history_csv(&self.0.monitor.config(), f, o, out)?)
+    }
+
+    /// The report of reconcile job `job_id`, or of the latest reconcile that has one: its id
+    /// and the report (`not_found` when there is none).
+    pub fn reconcile_report(&self, job_id: Option<u64>) -> Answer<(u64, Box<ReconcileReport>)> {
+        let report = |j: JobInfo| match j.result {
+            Some(JobResult::Reconcile(r)) => Some((j.id, r)),
+            _ => None,
+        };
+        let found = match job_id {
+            Some(id) => self.0.monitor.job(id).and_then(report),
+            None => self.0.monitor.jobs().into_iter().find_map(report),
+        };
+        found.ok_or_else(|| {
+            Error::NotFound {
+                message: match job_id {
+                    Some(id) => format!(
+                        "job {id} is not a finished reconcile with a report / 정합성 검증 보고서가 없습니다"
+                    ),
+                    None => "no reconcile report yet: run 정합성 검증 first / 정합성 검증 보고서가 없습니다".into(),
+                },
+            }
+            .into()
+        })
     }
 
     /// Looks at the root (a share that went away turns the status to error) without ever
