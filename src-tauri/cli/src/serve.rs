@@ -250,6 +250,11 @@ async fn run_server(state: Service, args: ServeArgs) -> Result<(), Error> {
     }
     tracing::info!("서버 시작 / serving on http://{addr}");
     let m = monitor.clone();
+    // Live-log and status lines are small WebSocket frames: without TCP_NODELAY each waits for
+    // the peer's delayed ACK (Nagle), about 40 ms a line.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
