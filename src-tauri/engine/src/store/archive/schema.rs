@@ -132,7 +132,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER files_unmiss AFTER DELETE ON files
         BEGIN DELETE FROM file_missing WHERE file_id = old.id; END;
     "#,
-    // 6: the problems an operator should see until they go away (`problems.rs`): a scan's
+    // 6: the match index's journal (`journal.rs`): each job's changed records and Target rows,
+    // so the index is brought up to date from them instead of being rebuilt; and an id that
+    // tells this archive.db's journal from another's.
+    r#"
+    CREATE TABLE index_journal (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        files BLOB,
+        rows BLOB,
+        target_digest TEXT,
+        target_digest_after TEXT,
+        target_after TEXT,
+        rebuild INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE index_journal_id (id TEXT NOT NULL);
+    INSERT INTO index_journal_id (id) VALUES (lower(hex(randomblob(16))));
+    "#,
+    // 7: the problems an operator should see until they go away (`problems.rs`): a scan's
     // unreadable folders and files and skipped names, a sync's rows that could not be written.
     // One row per (origin, path, kind); `since` is when it was first seen in a row of runs.
     r#"
