@@ -389,11 +389,14 @@ impl Ids<'_> {
             }
         }
         // The last item before `key`: bisect the id space (keys grow with ids).
+        // Two subqueries: each is one B-tree seek (MIN and MAX in one SELECT scan the table).
         let (min, max): (Option<i64>, Option<i64>) = self
             .tx
-            .query_row("SELECT min(id), max(id) FROM items", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT (SELECT min(id) FROM items), (SELECT max(id) FROM items)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .ctx("index: item order")?;
         let (Some(mut lo), Some(mut hi)) = (min, max) else {
             return Ok(Some(GAP));
