@@ -22,9 +22,10 @@ use nas_sync_engine::archive::Archive;
 use nas_sync_engine::clock::SystemClock;
 use nas_sync_engine::index::Status;
 use nas_sync_engine::matching::MatchingQuery;
-use nas_sync_engine::runtime::monitor::JobResult;
+use nas_sync_engine::runtime::monitor::{JobKind, JobResult};
 use nas_sync_engine::runtime::{LogHub, Monitor, MonitorOptions, Service};
-use nas_sync_engine::sync::{self, SyncOptions};
+use nas_sync_engine::scan::ScanScope;
+use nas_sync_engine::sync::{self, Force, SyncOptions};
 use serde::Serialize;
 
 use crate::error::{BenchError, IoContext, Result, StepContext};
@@ -72,6 +73,20 @@ pub struct WatchArgs {
     /// synced about a minute later, by design.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub settle_secs: u64,
+    /// Who starts each file's sync: `watcher` (the file-system watcher, as a host runs it) or
+    /// `direct` (the bench starts the very job the watcher starts, scoped to the file's
+    /// directory, after the watcher's 300 ms debounce, without the watcher: for trees whose
+    /// events the watcher cannot keep up with; the rest of the path is the same).
+    #[arg(long, value_enum, default_value_t = Trigger::Watcher)]
+    pub trigger: Trigger,
+}
+
+/// Who starts the sync that carries each file.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Watcher,
+    Direct,
 }
 
 /// One file's trip.
@@ -101,6 +116,7 @@ pub struct WatchReport {
     pub filesystem: String,
     pub files: u64,
     pub settle_secs: u64,
+    pub trigger: Trigger,
     pub generate_secs: f64,
     pub first_sync_secs: f64,
     pub watch_start_ms: f64,
@@ -276,9 +292,11 @@ pub fn run(args: &WatchArgs, dir: &Path, command: String, log: &Log) -> Result<W
         fmt_secs(index_ready)
     ));
     let t = Instant::now();
-    monitor
-        .start_watching()
-        .map_err(|why| BenchError::Check(why.message()))?;
+    if args.trigger == Trigger::Watcher {
+        monitor
+            .start_watching()
+            .map_err(|why| BenchError::Check(why.message()))?;
+    }
     let watch_start = t.elapsed();
     log.say(&format!(
         "watching {} ({} leaf directories) after {}",
@@ -310,6 +328,15 @@ pub fn run(args: &WatchArgs, dir: &Path, command: String, log: &Log) -> Result<W
         let body = vec![0u8; 4096 + i as usize];
         let t0 = Instant::now();
         std::fs::write(&path, &body).at(&path)?;
+        if args.trigger == Trigger::Direct {
+            std::thread::sleep(nas_sync_engine::runtime::watch::DEBOUNCE);
+            monitor.start_scoped(
+                JobKind::Sync,
+                Force::No,
+                "watch",
+                ScanScope::Dirs(vec![leaf.clone()]),
+            );
+        }
         let (mut in_target, mut seen, mut synced) = (None, None, None);
         let mut next_matching = t0;
         while in_target.is_none() || synced.is_none() {
@@ -414,6 +441,7 @@ pub fn run(args: &WatchArgs, dir: &Path, command: String, log: &Log) -> Result<W
         filesystem: filesystem_of(dir).unwrap_or_else(|| "unknown".into()),
         files: generated.files,
         settle_secs: args.settle_secs,
+        trigger: args.trigger,
         generate_secs: gen_time.as_secs_f64(),
         first_sync_secs: first_sync.as_secs_f64(),
         watch_start_ms: watch_start.as_secs_f64() * 1000.0,
@@ -462,6 +490,14 @@ impl WatchReport {
             self.settle_secs
         ));
         out.push_str(&format!(
+            "- sync started by: {}\n",
+            match self.trigger {
+                Trigger::Watcher => "the watcher (300 ms debounce)",
+                Trigger::Direct =>
+                    "the bench, 300 ms after the file (the watcher's job, scoped to its directory; no watcher)",
+            }
+        ));
+        out.push_str(&format!(
             "- build: {}\n",
             if self.release_build {
                 "release"
@@ -490,7 +526,11 @@ impl WatchReport {
         );
         row(
             &mut out,
-            "start the watcher (recursive, no file-id cache)",
+            if self.trigger == Trigger::Watcher {
+                "start the watcher (recursive, no file-id cache)"
+            } else {
+                "start the watcher: not started (`--trigger direct`)"
+            },
             fmt_ms(self.watch_start_ms),
             "—",
             "—",

@@ -387,6 +387,15 @@ impl Target {
         Ok(out)
     }
 
+    /// The row with this id, if any. The `files` table must exist (see [`Target::check_schema`]).
+    pub fn row_by_id(&self, id: i64) -> Result<Option<TargetRow>> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .prepare_cached(&format!("SELECT {ROW_COLUMNS} FROM files WHERE id = ?1"))
+            .and_then(|mut st| st.query_row([id], target_row).optional())
+            .map_err(|e| self.busy_or(e, "read pokervod.db rows"))
+    }
+
     /// Ids of the rows at `nas_path` (one, unless a legacy table lacks `UNIQUE(nas_path)`).
     pub fn row_ids_at(&self, nas_path: &str) -> Result<Vec<i64>> {
         let mut stmt = self

@@ -203,7 +203,7 @@ impl Closure<'_, '_> {
 
     fn visit_row(&mut self, id: i64) -> Result<()> {
         let live = match self.live.target {
-            Some(t) => t.rows_by_ids(&[id])?.pop(),
+            Some(t) => t.row_by_id(id)?,
             None => None,
         };
         if let Some(r) = &live {
@@ -271,6 +271,24 @@ impl Closure<'_, '_> {
             }
         }
         Ok(())
+    }
+}
+
+/// What an item is the item of: a Source file (whatever row it holds), or a Target row no file
+/// holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Identity {
+    Source(i64),
+    TargetOnly(i64),
+}
+
+impl Identity {
+    fn of(source: Option<i64>, target: Option<i64>) -> Option<Identity> {
+        match (source, target) {
+            (Some(s), _) => Some(Identity::Source(s)),
+            (None, Some(t)) => Some(Identity::TargetOnly(t)),
+            (None, None) => None,
+        }
     }
 }
 
@@ -376,24 +394,23 @@ impl Ids<'_> {
         )
     }
 
-    /// An id for a new item with `key`: `reuse` (its old id) when that is still between the
-    /// neighbours, else one between them. `None`: no room (ids exhausted at that place).
-    fn allocate(&self, key: &SortKey, reuse: Option<i64>) -> Result<Option<i64>> {
-        if let Some(r) = reuse {
-            let before = self.last_before(r)?;
-            let after = self.first_from(r)?;
-            if before.as_ref().is_none_or(|(_, k)| k < key)
-                && after.as_ref().is_none_or(|(i, k)| *i != r && k > key)
-            {
-                return Ok(Some(r));
-            }
+    /// An id for a new item with `key` in directory `dir`: between its neighbours in path
+    /// order. `None`: no room (ids exhausted at that place).
+    fn allocate(&self, key: &SortKey, dir: Option<i64>) -> Result<Option<i64>> {
+        if let Some(d) = dir
+            && let Some(found) = self.neighbours_in_dir(key, d)?
+        {
+            return Ok(between(found.0, found.1));
         }
         // The last item before `key`: bisect the id space (keys grow with ids).
+        // Two subqueries: each is one B-tree seek (MIN and MAX in one SELECT scan the table).
         let (min, max): (Option<i64>, Option<i64>) = self
             .tx
-            .query_row("SELECT min(id), max(id) FROM items", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT (SELECT min(id) FROM items), (SELECT max(id) FROM items)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .ctx("index: item order")?;
         let (Some(mut lo), Some(mut hi)) = (min, max) else {
             return Ok(Some(GAP));
@@ -413,13 +430,77 @@ impl Ids<'_> {
             Some(p) => self.first_from(p + 1)?.map(|(i, _)| i),
             None => min,
         };
-        Ok(match (pred, succ) {
-            (None, None) => Some(GAP),
-            (Some(p), None) => p.checked_add(GAP),
-            (None, Some(s)) => s.checked_sub(GAP),
-            (Some(p), Some(s)) if s - p >= 2 => Some(p + ((s - p) / 2).min(STEP)),
-            _ => None,
-        })
+        Ok(between(pred, succ))
+    }
+
+    /// The neighbours of `key` found from the items of its own directory (a leaf directory
+    /// holds a few files; the bisection is for the rest): the last of them before `key` is the
+    /// item before it when the item that follows that one in the table comes after `key` (no
+    /// sub-directory's items in between), and symmetrically for the first after it. `None`:
+    /// not decided this way.
+    fn neighbours_in_dir(
+        &self,
+        key: &SortKey,
+        dir: i64,
+    ) -> Result<Option<(Option<i64>, Option<i64>)>> {
+        const MAX_DIR_ITEMS: usize = 256;
+        let items: Vec<(i64, SortKey)> = {
+            let mut st = self
+                .tx
+                .prepare_cached(
+                    "SELECT id, path, source_id IS NULL, target_id FROM items INDEXED BY items_dir
+                     WHERE dir_id = ?1 ORDER BY id LIMIT ?2",
+                )
+                .ctx("index: item order")?;
+            let rows = st
+                .query_map(params![dir, MAX_DIR_ITEMS as i64 + 1], |r| {
+                    Ok((
+                        r.get(0)?,
+                        SortKey {
+                            path: r.get(1)?,
+                            target_only: r.get(2)?,
+                            target: r.get(3)?,
+                        },
+                    ))
+                })
+                .ctx("index: item order")?;
+            rows.collect::<rusqlite::Result<_>>()
+                .ctx("index: item order")?
+        };
+        if items.is_empty() || items.len() > MAX_DIR_ITEMS {
+            return Ok(None);
+        }
+        let split = items.partition_point(|(_, k)| k < key);
+        match (split.checked_sub(1).map(|i| items[i].0), items.get(split)) {
+            (Some(p), _) => {
+                // Nothing of a sub-directory between `p` and `key`?
+                let next = self.first_from(p + 1)?;
+                match next {
+                    Some((_, k)) if k < *key => Ok(None),
+                    _ => Ok(Some((Some(p), next.map(|(n, _)| n)))),
+                }
+            }
+            (None, Some((s, _))) => {
+                let prev = self.last_before(*s)?;
+                match prev {
+                    Some((_, k)) if k > *key => Ok(None),
+                    _ => Ok(Some((prev.map(|(p, _)| p), Some(*s)))),
+                }
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// An id strictly between `pred` and `succ` (either may be open), near `pred`: items added one
+/// after another at one place use the room up slowly. `None`: no room.
+fn between(pred: Option<i64>, succ: Option<i64>) -> Option<i64> {
+    match (pred, succ) {
+        (None, None) => Some(GAP),
+        (Some(p), None) => p.checked_add(GAP),
+        (None, Some(s)) => s.checked_sub(GAP),
+        (Some(p), Some(s)) if s - p >= 2 => Some(p + ((s - p) / 2).min(STEP)),
+        _ => None,
     }
 }
 
@@ -763,50 +844,53 @@ pub(super) fn apply(
         next_id: None,
     };
     let mut patch = Patch::default();
-    // Old ids by identity: a Source file's item by file id, a Target-only row's by row id.
-    let mut old_source: FxHashMap<i64, i64> = FxHashMap::default();
-    let mut old_target_only: FxHashMap<i64, i64> = FxHashMap::default();
+    // What the old items counted goes.
+    let mut old_by_identity: FxHashMap<Identity, (i64, String)> = FxHashMap::default();
+    for o in old.values() {
+        delta.remove(o);
+        *counts.entry((o.catalog, o.status.code())).or_default() -= 1;
+        dirs.count(o.dir, o.status, -1)?;
+        sums.files_digest = sums.files_digest.wrapping_sub(o.s_hash.unwrap_or(0) as u64);
+        sums.rows_digest = sums.rows_digest.wrapping_sub(o.t_hash.unwrap_or(0) as u64);
+        if let Some(identity) = Identity::of(o.source_id, o.target_id) {
+            old_by_identity.insert(identity, (o.id, o.path.clone()));
+        }
+        patch.removed.push(o.id);
+    }
+    delta.add(&built.stats);
+    // An item that keeps its identity and its path keeps its place: it is rewritten in place
+    // (only the columns that changed, so only their indexes are touched). The other old items
+    // go before the new ones take their places.
+    let mut kept: FxHashMap<usize, i64> = FxHashMap::default();
+    for (n, it) in built.items.iter().enumerate() {
+        let identity = Identity::of(
+            it.source.map(|s| built.files[s].id),
+            it.target.map(|t| built.rows[t].id),
+        );
+        if let Some((id, path)) = identity.and_then(|i| old_by_identity.get(&i))
+            && path == it.path
+        {
+            kept.insert(n, *id);
+        }
+    }
+    let kept_ids: FxHashSet<i64> = kept.values().copied().collect();
     {
         let mut del = tx
             .prepare_cached("DELETE FROM items WHERE id = ?1")
             .ctx("index: remove items")?;
-        for o in old.values() {
+        for o in old.values().filter(|o| !kept_ids.contains(&o.id)) {
             del.execute([o.id]).ctx("index: remove items")?;
-            delta.remove(o);
-            *counts.entry((o.catalog, o.status.code())).or_default() -= 1;
-            dirs.count(o.dir, o.status, -1)?;
-            sums.files_digest = sums.files_digest.wrapping_sub(o.s_hash.unwrap_or(0) as u64);
-            sums.rows_digest = sums.rows_digest.wrapping_sub(o.t_hash.unwrap_or(0) as u64);
-            match (o.source_id, o.target_id) {
-                (Some(s), _) => {
-                    old_source.insert(s, o.id);
-                }
-                (None, Some(t)) => {
-                    old_target_only.insert(t, o.id);
-                }
-                (None, None) => {}
-            }
-            patch.removed.push(o.id);
         }
     }
-    delta.add(&built.stats);
     tracing::debug!(
         old = old.len(),
         new = built.items.len(),
+        kept = kept.len(),
         ms = timer.elapsed().as_millis() as u64,
         "index update: old items removed"
     );
 
-    if let Some(why) = write_items(
-        tx,
-        &built,
-        &old_source,
-        &old_target_only,
-        &mut dirs,
-        &mut counts,
-        sums,
-        &mut patch,
-    )? {
+    if let Some(why) = write_items(tx, &built, &kept, &mut dirs, &mut counts, sums, &mut patch)? {
         return Ok(Delta::Rebuild(why));
     }
     patch.new_dirs = dirs.write()?;
@@ -867,14 +951,13 @@ fn new_catalog(tx: &Transaction<'_>, name: &str) -> Result<Option<i64>> {
     Ok(rank)
 }
 
-/// Insert the new items in path order, each with an id between its neighbours, then point
-/// duplicates at their primary. `Some(why)` when that cannot be done in place.
-#[allow(clippy::too_many_arguments)]
+/// Write the new items in path order: kept ones in place (the columns that changed), the others
+/// with an id between their neighbours; then point duplicates at their primary. `Some(why)`
+/// when that cannot be done in place.
 fn write_items(
     tx: &Transaction<'_>,
     built: &Built<'_>,
-    old_source: &FxHashMap<i64, i64>,
-    old_target_only: &FxHashMap<i64, i64>,
+    kept: &FxHashMap<usize, i64>,
     dirs: &mut Dirs<'_>,
     counts: &mut FxHashMap<(i64, i64), i64>,
     sums: &mut Sums,
@@ -883,8 +966,9 @@ fn write_items(
     let ids = Ids { tx };
     let mut catalogs: FxHashMap<&str, Option<i64>> = FxHashMap::default();
     let mut id_of_source: FxHashMap<usize, i64> = FxHashMap::default();
+    let mut primary_now: FxHashMap<i64, Option<i64>> = FxHashMap::default();
     let mut ins = tx.prepare_cached(INSERT_ITEM).ctx("index items")?;
-    for it in &built.items {
+    for (n, it) in built.items.iter().enumerate() {
         let row = ItemRow::of(built, it);
         let cat_name = names::catalog(it.path);
         let cat = match catalogs.get(cat_name) {
@@ -908,26 +992,31 @@ fn write_items(
                 None => return Ok(Some(format!("no free rank for the catalog `{cat_name}`"))),
             },
         };
-        // A Source item's place ignores its row: two files never share a path.
-        let key = SortKey {
-            path: it.path.to_string(),
-            target_only: it.source.is_none(),
-            target: if it.source.is_none() {
-                row.target_id
-            } else {
-                None
-            },
-        };
-        let reuse = match (row.source_id, row.target_id) {
-            (Some(s), _) => old_source.get(&s).copied(),
-            (None, Some(t)) => old_target_only.get(&t).copied(),
-            _ => None,
-        };
-        let Some(id) = ids.allocate(&key, reuse)? else {
-            return Ok(Some(format!("no free item id next to `{}`", it.path)));
-        };
         let dir = dirs.ensure(split_dir(it.path).0)?;
-        insert_item(&mut ins, id, &row, cat, dir, None)?;
+        let id = match kept.get(&n) {
+            Some(&id) => {
+                primary_now.insert(id, rewrite_item(tx, id, &row, cat, dir)?);
+                id
+            }
+            None => {
+                // A Source item's place ignores its row: two files never share a path.
+                let key = SortKey {
+                    path: it.path.to_string(),
+                    target_only: it.source.is_none(),
+                    target: if it.source.is_none() {
+                        row.target_id
+                    } else {
+                        None
+                    },
+                };
+                let Some(id) = ids.allocate(&key, Some(dir))? else {
+                    return Ok(Some(format!("no free item id next to `{}`", it.path)));
+                };
+                insert_item(&mut ins, id, &row, cat, dir, None)?;
+                primary_now.insert(id, None);
+                id
+            }
+        };
         if let Some(s) = it.source {
             id_of_source.insert(s, id);
         }
@@ -953,11 +1042,78 @@ fn write_items(
         .prepare_cached("UPDATE items SET primary_item = ?2 WHERE id = ?1")
         .ctx("index items")?;
     for it in &built.items {
-        if let (Some(s), Some(p)) = (it.source, it.primary)
-            && let (Some(&id), Some(&pid)) = (id_of_source.get(&s), id_of_source.get(&p))
-        {
-            set_primary.execute(params![id, pid]).ctx("index items")?;
+        let Some(&id) = it.source.and_then(|s| id_of_source.get(&s)) else {
+            continue;
+        };
+        let want = it.primary.and_then(|p| id_of_source.get(&p).copied());
+        if primary_now.get(&id).copied().flatten() != want {
+            set_primary.execute(params![id, want]).ctx("index items")?;
         }
     }
     Ok(None)
+}
+
+/// Rewrite item `id` in place to `row`, setting only the columns whose value changed (SQLite
+/// then leaves the indexes of the others alone). Returns the row's `primary_item` as it is.
+fn rewrite_item(
+    tx: &Transaction<'_>,
+    id: i64,
+    row: &ItemRow<'_>,
+    catalog: i64,
+    dir: i64,
+) -> Result<Option<i64>> {
+    use rusqlite::types::Value;
+    let new = row.values(catalog, dir);
+    let cols: Vec<&str> = new.iter().map(|(c, _)| *c).collect();
+    let (old, primary): (Vec<Value>, Option<i64>) = tx
+        .prepare_cached(&format!(
+            "SELECT {}, primary_item FROM items WHERE id = ?1",
+            cols.join(", ")
+        ))
+        .and_then(|mut st| {
+            st.query_row([id], |r| {
+                let mut v = Vec::with_capacity(cols.len());
+                for i in 0..cols.len() {
+                    v.push(r.get::<_, Value>(i)?);
+                }
+                Ok((v, r.get(cols.len())?))
+            })
+        })
+        .ctx("index: rewrite an item")?;
+    let changed: Vec<&(&str, Value)> = new
+        .iter()
+        .zip(&old)
+        .filter(|((_, n), o)| !same_value(n, o))
+        .map(|(n, _)| n)
+        .collect();
+    if changed.is_empty() {
+        return Ok(primary);
+    }
+    let sets: Vec<String> = changed
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| format!("{c} = ?{}", i + 2))
+        .collect();
+    let mut st = tx
+        .prepare_cached(&format!(
+            "UPDATE items SET {} WHERE id = ?1",
+            sets.join(", ")
+        ))
+        .ctx("index: rewrite an item")?;
+    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&id];
+    args.extend(changed.iter().map(|(_, v)| v as &dyn rusqlite::ToSql));
+    st.execute(&args[..]).ctx("index: rewrite an item")?;
+    Ok(primary)
+}
+
+/// Two column values are the same as stored (a REAL that came back as stored compares equal).
+fn same_value(a: &rusqlite::types::Value, b: &rusqlite::types::Value) -> bool {
+    use rusqlite::types::Value;
+    match (a, b) {
+        (Value::Real(x), Value::Real(y)) => x.to_bits() == y.to_bits() || x == y,
+        (Value::Integer(x), Value::Real(y)) | (Value::Real(y), Value::Integer(x)) => {
+            *x as f64 == *y
+        }
+        _ => a == b,
+    }
 }

@@ -4,6 +4,7 @@
 
 use rustc_hash::FxHashMap;
 
+use rusqlite::types::Value;
 use rusqlite::{Statement, Transaction, params};
 
 use super::search::{SearchData, search_key};
@@ -199,6 +200,41 @@ impl<'a> ItemRow<'a> {
             t_format: r.map(|r| r.format.as_str()),
             name_key,
         }
+    }
+}
+
+impl ItemRow<'_> {
+    /// The columns an in-place rewrite compares and sets (all but `id` and `primary_item`).
+    pub(super) fn values(&self, catalog: i64, dir: i64) -> Vec<(&'static str, Value)> {
+        let int = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
+        let text = |v: Option<&str>| v.map_or(Value::Null, |s| Value::Text(s.to_string()));
+        vec![
+            ("status", Value::Integer(self.status.code())),
+            ("catalog", Value::Integer(catalog)),
+            ("dir_id", Value::Integer(dir)),
+            ("size", Value::Integer(self.size)),
+            ("mtime", Value::Integer(self.mtime)),
+            ("reason_code", Value::Text(self.reason_code.to_string())),
+            ("reason", text(self.reason)),
+            ("warning", text(self.warning)),
+            ("source_id", int(self.source_id)),
+            ("codec", text(self.codec)),
+            ("width", int(self.width)),
+            ("height", int(self.height)),
+            ("duration", self.duration.map_or(Value::Null, Value::Real)),
+            ("target_id", int(self.target_id)),
+            ("t_path", text(self.t_path)),
+            ("t_size", int(self.t_size)),
+            ("t_hls", int(self.t_hls.map(i64::from))),
+            ("t_status", text(self.t_status)),
+            ("dup_count", Value::Integer(self.dup_count)),
+            ("path", Value::Text(self.path.to_string())),
+            ("nkey", int(self.nkey)),
+            ("link", int(self.link)),
+            ("s_hash", int(self.s_hash)),
+            ("t_hash", int(self.t_hash)),
+            ("t_format", text(self.t_format)),
+        ]
     }
 }
 
