@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 mod common;
 use common::{
     Env, env_with, fresh_mtime, media_fixture, mv, put_bytes, put_bytes_at, put_sized as put, rm,
-    scan_only, sync_at,
+    scan_only, sync_at, sync_cfg,
 };
 
 const SORTS: [&str; 5] = ["path", "size", "mtime", "catalog", "status"];
@@ -192,16 +192,21 @@ fn first_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
 /// The long-lived handle, brought up to date, answers exactly like a fresh rebuild. Returns
 /// how the handle was brought up to date.
 fn check(e: &Env, index: &mut Index, step: &str) -> Refresh {
+    check_cfg(&e.cfg, index, step)
+}
+
+/// [`check`] for the inputs `cfg` names.
+fn check_cfg(cfg: &Config, index: &mut Index, step: &str) -> Refresh {
     // The scan's checkpoint runs on a thread of its own; the dashboard shows archive.db's size.
     nas_sync_engine::target::finish_checkpoints();
-    index.refresh_if_stale(&e.cfg).expect("refresh");
+    index.refresh_if_stale(cfg).expect("refresh");
     let refreshed = index.refreshed;
     if let Some(why) = &index.full_read {
         eprintln!("{step}: read both databases: {why}");
     }
-    let fresh = Index::rebuild_in_memory(&e.cfg).expect("rebuild in memory");
+    let fresh = Index::rebuild_in_memory(cfg).expect("rebuild in memory");
     assert_eq!(fresh.refreshed, Refresh::Rebuilt);
-    let (a, b) = (answers(&e.cfg, index), answers(&e.cfg, &fresh));
+    let (a, b) = (answers(cfg, index), answers(cfg, &fresh));
     if let Some(d) = first_difference(&a, &b, "") {
         panic!("{step} ({refreshed:?}): {d}");
     }
@@ -860,4 +865,218 @@ fn a_monitor_job_updates_the_hosts_index_before_it_ends() {
         panic!("the host's index after a job: {d}");
     }
     m.shutdown(std::time::Duration::from_secs(10));
+}
+
+/// The dashboard's Source and Target file counts, from a per-call index (as the CLI's
+/// `dashboard` reads them: the index file, brought up to date by that call).
+fn dashboard_counts(cfg: &Config) -> (i64, i64) {
+    let v = to_json(query::dashboard(cfg).expect("dashboard"));
+    (
+        v["source"]["total_files"].as_i64().expect("source files"),
+        v["target"]["total_files"].as_i64().expect("target files"),
+    )
+}
+
+/// Active rows of a Target file.
+fn active_rows(target: &Path) -> i64 {
+    Connection::open(target)
+        .expect("target")
+        .query_row(
+            "SELECT COUNT(*) FROM files WHERE status = 'active'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count")
+}
+
+/// One archive.db synced in turn to several Target files (cli/tests/deploy.rs: the
+/// environment's, a flag's, the settings file's), each sync bringing the index up to date for
+/// the Target it wrote, as a host does: the index answers for the Target it is asked about, like
+/// a rebuild, after every sync and whichever Target was synced last. (The journal's batches
+/// chained the syncs of all of them; the index read both databases again when they did not fit,
+/// but the update it gave up half-way had taken its numbers: a dashboard of 0 Source files and
+/// 0 Target rows that the index then held as current.)
+#[test]
+fn one_archive_db_synced_to_several_targets_answers_for_the_target_asked_about() {
+    let e = env();
+    put(&e.root, "WSOP/a.mp4", 10);
+    put(&e.root, "WSOP/b.mp4", 20);
+    put(&e.root, "HCL/a.mp4", 10);
+    put(&e.root, "HCL/c.ts", 30);
+    put(&e.root, "HCL/notes.txt", 5);
+    let dbs = e.target.parent().expect("db folder").to_path_buf();
+    let cfg_for = |target: &Path| Config {
+        target_db: Some(target.to_path_buf()),
+        ..e.cfg.clone()
+    };
+    let targets = [
+        dbs.join("env-target.db"),
+        dbs.join("flag-target.db"),
+        e.target.clone(),
+    ];
+    let cfgs: Vec<Config> = targets.iter().map(|t| cfg_for(t)).collect();
+    let source_files = 5;
+    let mut index = Index::open(&cfgs[0]).expect("open");
+    for (i, cfg) in cfgs.iter().enumerate() {
+        sync_cfg(cfg, 1 + i as u32);
+        check_cfg(cfg, &mut index, &format!("synced to Target {i}"));
+        let (source, target) = dashboard_counts(cfg);
+        assert_eq!(
+            (source, target),
+            (source_files, active_rows(&targets[i])),
+            "the dashboard after the sync to Target {i}"
+        );
+        assert!(target > 0, "Target {i} has rows");
+        // Every Target synced so far, asked about in turn.
+        for (j, other) in cfgs.iter().enumerate().take(i + 1) {
+            check_cfg(
+                other,
+                &mut index,
+                &format!("Target {j} after the sync to {i}"),
+            );
+            assert_eq!(
+                dashboard_counts(other),
+                (source_files, active_rows(&targets[j]))
+            );
+        }
+    }
+    // A change synced to one Target only: the others still show it as new.
+    put(&e.root, "WSOP/d.mp4", 40);
+    sync_cfg(&cfgs[1], 4);
+    check_cfg(&cfgs[1], &mut index, "a new file synced to Target 1");
+    assert_eq!(item_status(&index, "WSOP/d.mp4"), pair("synced", "synced"));
+    check_cfg(&cfgs[0], &mut index, "Target 0, which did not get it");
+    assert_eq!(
+        item_status(&index, "WSOP/d.mp4"),
+        pair("new", "pending_insert")
+    );
+    assert_eq!(
+        dashboard_counts(&cfgs[0]),
+        (source_files + 1, active_rows(&targets[0]))
+    );
+    // Synced to its own Target again: updated in place from the journal, no rebuild needed.
+    sync_cfg(&cfgs[0], 5);
+    check_cfg(&cfgs[0], &mut index, "the new file synced to Target 0");
+    put(&e.root, "HCL/e.mp4", 50);
+    sync_cfg(&cfgs[0], 6);
+    let r = check_cfg(&cfgs[0], &mut index, "a sync to the same Target");
+    assert!(incremental(r), "{r:?}");
+    assert_eq!(item_status(&index, "HCL/e.mp4"), pair("synced", "synced"));
+    // A batch of a sync to another Target is never applied to this one's index.
+    put(&e.root, "HCL/f.mp4", 60);
+    sync_cfg(&cfgs[2], 7);
+    let r = check_cfg(&cfgs[0], &mut index, "Target 0 after a sync to Target 2");
+    assert!(!matches!(r, Refresh::Updated { .. }), "{r:?}");
+    assert_eq!(
+        item_status(&index, "HCL/f.mp4"),
+        pair("new", "pending_insert")
+    );
+}
+
+/// Copy `db` (checkpointed first, nobody has it open) to `to`.
+fn copy_db(db: &Path, to: &Path) {
+    nas_sync_engine::target::finish_checkpoints();
+    let c = Connection::open(db).expect("open");
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .expect("checkpoint");
+    drop(c);
+    fs::copy(db, to).expect("copy");
+}
+
+/// Put the copy `from` back at `db` as a restore does: a new file moved over the old one,
+/// with the old one's modification time (as `cp -p` or a backup tool may leave it).
+fn restore_db(from: &Path, db: &Path) {
+    let mtime = fs::metadata(db).expect("stat").modified().expect("mtime");
+    for side in ["-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(side);
+        let _ = fs::remove_file(std::path::PathBuf::from(p));
+    }
+    let staged = db.with_extension("restoring");
+    fs::copy(from, &staged).expect("copy");
+    fs::File::options()
+        .write(true)
+        .open(&staged)
+        .expect("open")
+        .set_modified(mtime)
+        .expect("mtime");
+    fs::rename(&staged, db).expect("rename");
+}
+
+/// pokervod.db put back from a backup after the index followed a later sync: the index sees
+/// another file and content, reads both databases again, and answers like a rebuild.
+#[test]
+fn a_target_restored_from_a_backup_reads_both_databases_again() {
+    let e = env();
+    put(&e.root, "WSOP/a.mp4", 10);
+    put(&e.root, "WSOP/b.mp4", 20);
+    sync_at(&e, 1);
+    let backup = e.target.with_extension("backup");
+    copy_db(&e.target, &backup);
+    let mut index = Index::open(&e.cfg).expect("open");
+    put(&e.root, "WSOP/c.mp4", 30);
+    sync_at(&e, 2);
+    assert!(incremental(check(&e, &mut index, "a sync")));
+    assert_eq!(item_status(&index, "WSOP/c.mp4"), pair("synced", "synced"));
+    restore_db(&backup, &e.target);
+    let r = check(&e, &mut index, "the Target restored from a backup");
+    assert_eq!(r, Refresh::Rebuilt);
+    assert_eq!(
+        item_status(&index, "WSOP/c.mp4"),
+        pair("new", "pending_insert")
+    );
+    // The next sync to the restored file is followed in place again.
+    sync_at(&e, 3);
+    let r = check(&e, &mut index, "a sync to the restored Target");
+    assert!(incremental(r), "{r:?}");
+    assert_eq!(item_status(&index, "WSOP/c.mp4"), pair("synced", "synced"));
+}
+
+/// archive.db put back from a backup, then jobs run until its journal numbers pass the batch
+/// the index applied last (the index did not look in between): the same numbers in another
+/// history. The index tells them apart by the batch's token and reads both databases again.
+#[test]
+fn an_archive_db_restored_from_a_backup_and_synced_past_the_index_reads_both_again() {
+    let e = env();
+    put(&e.root, "WSOP/a.mp4", 10);
+    put(&e.root, "WSOP/b.mp4", 20);
+    sync_at(&e, 1);
+    let backup = e.archive.with_extension("backup");
+    copy_db(&e.archive, &backup);
+    let mut index = Index::open(&e.cfg).expect("open");
+    put(&e.root, "WSOP/c.mp4", 30);
+    sync_at(&e, 2);
+    rm(&e.root, "WSOP/a.mp4");
+    sync_at(&e, 3);
+    assert!(incremental(check(&e, &mut index, "two syncs")));
+    let seq = |db: &Path| -> i64 {
+        Connection::open(db)
+            .expect("archive.db")
+            .query_row("SELECT max(seq) FROM index_journal", [], |r| r.get(0))
+            .expect("seq")
+    };
+    let applied = seq(&e.archive);
+    restore_db(&backup, &e.archive);
+    // Scans only (a sync's batch would also say the Target is not what the index had): a file
+    // added, one removed, then one changed until the numbers pass the index's.
+    put(&e.root, "HCL/after.mp4", 40);
+    rm(&e.root, "WSOP/b.mp4");
+    scan_only(&e, 4);
+    let mut n = 0;
+    while seq(&e.archive) <= applied {
+        n += 1;
+        put(&e.root, "WSOP/c.mp4", 30 + n);
+        scan_only(&e, 4 + n as u32);
+    }
+    let r = check(
+        &e,
+        &mut index,
+        "archive.db restored, then synced past the index",
+    );
+    assert_eq!(r, Refresh::Rebuilt, "{:?}", index.full_read);
+    assert!(index.full_read.is_some());
+    assert_eq!(
+        item_status(&index, "WSOP/a.mp4"),
+        pair("deleted", "deleted")
+    );
 }

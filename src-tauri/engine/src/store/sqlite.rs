@@ -80,6 +80,12 @@ pub fn file_stamp(path: &Path) -> FileStamp {
             Ok(m) if m.len() > 0 => {
                 any = true;
                 h.update(&m.len().to_le_bytes());
+                // Which file: another file put at this path (a restored backup, a copy that
+                // kept size and mtime) is another stamp even when its header bytes are equal.
+                // (Not the `-wal`'s: SQLite deletes and recreates it as it likes.)
+                if suffix.is_empty() {
+                    h.update(&file_id(&m).to_le_bytes());
+                }
                 let modified = m.modified().ok();
                 racy |= match modified {
                     Some(t) => now.duration_since(t).map_or(true, |age| age < RACY_WINDOW),
@@ -115,6 +121,38 @@ pub fn file_stamp(path: &Path) -> FileStamp {
         wal,
         mtime: newest,
     }
+}
+
+/// What tells one file from another on its file system: device and inode on Unix, the
+/// creation time on Windows (std has no stable file index there).
+fn file_id(m: &std::fs::Metadata) -> u128 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (u128::from(m.dev()) << 64) | u128::from(m.ino())
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::MetadataExt;
+        u128::from(m.creation_time())
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = m;
+        0
+    }
+}
+
+/// The identity of a database file's path, as the match index and the journal record which
+/// Target they describe: the canonical path (symbolic links and `..` resolved) when the file
+/// exists, else the absolute path. The same file named two ways (relative to another folder,
+/// through a link) is one identity; two files are two.
+pub fn file_identity(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Background checkpoints still running: a count and a condition variable rather than a list

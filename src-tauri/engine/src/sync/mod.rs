@@ -462,6 +462,7 @@ impl<'a> SyncRun<'a> {
             digest: planned.digest,
             digest_after,
             after: (quiet && !target.is_wal() && !stamp.wal).then_some(stamp.text),
+            file: Some(crate::store::sqlite::file_identity(&self.target_path)),
         })
     }
 

@@ -4,24 +4,30 @@
 //! ([`crate::query`]) read only this file, so they stay fast at a million files.
 //!
 //! The index is a cache, kept current three ways, cheapest first:
-//! 1. **Nothing changed**: the stamps of archive.db and pokervod.db (size, mtime, header bytes)
+//! 1. **Nothing changed**: the stamps of archive.db and pokervod.db (size, mtime, header bytes,
+//!    which file: device and inode), the Target's path ([`file_identity`]: one archive.db may be
+//!    synced to several Targets in turn, and the index answers for the one it was asked about)
 //!    and the rules are as stored. A few `stat` calls per query.
 //! 2. **Our own jobs changed something**: every job that changes what the index shows writes a
 //!    batch to archive.db's journal ([`crate::archive::journal`]) naming the records and rows it
 //!    touched. The index reads the batches after the last one it applied and recomputes only
 //!    the items those records can affect ([`delta`]), in milliseconds at any archive size. It
 //!    trusts this only while the journal is continuous (same archive.db, no pruned batch, no
-//!    batch asking for a rebuild) and the Target is as the journal says: a sync's batch
+//!    batch asking for a rebuild, the batch it applied last still there with its random token:
+//!    not an archive.db put back from a backup and synced past that number again), every
+//!    sync's batch names the Target file the index reads, and the Target is as the journal says: a sync's batch
 //!    carries the digest of the Target rows it planned on, which must equal the index's own
 //!    (nobody else wrote the Target before the sync), and the Target's stamp right after its
 //!    commit, which must equal the stamp now (nobody wrote it since).
 //!    A sync's batch also carries the digest after its commit, which the index must reach.
 //!    While a sync holds the lock, a Target that moved is answered as it was until its batch
 //!    arrives.
-//! 3. **Anything else** (an outside edit of pokervod.db, a gap, new rules, a new index version,
-//!    more than 1/20 of the items to redo): both databases are read again and, when their
-//!    content digests differ from the index's, it is rebuilt in one transaction (readers keep
-//!    seeing the previous version until it commits).
+//! 3. **Anything else** (an outside edit of pokervod.db, another Target file, a gap, new
+//!    rules, a new index version, more than 1/20 of the items to redo): both databases are read
+//!    again and, when their content digests differ from the index's, it is rebuilt in one
+//!    transaction (readers keep seeing the previous version until it commits). An update from
+//!    the journal that gives up half-way runs in a savepoint on a copy of the index's numbers
+//!    and leaves both as they were, so that the digests compared are those of the tables kept.
 //!
 //! A stamp taken within [`RACY_WINDOW`] of a write may not tell a later write in the same mtime
 //! tick apart. archive.db needs no such guard (the journal is read whenever its stamp is racy,
@@ -57,7 +63,7 @@ use crate::archive::{Archive, SyncLock, journal};
 use crate::config::Config;
 use crate::error::{Error, Result, SqlContext};
 use crate::rules::{Hold, Rules};
-use crate::store::sqlite::{FileStamp, file_stamp};
+use crate::store::sqlite::{FileStamp, file_identity, file_stamp};
 use crate::target::Target;
 
 use delta::{Delta, Live, Seeds, Sums};
@@ -72,6 +78,9 @@ const INDEX_VERSION: i64 = 5;
 /// costs ~0.3 ms per record at 1M items, a rebuild ~15 s on the benchmark machine).
 const UPDATE_SHARE: usize = 20;
 const MIN_UPDATE_LIMIT: usize = 5_000;
+
+/// The journal token the index stores for a batch that was gone when it read the journal.
+const MISSING_TOKEN: &str = "-";
 
 /// How the last refresh found the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +166,10 @@ struct Meta {
     rules: String,
     /// archive.db's stamp, stored only when it was not racy (else never equal to one).
     archive_stamp: String,
+    /// Which pokervod.db the index was built against ([`file_identity`] of its path): the
+    /// same archive.db may be synced to several in turn (a flag, the environment, the
+    /// settings), and the index answers for one.
+    target_file: String,
     /// pokervod.db's stamp; empty: not known (a WAL-mode sync's commit, a racy full read) until
     /// the content check at `verify_at`.
     target_stamp: String,
@@ -165,6 +178,9 @@ struct Meta {
     verify_at: Option<i64>,
     journal_id: String,
     journal_seq: i64,
+    /// The token of batch `journal_seq` ([`journal::token_at`]): the same number in another
+    /// history of the file (archive.db restored from a backup) is another token.
+    journal_token: String,
     max_file_id: i64,
     files_digest: u64,
     rows_digest: u64,
@@ -195,9 +211,11 @@ impl Meta {
                 "rules" => m.rules = v,
                 "archive_stamp" => m.archive_stamp = v,
                 "target_stamp" => m.target_stamp = v,
+                "target_file" => m.target_file = v,
                 "verify_at" => m.verify_at = v.parse().ok(),
                 "journal_id" => m.journal_id = v,
                 "journal_seq" => m.journal_seq = v.parse().unwrap_or(0),
+                "journal_token" => m.journal_token = v,
                 "max_file_id" => m.max_file_id = v.parse().unwrap_or(0),
                 "files_digest" => m.files_digest = hex(&v),
                 "rows_digest" => m.rows_digest = hex(&v),
@@ -213,14 +231,16 @@ impl Meta {
 
     fn write(&self, tx: &Transaction<'_>) -> Result<()> {
         let opt = |v: Option<i64>| v.map(|t| t.to_string()).unwrap_or_default();
-        let pairs: [(&str, String); 15] = [
+        let pairs: [(&str, String); 17] = [
             ("version", self.version.to_string()),
             ("rules", self.rules.clone()),
             ("archive_stamp", self.archive_stamp.clone()),
             ("target_stamp", self.target_stamp.clone()),
+            ("target_file", self.target_file.clone()),
             ("verify_at", opt(self.verify_at)),
             ("journal_id", self.journal_id.clone()),
             ("journal_seq", self.journal_seq.to_string()),
+            ("journal_token", self.journal_token.clone()),
             ("max_file_id", self.max_file_id.to_string()),
             ("files_digest", format!("{:016x}", self.files_digest)),
             ("rows_digest", format!("{:016x}", self.rows_digest)),
@@ -246,11 +266,19 @@ impl Meta {
         Ok(())
     }
 
-    /// The index answers for inputs stamped `a` and `t` under `rules` at `now` without
-    /// looking further.
-    fn current(&self, rules: &str, a: &FileStamp, t: &FileStamp, now: i64) -> bool {
+    /// The index answers for inputs stamped `a` and `t` (the Target `target_file`) under
+    /// `rules` at `now` without looking further.
+    fn current(
+        &self,
+        rules: &str,
+        a: &FileStamp,
+        target_file: &str,
+        t: &FileStamp,
+        now: i64,
+    ) -> bool {
         self.version == INDEX_VERSION
             && self.rules == rules
+            && self.target_file == target_file
             && self.archive_stamp == a.text
             && (self.target_stamp == t.text || self.target_stamp.is_empty())
             && self.verify_at.is_none_or(|v| now < v)
@@ -373,9 +401,10 @@ impl Index {
         let archive_db = cfg.archive_db_path()?;
         let target_db = cfg.require_target_db()?.to_path_buf();
         let rules = Rules::from_config(cfg);
+        let target_file = file_identity(&target_db);
         let a = file_stamp(&archive_db);
         let t = file_stamp(&target_db);
-        if Meta::read(&self.conn)?.current(&rules_hash(&rules), &a, &t, now_unix()) {
+        if Meta::read(&self.conn)?.current(&rules_hash(&rules), &a, &target_file, &t, now_unix()) {
             self.rebuilt = false;
             self.refreshed = Refresh::Current;
             self.full_read = None;
@@ -384,6 +413,7 @@ impl Index {
         let inputs = Inputs {
             archive_db: &archive_db,
             target_db: &target_db,
+            target_file: &target_file,
             rules: &rules,
             busy_timeout_secs: cfg.busy_timeout_secs,
         };
@@ -534,6 +564,8 @@ fn is_unwritable(e: &Error) -> bool {
 struct Inputs<'a> {
     archive_db: &'a Path,
     target_db: &'a Path,
+    /// [`file_identity`] of `target_db`.
+    target_file: &'a str,
     rules: &'a Rules,
     busy_timeout_secs: u64,
 }
@@ -567,14 +599,35 @@ fn refresh(
     let now = now_unix();
     let mut meta = Meta::read(&tx)?;
     let before = meta.position();
-    if meta.current(&rules, &a, &t, now) {
+    if meta.current(&rules, &a, inp.target_file, &t, now) {
         // Another handle brought it up to date while we waited for the lock.
         return Ok((Refresh::Current, None, None));
     }
     let outcome = if meta.version != INDEX_VERSION || meta.rules != rules {
         Outcome::Full("new rules or a new index version".into())
+    } else if meta.target_file != inp.target_file {
+        // Built against another pokervod.db (or before the index recorded which): the
+        // journal's batches since describe that one, or another again.
+        Outcome::Full("another pokervod.db".into())
     } else {
-        from_journal(&tx, inp, &mut meta, &t, now)?
+        // On a working copy of the meta and inside a savepoint: an update that gives up
+        // half-way (`Full`) leaves the index's tables and numbers exactly as they were, which
+        // is what `full` compares the inputs' digests against and keeps when they are equal.
+        let mut working = meta.clone();
+        tx.execute_batch("SAVEPOINT journal_update")
+            .ctx("match index savepoint")?;
+        let outcome = from_journal(&tx, inp, &mut working, &t, now);
+        match &outcome {
+            Ok(Outcome::Full(_)) | Err(_) => tx
+                .execute_batch("ROLLBACK TO journal_update; RELEASE journal_update")
+                .ctx("match index savepoint")?,
+            Ok(_) => {
+                tx.execute_batch("RELEASE journal_update")
+                    .ctx("match index savepoint")?;
+                meta = working;
+            }
+        }
+        outcome?
     };
     let mut why_full = None;
     let (refreshed, update) = match outcome {
@@ -667,11 +720,34 @@ fn journal_update(
         Some(id) if id == meta.journal_id => {}
         _ => return Ok(Outcome::Full("another archive.db journal".into())),
     }
+    // The batch applied last is still there as it was: archive.db was not put back to an
+    // older copy whose later jobs wrote other batches under the same numbers.
+    match (
+        journal::token_at(conn, meta.journal_seq)?,
+        meta.journal_token.as_str(),
+    ) {
+        (Some(token), mine) if token == mine => {}
+        // Gone already when the index last read the journal (pruned, or a test's delete): the
+        // checks below (no gap after it, the Target's digests) are what there is.
+        (None, MISSING_TOKEN) => {}
+        (Some(_), _) => return Ok(Outcome::Full("another history of the journal".into())),
+        (None, _) => return Ok(Outcome::Full("a gap in the journal".into())),
+    }
     let Some(batches) = journal::batches_after(conn, meta.journal_seq)? else {
         return Ok(Outcome::Full("a gap in the journal".into()));
     };
     if batches.iter().any(|b| b.rebuild) {
         return Ok(Outcome::Full("a job asked for a rebuild".into()));
+    }
+    // A sync of this archive.db to another pokervod.db (or one that did not say which): its
+    // rows are not this Target's, and this Target's content is no longer what the journal's
+    // digests chain from.
+    if batches
+        .iter()
+        .filter_map(|b| b.target.as_ref())
+        .any(|seen| seen.file.as_deref() != Some(inp.target_file))
+    {
+        return Ok(Outcome::Full("a sync wrote another pokervod.db".into()));
     }
     // The Target as the journal says it is now: described by the last sync's commit, else as
     // the index last saw it.
@@ -775,6 +851,7 @@ fn journal_update(
         }
         if let Some(last) = batches.last() {
             meta.journal_seq = last.seq;
+            meta.journal_token = last.token.clone();
         }
         // The Target: as the journal described it, or checked by content once its stamp can
         // no longer hide a write.
@@ -871,14 +948,27 @@ fn full(
     from: String,
 ) -> Result<(Refresh, Option<Update>)> {
     let timer = Instant::now();
-    let (journal_id, journal_seq, max_file_id) = match Archive::open_read_only(inp.archive_db)? {
-        Some(archive) => (
-            journal::journal_id(archive.conn())?.unwrap_or_default(),
-            journal::last_seq(archive.conn()).unwrap_or(0),
-            archive.max_file_id()?,
-        ),
-        None => (String::new(), 0, 0),
-    };
+    let (journal_id, journal_seq, journal_token, max_file_id) =
+        match Archive::open_read_only(inp.archive_db)? {
+            Some(archive) => {
+                let c = archive.conn();
+                // One read transaction: the number and its token of the same moment.
+                c.execute_batch("BEGIN").ctx("read archive.db")?;
+                let read = (|| -> Result<_> {
+                    let seq = journal::last_seq(c).unwrap_or(0);
+                    Ok((
+                        journal::journal_id(c)?.unwrap_or_default(),
+                        seq,
+                        // Pruned already: no token to compare (see `journal_update`).
+                        journal::token_at(c, seq)?.unwrap_or_else(|| MISSING_TOKEN.into()),
+                        archive.max_file_id()?,
+                    ))
+                })();
+                let _ = c.execute_batch("COMMIT");
+                read?
+            }
+            None => (String::new(), 0, String::new(), 0),
+        };
     let (files, _) = Archive::read_snapshot(inp.archive_db)?;
     let rows = Target::read_rows(inp.target_db, inp.busy_timeout_secs)?;
     tracing::debug!(
@@ -894,6 +984,8 @@ fn full(
         && !meta.built_at.is_empty();
     meta.journal_id = journal_id;
     meta.journal_seq = journal_seq;
+    meta.journal_token = journal_token;
+    meta.target_file = inp.target_file.to_string();
     meta.max_file_id = max_file_id;
     meta.set_archive(a);
     meta.set_target(t, !t.wal, now);

@@ -39,6 +39,10 @@ pub struct TargetSeen {
     /// stamp is exact (not a WAL-mode Target, whose stamp a checkpoint changes); `None`
     /// otherwise.
     pub after: Option<String>,
+    /// Which Target file the sync wrote ([`crate::store::sqlite::file_identity`] of its path);
+    /// `None` in a batch from before this was recorded, which describes no Target the index
+    /// may trust.
+    pub file: Option<String>,
 }
 
 /// One job's changes, as written.
@@ -61,6 +65,8 @@ pub struct Journaled {
     pub rows: Vec<i64>,
     pub target: Option<TargetSeen>,
     pub rebuild: bool,
+    /// The batch's random token ([`token_at`]).
+    pub token: String,
 }
 
 fn pack(ids: &[i64]) -> Vec<u8> {
@@ -91,8 +97,8 @@ pub(crate) fn record(conn: &Connection, batch: &Batch<'_>) -> Result<()> {
     };
     conn.prepare_cached(
         "INSERT INTO index_journal (files, rows, target_digest, target_digest_after,
-                                    target_after, rebuild)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                    target_after, rebuild, target_file, token)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, lower(hex(randomblob(8))))",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -106,6 +112,7 @@ pub(crate) fn record(conn: &Connection, batch: &Batch<'_>) -> Result<()> {
                 .map(|d| format!("{d:016x}")),
             batch.target.as_ref().and_then(|t| t.after.clone()),
             rebuild,
+            batch.target.as_ref().and_then(|t| t.file.clone()),
         ])
     })
     .ctx("index journal")?;
@@ -130,6 +137,18 @@ pub fn journal_id(conn: &Connection) -> Result<Option<String>> {
     }
     conn.query_row("SELECT id FROM index_journal_id", [], |r| r.get(0))
         .optional()
+        .ctx("index journal")
+}
+
+/// The random token of batch `seq` (`Some("")` for batch 0, before the first, and for a batch
+/// written before tokens existed); `None` when there is no such batch (pruned, or never
+/// written in this archive.db's history).
+pub fn token_at(conn: &Connection, seq: i64) -> Result<Option<String>> {
+    if seq == 0 {
+        return Ok(Some(String::new()));
+    }
+    conn.prepare_cached("SELECT COALESCE(token, '') FROM index_journal WHERE seq = ?1")
+        .and_then(|mut st| st.query_row([seq], |r| r.get(0)).optional())
         .ctx("index journal")
 }
 
@@ -165,7 +184,8 @@ pub fn batches_after(conn: &Connection, seq: i64) -> Result<Option<Vec<Journaled
     }
     let mut st = conn
         .prepare_cached(
-            "SELECT seq, files, rows, target_digest, target_digest_after, target_after, rebuild
+            "SELECT seq, files, rows, target_digest, target_digest_after, target_after, rebuild,
+                    target_file, COALESCE(token, '')
              FROM index_journal WHERE seq > ?1 ORDER BY seq",
         )
         .ctx("index journal")?;
@@ -175,6 +195,7 @@ pub fn batches_after(conn: &Connection, seq: i64) -> Result<Option<Vec<Journaled
             let digest: Option<String> = r.get(3)?;
             let digest_after: Option<String> = r.get(4)?;
             let after: Option<String> = r.get(5)?;
+            let file: Option<String> = r.get(7)?;
             Ok(Journaled {
                 seq: r.get(0)?,
                 files: unpack(r.get(1)?),
@@ -183,8 +204,10 @@ pub fn batches_after(conn: &Connection, seq: i64) -> Result<Option<Vec<Journaled
                     digest: hex(d),
                     digest_after: digest_after.map(hex),
                     after,
+                    file,
                 }),
                 rebuild: r.get(6)?,
+                token: r.get(8)?,
             })
         })
         .ctx("index journal")?;
@@ -237,6 +260,7 @@ mod tests {
                     digest: 0xfeed,
                     digest_after: Some(0xbeef),
                     after: Some("stamp".into()),
+                    file: Some("/t/pokervod.db".into()),
                 }),
                 rebuild: false,
             },
@@ -251,10 +275,16 @@ mod tests {
             Some(TargetSeen {
                 digest: 0xfeed,
                 digest_after: Some(0xbeef),
-                after: Some("stamp".into())
+                after: Some("stamp".into()),
+                file: Some("/t/pokervod.db".into()),
             })
         );
         assert_eq!(batches_after(c, 2).expect("read"), Some(Vec::new()));
+        assert_eq!(all[1].token.len(), 16, "a random token per batch");
+        assert_ne!(all[0].token, all[1].token);
+        assert_eq!(token_at(c, 2).expect("token"), Some(all[1].token.clone()));
+        assert_eq!(token_at(c, 0).expect("token"), Some(String::new()));
+        assert_eq!(token_at(c, 9).expect("token"), None);
         assert_eq!(
             batches_after(c, 3).expect("read"),
             None,
