@@ -35,8 +35,9 @@ DEBS_TAURI=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev libr
 # setpriv (util-linux) runs the unreadable-directory tests as an unprivileged user when we are
 # root; ffprobe (ffmpeg) is the probe's fallback for MXF and other formats without a Rust parser;
 # samba + smbnetfs + fuse3: a real SMB share on 127.0.0.1 (scripts/smb-testbed.sh, tests/smb.rs);
-# fd-find: the parallel lister the SMB benchmark compares against.
-DEBS_RUST=(util-linux ffmpeg samba smbnetfs fuse3 fd-find "${DEBS_TAURI[@]}")
+# fd-find: the parallel lister the SMB benchmark compares against; tzdata: the CLI test of
+# "history --since DATE" from local midnight runs under TZ=Asia/Seoul.
+DEBS_RUST=(util-linux tzdata ffmpeg samba smbnetfs fuse3 fd-find "${DEBS_TAURI[@]}")
 # chromium: the browser of the web E2E suite (playwright-core drives it; no browser download);
 # fonts: Hangul and the emoji icons render as on Windows; python3 holds the Target lock in a test;
 # python3-venv: Schemathesis (PyPI) fuzzes the HTTP API against its OpenAPI document.

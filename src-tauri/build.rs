@@ -13,6 +13,10 @@ const COMMANDS: &[&str] = &[
     "get_history",
     "get_health",
     "get_problems",
+    "retry_problem",
+    "export_matching_csv",
+    "export_history_csv",
+    "export_reconcile_csv",
     "get_status",
     "list_jobs",
     "get_job",
@@ -31,6 +35,7 @@ const COMMANDS: &[&str] = &[
     "subscribe_status",
     "unsubscribe",
     "open_log_folder",
+    "open_containing_folder",
     "get_autostart",
     "set_autostart",
 ];

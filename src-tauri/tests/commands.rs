@@ -388,3 +388,152 @@ fn the_windows_admin_actions_go_through_the_engines_admin_checks() {
     assert_eq!(e["errors"][0]["field"], "ffprobe_path", "{e}");
     assert_eq!(f.cfg().ffprobe_path, None);
 }
+
+#[test]
+fn open_containing_folder_answers_only_inside_the_archive_and_retry_names_a_gone_problem() {
+    let f = fixture(true);
+    f.sync();
+    let page = f.ok("get_matching", json!({"query": {"per_page": 1}}));
+    let path = page["items"][0]["source"]["path"]
+        .as_str()
+        .expect("a Source file")
+        .to_string();
+    let root = f.cfg().root.expect("root");
+    let opened = f.ok("open_containing_folder", json!({"path": path}));
+    assert_eq!(opened["exists"], true, "{opened}");
+    let expected = root.join(&path);
+    assert_eq!(
+        Path::new(opened["folder"].as_str().expect("folder")),
+        expected.parent().expect("its folder")
+    );
+    let e = f.err(
+        "open_containing_folder",
+        json!({"path": "../../etc/passwd"}),
+    );
+    assert_eq!(e["code"], "invalid_argument", "{e}");
+
+    let e = f.err("retry_problem", json!({"id": 424242}));
+    assert_eq!(e["code"], "not_found", "{e}");
+}
+
+/// Read an export the app saved (it goes to the user's Downloads folder), then remove it.
+fn take_export(saved: &Value) -> String {
+    let path = PathBuf::from(saved["path"].as_str().expect("path"));
+    assert!(
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("nas-sync-") && n.ends_with(".csv")),
+        "{saved}"
+    );
+    let bytes = std::fs::read(&path).expect("the saved export");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(saved["bytes"].as_u64(), Some(bytes.len() as u64));
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with BOM");
+    String::from_utf8(bytes[3..].to_vec()).expect("UTF-8")
+}
+
+#[test]
+fn exports_are_saved_with_every_row_the_screens_filters_match() {
+    let f = fixture(true);
+    f.sync();
+    let cfg = f.cfg();
+    let total = matching::matching(
+        &cfg,
+        &matching::MatchingQuery {
+            status: Some("synced".into()),
+            ..Default::default()
+        },
+    )
+    .expect("engine matching")
+    .total;
+    assert!(total > 20, "more than one page: {total}");
+    let saved = f.ok(
+        "export_matching_csv",
+        json!({"query": {"status": "synced", "page": 3, "per_page": 20}, "lang": "ko"}),
+    );
+    assert_eq!(saved["rows"].as_u64(), Some(total), "{saved}");
+    let text = take_export(&saved);
+    assert!(text.starts_with("상태,상태 코드,사유,"), "{}", &text[..80]);
+    assert_eq!(text.matches("\r\n").count() as u64, total + 1);
+
+    let history = query::history(
+        &cfg,
+        &query::HistoryFilter {
+            search: Some("wsop".into()),
+            limit: Some(10_000),
+            ..Default::default()
+        },
+    )
+    .expect("engine history");
+    assert!(history.total > 0);
+    let saved = f.ok(
+        "export_history_csv",
+        json!({"query": {"search": "wsop"}, "lang": "en"}),
+    );
+    assert_eq!(saved["rows"].as_u64(), Some(history.total));
+    let text = take_export(&saved);
+    assert!(text.starts_with("Time (UTC"), "{}", &text[..40]);
+
+    // No reconcile yet: nothing to export. After one: its report.
+    let e = f.err("export_reconcile_csv", json!({}));
+    assert_eq!(e["code"], "not_found", "{e}");
+    let r = f.ok("start_reconcile", json!({}));
+    let saved = f.ok("export_reconcile_csv", json!({"jobId": r["job_id"]}));
+    let text = take_export(&saved);
+    assert!(text.starts_with("구분,구분 코드,경로,"), "{text}");
+
+    // A wrong filter is an error, and no file (or part of one) is left behind.
+    let before: Vec<_> = std::fs::read_dir(nas_sync_monitor_lib::commands::export::export_dir())
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    let e = f.err("export_matching_csv", json!({"query": {"status": "bogus"}}));
+    assert_eq!(
+        (&e["code"], &e["field"]),
+        (&json!("invalid_argument"), &json!("status"))
+    );
+    let after: Vec<_> = std::fs::read_dir(nas_sync_monitor_lib::commands::export::export_dir())
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn an_export_never_replaces_a_file_and_leaves_no_part_on_failure() {
+    use nas_sync_monitor_lib::commands::export::save_into;
+    let dir = tempfile::tempdir().expect("dir");
+    let write = |text: &'static str| {
+        move |out: &mut dyn std::io::Write| {
+            out.write_all(text.as_bytes()).map_err(|e| {
+                nas_sync_engine::ErrorBody::new(nas_sync_engine::ErrorCode::Io, e.to_string())
+            })?;
+            Ok(1)
+        }
+    };
+    let a = save_into(dir.path(), "matching", write("a")).expect("first");
+    let b = save_into(dir.path(), "matching", write("b")).expect("second");
+    assert_ne!(
+        a.path, b.path,
+        "a second export of the same minute gets its own name"
+    );
+    assert_eq!(std::fs::read_to_string(&b.path).expect("b"), "b");
+    std::fs::write(dir.path().join("x.csv"), "x").expect("x");
+    assert_eq!(
+        nas_sync_monitor_lib::commands::export::free_name(dir.path(), "x.csv"),
+        dir.path().join("x (2).csv")
+    );
+    assert_eq!(std::fs::read_to_string(&a.path).expect("a"), "a");
+    let failed = save_into(dir.path(), "matching", |out: &mut dyn std::io::Write| {
+        let _ = out.write_all(b"half");
+        Err(nas_sync_engine::ErrorBody::new(
+            nas_sync_engine::ErrorCode::Internal,
+            "boom",
+        ))
+    });
+    assert!(failed.is_err());
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "a, b and x only: {names:?}");
+}

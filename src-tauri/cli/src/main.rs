@@ -81,7 +81,10 @@ enum Command {
         no_scan: bool,
     },
     /// 정합성 검증: compare the share, archive.db and pokervod.db (read-only).
-    Reconcile,
+    Reconcile {
+        #[command(flatten)]
+        export: ExportArgs,
+    },
     /// Summary of the Source and the Target (PRD 7.2).
     Dashboard,
     /// Applied Target changes, newest first (PRD 4.3).
@@ -96,12 +99,18 @@ enum Command {
         /// 2026-11-26T09:30:00Z.
         #[arg(long)]
         since: Option<String>,
-        /// At most this many rows (default 100, at most 10,000).
+        /// Case-insensitive substring of the path or the old path (Hangul NFC/NFD alike; % and
+        /// _ are literal).
         #[arg(long)]
+        search: Option<String>,
+        /// At most this many rows (default 100, at most 10,000).
+        #[arg(long, conflicts_with = "csv")]
         limit: Option<u32>,
         /// Skip this many rows first (paging: --offset 100 --limit 100 is the second page).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         offset: Option<u64>,
+        #[command(flatten)]
+        export: ExportArgs,
     },
     /// 문제 목록: problems that last (unreadable folders and files, skipped names, rows the
     /// Target refused), newest first.
@@ -124,11 +133,13 @@ enum Command {
         #[arg(long)]
         desc: bool,
         /// Page number, from 1.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         page: Option<u32>,
         /// Items per page (default 20, at most 200).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         per_page: Option<u32>,
+        #[command(flatten)]
+        export: ExportArgs,
     },
     /// Catalog tree with counts (PRD 7.4); `--path DIR` lists one directory's children.
     Tree {
@@ -187,6 +198,21 @@ enum Command {
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(15..=2_000_000))]
         files: u32,
     },
+}
+
+/// `--csv`, `--output` and `--lang` of the commands that export (matching, history, reconcile).
+#[derive(clap::Args, Debug, Clone)]
+struct ExportArgs {
+    /// Write CSV instead (UTF-8 with BOM, for Excel): every row the filters match, not one page.
+    /// To stdout, or to --output.
+    #[arg(long, conflicts_with = "json")]
+    csv: bool,
+    /// With --csv: write the CSV to this file (replaced only once complete) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE", requires = "csv")]
+    output: Option<PathBuf>,
+    /// With --csv: the header's language, ko (default) or en.
+    #[arg(long, value_name = "LANG", default_value = "ko", requires = "csv")]
+    lang: String,
 }
 
 /// What a command produced: a JSON value, the human text, and the exit code.
@@ -541,8 +567,16 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             }
             Ok(output::sync(&report))
         }
-        Command::Reconcile => {
+        Command::Reconcile { export } => {
             let cfg = load_config(cli)?;
+            if export.csv {
+                // Every finding, not the first 1,000 of each section the screen lists.
+                let r = reconcile::reconcile_listing(&cfg, &clock, usize::MAX)?;
+                let opts = csv_options(export)?;
+                return write_csv(cli, export, "reconcile", |out| {
+                    nas_sync_engine::export::reconcile_csv(&r, &opts, out)
+                });
+            }
             let r = reconcile::reconcile(&cfg, &clock)?;
             Ok(output::reconcile(&r))
         }
@@ -566,17 +600,26 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             event,
             catalog,
             since,
+            search,
             limit,
             offset,
+            export,
         } => {
             let cfg = load_config(cli)?;
             let filter = query::HistoryFilter {
                 event: event.clone(),
                 catalog: catalog.clone(),
                 since: since.as_deref().map(local_day_start),
+                search: search.clone(),
                 limit: *limit,
                 offset: *offset,
             };
+            if export.csv {
+                let opts = csv_options(export)?;
+                return write_csv(cli, export, "history", |out| {
+                    nas_sync_engine::export::history_csv(&cfg, &filter, &opts, out)
+                });
+            }
             Ok(output::history(&query::history(&cfg, &filter)?))
         }
         Command::Matching {
@@ -587,6 +630,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             desc,
             page,
             per_page,
+            export,
         } => {
             let cfg = load_config(cli)?;
             let q = matching::MatchingQuery {
@@ -598,6 +642,13 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 page: *page,
                 per_page: *per_page,
             };
+            if export.csv {
+                let opts = csv_options(export)?;
+                let index = nas_sync_engine::index::Index::open(&cfg)?;
+                return write_csv(cli, export, "matching", |out| {
+                    nas_sync_engine::export::matching_csv(&index, &q, &opts, out)
+                });
+            }
             Ok(output::matching(&matching::matching(&cfg, &q)?))
         }
         Command::Tree {
@@ -623,4 +674,84 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             Ok(output::dashboard(&d))
         }
     }
+}
+
+fn csv_options(a: &ExportArgs) -> Result<nas_sync_engine::export::CsvOptions, Error> {
+    Ok(nas_sync_engine::export::CsvOptions {
+        lang: nas_sync_engine::export::CsvLang::parse(&a.lang)?,
+        zone: nas_sync_engine::export::Zone::Local,
+    })
+}
+
+/// Run an export into stdout or `--output FILE`. A file is written next to its final name and
+/// renamed when complete, so a failed export never leaves a file that looks whole. A reader
+/// that stops early (`| head`) ends the export quietly. The row count goes to stderr for a file
+/// (stdout is the CSV itself).
+fn write_csv(
+    cli: &Cli,
+    a: &ExportArgs,
+    what: &str,
+    export: impl FnOnce(&mut dyn Write) -> Result<u64, Error>,
+) -> Result<Outcome, Error> {
+    let done = |rows: u64, human: String| Outcome {
+        json: serde_json::json!({ "rows": rows }),
+        human,
+        code: 0,
+    };
+    let Some(path) = &a.output else {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+        return match export(&mut out).and_then(|rows| {
+            out.flush().map(|_| rows).map_err(|e| Error::Io {
+                path: PathBuf::from("stdout"),
+                source: e,
+            })
+        }) {
+            Ok(rows) => Ok(done(rows, String::new())),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+                Ok(done(0, String::new()))
+            }
+            Err(e) => Err(e),
+        };
+    };
+    let io = |p: &std::path::Path| {
+        let p = p.to_path_buf();
+        move |e| Error::Io { path: p, source: e }
+    };
+    // A device or a pipe (`--output /dev/stdout`) is written as it is.
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    let part = if special {
+        path.clone()
+    } else {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".{}.part", std::process::id()));
+        path.with_file_name(name)
+    };
+    let file = std::fs::File::create(&part).map_err(io(&part))?;
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, file);
+    let written = export(&mut out).and_then(|rows| {
+        let file = out.into_inner().map_err(|e| io(&part)(e.into_error()))?;
+        file.sync_all().map_err(io(&part))?;
+        Ok(rows)
+    });
+    let rows = match written {
+        Ok(rows) => rows,
+        Err(e) => {
+            if !special {
+                let _ = std::fs::remove_file(&part);
+            }
+            return Err(e);
+        }
+    };
+    if !special {
+        std::fs::rename(&part, path).map_err(io(path))?;
+    }
+    if !cli.quiet {
+        eprintln!(
+            "{what}: {rows}행을 {}에 저장했습니다 / {rows} rows written to {}",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(done(rows, String::new()))
 }

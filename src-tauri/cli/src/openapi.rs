@@ -97,6 +97,50 @@ mod tests {
         );
     }
 
+    /// The exports take the screens' filters: every filter parameter of `/api/matching` and
+    /// `/api/history` is documented on its export too (a filter added to a screen is accepted by
+    /// its export as it is, since both parse the same query type).
+    #[test]
+    fn the_exports_document_the_filters_of_their_screens() {
+        let doc = document();
+        let names = |path: &str| -> Vec<String> {
+            doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path} has parameters"))
+                .iter()
+                .filter_map(|p| p["name"].as_str().map(str::to_string))
+                .collect()
+        };
+        for (screen, export, paging) in [
+            (
+                "/api/matching",
+                "/api/matching/export.csv",
+                ["page", "per_page"],
+            ),
+            (
+                "/api/history",
+                "/api/history/export.csv",
+                ["limit", "offset"],
+            ),
+        ] {
+            let exported = names(export);
+            for p in names(screen) {
+                assert!(
+                    paging.contains(&p.as_str()) || exported.contains(&p),
+                    "{export} does not document {screen}'s filter `{p}`"
+                );
+            }
+            for p in ["lang", "utc_offset"] {
+                assert!(exported.iter().any(|e| e == p), "{export}: {p}");
+            }
+        }
+        assert!(
+            doc["paths"]["/api/history"]["get"]["parameters"]
+                .to_string()
+                .contains("\"search\"")
+        );
+    }
+
     fn collect_refs(v: &Value, out: &mut Vec<String>) {
         match v {
             Value::Object(m) => {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -24,6 +24,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
+use nas_sync_engine::export::{CsvLang, CsvOptions, Zone};
 use nas_sync_engine::matching::MatchingQuery;
 use nas_sync_engine::query::HistoryFilter;
 use nas_sync_engine::runtime::logs::{LogLine, LogSink, Push};
@@ -293,8 +294,12 @@ fn router(state: Service, access: Arc<Access>, ui_dir: Option<&std::path::Path>)
         .route("/api/dashboard", get(dashboard))
         .route("/api/matching", get(matching_page))
         .route("/api/matching/tree", get(tree))
+        .route("/api/matching/export.csv", get(export_matching))
         .route("/api/history", get(history))
+        .route("/api/history/export.csv", get(export_history))
+        .route("/api/reconcile/export.csv", get(export_reconcile))
         .route("/api/problems", get(problems))
+        .route("/api/problems/{id}/retry", post(retry_problem))
         .route("/api/status", get(status))
         .route("/api/jobs", get(jobs))
         .route("/api/jobs/{id}", get(job))
@@ -396,8 +401,212 @@ async fn history(
     ok(call(&s, move |s| s.history(&f)).await?)
 }
 
+// ---------------------------------------------------------------------------------------------
+// CSV exports: streamed. A blocking task writes the CSV into a small bounded channel of chunks
+// and the response body reads from it, so an export of any size holds a few chunks in memory
+// and a slow reader slows the writer instead of filling the memory. An invalid query (or a
+// missing report) is an ordinary JSON error: nothing is sent before the first chunk.
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes per chunk of an export's body.
+const EXPORT_CHUNK: usize = 64 * 1024;
+/// Chunks written ahead of the reader.
+const EXPORT_AHEAD: usize = 4;
+
+enum ExportMsg {
+    Data(Bytes),
+    Failed(ErrorBody),
+}
+
+/// The writing end of an export: chunks into the channel, blocking while the reader is behind.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<ExportMsg>,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(EXPORT_CHUNK));
+        self.tx
+            .blocking_send(ExportMsg::Data(Bytes::from(chunk)))
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+            })
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= EXPORT_CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            self.send()
+        }
+    }
+}
+
+/// `lang` and `utc_offset` (minutes east of UTC: the reader's zone; default the server's) of an
+/// export, and the rest of the query (the screen's filters).
+fn export_params(raw: Option<&str>) -> Result<(CsvOptions, String), ApiError> {
+    let mut lang = None;
+    let mut offset = None;
+    let mut rest = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "lang" => lang = Some(v.into_owned()),
+            "utc_offset" => {
+                offset = Some(v.parse::<i32>().map_err(|_| {
+                    invalid(format!(
+                        "utc_offset must be whole minutes east of UTC, e.g. 540 (got `{v}`)"
+                    ))
+                })?)
+            }
+            _ => {
+                rest.append_pair(&k, &v);
+            }
+        }
+    }
+    let opts = CsvOptions {
+        lang: CsvLang::parse(lang.as_deref().unwrap_or("ko"))?,
+        zone: Zone::from_minutes(offset)?,
+    };
+    Ok((opts, rest.finish()))
+}
+
+/// The screen's query from the rest of an export's query string, checked as the screen's is.
+fn screen_query<T: serde::de::DeserializeOwned>(rest: &str) -> Result<T, ApiError> {
+    let uri: axum::http::Uri = format!("/?{rest}")
+        .parse()
+        .map_err(|_| invalid("malformed query string"))?;
+    Query::<T>::try_from_uri(&uri)
+        .map(|Query(q)| q)
+        .map_err(query_error)
+}
+
+/// Stream what `export` writes as a CSV download named `nas-sync-WHAT-DATE.csv`.
+async fn csv_download(
+    s: Service,
+    what: &str,
+    opts: CsvOptions,
+    export: impl FnOnce(&Service, &CsvOptions, &mut dyn std::io::Write) -> Answer<u64> + Send + 'static,
+) -> ApiResult {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<ExportMsg>(EXPORT_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(EXPORT_CHUNK),
+        };
+        let done = export(&s, &opts, &mut w).and_then(|rows| {
+            std::io::Write::flush(&mut w)
+                .map(|_| rows)
+                .map_err(|e| ErrorBody::new(ErrorCode::Io, e.to_string()))
+        });
+        if let Err(e) = done {
+            tracing::debug!("CSV 내보내기 중단 / CSV export stopped: {}", e.message);
+            let _ = w.tx.blocking_send(ExportMsg::Failed(e));
+        }
+    });
+    let first = match rx.recv().await {
+        Some(ExportMsg::Data(b)) => b,
+        Some(ExportMsg::Failed(e)) => return Err(ApiError(e)),
+        None => {
+            return Err(ApiError(ErrorBody::new(
+                ErrorCode::Internal,
+                "the export stopped before writing anything",
+            )));
+        }
+    };
+    // A failure after the first chunk can only cut the body short: the connection is reset, so
+    // the browser marks the download failed rather than keeping half a file.
+    let body = futures_util::stream::unfold((Some(first), rx), |(first, mut rx)| async move {
+        if let Some(b) = first {
+            return Some((Ok(b), (None, rx)));
+        }
+        match rx.recv().await {
+            Some(ExportMsg::Data(b)) => Some((Ok(b), (None, rx))),
+            Some(ExportMsg::Failed(e)) => Some((Err(std::io::Error::other(e.message)), (None, rx))),
+            None => None,
+        }
+    });
+    let name = nas_sync_engine::export::file_name(what, opts.zone, chrono::Utc::now());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// The matching table with the screen's filters, every page, as CSV (`page`, `per_page` are
+/// accepted and ignored).
+async fn export_matching(State(s): State<Service>, RawQuery(raw): RawQuery) -> ApiResult {
+    let (opts, rest) = export_params(raw.as_deref())?;
+    let q: MatchingQuery = screen_query(&rest)?;
+    csv_download(s, "matching", opts, move |s, o, out| {
+        s.export_matching(&q, o, out)
+    })
+    .await
+}
+
+/// The change history with the screen's filters (search included), every row, as CSV.
+async fn export_history(State(s): State<Service>, RawQuery(raw): RawQuery) -> ApiResult {
+    let (opts, rest) = export_params(raw.as_deref())?;
+    let f: HistoryFilter = screen_query(&rest)?;
+    csv_download(s, "history", opts, move |s, o, out| {
+        s.export_history(&f, o, out)
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReconcileExport {
+    /// The reconcile job whose report to export (default: the latest with a report).
+    job_id: Option<u64>,
+}
+
+/// A reconcile job's report (the latest by default), one row per listed finding, as CSV.
+async fn export_reconcile(State(s): State<Service>, RawQuery(raw): RawQuery) -> ApiResult {
+    let (opts, rest) = export_params(raw.as_deref())?;
+    let p: ReconcileExport = screen_query(&rest)?;
+    csv_download(s, "reconcile", opts, move |s, o, out| {
+        let (_, report) = s.reconcile_report(p.job_id)?;
+        Ok(nas_sync_engine::export::reconcile_csv(&report, o, out)?)
+    })
+    .await
+}
+
 async fn problems(State(s): State<Service>) -> ApiResult {
     ok(call(&s, |s| s.problems()).await?)
+}
+
+/// 문제 목록's 다시 시도 on one row: 202 with the sync job (or the job already running).
+async fn retry_problem(
+    State(s): State<Service>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    empty_body(&body)?;
+    let id: i64 = id
+        .parse()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| invalid(format!("problem id must be a positive number (got `{id}`)")))?;
+    let r = call(&s, move |s| s.retry_problem(id)).await?;
+    Ok((StatusCode::ACCEPTED, Json(r)).into_response())
 }
 
 async fn jobs(State(s): State<Service>) -> ApiResult {

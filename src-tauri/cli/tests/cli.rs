@@ -1257,6 +1257,59 @@ fn history_json_lists_applied_changes_and_bad_filters_exit_2() {
 }
 
 #[test]
+fn history_since_a_bare_date_starts_at_local_midnight() {
+    let fx = Fx::new("");
+    fx.put("WSOP/a.mp4");
+    fx.run(&["sync"]).assert_code(0, "sync");
+    // Two changes either side of midnight in Seoul on 2026-11-26 (15:00 UTC the day before).
+    let c = Connection::open(&fx.archive_db).expect("open archive.db");
+    for (path, time) in [
+        ("WSOP/before_midnight.mp4", "2026-11-25T14:59:59Z"),
+        ("WSOP/after_midnight.mp4", "2026-11-25T15:00:01Z"),
+    ] {
+        c.execute(
+            "INSERT INTO file_history (event, path, catalog, time) VALUES ('added', ?1, 'WSOP', ?2)",
+            [path, time],
+        )
+        .expect("history row");
+    }
+    drop(c);
+    let since = |tz: &str| -> Vec<String> {
+        let out = Command::new(BIN)
+            .args(["--config", s(&fx.config), "--json", "history"])
+            .args([
+                "--since",
+                "2026-11-26",
+                "--catalog",
+                "WSOP",
+                "--limit",
+                "1000",
+            ])
+            .env("TZ", tz)
+            .env_remove("NAS_SYNC_LOG")
+            .output()
+            .expect("run nas-sync history");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let j: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        j["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|i| i["path"].as_str())
+            .filter(|p| p.contains("midnight"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(since("Asia/Seoul"), ["WSOP/after_midnight.mp4"]);
+    // In UTC the 26th starts nine hours later: neither change is on or after it.
+    assert!(since("UTC").is_empty());
+}
+
+#[test]
 fn matching_json_has_the_prd_shape_and_bad_paging_exits_2() {
     let fx = Fx::new("");
     fx.put("WSOP/2024/ME_Day1.mp4");

@@ -356,6 +356,58 @@ fn every_endpoint_answers_in_the_prd_shapes_and_equals_the_cli() {
     let (code, _) = s.call("GET", "/no/such/thing", None);
     assert_eq!(code, 404);
 
+    // The CSV exports: the screens' filters are checked before any byte of CSV (a JSON error),
+    // the credentials as for every API call, and the rows are the CLI's `--csv`.
+    let (code, v) = s.call("GET", "/api/matching/export.csv?status=bogus", None);
+    assert_eq!((code, v["field"].as_str()), (400, Some("status")), "{v}");
+    let (code, v) = s.call("GET", "/api/history/export.csv?utc_offset=9999", None);
+    assert_eq!(
+        (code, v["field"].as_str()),
+        (400, Some("utc_offset")),
+        "{v}"
+    );
+    let (code, v) = s.call("GET", "/api/history/export.csv?lang=fr", None);
+    assert_eq!((code, v["field"].as_str()), (400, Some("lang")), "{v}");
+    let (code, v) = s.call("GET", "/api/matching/export.csv?nonsense=1", None);
+    assert_eq!(code, 400, "unknown parameters are refused: {v}");
+    let (code, v) = s.call("GET", "/api/reconcile/export.csv?job_id=999", None);
+    assert_eq!((code, v["code"].as_str()), (404, Some("not_found")), "{v}");
+    let (code, v) = s.call_as(None, "GET", "/api/history/export.csv", None);
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{v}"
+    );
+    for (path, args) in [
+        (
+            "/api/history/export.csv?search=wsop&lang=en",
+            &["history", "--csv", "--search", "wsop", "--lang", "en"][..],
+        ),
+        (
+            "/api/matching/export.csv?status=synced&sort=size&desc=true&page=2&per_page=5",
+            &[
+                "matching", "--csv", "--status", "synced", "--sort", "size", "--desc",
+            ][..],
+        ),
+    ] {
+        let (code, csv) = s.call("GET", path, None);
+        assert_eq!(code, 200, "{path}: {csv}");
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(s.config())
+            .args(args)
+            .output()
+            .expect("cli --csv");
+        assert!(out.status.success(), "{args:?}");
+        let cli = String::from_utf8(out.stdout).expect("UTF-8");
+        let csv = csv.as_str().expect("a CSV body").to_string();
+        assert!(
+            csv.starts_with('\u{feff}') && csv.lines().count() > 6,
+            "{csv}"
+        );
+        assert_eq!(csv, cli, "{path} equals `nas-sync {args:?}`");
+    }
+
     // The OpenAPI document names every route.
     let doc = s.get("/api/openapi.json");
     assert_eq!(doc["openapi"], "3.1.0");
@@ -365,6 +417,11 @@ fn every_endpoint_answers_in_the_prd_shapes_and_equals_the_cli() {
         "/api/matching",
         "/api/matching/tree",
         "/api/history",
+        "/api/problems",
+        "/api/problems/{id}/retry",
+        "/api/matching/export.csv",
+        "/api/history/export.csv",
+        "/api/reconcile/export.csv",
         "/api/status",
         "/api/jobs",
         "/api/jobs/{id}",
@@ -489,6 +546,20 @@ fn cancel_stops_a_running_scan_over_http() {
     }
     let (code, v) = s.call("POST", &format!("/api/jobs/{id}/cancel"), None);
     assert_eq!(code, 409, "a finished job cannot be cancelled: {v}");
+}
+
+#[test]
+fn retrying_a_problem_that_is_gone_or_not_a_number_is_a_clear_error() {
+    let s = serve_demo(50);
+    let (code, v) = s.call("POST", "/api/problems/424242/retry", None);
+    assert_eq!((code, v["code"].as_str()), (404, Some("not_found")), "{v}");
+    assert!(v["message"].as_str().unwrap_or("").contains("문제"), "{v}");
+    let (code, v) = s.call("POST", "/api/problems/abc/retry", None);
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (400, Some("invalid_argument")),
+        "{v}"
+    );
 }
 
 #[test]

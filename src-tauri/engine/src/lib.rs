@@ -13,6 +13,7 @@ pub mod config;
 pub mod content_io;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod names;
 pub mod probe;
 pub mod query;

@@ -52,6 +52,12 @@ pub async fn start_sync(
     start(&shell, JobKind::Sync, force).await
 }
 
+/// 문제 목록's 다시 시도 on one row: a sync that rereads only that problem's folder.
+#[tauri::command]
+pub async fn retry_problem(shell: State<'_, Shell>, id: i64) -> CmdResult<StartResponse> {
+    shell.call(move |s| s.retry_problem(id)).await
+}
+
 /// 스캔 실행 (admin).
 #[tauri::command]
 pub async fn start_scan(shell: State<'_, Shell>) -> CmdResult<StartResponse> {

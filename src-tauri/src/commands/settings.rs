@@ -3,10 +3,10 @@
 //! `POST /api/demo` answer them (the same [`Service`](nas_sync_engine::runtime::Service)
 //! calls); plus `open_log_folder` and autostart, which only the desktop app has.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nas_sync_engine::runtime::actions::{
-    DemoStarted, PinCheck, RootTest, SettingsSaved, SettingsView,
+    self, DemoStarted, PinCheck, RootTest, SettingsSaved, SettingsView,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -89,22 +89,64 @@ pub fn open_log_folder(shell: State<'_, Shell>) -> CmdResult<LogFolder> {
             "로그 파일이 없습니다 / there is no log file",
         ));
     };
-    let opener = if cfg!(windows) {
-        "explorer"
-    } else if cfg!(target_os = "macos") {
-        "open"
+    Ok(LogFolder {
+        path: dir.to_path_buf(),
+        opened: open_in_file_manager(dir, None),
+    })
+}
+
+/// Open `dir` in the OS file manager, with `select` highlighted where the OS can (Explorer's
+/// `/select,`). False when no file manager could be started.
+fn open_in_file_manager(dir: &Path, select: Option<&Path>) -> bool {
+    let mut cmd = if cfg!(windows) {
+        let mut c = std::process::Command::new("explorer");
+        match select {
+            // Two arguments: Explorer reads `/select,` and then the (quoted) path.
+            Some(item) => c.arg("/select,").arg(item),
+            None => c.arg(dir),
+        };
+        c
     } else {
-        "xdg-open"
+        let mut c = std::process::Command::new(if cfg!(target_os = "macos") {
+            "open"
+        } else {
+            "xdg-open"
+        });
+        c.arg(dir);
+        c
     };
-    let opened = std::process::Command::new(opener)
-        .arg(dir)
-        .stdin(std::process::Stdio::null())
+    cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .is_ok();
-    Ok(LogFolder {
-        path: dir.to_path_buf(),
+        .is_ok()
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContainingFolder {
+    /// The folder opened (the nearest one still there when the file is gone).
+    pub folder: PathBuf,
+    /// False: the file itself is no longer there.
+    pub exists: bool,
+    /// False when no file manager could be started (the path is still shown).
+    pub opened: bool,
+}
+
+/// 폴더 열기 on a row of the matching table or the problem list: the folder of `path` (as the
+/// screens show it, relative to the root) in Explorer, the file selected. The engine answers
+/// only paths inside the archive; it reads the share, so it runs off the main thread.
+#[tauri::command]
+pub async fn open_containing_folder(
+    shell: State<'_, Shell>,
+    path: String,
+) -> CmdResult<ContainingFolder> {
+    let located = shell
+        .call(move |s| Ok(actions::locate_in_archive(&s.monitor().config(), &path)?))
+        .await?;
+    let opened = open_in_file_manager(&located.folder, located.item.as_deref());
+    Ok(ContainingFolder {
+        exists: located.item.is_some(),
+        folder: located.folder,
         opened,
     })
 }

@@ -3,6 +3,8 @@ import type { StreamState, Transport, Unsubscribe } from "./transport";
 import type {
   Config,
   DemoCreated,
+  ExportRequest,
+  ExportResult,
   ForceApproval,
   Health,
   Dashboard,
@@ -110,8 +112,45 @@ export class HttpTransport implements Transport {
     return this.call<HistoryPage>("GET", "/api/history", p);
   }
 
+  /**
+   * The export's address: the screen's filters, the header language and this browser's time
+   * zone (minutes east of UTC) for the times.
+   */
+  exportUrl(e: ExportRequest): string {
+    const common = { lang: e.lang, utc_offset: -new Date().getTimezoneOffset() };
+    switch (e.kind) {
+      case "matching":
+        return `${this.base}/api/matching/export.csv${queryString({ ...e.query, page: undefined, per_page: undefined, ...common })}`;
+      case "history":
+        return `${this.base}/api/history/export.csv${queryString({ ...e.query, limit: undefined, offset: undefined, ...common })}`;
+      case "reconcile":
+        return `${this.base}/api/reconcile/export.csv${queryString({ job_id: e.jobId, ...common })}`;
+    }
+  }
+
+  /**
+   * A link to the streaming endpoint, followed as a download: the browser writes the file as
+   * it arrives (nothing is held in the page) and carries the session cookie. The filters were
+   * checked by the screen's own query, so an error answer is unlikely; the browser shows it as a
+   * failed download.
+   */
+  exportCsv(e: ExportRequest): Promise<ExportResult> {
+    const a = document.createElement("a");
+    a.href = this.exportUrl(e);
+    a.download = "";
+    a.rel = "noopener";
+    a.style.display = "none";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    return Promise.resolve({ saved: null });
+  }
+
   /** The browser cannot open a folder on the server's machine. */
   openLogFolder() {
+    return Promise.resolve(null);
+  }
+  openContainingFolder() {
     return Promise.resolve(null);
   }
 
@@ -144,6 +183,9 @@ export class HttpTransport implements Transport {
   }
   startScan() {
     return this.call<StartResponse>("POST", "/api/scan", undefined, {});
+  }
+  retryProblem(id: number) {
+    return this.call<StartResponse>("POST", `/api/problems/${id}/retry`, undefined, {});
   }
   reconcile() {
     return this.call<ReconcileResponse>("POST", "/api/reconcile", undefined, {});

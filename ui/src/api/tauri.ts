@@ -2,8 +2,12 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { ApiError } from "./errors";
 import type { StreamState, Transport, Unsubscribe } from "./transport";
 import type {
+  ContainingFolder,
   Config,
   DemoCreated,
+  ExportRequest,
+  ExportResult,
+  ExportSaved,
   ForceApproval,
   Health,
   Dashboard,
@@ -30,9 +34,10 @@ import type {
  * Tauri `invoke` + `Channel` in the desktop window. Command names are `verb_noun` (STYLE.md);
  * their arguments and answers are the same shapes as the HTTP API. The desktop shell must
  * register these commands: get_dashboard, get_matching, get_tree, get_tree_node, get_history, get_problems,
- * get_status, get_health, list_jobs, get_job, cancel_job, start_sync, start_scan, start_reconcile,
- * pause_schedule, resume_schedule, get_settings, save_settings, test_root, verify_admin_pin, create_demo, open_log_folder, subscribe_logs,
- * subscribe_status, unsubscribe. Errors arrive as `{code, message, field?, errors?}`.
+ * retry_problem, export_matching_csv, export_history_csv, export_reconcile_csv, get_status, get_health,
+ * list_jobs, get_job, cancel_job, start_sync, start_scan, start_reconcile, pause_schedule, resume_schedule,
+ * get_settings, save_settings, test_root, verify_admin_pin, create_demo, open_log_folder,
+ * open_containing_folder, subscribe_logs, subscribe_status, unsubscribe. Errors arrive as `{code, message, field?, errors?}`.
  */
 export class TauriTransport implements Transport {
   readonly kind = "tauri" as const;
@@ -62,8 +67,25 @@ export class TauriTransport implements Transport {
     return this.call<HistoryPage>("get_history", { query: p });
   }
 
+  /** Saved in the Downloads folder by the app (the window takes no downloads). */
+  async exportCsv(e: ExportRequest): Promise<ExportResult> {
+    const saved =
+      e.kind === "matching"
+        ? await this.call<ExportSaved>("export_matching_csv", { query: e.query, lang: e.lang })
+        : e.kind === "history"
+          ? await this.call<ExportSaved>("export_history_csv", { query: e.query, lang: e.lang })
+          : await this.call<ExportSaved>("export_reconcile_csv", { jobId: e.jobId, lang: e.lang });
+    return { saved };
+  }
+
   openLogFolder() {
     return this.call<{ path: string; opened: boolean }>("open_log_folder");
+  }
+  openContainingFolder(path: string) {
+    return this.call<ContainingFolder>("open_containing_folder", { path });
+  }
+  retryProblem(id: number) {
+    return this.call<StartResponse>("retry_problem", { id });
   }
 
   problems() {

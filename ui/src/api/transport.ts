@@ -1,6 +1,9 @@
 import type {
+  ContainingFolder,
   Config,
   DemoCreated,
+  ExportRequest,
+  ExportResult,
   ForceApproval,
   Health,
   Dashboard,
@@ -41,6 +44,12 @@ export interface Transport {
   tree(): Promise<Tree>;
   treeNode(p: TreeParams): Promise<TreeNode>;
   history(p: HistoryParams): Promise<HistoryPage>;
+  /**
+   * A CSV of every row the request's filters match (UTF-8 with BOM for Excel). The browser
+   * downloads it from the server's streaming endpoint; the desktop app saves it in the
+   * Downloads folder and says where (`saved`).
+   */
+  exportCsv(e: ExportRequest): Promise<ExportResult>;
   /** What a scan could not read and what the Target refused, while it lasts. */
   problems(): Promise<ProblemList>;
   status(): Promise<Status>;
@@ -52,6 +61,8 @@ export interface Transport {
   /** `force`: apply past the guard that refused the reviewed job (admin; see [`ForceApproval`]). */
   startSync(force: ForceApproval | null): Promise<StartResponse>;
   startScan(): Promise<StartResponse>;
+  /** 문제 목록's 다시 시도 on one row: a sync that rereads only that problem's folder. */
+  retryProblem(id: number): Promise<StartResponse>;
   reconcile(): Promise<ReconcileResponse>;
   pause(): Promise<Status>;
   resume(): Promise<Status>;
@@ -63,6 +74,11 @@ export interface Transport {
   createDemo(): Promise<DemoCreated>;
   /** Desktop only: open the live log's folder in the file manager (`null` from the web server). */
   openLogFolder(): Promise<{ path: string; opened: boolean } | null>;
+  /**
+   * Desktop only: open the folder of `path` (relative to the root, as the tables show it) in the
+   * file manager, the file selected (`null` from the web server, which has no desktop to open).
+   */
+  openContainingFolder(path: string): Promise<ContainingFolder | null>;
   subscribeLogs(onLine: (l: LogLine) => void, onState: (s: StreamState) => void): Unsubscribe;
   subscribeStatus(onStatus: (s: Status) => void, onState: (s: StreamState) => void): Unsubscribe;
 }

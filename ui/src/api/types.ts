@@ -72,3 +72,28 @@ export type DemoCreated = { config: Config; dir: string; files: number; created:
 export type MatchingParams = Omit<MatchingQuery, "desc"> & { desc?: boolean };
 export type HistoryParams = HistoryFilter;
 export type TreeParams = Omit<TreeQuery, "offset"> & { offset?: number };
+
+/** Desktop only: what 폴더 열기 opened (`open_containing_folder`). */
+export type ContainingFolder = {
+  /** The folder opened: the file's own, or the nearest one still there when the file is gone. */
+  folder: string;
+  exists: boolean;
+  /** False when no file manager could be started. */
+  opened: boolean;
+};
+
+/** The header language of a CSV export (the UI's language by default). */
+export type CsvLang = "ko" | "en";
+
+/** What to export: the matching table or the history with a screen's filters (every row, not
+ * one page), or a reconcile job's report (`null`: the latest). */
+export type ExportRequest =
+  | { kind: "matching"; query: MatchingParams; lang: CsvLang }
+  | { kind: "history"; query: HistoryParams; lang: CsvLang }
+  | { kind: "reconcile"; jobId: number | null; lang: CsvLang };
+
+/** Where the desktop app saved an export (`export_*_csv`). */
+export type ExportSaved = { path: string; rows: number; bytes: number };
+
+/** `saved`: the desktop app's file; `null`: the browser took it as a download. */
+export type ExportResult = { saved: ExportSaved | null };

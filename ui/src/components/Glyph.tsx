@@ -8,8 +8,10 @@ import {
   Copy,
   CornerUpRight,
   Database,
+  Download,
   Feather,
   Film,
+  FileSpreadsheet,
   FileText,
   Folder,
   FolderOpen,
@@ -84,6 +86,8 @@ const ICONS = {
   "↪️": CornerUpRight,
   "⏳": Hourglass,
   "⏱️": Timer,
+  "📤": FileSpreadsheet,
+  "📥": Download,
 } satisfies Record<string, LucideIcon>;
 
 export type GlyphName = keyof typeof ICONS;

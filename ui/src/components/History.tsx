@@ -1,10 +1,11 @@
 import { useEffect, useState } from "react";
 import { needsSetup, type HistoryParams } from "../api";
 import { formatDateTime, formatNumber, pageWindow, relativeTime } from "../format";
-import { eventIcon, eventLabel, useLang } from "../i18n";
+import { eventIcon, eventLabel, useLang, type T } from "../i18n";
 import { useDashboard, useHistory } from "../state/queries";
 import { navigate, useLocation } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
+import { ExportButton } from "./ExportDialog";
 import { Onboarding } from "./Onboarding";
 import { Badge, Button, Card, EmptyState, Spinner, cx, fieldClass, type Tone } from "./ui";
 import { Glyph } from "./Glyph";
@@ -27,24 +28,45 @@ export function localMidnight(date: string): string | undefined {
   return Number.isNaN(d.getTime()) ? date : d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+/** The history's filters in words, for the export dialog. */
+export function historyFilters(f: { event: string; catalog: string; since: string; search: string }, t: T): string[] {
+  const out: string[] = [];
+  if (f.event) out.push(`${t("이벤트", "Event")}: ${eventLabel(f.event, t)}`);
+  if (f.catalog) out.push(`${t("카탈로그", "Catalog")}: ${f.catalog}`);
+  if (f.since) out.push(`${t("이후", "Since")}: ${f.since}`);
+  if (f.search) out.push(`${t("검색", "Search")}: "${f.search}"`);
+  return out;
+}
+
 export function History() {
   const { t, lang } = useLang();
   const { params } = useLocation();
   const event = params.get("event") ?? "";
   const catalog = params.get("catalog") ?? "";
   const since = params.get("since") ?? "";
+  const search = params.get("search") ?? "";
   const page = Math.max(1, Number(params.get("page")) || 1);
   const set = (p: Record<string, string | number | null>) =>
-    navigate("history", { event, catalog, since, page: null, ...p }, true);
+    navigate("history", { event, catalog, since, search, page: null, ...p }, true);
   // Paged on the server (newest first): one page of rows per request, whatever the history's size.
-  const q = useHistory({
+  const query: HistoryParams = {
     // From the address bar as typed: the server checks it (a wrong value is a field message).
     event: (event || undefined) as HistoryParams["event"],
     catalog: catalog || undefined,
     since: localMidnight(since),
+    search: search || undefined,
     limit: PER_PAGE,
     offset: (page - 1) * PER_PAGE,
-  });
+  };
+  const q = useHistory(query);
+  // The search box: typing updates the address (and the query) after a short pause.
+  const [typed, setTyped] = useState(search);
+  useEffect(() => setTyped(search), [search]);
+  useEffect(() => {
+    if (typed === search) return;
+    const h = setTimeout(() => navigate("history", { event, catalog, since, search: typed, page: null }, true), 300);
+    return () => clearTimeout(h);
+  }, [typed, search, event, catalog, since]);
   const dash = useDashboard();
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
@@ -100,7 +122,31 @@ export function History() {
             onChange={(e) => set({ since: e.target.value })}
           />
         </label>
+        <label className="sr-only" htmlFor="hist-search">
+          {t("경로 검색", "Search paths")}
+        </label>
+        <input
+          id="hist-search"
+          type="search"
+          data-testid="hist-search"
+          className={cx(fieldClass, "w-full max-w-xs flex-1")}
+          placeholder={t("경로 검색 (예: WSOP/2024)", "Search paths (e.g. WSOP/2024)")}
+          value={typed}
+          onChange={(e) => setTyped(e.target.value)}
+        />
         {q.isFetching && <Spinner />}
+        <div className="ml-auto">
+          <ExportButton
+            testId="history-export"
+            disabled={!q.data}
+            spec={{
+              what: t("최근 변경 이력 — 모든 페이지 (최신순)", "Recent changes — every page (newest first)"),
+              filters: historyFilters({ event, catalog, since, search }, t),
+              rows: q.data?.total ?? null,
+              request: (lang) => ({ kind: "history", query: { ...query, limit: undefined, offset: undefined }, lang }),
+            }}
+          />
+        </div>
       </div>
       {q.error && !q.data ? (
         <ErrorPanel error={q.error} retry={() => void q.refetch()} />
@@ -108,8 +154,10 @@ export function History() {
         <Spinner label={t("불러오는 중…", "Loading…")} />
       ) : total === 0 ? (
         <EmptyState testId="history-empty" icon={<Glyph of="📭" />} title={t("변경 이력이 없습니다", "No changes yet")}>
-          {event || catalog || since
-            ? t("필터를 바꿔 보세요.", "Try other filters.")
+          {event || catalog || since || search
+            ? search
+              ? t(`"${search}" 검색 결과가 없습니다. 필터를 바꿔 보세요.`, `Nothing found for "${search}"; try other filters.`)
+              : t("필터를 바꿔 보세요.", "Try other filters.")
             : t("동기화가 Target에 변경을 적용하면 여기에 기록됩니다.", "Changes a sync applies to the Target are listed here.")}
         </EmptyState>
       ) : (

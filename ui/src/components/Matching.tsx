@@ -13,10 +13,12 @@ import { statusIcon, statusLabel, useLang, type T } from "../i18n";
 import { useDashboard, useMatching } from "../state/queries";
 import { navigate, useLocation } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
+import { ExportButton } from "./ExportDialog";
 import { Onboarding } from "./Onboarding";
 import { TreeView } from "./TreeView";
 import { Badge, Button, Card, EmptyState, Loading, Spinner, cx, fieldClass, type Tone } from "./ui";
 import { Glyph } from "./Glyph";
+import { OpenFolder } from "./OpenFolder";
 
 export const PER_PAGE = 20;
 
@@ -113,7 +115,7 @@ export function Matching() {
 
 function MatchingTable({ p }: { p: Params }) {
   const { t, lang } = useLang();
-  const q = useMatching({
+  const query: MatchingParams = {
     // From the address bar as typed: the server checks them (a wrong value is a field message).
     status: (p.status || undefined) as MatchingParams["status"],
     catalog: p.catalog || undefined,
@@ -122,7 +124,8 @@ function MatchingTable({ p }: { p: Params }) {
     desc: p.desc,
     page: p.page,
     per_page: PER_PAGE,
-  });
+  };
+  const q = useMatching(query);
   const dash = useDashboard();
   const catalogs = dash.data?.catalogs.map((c) => c.id).sort((a, b) => a.localeCompare(b)) ?? [];
   const [search, setSearch] = useState(p.search);
@@ -200,6 +203,19 @@ function MatchingTable({ p }: { p: Params }) {
             ))}
           </select>
           {q.isFetching && <Spinner />}
+          <div className="ml-auto">
+            <ExportButton
+              testId="matching-export"
+              disabled={!data}
+              spec={{
+                what: t("1:1 파일 매칭 현황 — 모든 페이지", "1:1 file matching — every page"),
+                filters: matchingFilters(p, t),
+                rows: data?.total ?? null,
+                // The table's query as it is (every filter it has), all pages.
+                request: (lang) => ({ kind: "matching", query: { ...query, page: undefined, per_page: undefined }, lang }),
+              }}
+            />
+          </div>
         </div>
         {q.error && !data ? (
           <ErrorPanel error={q.error} retry={() => void q.refetch()} />
@@ -229,6 +245,27 @@ function MatchingTable({ p }: { p: Params }) {
       </div>
     </Card>
   );
+}
+
+const SORT_NAMES: Record<string, [string, string]> = {
+  path: ["경로", "path"],
+  size: ["크기", "size"],
+  mtime: ["수정 시각", "modified"],
+  catalog: ["카탈로그", "catalog"],
+  status: ["상태", "status"],
+};
+
+/** The table's filters and sort in words, for the export dialog. */
+export function matchingFilters(p: Params, t: T): string[] {
+  const out: string[] = [];
+  if (p.status) out.push(`${t("상태", "Status")}: ${statusLabel(p.status as MatchStatus, t) ?? p.status}`);
+  if (p.catalog) out.push(`${t("카탈로그", "Catalog")}: ${p.catalog}`);
+  if (p.search) out.push(`${t("검색", "Search")}: "${p.search}"`);
+  if (p.sort !== "path" || p.desc) {
+    const [ko, en] = SORT_NAMES[p.sort] ?? [p.sort, p.sort];
+    out.push(`${t("정렬", "Sort")}: ${t(ko, en)} ${p.desc ? t("내림차순", "descending") : t("오름차순", "ascending")}`);
+  }
+  return out;
 }
 
 const col = createColumnHelper<MatchItem>();
@@ -352,6 +389,7 @@ export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
                             {r.source.path}
                           </div>
                           <CopyPath path={r.source.path} />
+                          <OpenFolder path={r.source.path} compact />
                         </div>
                         <div className="mt-0.5 flex flex-wrap gap-x-2 text-xs text-slate-500">
                           <span><Glyph of="📁" /> {formatBytes(r.source.size_bytes)}</span>

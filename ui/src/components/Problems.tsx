@@ -6,11 +6,12 @@ import { needsSetup, type Problem, type ProblemKind } from "../api";
 import { formatDateTime, formatNumber, relativeTime } from "../format";
 import { useLang, type T } from "../i18n";
 import { useApp } from "../state/app";
-import { useProblems, useStartSync } from "../state/queries";
+import { useProblems, useRetryProblem, useStartSync } from "../state/queries";
 import { ErrorPanel } from "./ErrorPanel";
 import { Onboarding } from "./Onboarding";
 import { Badge, Button, Card, EmptyState, Spinner } from "./ui";
 import { Glyph } from "./Glyph";
+import { OpenFolder } from "./OpenFolder";
 
 /** What the problem is, in a few words. */
 export function problemLabel(k: ProblemKind, t: T): string {
@@ -52,9 +53,11 @@ function problemAdvice(k: ProblemKind, t: T): string {
   }
 }
 
-function ProblemRow({ p }: { p: Problem }) {
+function ProblemRow({ p, busy }: { p: Problem; busy: boolean }) {
   const { t, lang } = useLang();
   const [open, setOpen] = useState(false);
+  const retry = useRetryProblem();
+  const folder = p.kind === "unreadable_dir";
   const [copied, setCopied] = useState(false);
   const run =
     p.sync_id !== null
@@ -92,7 +95,29 @@ function ProblemRow({ p }: { p: Problem }) {
             </p>
           )}
         </div>
-        <div className="flex shrink-0 gap-1">
+        <div className="flex shrink-0 flex-wrap items-center justify-end gap-1">
+          <Button
+            size="sm"
+            disabled={busy || retry.isPending}
+            onClick={() => retry.mutate(p.id)}
+            data-testid="problem-retry"
+            title={t(
+              folder
+                ? "NAS에서 이 폴더만 다시 읽고 동기화합니다 (전체 스캔보다 빠릅니다)"
+                : "NAS에서 이 파일이 있는 폴더만 다시 읽고 동기화합니다 (전체 스캔보다 빠릅니다)",
+              folder
+                ? "Reads only this folder on the NAS again, then syncs (faster than a full scan)"
+                : "Reads only this file's folder on the NAS again, then syncs (faster than a full scan)",
+            )}
+          >
+            <Glyph of="🔄" />{" "}
+            {retry.isSuccess && busy
+              ? t("다시 시도 중…", "Retrying…")
+              : folder
+                ? t("이 폴더 다시 읽기", "Read this folder again")
+                : t("이 파일 다시 시도", "Retry this file")}
+          </Button>
+          <OpenFolder path={p.path} />
           <Button size="sm" variant="ghost" onClick={() => setOpen((o) => !o)} aria-expanded={open}>
             {open ? t("접기", "Hide details") : t("자세히 보기", "Details")}
           </Button>
@@ -128,11 +153,11 @@ export function Problems() {
             onClick={() => sync.mutate(null)}
             data-testid="problems-retry"
             title={t(
-              "NAS를 다시 읽고 실패한 파일을 다시 반영합니다",
-              "Reads the NAS again and retries the files that failed",
+              "NAS 전체를 다시 읽고 실패한 파일을 모두 다시 반영합니다",
+              "Reads the whole NAS again and retries every file that failed",
             )}
           >
-            {running ? t("진행 중…", "Running…") : t("다시 시도 (동기화)", "Retry (sync)")}
+            {running ? t("진행 중…", "Running…") : t("모두 다시 시도 (동기화)", "Retry all (sync)")}
           </Button>
         )
       }
@@ -152,7 +177,7 @@ export function Problems() {
         <>
           <ul data-testid="problem-list">
             {items.map((p) => (
-              <ProblemRow key={p.id} p={p} />
+              <ProblemRow key={p.id} p={p} busy={running} />
             ))}
           </ul>
           {items.length < total && (

@@ -94,6 +94,16 @@ export function useStartSync() {
 
 export type SyncMutation = ReturnType<typeof useStartSync>;
 
+/** 문제 목록's 다시 시도 on one row (a sync that rereads only that problem's folder). */
+export function useRetryProblem() {
+  const { api } = useApp();
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (id: number) => api.retryProblem(id),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: keys.jobs() }),
+  });
+}
+
 export function useStartScan() {
   const { api } = useApp();
   const qc = useQueryClient();

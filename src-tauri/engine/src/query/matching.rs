@@ -268,16 +268,7 @@ pub fn matching(cfg: &Config, q: &MatchingQuery) -> Result<MatchingPage> {
 pub fn matching_in(index: &Index, q: &MatchingQuery) -> Result<MatchingPage> {
     let f = resolve(index, q)?;
     let offset = u64::from(f.page - 1) * u64::from(f.per_page);
-    let (counts, ids) = match (&f.catalog, &f.search) {
-        (Some(None), _) => (Counts::default(), Vec::new()),
-        (cat, None) => {
-            let cat = cat.flatten();
-            let counts = index.counts(cat)?;
-            let ids = page_ids(index.conn(), &f, cat, offset)?;
-            (counts, ids)
-        }
-        (cat, Some(term)) => search(index, &f, cat.flatten(), term, offset)?,
-    };
+    let (counts, ids) = select(index, &f, offset)?;
     let total = match f.status {
         Some(s) => counts.get(s),
         None => counts.total(),
@@ -291,6 +282,102 @@ pub fn matching_in(index: &Index, q: &MatchingQuery) -> Result<MatchingPage> {
         items,
         summary: MatchingSummary::from_counts(&counts),
     })
+}
+
+/// The counts by status for the filters (not the status filter) and up to `f.per_page` ids from
+/// `offset` on, in the sort's order: one page of [`matching_in`], one chunk of [`for_each_match`].
+fn select(index: &Index, f: &Filters, offset: u64) -> Result<(Counts, Vec<i64>)> {
+    Ok(match (&f.catalog, &f.search) {
+        (Some(None), _) => (Counts::default(), Vec::new()),
+        (cat, None) => {
+            let cat = cat.flatten();
+            let counts = index.counts(cat)?;
+            let ids = page_ids(index.conn(), f, cat, offset)?;
+            (counts, ids)
+        }
+        (cat, Some(term)) => search(index, f, cat.flatten(), term, offset)?,
+    })
+}
+
+/// Items loaded and handed on at a time by [`for_each_match`].
+pub const EXPORT_CHUNK: u32 = 1_000;
+/// Item ids read at a time by [`for_each_match`] without a search.
+const EXPORT_ID_PAGE: u32 = 50_000;
+
+/// Every item matching `q`'s filters (all pages: `page` and `per_page` are ignored), in `q`'s
+/// sort order, handed to `f` [`EXPORT_CHUNK`] items at a time: the CSV export. The filters are
+/// resolved as for a page, so any filter of [`MatchingQuery`] applies here too. Memory stays
+/// bounded by a chunk of items (a search also keeps its matches' ids, 8 bytes each, as a page
+/// of it does). Reads one snapshot of the index (a rebuild meanwhile is not seen half-way).
+/// Returns the number of items handed on.
+pub fn for_each_match(
+    index: &Index,
+    q: &MatchingQuery,
+    mut f: impl FnMut(Vec<MatchItem>) -> Result<()>,
+) -> Result<u64> {
+    let all = MatchingQuery {
+        page: None,
+        per_page: None,
+        ..q.clone()
+    };
+    let mut filters = resolve(index, &all)?;
+    // A search classifies every item per call: ask for all its ids at once. An index scan pages
+    // through the ids (each page skips the ones before it, so pages are large: 400 KB of ids),
+    // and the items are loaded a chunk at a time.
+    filters.per_page = if filters.search.is_some() {
+        u32::MAX
+    } else {
+        EXPORT_ID_PAGE
+    };
+    if filters.search.is_some() {
+        // Loaded (in a transaction of its own) before the snapshot begins. Should a rebuild
+        // land in between, the search's reload inside the snapshot fails: an error, never a
+        // file mixing two versions of the index.
+        index.warm_search()?;
+    }
+    // One pass over the table needs no big page cache: keep the export's memory flat whatever
+    // the index's size (the connection's own setting is put back after).
+    let conn = index.conn();
+    let cache: i64 = conn
+        .pragma_query_value(None, "cache_size", |r| r.get(0))
+        .ctx("matching export")?;
+    conn.pragma_update(None, "cache_size", EXPORT_CACHE_KIB)
+        .ctx("matching export")?;
+    let sent = export_chunks(index, &filters, &mut f);
+    let _ = conn.pragma_update(None, "cache_size", cache);
+    sent
+}
+
+/// The export's SQLite page cache, in KiB as `PRAGMA cache_size` takes it (negative).
+const EXPORT_CACHE_KIB: i64 = -4096;
+
+fn export_chunks(
+    index: &Index,
+    filters: &Filters,
+    f: &mut impl FnMut(Vec<MatchItem>) -> Result<()>,
+) -> Result<u64> {
+    let _snapshot = index
+        .conn()
+        .unchecked_transaction()
+        .ctx("matching export")?;
+    let mut offset = 0u64;
+    let mut sent = 0u64;
+    loop {
+        let (_, ids) = select(index, filters, offset)?;
+        if ids.is_empty() {
+            break;
+        }
+        offset += ids.len() as u64;
+        for chunk in ids.chunks(EXPORT_CHUNK as usize) {
+            let items = load_items(index.conn(), chunk)?;
+            sent += items.len() as u64;
+            f(items)?;
+        }
+        if filters.search.is_some() || (ids.len() as u64) < u64::from(filters.per_page) {
+            break;
+        }
+    }
+    Ok(sent)
 }
 
 /// One page of item ids without a search: a covering-index scan.

@@ -191,6 +191,14 @@ pub fn problems(cfg: &Config) -> Result<crate::archive::ProblemList> {
     }
 }
 
+/// One problem by id (`None` when it is gone, or there is no archive.db yet).
+pub fn problem(cfg: &Config, id: i64) -> Result<Option<crate::archive::Problem>> {
+    match Archive::open_read_only(&cfg.archive_db_path()?)? {
+        Some(a) => a.problem(id),
+        None => Ok(None),
+    }
+}
+
 /// One applied Target change (PRD 4.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct HistoryItem {
@@ -222,6 +230,10 @@ pub struct HistoryFilter {
     /// ISO 8601 time or date (`2026-11-26`, `2026-11-26T10:00:00Z`, `…+09:00`).
     #[ts(optional)]
     pub since: Option<String>,
+    /// Case-insensitive substring of the path or the old path (Hangul NFC/NFD alike; `%` and
+    /// `_` are literal).
+    #[ts(optional)]
+    pub search: Option<String>,
     /// Default 100, at most 10,000.
     #[ts(optional)]
     pub limit: Option<u32>,
@@ -265,6 +277,102 @@ fn normalize_since(s: &str) -> Result<String> {
     Ok(crate::clock::iso(parsed))
 }
 
+/// The validated filters of a history query (not its page).
+struct HistoryWhere {
+    event: Option<String>,
+    catalog: Option<String>,
+    since: Option<String>,
+    /// The search term's key ([`crate::names::name_key`]), when searching.
+    search: Option<String>,
+}
+
+const HISTORY_WHERE: &str = "WHERE (?1 IS NULL OR event = ?1) AND (?2 IS NULL OR catalog = ?2)
+               AND (?3 IS NULL OR time >= ?3)
+               AND (sync_id IS NULL OR sync_id NOT IN
+                    (SELECT id FROM sync_runs WHERE status = 'pending'))";
+
+const HISTORY_COLUMNS: &str = "id, event, path, old_path, catalog, time, target_id";
+
+fn history_where(filter: &HistoryFilter) -> Result<HistoryWhere> {
+    if let Some(e) = &filter.event
+        && !EVENTS.contains(&e.as_str())
+    {
+        return Err(Error::invalid(
+            "event",
+            format!("event must be one of {} (got `{e}`)", EVENTS.join(", ")),
+        ));
+    }
+    Ok(HistoryWhere {
+        event: filter.event.clone(),
+        catalog: filter.catalog.clone(),
+        since: filter.since.as_deref().map(normalize_since).transpose()?,
+        search: filter
+            .search
+            .as_deref()
+            .map(crate::names::name_key)
+            .filter(|s| !s.is_empty()),
+    })
+}
+
+impl HistoryWhere {
+    /// Whether a row's paths contain the search term (always, without one): compared as the
+    /// matching table's search compares, NFC and lowercase on both sides, so a Mac's NFD Hangul
+    /// is found by the NFC a keyboard types.
+    fn matches(&self, path: &str, old_path: Option<&str>) -> bool {
+        match &self.search {
+            None => true,
+            Some(key) => {
+                crate::names::name_key(path).contains(key.as_str())
+                    || old_path.is_some_and(|p| crate::names::name_key(p).contains(key.as_str()))
+            }
+        }
+    }
+}
+
+fn history_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryItem> {
+    Ok(HistoryItem {
+        id: r.get(0)?,
+        event: r.get(1)?,
+        path: r.get(2)?,
+        old_path: r.get(3)?,
+        catalog: r.get(4)?,
+        time: r.get(5)?,
+        target_id: r.get(6)?,
+    })
+}
+
+/// Every applied change matching `filter` (event, catalog, since, search; `limit` and `offset`
+/// are ignored), newest first, handed to `f` one at a time as SQLite reads them: memory stays
+/// bounded however long the history is (the CSV export). Returns the rows handed on.
+pub fn for_each_history(
+    cfg: &Config,
+    filter: &HistoryFilter,
+    mut f: impl FnMut(&HistoryItem) -> Result<()>,
+) -> Result<u64> {
+    let w = history_where(filter)?;
+    let Some(archive) = Archive::open_read_only(&cfg.archive_db_path()?)? else {
+        return Ok(0);
+    };
+    let mut stmt = archive
+        .conn()
+        .prepare(&format!(
+            "SELECT {HISTORY_COLUMNS} FROM file_history {HISTORY_WHERE} ORDER BY id DESC"
+        ))
+        .ctx("history export")?;
+    let mut rows = stmt
+        .query(rusqlite::params![w.event, w.catalog, w.since])
+        .ctx("history export")?;
+    let mut n = 0u64;
+    while let Some(r) = rows.next().ctx("history export")? {
+        let item = history_item(r).ctx("history export")?;
+        if w.matches(&item.path, item.old_path.as_deref()) {
+            n += 1;
+            f(&item)?;
+        }
+    }
+    Ok(n)
+}
+
 /// Applied Target changes, newest first. Changes of a run that has not reached the Target yet
 /// (its write-ahead record is still `pending`) are not shown.
 pub fn history(cfg: &Config, filter: &HistoryFilter) -> Result<HistoryPage> {
@@ -275,15 +383,7 @@ pub fn history(cfg: &Config, filter: &HistoryFilter) -> Result<HistoryPage> {
             format!("limit must be between 1 and {HISTORY_MAX_LIMIT} (got {limit})"),
         ));
     }
-    if let Some(e) = &filter.event
-        && !EVENTS.contains(&e.as_str())
-    {
-        return Err(Error::invalid(
-            "event",
-            format!("event must be one of {} (got `{e}`)", EVENTS.join(", ")),
-        ));
-    }
-    let since = filter.since.as_deref().map(normalize_since).transpose()?;
+    let w = history_where(filter)?;
     let offset = filter.offset.unwrap_or(0);
     let offset_sql = i64::try_from(offset)
         .map_err(|_| Error::invalid("offset", format!("offset is too large (got {offset})")))?;
@@ -295,39 +395,56 @@ pub fn history(cfg: &Config, filter: &HistoryFilter) -> Result<HistoryPage> {
             total: 0,
         });
     };
-    const WHERE: &str = "WHERE (?1 IS NULL OR event = ?1) AND (?2 IS NULL OR catalog = ?2)
-               AND (?3 IS NULL OR time >= ?3)
-               AND (sync_id IS NULL OR sync_id NOT IN
-                    (SELECT id FROM sync_runs WHERE status = 'pending'))";
+    if w.search.is_some() {
+        // The term is compared after NFC normalization, which SQLite cannot do: the rows of
+        // the other filters are read newest first and the page is taken from the matches.
+        let mut stmt = archive
+            .conn()
+            .prepare(&format!(
+                "SELECT {HISTORY_COLUMNS} FROM file_history {HISTORY_WHERE} ORDER BY id DESC"
+            ))
+            .ctx("history")?;
+        let mut rows = stmt
+            .query(rusqlite::params![w.event, w.catalog, w.since])
+            .ctx("history")?;
+        let (mut total, mut items) = (0u64, Vec::new());
+        while let Some(r) = rows.next().ctx("history")? {
+            let (path, old_path): (String, Option<String>) =
+                (r.get(2).ctx("history")?, r.get(3).ctx("history")?);
+            if !w.matches(&path, old_path.as_deref()) {
+                continue;
+            }
+            if total >= offset && items.len() < limit as usize {
+                items.push(history_item(r).ctx("history")?);
+            }
+            total += 1;
+        }
+        return Ok(HistoryPage {
+            items,
+            limit,
+            offset,
+            total,
+        });
+    }
     let total: i64 = archive
         .conn()
         .query_row(
-            &format!("SELECT count(*) FROM file_history {WHERE}"),
-            rusqlite::params![filter.event, filter.catalog, since],
+            &format!("SELECT count(*) FROM file_history {HISTORY_WHERE}"),
+            rusqlite::params![w.event, w.catalog, w.since],
             |r| r.get(0),
         )
         .ctx("history count")?;
     let mut stmt = archive
         .conn()
         .prepare(&format!(
-            "SELECT id, event, path, old_path, catalog, time, target_id FROM file_history
-             {WHERE} ORDER BY id DESC LIMIT ?4 OFFSET ?5"
+            "SELECT {HISTORY_COLUMNS} FROM file_history
+             {HISTORY_WHERE} ORDER BY id DESC LIMIT ?4 OFFSET ?5"
         ))
         .ctx("history")?;
     let rows = stmt
         .query_map(
-            rusqlite::params![filter.event, filter.catalog, since, limit, offset_sql],
-            |r| {
-                Ok(HistoryItem {
-                    id: r.get(0)?,
-                    event: r.get(1)?,
-                    path: r.get(2)?,
-                    old_path: r.get(3)?,
-                    catalog: r.get(4)?,
-                    time: r.get(5)?,
-                    target_id: r.get(6)?,
-                })
-            },
+            rusqlite::params![w.event, w.catalog, w.since, limit, offset_sql],
+            history_item,
         )
         .ctx("history")?;
     let items = rows.collect::<rusqlite::Result<Vec<_>>>().ctx("history")?;

@@ -460,3 +460,78 @@ pub fn use_demo(monitor: &Monitor, store: Option<&SettingsStore>) -> Result<Opti
         job_id: started.job_id,
     }))
 }
+
+/// A file of the archive on this machine, for 폴더 열기 (open the containing folder).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Located {
+    /// The file (or folder) itself, below the root, as the file manager should select it;
+    /// `None` when it is no longer there.
+    pub item: Option<PathBuf>,
+    /// The folder to open: the item's own folder, or the nearest one of its folders that still
+    /// exists (at most the root).
+    pub folder: PathBuf,
+}
+
+/// Where `rel` (a path as the screens show it: relative to the root, `/`-separated) is on this
+/// machine. Only a path below the root is ever answered: an absolute path, a drive or UNC
+/// prefix, a `.`/`..` component or a backslash is refused lexically, and the answer is checked
+/// again after resolving links, so a symlink inside the share cannot lead out of it either.
+/// Reads the share (a few metadata calls), so call it off the UI thread.
+pub fn locate_in_archive(cfg: &Config, rel: &str) -> Result<Located> {
+    let root = cfg.require_root()?;
+    let invalid = |why: &str| {
+        Error::invalid(
+            "path",
+            format!(
+                "보관소 안의 상대 경로가 아닙니다 ({why}) / not a path inside the archive ({why}): {rel:?}"
+            ),
+        )
+    };
+    let rel = rel.trim_matches('/');
+    if rel.contains('\\') || rel.contains(':') || rel.contains('\0') {
+        return Err(invalid("\\, : or NUL"));
+    }
+    if rel
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+        && !rel.is_empty()
+    {
+        return Err(invalid("empty, . or .. component"));
+    }
+    let canonical_root = std::fs::canonicalize(root).map_err(|e| Error::Unreachable {
+        message: format!(
+            "루트 폴더에 연결할 수 없습니다 / the root folder cannot be reached: {}: {e}",
+            root.display()
+        ),
+    })?;
+    let inside = |p: &std::path::Path| {
+        std::fs::canonicalize(p)
+            .ok()
+            .filter(|c| c.starts_with(&canonical_root))
+    };
+    let mut path = root.to_path_buf();
+    for c in rel.split('/').filter(|c| !c.is_empty()) {
+        path.push(c);
+    }
+    if inside(&path).is_some() {
+        let folder = if path == root {
+            root.to_path_buf()
+        } else {
+            path.parent().unwrap_or(root).to_path_buf()
+        };
+        return Ok(Located {
+            item: Some(path),
+            folder,
+        });
+    }
+    if std::fs::symlink_metadata(&path).is_ok() {
+        // There, but leading out of the root (a link): not ours to show.
+        return Err(invalid("a link out of the archive"));
+    }
+    // Gone: the nearest folder of it that is still there.
+    let mut folder = path.parent().unwrap_or(root).to_path_buf();
+    while folder != root && inside(&folder).is_none() {
+        folder = folder.parent().unwrap_or(root).to_path_buf();
+    }
+    Ok(Located { item: None, folder })
+}

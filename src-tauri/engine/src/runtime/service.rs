@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorBody, ErrorCode, Result};
+use crate::export::{self, CsvOptions};
 use crate::matching::{self, MatchingPage, MatchingQuery, Tree, TreeNode};
 use crate::query::{self, Dashboard, HistoryFilter, HistoryPage};
 use crate::reconcile::ReconcileReport;
@@ -25,9 +26,11 @@ use crate::runtime::actions::{
 use crate::runtime::admin::{Caller, Grant};
 use crate::runtime::monitor::{
     ForceApproval, JobInfo, JobKind, JobResult, JobState, LastError, Monitor, MonitorOptions,
-    Status, StatusKind,
+    Started, Status, StatusKind,
 };
 use crate::runtime::settings::SettingsStore;
+use crate::scan::ScanScope;
+use crate::sync::Force;
 
 /// A service answer: the value, or the error as every host sends it.
 pub type Answer<T> = std::result::Result<T, ErrorBody>;
@@ -262,18 +265,70 @@ impl Service {
         }
     }
 
-    /// PRD 7.4: the change history, newest first, one page.
     /// The problems that last, newest first.
     pub fn problems(&self) -> Answer<crate::archive::ProblemList> {
         Ok(query::problems(&self.0.monitor.config())?)
     }
 
+    /// PRD 7.4: the change history, newest first, one page.
     pub fn history(&self, f: &HistoryFilter) -> Answer<HistoryPage> {
         Ok(query::history(&self.0.monitor.config(), f)?)
     }
 
     pub fn status(&self) -> Status {
         self.0.monitor.status()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // CSV exports (every host streams them to its own sink: a response body, a file)
+
+    /// The matching table with `q`'s filters, every page, as CSV into `out`. The export reads
+    /// its own snapshot of the index, so a download as slow as its reader never holds up the
+    /// screens' queries. An invalid query fails before anything is written.
+    pub fn export_matching(
+        &self,
+        q: &MatchingQuery,
+        o: &CsvOptions,
+        out: &mut dyn std::io::Write,
+    ) -> Answer<u64> {
+        // The shared index is made current first, so a rebuild is done once, not twice.
+        self.with_index(|_| Ok(()))?;
+        let index = crate::index::Index::open(&self.0.monitor.config())?;
+        Ok(export::matching_csv(&index, q, o, out)?)
+    }
+
+    /// The change history with `f`'s filters (search included), every row, as CSV into `out`.
+    pub fn export_history(
+        &self,
+        f: &HistoryFilter,
+        o: &CsvOptions,
+        out: &mut dyn std::io::Write,
+    ) -> Answer<u64> {
+        Ok(export::history_csv(&self.0.monitor.config(), f, o, out)?)
+    }
+
+    /// The report of reconcile job `job_id`, or of the latest reconcile that has one: its id
+    /// and the report (`not_found` when there is none).
+    pub fn reconcile_report(&self, job_id: Option<u64>) -> Answer<(u64, Box<ReconcileReport>)> {
+        let report = |j: JobInfo| match j.result {
+            Some(JobResult::Reconcile(r)) => Some((j.id, r)),
+            _ => None,
+        };
+        let found = match job_id {
+            Some(id) => self.0.monitor.job(id).and_then(report),
+            None => self.0.monitor.jobs().into_iter().find_map(report),
+        };
+        found.ok_or_else(|| {
+            Error::NotFound {
+                message: match job_id {
+                    Some(id) => format!(
+                        "job {id} is not a finished reconcile with a report / 정합성 검증 보고서가 없습니다"
+                    ),
+                    None => "no reconcile report yet: run 정합성 검증 first / 정합성 검증 보고서가 없습니다".into(),
+                },
+            }
+            .into()
+        })
     }
 
     /// Looks at the root (a share that went away turns the status to error) without ever
@@ -335,20 +390,27 @@ impl Service {
         caller: &Caller,
     ) -> Answer<StartResponse> {
         let s = self.0.monitor.request(kind, force, caller)?;
-        let message = if s.started {
-            format!("{} 시작 / started", kind.label_ko())
-        } else {
-            format!(
-                "이미 {} 작업이 진행 중입니다 / a job is already running",
-                s.kind.label_ko()
-            )
+        Ok(started_response(s))
+    }
+
+    /// 문제 목록's 다시 시도 on one row: a sync whose scan reads again only the folder the
+    /// problem is in (an unreadable folder: that folder), so a retry over SMB takes seconds, not
+    /// a walk of the whole share. The sync then plans every file as any sync does, so a row the
+    /// Target refused is written again. A problem that has gone away is `not_found`; while
+    /// another job runs, the answer names it (`started: false`).
+    pub fn retry_problem(&self, id: i64) -> Answer<StartResponse> {
+        let m = &self.0.monitor;
+        let Some(p) = query::problem(&m.config(), id)? else {
+            return Err(Error::NotFound {
+                message: format!(
+                    "문제 #{id}이(가) 없습니다 (이미 해결되었을 수 있습니다) / no problem {id} (it may have gone away)"
+                ),
+            }
+            .into());
         };
-        Ok(StartResponse {
-            message,
-            job_id: s.job_id,
-            started: s.started,
-            kind: s.kind,
-        })
+        let scope = ScanScope::dirs([p.retry_dir()]);
+        let s = m.start_scoped(JobKind::Sync, Force::No, "retry", scope);
+        Ok(started_response(s))
     }
 
     /// PRD 7.1: run the read-only comparison as a job and wait for its report (up to `wait`).
@@ -462,6 +524,23 @@ pub fn check_tree_limit(limit: Option<u32>) -> Answer<()> {
         }
         .into()),
         _ => Ok(()),
+    }
+}
+
+fn started_response(s: Started) -> StartResponse {
+    let message = if s.started {
+        format!("{} 시작 / started", s.kind.label_ko())
+    } else {
+        format!(
+            "이미 {} 작업이 진행 중입니다 / a job is already running",
+            s.kind.label_ko()
+        )
+    };
+    StartResponse {
+        message,
+        job_id: s.job_id,
+        started: s.started,
+        kind: s.kind,
     }
 }
 

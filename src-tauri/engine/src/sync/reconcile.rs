@@ -23,12 +23,12 @@ pub struct Section<T> {
 }
 
 impl<T> Section<T> {
-    fn from_iter(it: impl IntoIterator<Item = T>) -> Section<T> {
+    fn from_iter(it: impl IntoIterator<Item = T>, listed: usize) -> Section<T> {
         let mut count = 0u64;
         let mut items = Vec::new();
         for x in it {
             count += 1;
-            if items.len() < MAX_LISTED {
+            if items.len() < listed {
                 items.push(x);
             }
         }
@@ -86,6 +86,16 @@ pub struct ReconcileReport {
 
 /// Compare the share, archive.db and the Target without writing anything.
 pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
+    reconcile_listing(cfg, clock, MAX_LISTED)
+}
+
+/// [`reconcile`], listing up to `listed` items per section (`usize::MAX`: every one, as
+/// `nas-sync reconcile --csv` does).
+pub fn reconcile_listing(
+    cfg: &Config,
+    clock: &dyn Clock,
+    listed: usize,
+) -> Result<ReconcileReport> {
     let timer = Instant::now();
     let rules = Rules::from_config(cfg);
     let scan::Preview {
@@ -110,6 +120,7 @@ pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
             .iter()
             .map(|w| w.path.clone())
             .chain(d.moved.iter().map(|(_, w)| w.path.clone())),
+        listed,
     );
     let in_archive_not_on_share = Section::from_iter(
         d.removed
@@ -118,12 +129,17 @@ pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
             .chain(d.waiting.iter())
             .map(|r| r.path.clone())
             .chain(d.moved.iter().map(|(r, _)| r.path.clone())),
+        listed,
     );
-    let modified_on_share = Section::from_iter(d.modified.iter().map(|(_, w)| w.path.clone()));
-    let moved_on_share = Section::from_iter(d.moved.iter().map(|(r, w)| PathMove {
-        from: r.path.clone(),
-        to: w.path.clone(),
-    }));
+    let modified_on_share =
+        Section::from_iter(d.modified.iter().map(|(_, w)| w.path.clone()), listed);
+    let moved_on_share = Section::from_iter(
+        d.moved.iter().map(|(r, w)| PathMove {
+            from: r.path.clone(),
+            to: w.path.clone(),
+        }),
+        listed,
+    );
     let target_paths_missing = Section::from_iter(
         rows.iter()
             .filter(|r| r.active && !share_paths.contains(r.nas_path.as_str()))
@@ -131,19 +147,23 @@ pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
                 id: r.id,
                 nas_path: r.nas_path.clone(),
             }),
+        listed,
     );
     let target_active = rows.iter().filter(|r| r.active).count() as u64;
     let warnings = outcome.walk.issues.clone();
     // What the next sync would do: files still being written are held back, as it holds them.
     let hold = rules::Hold::at(outcome.started.timestamp(), cfg.settle_secs);
     let plan = rules::plan(&files, &rows, &rules, &hold);
-    let needs_transcode = Section::from_iter(files.iter().filter_map(|f| {
-        Some(CodecWarning {
-            reason: rules.codec_warning(f)?,
-            path: f.path.clone(),
-            codec: f.media.codec.clone()?,
-        })
-    }));
+    let needs_transcode = Section::from_iter(
+        files.iter().filter_map(|f| {
+            Some(CodecWarning {
+                reason: rules.codec_warning(f)?,
+                path: f.path.clone(),
+                codec: f.media.codec.clone()?,
+            })
+        }),
+        listed,
+    );
 
     let updates = |ev: Event| {
         plan.actions.iter().filter_map(move |a| match a {
@@ -151,31 +171,46 @@ pub fn reconcile(cfg: &Config, clock: &dyn Clock) -> Result<ReconcileReport> {
             _ => None,
         })
     };
-    let would_insert = Section::from_iter(plan.actions.iter().filter_map(|a| match a {
-        Action::Insert { file } => Some(files[*file].path.clone()),
-        _ => None,
-    }));
-    let would_update = Section::from_iter(updates(Event::Updated).map(|f| files[f].path.clone()));
-    let would_restore = Section::from_iter(updates(Event::Restored).map(|f| files[f].path.clone()));
-    let would_move = Section::from_iter(plan.actions.iter().filter_map(|a| match a {
-        Action::Update {
-            file,
-            event: Event::Moved,
-            old_path,
-            ..
-        } => Some(PathMove {
-            from: old_path.clone(),
-            to: files[*file].path.clone(),
+    let would_insert = Section::from_iter(
+        plan.actions.iter().filter_map(|a| match a {
+            Action::Insert { file } => Some(files[*file].path.clone()),
+            _ => None,
         }),
-        _ => None,
-    }));
-    let would_delete = Section::from_iter(plan.actions.iter().filter_map(|a| match a {
-        Action::Delete { row, path, .. } => Some(TargetPath {
-            id: *row,
-            nas_path: path.clone(),
+        listed,
+    );
+    let would_update = Section::from_iter(
+        updates(Event::Updated).map(|f| files[f].path.clone()),
+        listed,
+    );
+    let would_restore = Section::from_iter(
+        updates(Event::Restored).map(|f| files[f].path.clone()),
+        listed,
+    );
+    let would_move = Section::from_iter(
+        plan.actions.iter().filter_map(|a| match a {
+            Action::Update {
+                file,
+                event: Event::Moved,
+                old_path,
+                ..
+            } => Some(PathMove {
+                from: old_path.clone(),
+                to: files[*file].path.clone(),
+            }),
+            _ => None,
         }),
-        _ => None,
-    }));
+        listed,
+    );
+    let would_delete = Section::from_iter(
+        plan.actions.iter().filter_map(|a| match a {
+            Action::Delete { row, path, .. } => Some(TargetPath {
+                id: *row,
+                nas_path: path.clone(),
+            }),
+            _ => None,
+        }),
+        listed,
+    );
     let in_sync = [
         on_share_not_in_archive.count,
         in_archive_not_on_share.count,

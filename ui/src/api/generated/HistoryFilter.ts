@@ -14,6 +14,11 @@ event?: "added" | "updated" | "moved" | "restored" | "deleted", catalog?: string
  */
 since?: string, 
 /**
+ * Case-insensitive substring of the path or the old path (Hangul NFC/NFD alike; `%` and
+ * `_` are literal).
+ */
+search?: string, 
+/**
  * Default 100, at most 10,000.
  */
 limit?: number, 

@@ -84,7 +84,7 @@ export function Actions({ sync }: { sync: SyncMutation }) {
       {job && job.state !== "running" && job.id !== status?.job?.id && job.kind !== "reconcile" && (
         <FinishedJob job={job} />
       )}
-      {shownReport && <DriftReport r={shownReport} onClose={() => setReport(null)} />}
+      {shownReport && <DriftReport r={shownReport} jobId={reconcile.data?.job_id ?? null} onClose={() => setReport(null)} />}
     </Card>
   );
 }

@@ -4,9 +4,32 @@ import { formatDuration, formatNumber } from "../../format";
 import { useLang } from "../../i18n";
 import { Button } from "../ui";
 import { Glyph } from "../Glyph";
+import { ExportButton } from "../ExportDialog";
 
-export function DriftReport({ r, onClose }: { r: ReconcileReport; onClose: () => void }) {
+/** Rows of the report's CSV (one per listed finding) and whether a section lists only part. */
+export function reportRows(r: ReconcileReport): { rows: number; partial: boolean } {
+  const sections = [
+    r.on_share_not_in_archive,
+    r.in_archive_not_on_share,
+    r.modified_on_share,
+    r.moved_on_share,
+    r.would_insert,
+    r.would_update,
+    r.would_move,
+    r.would_restore,
+    r.would_delete,
+    r.target_paths_missing,
+    r.needs_transcode,
+  ];
+  return {
+    rows: sections.reduce((n, s) => n + s.items.length, 0) + r.warnings.length,
+    partial: sections.some((s) => s.count > s.items.length),
+  };
+}
+
+export function DriftReport({ r, jobId, onClose }: { r: ReconcileReport; jobId: number | null; onClose: () => void }) {
   const { t, lang } = useLang();
+  const csv = reportRows(r);
   const sections: { key: string; label: string; count: number; items: string[] }[] = [
     { key: "on_share_not_in_archive", label: t("NAS에 있으나 원본 목록에 없음 (신규·이동)", "On the share, not in the Source list (new/moved)"), count: r.on_share_not_in_archive.count, items: r.on_share_not_in_archive.items },
     { key: "in_archive_not_on_share", label: t("원본 목록에 있으나 NAS에 없음 (삭제·이동)", "In the Source list, gone from the share"), count: r.in_archive_not_on_share.count, items: r.in_archive_not_on_share.items },
@@ -32,9 +55,29 @@ export function DriftReport({ r, onClose }: { r: ReconcileReport; onClose: () =>
             {formatNumber(r.target_active, lang)} {t("(활성)", "(active)")} · {formatDuration(r.duration_ms / 1000, lang)}
           </p>
         </div>
-        <Button size="sm" variant="ghost" onClick={onClose} aria-label={t("닫기", "Close")}>
-          ✕
-        </Button>
+        <div className="flex items-center gap-1">
+          <ExportButton
+            testId="reconcile-export"
+            spec={{
+              what: t(
+                `정합성 검증 보고서${jobId !== null ? ` (작업 #${jobId})` : ""} — 찾은 항목마다 한 행, 구분 열 포함`,
+                `Reconcile report${jobId !== null ? ` (job #${jobId})` : ""} — one row per finding, with its section`,
+              ),
+              filters: [],
+              rows: csv.rows,
+              note: csv.partial
+                ? t(
+                    "섹션마다 처음 1,000건까지 들어갑니다 (화면과 같음). 전체 목록: nas-sync reconcile --csv",
+                    "Each section has its first 1,000 findings (as shown). Every finding: nas-sync reconcile --csv",
+                  )
+                : undefined,
+              request: (l) => ({ kind: "reconcile", jobId, lang: l }),
+            }}
+          />
+          <Button size="sm" variant="ghost" onClick={onClose} aria-label={t("닫기", "Close")}>
+            ✕
+          </Button>
+        </div>
       </div>
       {drift.length > 0 && (
         <ul className="mt-3 flex flex-col gap-1">

@@ -426,6 +426,7 @@ fn trigger_ko(trigger: &str) -> &str {
         "schedule" => "예약",
         "watch" => "변경 감지",
         "settle" => "복사 완료 확인",
+        "retry" => "문제 다시 시도",
         other => other,
     }
 }

@@ -91,6 +91,17 @@ pub struct Problem {
     pub sync_id: Option<i64>,
 }
 
+impl Problem {
+    /// The folder a retry reads again: an unreadable folder itself, otherwise the folder the
+    /// file (or skipped name) is in (`""`: the root, so a retry scans the whole share).
+    pub fn retry_dir(&self) -> &str {
+        match self.kind {
+            ProblemKind::UnreadableDir => &self.path,
+            _ => self.path.rsplit_once('/').map_or("", |(dir, _)| dir),
+        }
+    }
+}
+
 /// `/api/problems`: every problem that lasts, newest first.
 #[derive(Debug, Clone, Default, Serialize, ts_rs::TS, schemars::JsonSchema)]
 pub struct ProblemList {
@@ -240,29 +251,12 @@ impl Archive {
             .ctx("count problems")?;
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT id, origin, path, kind, message, since, last_seen, scan_id, sync_id
-                 FROM problems ORDER BY since DESC, path LIMIT ?1",
-            )
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM problems ORDER BY since DESC, path LIMIT ?1"
+            ))
             .ctx("read problems")?;
         let items = stmt
-            .query_map([MAX_LISTED_PROBLEMS as i64], |r| {
-                Ok(Problem {
-                    id: r.get(0)?,
-                    origin: if r.get::<_, String>(1)? == "sync" {
-                        ProblemOrigin::Sync
-                    } else {
-                        ProblemOrigin::Scan
-                    },
-                    path: r.get(2)?,
-                    kind: ProblemKind::parse(&r.get::<_, String>(3)?),
-                    message: r.get(4)?,
-                    since: r.get(5)?,
-                    last_seen: r.get(6)?,
-                    scan_id: r.get(7)?,
-                    sync_id: r.get(8)?,
-                })
-            })
+            .query_map([MAX_LISTED_PROBLEMS as i64], problem_row)
             .ctx("read problems")?
             .collect::<rusqlite::Result<Vec<_>>>()
             .ctx("read problems")?;
@@ -270,6 +264,21 @@ impl Archive {
             items,
             total: total as u64,
         })
+    }
+
+    /// One problem by its id (`None`: it has gone away, or never was).
+    pub fn problem(&self, id: i64) -> Result<Option<Problem>> {
+        if !has_problems_table(&self.conn)? {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM problems WHERE id = ?1"),
+                [id],
+                problem_row,
+            )
+            .optional()
+            .ctx("read problem")
     }
 
     /// How many problems last (0 for an archive.db from before the problem list).
@@ -282,6 +291,27 @@ impl Archive {
             .ctx("count problems")
             .map(|n| n as u64)
     }
+}
+
+const COLUMNS: &str = "id, origin, path, kind, message, since, last_seen, scan_id, sync_id";
+
+/// A row of [`COLUMNS`].
+fn problem_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Problem> {
+    Ok(Problem {
+        id: r.get(0)?,
+        origin: if r.get::<_, String>(1)? == "sync" {
+            ProblemOrigin::Sync
+        } else {
+            ProblemOrigin::Scan
+        },
+        path: r.get(2)?,
+        kind: ProblemKind::parse(&r.get::<_, String>(3)?),
+        message: r.get(4)?,
+        since: r.get(5)?,
+        last_seen: r.get(6)?,
+        scan_id: r.get(7)?,
+        sync_id: r.get(8)?,
+    })
 }
 
 /// A read-only archive.db of an older schema has no problem table (nothing to list).
