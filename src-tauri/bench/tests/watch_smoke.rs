@@ -1,5 +1,6 @@
 //! Runs `nas-sync-bench watch` end to end on a small tree and checks what it measured, not how
-//! fast: every created file reached the Target through a watch sync, and the table is printed.
+//! fast: every created file reached the Target and the matching table (`synced`) through a watch
+//! sync, the dashboard was asked after each, and the table is printed.
 
 use std::process::Command;
 
@@ -22,7 +23,10 @@ fn small_watch_run_delivers_every_file_through_the_watcher() {
     assert!(out.status.success(), "exit 0; stderr:\n{stderr}");
     assert!(!work.exists(), "the work directory is removed");
     assert!(
-        stdout.contains("| measurement |") && stdout.contains("file created → Target row visible"),
+        stdout.contains("| measurement |")
+            && stdout.contains("file created → Target row visible")
+            && stdout.contains("its row in the matching table, `synced`")
+            && stdout.contains("dashboard, every call"),
         "the results table:\n{stdout}"
     );
     let r: Value =
@@ -30,10 +34,18 @@ fn small_watch_run_delivers_every_file_through_the_watcher() {
             .expect("json");
     assert_eq!(r["files"], 500);
     assert_eq!(r["latency"]["n"], 3);
+    assert_eq!(r["matching"]["n"], 3);
+    assert!(
+        r["dashboard"]["n"].as_u64().is_some_and(|n| n >= 3 * 3),
+        "at least three dashboard calls after each sync: {r}"
+    );
     let samples = r["samples"].as_array().expect("samples");
     assert_eq!(samples.len(), 3);
     for s in samples {
         assert!(s["ms"].as_f64().is_some_and(|ms| ms > 0.0), "{s}");
+        let seen = s["matching_seen_ms"].as_f64().expect("seen");
+        let synced = s["matching_ms"].as_f64().expect("synced");
+        assert!(seen > 0.0 && synced >= seen, "{s}");
         // Each file went through a partial scan of its own leaf directory's part of the tree.
         let path = s["path"].as_str().expect("path");
         let scope = s["scope"].as_array().expect("a partial scan carried it");

@@ -20,7 +20,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::{Parser, Subcommand};
 use nas_sync_engine::clock::SystemClock;
-use nas_sync_engine::runtime::after_job::after_job;
+use nas_sync_engine::runtime::after_job::{IndexStep, after_job};
 use nas_sync_engine::scan::{self, ScanOptions};
 use nas_sync_engine::sync::{self, SyncOptions};
 use nas_sync_engine::{Config, Error, archive::Archive, demo, matching, query, reconcile};
@@ -528,7 +528,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 scan::run_scan(&cfg, &mut archive, &clock, opts).and_then(|(r, _)| {
                     progress.finish();
                     drop(archive);
-                    let after = after_job(&cfg, true, true, &cancel);
+                    let after = after_job(&cfg, true, IndexStep::Open, &cancel);
                     after.passes?;
                     warn_index(after.index);
                     Ok(r)
@@ -559,7 +559,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             let report = report?;
             if !report.dry_run && report.refused.is_none() {
                 // The sync is applied: a failure in the passes is a warning only.
-                let after = after_job(&cfg, true, true, &cancel);
+                let after = after_job(&cfg, true, IndexStep::Open, &cancel);
                 if let Err(e) = after.passes {
                     eprintln!("warning: fingerprint/probe pass after the sync: {e}");
                 }

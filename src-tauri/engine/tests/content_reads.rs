@@ -18,7 +18,7 @@ use nas_sync_engine::archive::Archive;
 use nas_sync_engine::clock::SystemClock;
 use nas_sync_engine::content_io::{self, ContentReads};
 use nas_sync_engine::probe::{self, MediaInfo, Probe};
-use nas_sync_engine::runtime::after_job::after_job;
+use nas_sync_engine::runtime::after_job::{IndexStep, after_job};
 use nas_sync_engine::scan::{self, ScanOptions};
 use nas_sync_engine::sync::{self, SyncOptions};
 use nas_sync_engine::{Config, Error};
@@ -400,7 +400,7 @@ fn fingerprint_bytes(size: u64) -> u64 {
 fn sync_and_passes(cfg: &Config) {
     let r = sync::run_sync(cfg, &SystemClock, SyncOptions::default()).expect("sync");
     assert!(r.refused.is_none(), "sync refused: {:?}", r.refused);
-    let after = after_job(cfg, true, false, &AtomicBool::new(false));
+    let after = after_job(cfg, true, IndexStep::Skip, &AtomicBool::new(false));
     after.passes.expect("fingerprint and probe passes");
 }
 
@@ -485,7 +485,7 @@ fn first_sync_fingerprints_only_shared_size_and_mtime_and_a_no_change_rescan_rea
         scan::run_scan(&env.cfg, &mut archive, &SystemClock, ScanOptions::default()).expect("scan");
     assert_eq!((report.added, report.removed, report.modified), (0, 0, 0));
     drop(archive);
-    let after = after_job(&env.cfg, true, false, &AtomicBool::new(false));
+    let after = after_job(&env.cfg, true, IndexStep::Skip, &AtomicBool::new(false));
     after.passes.expect("passes");
     assert_eq!(
         ContentReads::now().since(before),

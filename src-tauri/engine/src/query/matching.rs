@@ -237,9 +237,9 @@ fn resolve(index: &Index, q: &MatchingQuery) -> Result<Filters> {
         Some(c) => Some(
             index
                 .catalogs()?
-                .iter()
-                .position(|n| n == c)
-                .map(|i| i as i64),
+                .into_iter()
+                .find(|(_, n)| n == c)
+                .map(|(rank, _)| rank),
         ),
     };
     let search = q
@@ -292,7 +292,7 @@ fn select(index: &Index, f: &Filters, offset: u64) -> Result<(Counts, Vec<i64>)>
         (cat, None) => {
             let cat = cat.flatten();
             let counts = index.counts(cat)?;
-            let ids = page_ids(index.conn(), f, cat, offset, counts.total())?;
+            let ids = page_ids(index.conn(), f, cat, offset)?;
             (counts, ids)
         }
         (cat, Some(term)) => search(index, f, cat.flatten(), term, offset)?,
@@ -381,30 +381,21 @@ fn export_chunks(
 }
 
 /// One page of item ids without a search: a covering-index scan.
-fn page_ids(
-    conn: &Connection,
-    f: &Filters,
-    cat: Option<i64>,
-    offset: u64,
-    total: u64,
-) -> Result<Vec<i64>> {
+fn page_ids(conn: &Connection, f: &Filters, cat: Option<i64>, offset: u64) -> Result<Vec<i64>> {
     if cat.is_none() && f.status.is_none() && f.sort_col.is_empty() {
-        // Every item in path order: ids are the positions 1..=total, so any page is a
-        // rowid range (no entries to skip).
-        let (sql, from) = if f.desc {
-            (
-                "SELECT id FROM items WHERE id <= ?1 ORDER BY id DESC LIMIT ?2",
-                total.saturating_sub(offset) as i64,
-            )
+        // Every item in path order: the narrow `items_order` index, whose small entries a
+        // deep page skips instead of the table's rows.
+        let sql = if f.desc {
+            "SELECT id FROM items INDEXED BY items_order ORDER BY id DESC LIMIT ?1 OFFSET ?2"
         } else {
-            (
-                "SELECT id FROM items WHERE id > ?1 ORDER BY id LIMIT ?2",
-                offset.min(i64::MAX as u64) as i64,
-            )
+            "SELECT id FROM items INDEXED BY items_order ORDER BY id LIMIT ?1 OFFSET ?2"
         };
         let mut stmt = conn.prepare_cached(sql).ctx("matching page")?;
         let rows = stmt
-            .query_map(params![from, i64::from(f.per_page)], |r| r.get(0))
+            .query_map(
+                params![i64::from(f.per_page), offset.min(i64::MAX as u64) as i64],
+                |r| r.get(0),
+            )
             .ctx("matching page")?;
         return rows
             .collect::<rusqlite::Result<Vec<i64>>>()
@@ -478,7 +469,7 @@ fn search(
         hit[i] = true;
     }
     let tail = span.map(|(_, t)| t.as_bytes());
-    let cat = cat.map(|c| c as u32);
+
     let want_status = f.status.map(|s| s.code() as u8);
     let mut counts = Counts::default();
     let mut ids: Vec<u32> = Vec::new();
@@ -503,7 +494,7 @@ fn search(
         match f.sort_col {
             "size" => data.size[i],
             "mtime" => data.mtime[i],
-            "catalog" => i64::from(data.catalog[i]),
+            "catalog" => data.catalog[i],
             "status" => i64::from(data.status[i]),
             _ => 0,
         }
@@ -518,7 +509,7 @@ fn search(
         .iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(f.per_page as usize)
-        .map(|&i| i64::from(i) + 1)
+        .map(|&i| data.ids[i as usize])
         .collect();
     Ok((counts, page))
 }
@@ -749,7 +740,11 @@ const FILE_COLUMNS: &str = "path, source_id, target_id, status, size, reason, re
 /// PRD 7.4 for the whole archive: catalogs → directories → files. Refuses above
 /// `tree_full_limit` items ([`Error::TooLarge`]); use [`tree_node`] then.
 pub fn tree(cfg: &Config) -> Result<Tree> {
-    let index = Index::open(cfg)?;
+    tree_in(cfg, &Index::open(cfg)?)
+}
+
+/// [`tree`] on an index that is already open and current.
+pub fn tree_in(cfg: &Config, index: &Index) -> Result<Tree> {
     let total = index.stats()?.counts.total();
     if total > cfg.tree_full_limit {
         return Err(Error::TooLarge {

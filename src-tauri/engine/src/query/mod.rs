@@ -107,9 +107,13 @@ fn file_size_mb(p: &Path) -> f64 {
 /// PRD 7.2 `/api/dashboard`, from the match index (rebuilt first if the Source, the Target or
 /// the rules changed).
 pub fn dashboard(cfg: &Config) -> Result<Dashboard> {
+    dashboard_in(cfg, &Index::open(cfg)?)
+}
+
+/// [`dashboard`] on an index that is already open and current (a host keeps one).
+pub fn dashboard_in(cfg: &Config, index: &Index) -> Result<Dashboard> {
     let archive_path = cfg.archive_db_path()?;
     let target_path = cfg.require_target_db()?;
-    let index = Index::open(cfg)?;
     let st = index.stats()?;
     let (last, pending_delete, problems) = match Archive::open_read_only(&archive_path)? {
         Some(a) => (

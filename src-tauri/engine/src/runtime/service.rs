@@ -16,7 +16,6 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::error::{Error, ErrorBody, ErrorCode, Result};
 use crate::export::{self, CsvOptions};
-use crate::index::SharedIndex;
 use crate::matching::{self, MatchingPage, MatchingQuery, Tree, TreeNode};
 use crate::query::{self, Dashboard, HistoryFilter, HistoryPage};
 use crate::reconcile::ReconcileReport;
@@ -63,7 +62,6 @@ pub struct Service(Arc<Inner>);
 
 struct Inner {
     monitor: Monitor,
-    index: SharedIndex,
     settings: Option<SettingsStore>,
     settings_warning: Mutex<Option<String>>,
 }
@@ -204,7 +202,6 @@ impl Service {
     ) -> Service {
         Service(Arc::new(Inner {
             monitor,
-            index: SharedIndex::default(),
             settings,
             settings_warning: Mutex::new(settings_warning),
         }))
@@ -221,11 +218,14 @@ impl Service {
 
     /// Bring the match index up to date in the background (the next screen does not wait).
     pub fn warm_index(&self) {
-        self.0.index.warm_in_background(self.0.monitor.config());
+        self.0
+            .monitor
+            .index()
+            .warm_in_background(self.0.monitor.config());
     }
 
     fn with_index<T>(&self, f: impl FnOnce(&crate::index::Index) -> Result<T>) -> Answer<T> {
-        Ok(self.0.index.with(&self.0.monitor.config(), f)?)
+        Ok(self.0.monitor.index().with(&self.0.monitor.config(), f)?)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -233,7 +233,8 @@ impl Service {
 
     /// PRD 7.2. A job of this process counts as running even before it takes the sync lock.
     pub fn dashboard(&self) -> Answer<Dashboard> {
-        let mut d = query::dashboard(&self.0.monitor.config())?;
+        let cfg = self.0.monitor.config();
+        let mut d = self.with_index(|index| query::dashboard_in(&cfg, index))?;
         if self.0.monitor.status().job.is_some() {
             d.sync_status.is_running = true;
         }
@@ -247,7 +248,8 @@ impl Service {
 
     /// The whole tree (small archives; bigger ones answer `too_large` and load by folder).
     pub fn tree(&self) -> Answer<Tree> {
-        Ok(matching::tree(&self.0.monitor.config())?)
+        let cfg = self.0.monitor.config();
+        self.with_index(|index| matching::tree_in(&cfg, index))
     }
 
     /// One folder of the lazy tree; an unknown folder is `not_found`.
@@ -476,7 +478,7 @@ impl Service {
         let config =
             actions::apply_settings_patch(&self.0.monitor, self.settings_store(), patch, caller)
                 .map_err(patch_error)?;
-        self.0.index.reset();
+        self.0.monitor.index().reset();
         Ok(SettingsSaved::new(config, self.settings_store()))
     }
 
@@ -505,7 +507,7 @@ impl Service {
     pub fn create_demo(&self, caller: &Caller) -> Answer<DemoStarted> {
         actions::require_setup_access(&self.0.monitor, caller, "데모 / demo archive")?;
         let started = actions::use_demo(&self.0.monitor, self.settings_store())?;
-        self.0.index.reset();
+        self.0.monitor.index().reset();
         started.ok_or_else(|| Error::AlreadyConfigured.into())
     }
 }

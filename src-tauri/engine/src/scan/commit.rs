@@ -167,6 +167,22 @@ pub(super) fn write_scan(
         &report.warnings,
         report.scope.as_deref(),
     )?;
+    // The match index's journal: records that went away, changed or moved (new ones it finds by
+    // their ids, which only grow).
+    let changed: Vec<i64> = d
+        .removed
+        .iter()
+        .map(|&k| known[k].id)
+        .chain(d.modified.iter().map(|&(k, _)| known[k].id))
+        .chain(d.moved.iter().map(|&(k, _)| known[k].id))
+        .collect();
+    crate::archive::journal::record(
+        &tx,
+        &crate::archive::journal::Batch {
+            files: &changed,
+            ..Default::default()
+        },
+    )?;
     tx.commit().ctx("commit scan")?;
     Ok((scan_id, added_ids))
 }

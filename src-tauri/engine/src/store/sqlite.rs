@@ -42,6 +42,119 @@ pub(crate) fn open_read_only(path: &Path, db: &str, busy_timeout: Duration) -> R
     Ok(conn)
 }
 
+/// A write this close to a stamp may share its mtime with a later write (coarse timestamps,
+/// FAT's 2 s, SMB attribute caching): such a stamp is "racy" (see [`FileStamp::racy`]).
+pub const RACY_WINDOW: Duration = Duration::from_secs(3);
+
+/// A cheap stamp of one SQLite database file: size, mtime and header bytes of the file and of
+/// its `-wal`. A committed write changes at least one of them, except that in WAL mode SQLite
+/// leaves the database header alone and, within one WAL generation whose file is already longer
+/// than its frames, a commit can differ from the last one only in mtime. With a coarse mtime two
+/// such commits look alike: hence [`FileStamp::racy`]. In rollback-journal mode every commit
+/// bumps the header's change counter, so the stamp always tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStamp {
+    /// The stamp itself (a hex digest; `"-"` for a file that does not exist).
+    pub text: String,
+    /// A write happened within [`RACY_WINDOW`] of taking the stamp (or a time was unreadable).
+    pub racy: bool,
+    /// The database is in WAL mode (header bytes 18–19), where the stamp alone cannot tell
+    /// two same-size commits of one mtime tick apart.
+    pub wal: bool,
+    /// The newest mtime of the file and its `-wal` (Unix seconds, rounded up).
+    pub mtime: Option<i64>,
+}
+
+/// Stamp `path` (and its `-wal`) now.
+pub fn file_stamp(path: &Path) -> FileStamp {
+    use std::io::Read;
+    let now = std::time::SystemTime::now();
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let (mut racy, mut wal, mut newest, mut any) = (false, false, None::<i64>, false);
+    for suffix in ["", "-wal"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = std::path::PathBuf::from(p);
+        match std::fs::metadata(&p) {
+            // A missing and an empty `-wal` mean the same (a reader may create an empty one).
+            Ok(m) if m.len() > 0 => {
+                any = true;
+                h.update(&m.len().to_le_bytes());
+                // Which file: another file put at this path (a restored backup, a copy that
+                // kept size and mtime) is another stamp even when its header bytes are equal.
+                // (Not the `-wal`'s: SQLite deletes and recreates it as it likes.)
+                if suffix.is_empty() {
+                    h.update(&file_id(&m).to_le_bytes());
+                }
+                let modified = m.modified().ok();
+                racy |= match modified {
+                    Some(t) => now.duration_since(t).map_or(true, |age| age < RACY_WINDOW),
+                    None => true,
+                };
+                let since = modified.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                if let Some(d) = since {
+                    let secs = d.as_secs() as i64 + i64::from(d.subsec_nanos() > 0);
+                    newest = Some(newest.map_or(secs, |n| n.max(secs)));
+                }
+                h.update(&since.map_or(0, |d| d.as_nanos()).to_le_bytes());
+                // Database header (change counter at 24..28, journal mode at 18..20) or WAL
+                // header (checkpoint sequence and salts).
+                let mut head = [0u8; 100];
+                if let Ok(mut f) = std::fs::File::open(&p) {
+                    let n = f.read(&mut head).unwrap_or(0);
+                    h.update(&head[..n]);
+                    if suffix.is_empty() && n >= 20 && head[18] == 2 {
+                        wal = true;
+                    }
+                }
+            }
+            _ => h.update(b"empty"),
+        }
+    }
+    FileStamp {
+        text: if any {
+            format!("{:016x}", h.digest())
+        } else {
+            "-".into()
+        },
+        racy,
+        wal,
+        mtime: newest,
+    }
+}
+
+/// What tells one file from another on its file system: device and inode on Unix, the
+/// creation time on Windows (std has no stable file index there).
+fn file_id(m: &std::fs::Metadata) -> u128 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (u128::from(m.dev()) << 64) | u128::from(m.ino())
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::MetadataExt;
+        u128::from(m.creation_time())
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = m;
+        0
+    }
+}
+
+/// The identity of a database file's path, as the match index and the journal record which
+/// Target they describe: the canonical path (symbolic links and `..` resolved) when the file
+/// exists, else the absolute path. The same file named two ways (relative to another folder,
+/// through a link) is one identity; two files are two.
+pub fn file_identity(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Background checkpoints still running: a count and a condition variable rather than a list
 /// of join handles, so that every caller of [`finish_checkpoints`] waits for all of them. (With
 /// handles, two threads calling it at once split the list: one returned while the checkpoint it

@@ -71,6 +71,56 @@ pub struct TargetRow {
     pub duration_sec: Option<f64>,
 }
 
+impl TargetRow {
+    /// A hash of every column the sync rules and the match index read of this row. Summed over
+    /// every row (wrapping, [`rows_digest`]), it is a digest of the Target's content that can be
+    /// kept up to date one row at a time.
+    pub fn content_hash(&self) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(&self.id.to_le_bytes());
+        for s in [&self.nas_path, &self.filename, &self.catalog, &self.format] {
+            h.update(s.as_bytes());
+            h.update(b"\0");
+        }
+        h.update(&self.size_bytes.to_le_bytes());
+        h.update(&[u8::from(self.hls_compatible), u8::from(self.active)]);
+        h.update(self.codec.as_deref().unwrap_or("\u{1}").as_bytes());
+        h.update(b"\0");
+        h.update(&self.width.unwrap_or(i64::MIN).to_le_bytes());
+        h.update(&self.height.unwrap_or(i64::MIN).to_le_bytes());
+        h.update(&self.duration_sec.unwrap_or(-1.0).to_le_bytes());
+        h.digest()
+    }
+}
+
+/// The columns [`target_row`] reads.
+const ROW_COLUMNS: &str = "id, nas_path, filename, catalog, format, size_bytes, hls_compatible, \
+     status, codec, width, height, duration_sec";
+
+fn target_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TargetRow> {
+    Ok(TargetRow {
+        id: r.get(0)?,
+        nas_path: r.get(1)?,
+        filename: r.get(2)?,
+        catalog: r.get(3)?,
+        format: r.get(4)?,
+        size_bytes: r.get(5)?,
+        hls_compatible: r.get::<_, Option<i64>>(6)?.unwrap_or(0) != 0,
+        active: r.get::<_, Option<String>>(7)?.as_deref() == Some("active"),
+        codec: r.get(8)?,
+        width: r.get(9)?,
+        height: r.get(10)?,
+        duration_sec: r.get(11)?,
+    })
+}
+
+/// The digest of a set of rows: the wrapping sum of their [`TargetRow::content_hash`] (order
+/// does not matter; a row changed, added or removed changes it).
+pub fn rows_digest(rows: &[TargetRow]) -> u64 {
+    rows.iter()
+        .fold(0u64, |d, r| d.wrapping_add(r.content_hash()))
+}
+
 pub struct Target {
     conn: Connection,
     path: PathBuf,
@@ -305,25 +355,72 @@ impl Target {
             )
             .ctx("read pokervod.db files")?;
         let rows = stmt
-            .query_map([], |r| {
-                Ok(TargetRow {
-                    id: r.get(0)?,
-                    nas_path: r.get(1)?,
-                    filename: r.get(2)?,
-                    catalog: r.get(3)?,
-                    format: r.get(4)?,
-                    size_bytes: r.get(5)?,
-                    hls_compatible: r.get::<_, Option<i64>>(6)?.unwrap_or(0) != 0,
-                    active: r.get::<_, Option<String>>(7)?.as_deref() == Some("active"),
-                    codec: r.get(8)?,
-                    width: r.get(9)?,
-                    height: r.get(10)?,
-                    duration_sec: r.get(11)?,
-                })
-            })
+            .query_map([], target_row)
             .map_err(|e| self.busy_or(e, "read pokervod.db files"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.busy_or(e, "read pokervod.db files"))
+    }
+
+    /// The rows with these ids (those that exist), by id. An absent table reads as empty.
+    pub fn rows_by_ids(&self, ids: &[i64]) -> Result<Vec<TargetRow>> {
+        if ids.is_empty() || !self.check_schema()? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {ROW_COLUMNS} FROM files WHERE id = ?1"))
+            .ctx("read pokervod.db rows")?;
+        let mut out = Vec::with_capacity(ids.len());
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            use rusqlite::OptionalExtension;
+            if let Some(row) = stmt
+                .query_row([id], target_row)
+                .optional()
+                .map_err(|e| self.busy_or(e, "read pokervod.db rows"))?
+            {
+                out.push(row);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The row with this id, if any. The `files` table must exist (see [`Target::check_schema`]).
+    pub fn row_by_id(&self, id: i64) -> Result<Option<TargetRow>> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .prepare_cached(&format!("SELECT {ROW_COLUMNS} FROM files WHERE id = ?1"))
+            .and_then(|mut st| st.query_row([id], target_row).optional())
+            .map_err(|e| self.busy_or(e, "read pokervod.db rows"))
+    }
+
+    /// Ids of the rows at `nas_path` (one, unless a legacy table lacks `UNIQUE(nas_path)`).
+    pub fn row_ids_at(&self, nas_path: &str) -> Result<Vec<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM files WHERE nas_path = ?1")
+            .ctx("read pokervod.db rows")?;
+        let rows = stmt
+            .query_map([nas_path], |r| r.get(0))
+            .map_err(|e| self.busy_or(e, "read pokervod.db rows"))?;
+        rows.collect::<rusqlite::Result<Vec<i64>>>()
+            .map_err(|e| self.busy_or(e, "read pokervod.db rows"))
+    }
+
+    /// Whether `files` has an index led by `nas_path` (a lookup by path is then one seek; a
+    /// legacy table without `UNIQUE(nas_path)` may have none, and every lookup scans).
+    pub fn has_path_index(&self) -> Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT EXISTS (SELECT 1 FROM pragma_index_list('files') l
+                   WHERE (SELECT name FROM pragma_index_info(l.name) WHERE seqno = 0) = 'nas_path')",
+            )
+            .ctx("read pokervod.db indexes")?;
+        stmt.query_row([], |r| r.get(0))
+            .map_err(|e| self.busy_or(e, "read pokervod.db indexes"))
     }
 
     /// A counter that changes whenever another connection commits to the Target.

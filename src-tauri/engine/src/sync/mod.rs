@@ -112,10 +112,42 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     };
     let files = run.probe(&mut archive, files)?;
     let mut target = run.open_target(&mut archive)?;
-    let Some((plan, applied)) = run.plan_and_apply(&mut target, &mut archive, &files)? else {
+    let Some((plan, applied, seen)) = run.plan_and_apply(&mut target, &mut archive, &files)? else {
         return Ok(run.finish());
     };
-    run.settle(target, archive, &plan, &files, applied)
+    run.settle(target, archive, &plan, &files, applied, seen)
+}
+
+/// What the apply planned on: the Target's `data_version` and the digest of its rows then.
+struct Planned {
+    version: i64,
+    digest: u64,
+    /// The rows the apply wrote, and the digest of what they held before.
+    touched: Vec<i64>,
+    touched_before: u64,
+}
+
+/// The match index's journal entry of an applied plan: the files of its inserts and updates,
+/// and every Target row it wrote (the files that lost a row to another, and the files at the
+/// rows' paths, the index finds from the rows).
+fn journal_ids(plan: &Plan, files: &[FileRecord], ids: &NewIds) -> (Vec<i64>, Vec<i64>) {
+    let (mut f, mut r) = (Vec::new(), Vec::new());
+    for a in &plan.actions {
+        match a {
+            Action::Insert { file } => {
+                f.push(files[*file].id);
+                if let Some(&id) = ids.0.get(*file) {
+                    r.push(id);
+                }
+            }
+            Action::Update { row, file, .. } => {
+                f.push(files[*file].id);
+                r.push(*row);
+            }
+            Action::Delete { row, .. } => r.push(*row),
+        }
+    }
+    (f, r)
 }
 
 /// One sync in progress: its inputs and the report it fills, phase by phase.
@@ -325,12 +357,14 @@ impl<'a> SyncRun<'a> {
         target: &mut Target,
         archive: &mut Archive,
         files: &[FileRecord],
-    ) -> Result<Option<(Plan, Applied)>> {
+    ) -> Result<Option<(Plan, Applied, Planned)>> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let version = target.data_version()?;
             let rows = target.load_rows()?;
+            // The match index checks its copy of the Target against this (see `settle`).
+            let digest = crate::target::rows_digest(&rows);
             tracing::debug!(
                 rows = rows.len(),
                 elapsed_ms = self.timer.elapsed().as_millis() as u64,
@@ -369,7 +403,22 @@ impl<'a> SyncRun<'a> {
                 totals: self.report.totals(),
             };
             match apply_target(target, archive, &ctx, version)? {
-                Some(applied) => return Ok(Some((plan, applied))),
+                Some(applied) => {
+                    let (_, touched) = journal_ids(&plan, files, &applied.ids);
+                    let touched_set: std::collections::HashSet<i64> =
+                        touched.iter().copied().collect();
+                    let touched_before = rows
+                        .iter()
+                        .filter(|r| touched_set.contains(&r.id))
+                        .fold(0u64, |d, r| d.wrapping_add(r.content_hash()));
+                    let planned = Planned {
+                        version,
+                        digest,
+                        touched,
+                        touched_before,
+                    };
+                    return Ok(Some((plan, applied, planned)));
+                }
                 None if attempt < 5 => {
                     tracing::info!(
                         "계획 중에 pokervod.db가 바뀌어 다시 계획합니다 / pokervod.db changed while planning; planning again"
@@ -384,6 +433,39 @@ impl<'a> SyncRun<'a> {
         }
     }
 
+    /// What the match index may take from this sync about the Target: the content the plan
+    /// saw and the content right after the commit (digests), and the Target's stamp right
+    /// after the commit, when they describe exactly that commit: nobody else committed since
+    /// the plan (`data_version` did not move; our own commit does not move it), and for the
+    /// stamp, the Target is not in WAL mode (the checkpoint that follows changes the file
+    /// again, and two commits of one WAL generation can share a stamp).
+    fn target_seen(
+        &self,
+        target: &Target,
+        planned: &Planned,
+    ) -> Result<crate::archive::journal::TargetSeen> {
+        let stamp = crate::store::sqlite::file_stamp(&self.target_path);
+        let quiet = target.data_version()? == planned.version;
+        // The digest after the commit: the rows it wrote, read back.
+        let digest_after = if quiet && planned.touched.len() <= crate::archive::journal::MAX_IDS {
+            let now = crate::target::rows_digest(&target.rows_by_ids(&planned.touched)?);
+            Some(
+                planned
+                    .digest
+                    .wrapping_sub(planned.touched_before)
+                    .wrapping_add(now),
+            )
+        } else {
+            None
+        };
+        Ok(crate::archive::journal::TargetSeen {
+            digest: planned.digest,
+            digest_after,
+            after: (quiet && !target.is_wal() && !stamp.wal).then_some(stamp.text),
+            file: Some(crate::store::sqlite::file_identity(&self.target_path)),
+        })
+    }
+
     /// After the Target committed: the report's counts without the rows whose write failed,
     /// the links and the run's totals in archive.db, checkpoints off the sync's path.
     fn settle(
@@ -393,11 +475,13 @@ impl<'a> SyncRun<'a> {
         plan: &Plan,
         files: &[FileRecord],
         applied: Applied,
+        planned: Planned,
     ) -> Result<SyncReport> {
         tracing::debug!(
             elapsed_ms = self.timer.elapsed().as_millis() as u64,
             "Target committed"
         );
+        let target_seen = self.target_seen(&target, &planned)?;
         self.report.errors = applied.errors;
         // Rows whose write failed are not counted as applied.
         let failed_paths: Vec<String> = self.report.errors.iter().map(|e| e.path.clone()).collect();
@@ -419,6 +503,13 @@ impl<'a> SyncRun<'a> {
             new_links(plan, files, &applied.ids, &failed)
         };
         let failed: Vec<&str> = failed.into_iter().collect();
+        let (journal_files, journal_rows) = journal_ids(plan, files, &applied.ids);
+        let journal = crate::archive::journal::Batch {
+            files: &journal_files,
+            rows: &journal_rows,
+            target: Some(target_seen),
+            rebuild: false,
+        };
         let totals = self.report.totals();
         let link_write = if applied.links_staged {
             crate::archive::Links::Staged
@@ -428,7 +519,14 @@ impl<'a> SyncRun<'a> {
                 unlinked: &unlinked,
             }
         };
-        archive.finish_run(applied.run_id, &totals, self.timer, &failed, link_write)?;
+        archive.finish_run(
+            applied.run_id,
+            &totals,
+            self.timer,
+            &failed,
+            link_write,
+            &journal,
+        )?;
         archive.record_sync_problems(
             applied.run_id,
             &iso(self.clock.now()),

@@ -1,14 +1,15 @@
-//! The search's columns: packed into the index when it is written ([`Packed`]), loaded into
-//! memory once per index version ([`SearchData`]), with a plain cache file beside the index for
-//! per-call processes.
+//! The search's columns: every item's lowercase name and the values a search filters and sorts
+//! on, in item (path) order, held in memory per index version ([`SearchData`]). A full build
+//! hands over the columns of what it wrote, an incremental update patches them in place of a
+//! reload, and a per-call process reads them from a plain cache file beside the index (or, when
+//! that is stale, from the items table).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::Connection;
 
-use super::index_version;
-use crate::error::{Error, Result, SqlContext};
+use crate::error::{Result, SqlContext};
 use crate::names;
 
 /// Search key: Unicode NFC, then lowercase (the same folding as duplicate names).
@@ -16,30 +17,85 @@ pub fn search_key(s: &str) -> String {
     names::name_key(s)
 }
 
-/// The search's columns, packed while the items are written (see [`SearchData`]).
-pub(super) struct Packed {
-    names: Vec<u8>,
-    status: Vec<u8>,
-    catalog: Vec<u8>,
-    dir: Vec<u8>,
-    size: Vec<u8>,
-    mtime: Vec<u8>,
+/// What a search needs of every item, in item order, for one index version: the item id,
+/// lowercase NFC file names (NUL-separated), status, catalog rank, directory, size and mtime;
+/// and each directory's lowercase NFC path, by directory id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct SearchData {
+    /// The index version these columns belong to (see `index_version`).
+    pub(super) version: String,
+    pub ids: Vec<i64>,
+    pub names: Vec<u8>,
+    /// Start of each item's name in `names`.
+    pub starts: Vec<u32>,
+    pub status: Vec<u8>,
+    pub catalog: Vec<i64>,
+    pub dir: Vec<u32>,
+    pub size: Vec<i64>,
+    pub mtime: Vec<i64>,
+    /// By directory id; an id no directory has (removed) holds an empty key.
+    pub dir_keys: Vec<String>,
 }
 
-impl Packed {
-    pub(super) fn with_capacity(n: usize) -> Packed {
-        Packed {
+/// One item's search columns, for a patch.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Entry {
+    pub(super) id: i64,
+    pub(super) key: String,
+    pub(super) status: i64,
+    pub(super) catalog: i64,
+    pub(super) dir: usize,
+    pub(super) size: i64,
+    pub(super) mtime: i64,
+}
+
+/// What an incremental update changed, for the search columns held in memory.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Patch {
+    /// Ids of items removed (a rewritten item is removed and added).
+    pub(super) removed: Vec<i64>,
+    pub(super) added: Vec<Entry>,
+    /// Directories created: (id, key).
+    pub(super) new_dirs: Vec<(usize, String)>,
+}
+
+impl Patch {
+    pub(super) fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.added.is_empty() && self.new_dirs.is_empty()
+    }
+}
+
+/// The search columns' cache file beside the index (`archive.index.db.search`), read in a few ms
+/// by a per-call process (the CLI). Only a cache: it names the index version it was written from
+/// and is ignored unless that is the current one.
+fn search_cache_path(index: &Path) -> PathBuf {
+    let mut p = index.as_os_str().to_owned();
+    p.push(".search");
+    PathBuf::from(p)
+}
+
+const SEARCH_CACHE_MAGIC: &[u8; 8] = b"NSMSRC03";
+
+impl SearchData {
+    pub(super) fn with_capacity(n: usize) -> SearchData {
+        SearchData {
+            version: String::new(),
+            ids: Vec::with_capacity(n),
             names: Vec::with_capacity(n * 40),
+            starts: Vec::with_capacity(n),
             status: Vec::with_capacity(n),
-            catalog: Vec::with_capacity(n * 4),
-            dir: Vec::with_capacity(n * 4),
-            size: Vec::with_capacity(n * 8),
-            mtime: Vec::with_capacity(n * 8),
+            catalog: Vec::with_capacity(n),
+            dir: Vec::with_capacity(n),
+            size: Vec::with_capacity(n),
+            mtime: Vec::with_capacity(n),
+            dir_keys: Vec::new(),
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn push(
         &mut self,
+        id: i64,
         key: &str,
         status: i64,
         catalog: i64,
@@ -47,74 +103,84 @@ impl Packed {
         size: i64,
         mtime: i64,
     ) {
+        self.ids.push(id);
+        self.starts.push(self.names.len() as u32);
         // A path never holds NUL, so it separates the names and no match can span two.
         self.names.extend_from_slice(key.as_bytes());
         self.names.push(0);
         self.status.push(status as u8);
-        self.catalog
-            .extend_from_slice(&(catalog as u32).to_le_bytes());
-        self.dir.extend_from_slice(&(dir as u32).to_le_bytes());
-        self.size.extend_from_slice(&size.to_le_bytes());
-        self.mtime.extend_from_slice(&mtime.to_le_bytes());
+        self.catalog.push(catalog);
+        self.dir.push(dir as u32);
+        self.size.push(size);
+        self.mtime.push(mtime);
     }
 
-    pub(super) fn store(self, tx: &Transaction<'_>, dir_keys: &[String]) -> Result<()> {
-        let mut keys = Vec::with_capacity(dir_keys.iter().map(|k| k.len() + 1).sum());
-        for k in dir_keys {
-            keys.extend_from_slice(k.as_bytes());
-            keys.push(0);
+    /// Items `a..b` of `self` appended to `out`, in one copy per column.
+    fn copy_range(&self, a: usize, b: usize, out: &mut SearchData) {
+        if a >= b {
+            return;
         }
-        let mut st = tx
-            .prepare("INSERT INTO blobs (name, data) VALUES (?1, ?2)")
-            .ctx("index search columns")?;
-        for (name, data) in [
-            ("names", &self.names),
-            ("status", &self.status),
-            ("catalog", &self.catalog),
-            ("dir", &self.dir),
-            ("size", &self.size),
-            ("mtime", &self.mtime),
-            ("dir_keys", &keys),
-        ] {
-            st.execute(params![name, data])
-                .ctx("index search columns")?;
-        }
-        Ok(())
+        let from = self.starts[a] as usize;
+        let to = self.starts.get(b).map_or(self.names.len(), |&s| s as usize);
+        let base = out.names.len() as i64 - from as i64;
+        out.starts
+            .extend(self.starts[a..b].iter().map(|&s| (s as i64 + base) as u32));
+        out.names.extend_from_slice(&self.names[from..to]);
+        out.ids.extend_from_slice(&self.ids[a..b]);
+        out.status.extend_from_slice(&self.status[a..b]);
+        out.catalog.extend_from_slice(&self.catalog[a..b]);
+        out.dir.extend_from_slice(&self.dir[a..b]);
+        out.size.extend_from_slice(&self.size[a..b]);
+        out.mtime.extend_from_slice(&self.mtime[a..b]);
     }
-}
 
-/// What a search needs of every item, in item order (item id = position + 1), loaded once per
-/// index version: lowercase NFC file names (NUL-separated), status, catalog rank, directory,
-/// size and mtime; and each directory's lowercase NFC path.
-pub(crate) struct SearchData {
-    /// The index version these columns belong to (its `built_at` + `digest`).
-    pub(super) version: String,
-    pub names: Vec<u8>,
-    /// Start of each item's name in `names`.
-    pub starts: Vec<u32>,
-    pub status: Vec<u8>,
-    pub catalog: Vec<u32>,
-    pub dir: Vec<u32>,
-    pub size: Vec<i64>,
-    pub mtime: Vec<i64>,
-    pub dir_keys: Vec<String>,
-}
+    /// These columns with `patch` applied, as version `version`.
+    pub(super) fn patched(&self, patch: &Patch, version: String) -> SearchData {
+        let mut removed = patch.removed.clone();
+        removed.sort_unstable();
+        removed.dedup();
+        let mut added: Vec<&Entry> = patch.added.iter().collect();
+        added.sort_by_key(|e| e.id);
+        let mut out = SearchData::with_capacity(self.ids.len() + added.len());
+        let (mut i, mut r, mut a) = (0usize, 0usize, 0usize);
+        loop {
+            let next_removed = removed.get(r).copied();
+            let next_added = added.get(a).map(|e| e.id);
+            let id = match (next_removed, next_added) {
+                (None, None) => break,
+                (Some(x), Some(y)) => x.min(y),
+                (Some(x), None) => x,
+                (None, Some(y)) => y,
+            };
+            let pos = i + self.ids[i..].partition_point(|&x| x < id);
+            self.copy_range(i, pos, &mut out);
+            i = pos;
+            if next_removed == Some(id) {
+                if self.ids.get(i) == Some(&id) {
+                    i += 1;
+                }
+                r += 1;
+            }
+            if next_added == Some(id) {
+                let e = added[a];
+                out.push(e.id, &e.key, e.status, e.catalog, e.dir, e.size, e.mtime);
+                a += 1;
+            }
+        }
+        self.copy_range(i, self.ids.len(), &mut out);
+        out.dir_keys = self.dir_keys.clone();
+        for (d, key) in &patch.new_dirs {
+            if out.dir_keys.len() <= *d {
+                out.dir_keys.resize(d + 1, String::new());
+            }
+            out.dir_keys[*d] = key.clone();
+        }
+        out.version = version;
+        out
+    }
 
-/// The search columns' cache file beside the index (`archive.index.db.search`): the same bytes
-/// as the `blobs` table, in one plain file a per-call process (the CLI) reads in a few ms
-/// instead of pulling ~65 MB of blob pages through SQLite. Only a cache: it names the index
-/// version it was written from and is ignored unless that is the current one.
-fn search_cache_path(index: &Path) -> PathBuf {
-    let mut p = index.as_os_str().to_owned();
-    p.push(".search");
-    PathBuf::from(p)
-}
-
-const SEARCH_CACHE_MAGIC: &[u8; 8] = b"NSMSRC01";
-
-impl SearchData {
     /// The columns of index version `version`: from the cache file when it holds that version,
-    /// else from the index (and then written to the cache file, when the folder allows).
+    /// else from the index's tables (and then written to the cache file, when the folder allows).
     pub(super) fn load_cached(
         conn: &Connection,
         index: &Path,
@@ -126,11 +192,24 @@ impl SearchData {
             Ok(_) => {}
             Err(e) => tracing::debug!(error = %e, "search cache unreadable; reading the index"),
         }
-        let data = SearchData::load(conn)?;
-        if let Err(e) = data.write_cache(&cache) {
+        let data = SearchData::load(conn, version)?;
+        data.store_cache(index);
+        Ok(data)
+    }
+
+    /// The cache file's columns, if they are of `version`.
+    pub(super) fn read_cached(index: &Path, version: &str) -> Option<SearchData> {
+        SearchData::read_cache(&search_cache_path(index))
+            .ok()
+            .flatten()
+            .filter(|d| d.version == version)
+    }
+
+    /// Write the cache file (a failure only costs the next per-call search a reload).
+    pub(super) fn store_cache(&self, index: &Path) {
+        if let Err(e) = self.write_cache(&search_cache_path(index)) {
             tracing::debug!(error = %e, "search cache not written");
         }
-        Ok(data)
     }
 
     fn write_cache(&self, path: &Path) -> std::io::Result<()> {
@@ -150,12 +229,13 @@ impl SearchData {
             keys.extend_from_slice(k.as_bytes());
             keys.push(0);
         }
-        let parts: [&[u8]; 9] = [
+        let parts: [&[u8]; 10] = [
             self.version.as_bytes(),
+            &le64(&self.ids),
             &self.names,
             &le32(&self.starts),
             &self.status,
-            &le32(&self.catalog),
+            &le64(&self.catalog),
             &le32(&self.dir),
             &le64(&self.size),
             &le64(&self.mtime),
@@ -201,25 +281,18 @@ impl SearchData {
             Ok(v)
         };
         let version = String::from_utf8_lossy(&part()?).into_owned();
+        let ids = i64s(part()?);
         let names = part()?;
         let starts = u32s(part()?);
         let status = part()?;
-        let catalog = u32s(part()?);
+        let catalog = i64s(part()?);
         let dir = u32s(part()?);
         let size = i64s(part()?);
         let mtime = i64s(part()?);
         let keys = part()?;
-        let n = status.len();
-        if starts.len() != n
-            || catalog.len() != n
-            || dir.len() != n
-            || size.len() != n
-            || mtime.len() != n
-        {
-            return Ok(None);
-        }
-        Ok(Some(SearchData {
+        let data = SearchData {
             version,
+            ids,
             names,
             starts,
             status,
@@ -228,67 +301,77 @@ impl SearchData {
             size,
             mtime,
             dir_keys: split_keys(&keys),
-        }))
+        };
+        Ok(data.consistent().then_some(data))
     }
 
-    fn load(conn: &Connection) -> Result<SearchData> {
-        // Read in one transaction so all columns come from the same index version.
+    /// All columns have one value per item.
+    fn consistent(&self) -> bool {
+        let n = self.ids.len();
+        [
+            self.starts.len(),
+            self.status.len(),
+            self.catalog.len(),
+            self.dir.len(),
+            self.size.len(),
+            self.mtime.len(),
+        ]
+        .iter()
+        .all(|&l| l == n)
+    }
+
+    /// Read the columns from the index's tables (one read transaction, so all of them come
+    /// from the same version).
+    pub(super) fn load(conn: &Connection, version: &str) -> Result<SearchData> {
         conn.execute_batch("BEGIN").ctx("read the search columns")?;
         let read = || -> Result<SearchData> {
-            let version = index_version(conn)?;
-            let mut st = conn
-                .prepare_cached("SELECT data FROM blobs WHERE name = ?1")
+            let n: i64 = conn
+                .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
                 .ctx("read the search columns")?;
-            let mut blob = |name: &str| -> Result<Vec<u8>> {
-                st.query_row([name], |r| r.get::<_, Vec<u8>>(0))
-                    .ctx(&format!("read the search column {name}"))
-            };
-            let names = blob("names")?;
-            let status = blob("status")?;
-            let catalog = u32s(blob("catalog")?);
-            let dir = u32s(blob("dir")?);
-            let size = i64s(blob("size")?);
-            let mtime = i64s(blob("mtime")?);
-            let keys = blob("dir_keys")?;
-            let dir_keys = split_keys(&keys);
-            let mut starts = Vec::with_capacity(status.len());
-            if !status.is_empty() {
-                starts.push(0u32);
+            let mut data = SearchData::with_capacity(n.max(0) as usize);
+            let mut st = conn
+                .prepare(
+                    "SELECT id, path, status, catalog, dir_id, size, mtime FROM items
+                     ORDER BY id",
+                )
+                .ctx("read the search columns")?;
+            let mut rows = st.query([]).ctx("read the search columns")?;
+            while let Some(r) = rows.next().ctx("read the search columns")? {
+                let path: &str = r
+                    .get_ref(1)
+                    .and_then(|v| v.as_str().map_err(Into::into))
+                    .ctx("read the search columns")?;
+                let key = search_key(super::split_dir(path).1);
+                data.push(
+                    r.get(0).ctx("read the search columns")?,
+                    &key,
+                    r.get(2).ctx("read the search columns")?,
+                    r.get(3).ctx("read the search columns")?,
+                    r.get::<_, i64>(4).ctx("read the search columns")? as usize,
+                    r.get(5).ctx("read the search columns")?,
+                    r.get(6).ctx("read the search columns")?,
+                );
             }
-            starts.extend(
-                memchr::memchr_iter(0, &names)
-                    .map(|p| (p + 1) as u32)
-                    .take(status.len().saturating_sub(1)),
-            );
-            Ok(SearchData {
-                version,
-                names,
-                starts,
-                status,
-                catalog,
-                dir,
-                size,
-                mtime,
-                dir_keys,
-            })
+            let mut st = conn
+                .prepare("SELECT id, key FROM dirs")
+                .ctx("read the search columns")?;
+            let dirs = st
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .ctx("read the search columns")?;
+            for d in dirs {
+                let (id, key) = d.ctx("read the search columns")?;
+                let id = usize::try_from(id).unwrap_or(0);
+                if data.dir_keys.len() <= id {
+                    data.dir_keys.resize(id + 1, String::new());
+                }
+                data.dir_keys[id] = key;
+            }
+            data.version = version.to_string();
+            Ok(data)
         };
         let data = read();
         let _ = conn.execute_batch("COMMIT");
-        let data = data?;
-        let n = data.status.len();
-        if data.starts.len() != n
-            || data.catalog.len() != n
-            || data.dir.len() != n
-            || data.size.len() != n
-            || data.mtime.len() != n
-        {
-            return Err(Error::invalid(
-                "index",
-                "the match index's search columns disagree in length; delete archive.index.db \
-                 to rebuild it",
-            ));
-        }
-        Ok(data)
+        data
     }
 
     /// Item `i`'s name key.
@@ -319,10 +402,67 @@ fn i64s(b: Vec<u8>) -> Vec<i64> {
         .collect()
 }
 
-/// NUL-terminated keys, as packed by [`Packed::store`].
+/// NUL-terminated keys, as written by [`SearchData::write_cache`].
 fn split_keys(keys: &[u8]) -> Vec<String> {
     keys.split(|&b| b == 0)
         .take(keys.iter().filter(|&&b| b == 0).count())
         .map(|k| String::from_utf8_lossy(k).into_owned())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: i64, key: &str) -> Entry {
+        Entry {
+            id,
+            key: key.into(),
+            status: id % 8,
+            catalog: id % 3,
+            dir: (id % 5) as usize,
+            size: id * 10,
+            mtime: id * 100,
+        }
+    }
+
+    fn of(entries: &[Entry]) -> SearchData {
+        let mut d = SearchData::with_capacity(entries.len());
+        for e in entries {
+            d.push(e.id, &e.key, e.status, e.catalog, e.dir, e.size, e.mtime);
+        }
+        d.dir_keys = vec!["".into(), "a".into()];
+        d
+    }
+
+    #[test]
+    fn a_patch_gives_the_columns_a_fresh_load_would() {
+        let before: Vec<Entry> = (1..=9).map(|i| entry(i * 10, &format!("n{i}"))).collect();
+        let patch = Patch {
+            // The first, one in the middle (rewritten) and the last go; new ones at both ends,
+            // between two items and where a removed one was.
+            removed: vec![90, 10, 50],
+            added: vec![
+                entry(5, "front"),
+                entry(50, "n5 again"),
+                entry(55, "between"),
+                entry(95, "back"),
+            ],
+            new_dirs: vec![(3, "c".into())],
+        };
+        let after = of(&before).patched(&patch, "v2".into());
+        let mut expected: Vec<Entry> = before
+            .iter()
+            .filter(|e| ![90, 10, 50].contains(&e.id))
+            .cloned()
+            .chain(patch.added.iter().cloned())
+            .collect();
+        expected.sort_by_key(|e| e.id);
+        let mut want = of(&expected);
+        want.dir_keys = vec!["".into(), "a".into(), "".into(), "c".into()];
+        want.version = "v2".into();
+        assert_eq!(after, want);
+        assert_eq!(after.name(0), b"front");
+        assert_eq!(after.name(after.ids.len() - 1), b"back");
+    }
 }

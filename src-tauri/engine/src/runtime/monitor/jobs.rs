@@ -11,6 +11,7 @@ use crate::clock::{Clock, iso};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::reconcile;
+use crate::runtime::after_job::IndexStep;
 use crate::scan::{self, PartialScan, ScanOptions, ScanProgress, ScanReport, ScanScope};
 use crate::sync::{self, Force, Refusal, SyncOptions, SyncReport};
 
@@ -290,8 +291,9 @@ impl Monitor {
             Ok(JobResult::Scan(_)) => true,
             _ => false,
         };
-        // The same after-job pipeline as the CLI's: the passes, then the match index and its
-        // search cache, so the screens' first query is fast (a failure is retried by that query).
+        // The same after-job pipeline as the CLI's: the match index brought up to date from the
+        // job's changes (the screens' next query answers at once), then the passes (a failure
+        // is retried by the next query).
         let run_passes = applied && !cancel.load(Ordering::Relaxed);
         if run_passes {
             lock(&info).progress.phase = PASSES_PHASE.into();
@@ -299,7 +301,11 @@ impl Monitor {
         let after = crate::runtime::after_job::after_job(
             &cfg,
             run_passes,
-            kind != JobKind::Reconcile,
+            if kind == JobKind::Reconcile {
+                IndexStep::Skip
+            } else {
+                IndexStep::Shared(self.index())
+            },
             &passes,
         );
         if let Err(e) = after.passes {

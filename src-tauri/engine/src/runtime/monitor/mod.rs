@@ -301,6 +301,9 @@ struct Shared {
     /// The root check in flight ([`root_check`]) and its wake-up.
     root_probe: Mutex<root_check::RootProbe>,
     root_checked: Condvar,
+    /// The match index the screens read: brought up to date by each job right after its
+    /// writes, so the next screen answers at once.
+    index: crate::index::SharedIndex,
 }
 
 #[derive(Default)]
@@ -387,6 +390,7 @@ impl Monitor {
             watch: Mutex::new(WatchSlot::default()),
             root_probe: Mutex::new(root_check::RootProbe::default()),
             root_checked: Condvar::new(),
+            index: crate::index::SharedIndex::default(),
         });
         let monitor = Monitor { shared };
         if opts.schedule {
@@ -401,6 +405,11 @@ impl Monitor {
 
     pub fn logs(&self) -> &LogHub {
         &self.shared.logs
+    }
+
+    /// The long-lived match index of this process (the screens' queries and the jobs share it).
+    pub fn index(&self) -> &crate::index::SharedIndex {
+        &self.shared.index
     }
 
     pub fn downgrade(&self) -> WeakMonitor {

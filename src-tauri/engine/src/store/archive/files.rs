@@ -54,6 +54,26 @@ impl FileRecord {
     pub fn kind(&self) -> Kind {
         Kind::from_ext(&self.ext())
     }
+
+    /// A hash of everything the sync rules and the match index read of this record (not the
+    /// fingerprint or the missing-scan count). Summed over every record (wrapping), it is a
+    /// digest of the Source that can be kept up to date one record at a time.
+    pub fn content_hash(&self) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(&self.id.to_le_bytes());
+        h.update(self.path.as_bytes());
+        h.update(b"\0");
+        h.update(&self.size.to_le_bytes());
+        h.update(&self.mtime.to_le_bytes());
+        h.update(&self.first_seen.to_le_bytes());
+        h.update(&self.target_id.unwrap_or(i64::MIN).to_le_bytes());
+        h.update(self.media.codec.as_deref().unwrap_or("\u{1}").as_bytes());
+        h.update(b"\0");
+        h.update(&self.media.width.unwrap_or(i64::MIN).to_le_bytes());
+        h.update(&self.media.height.unwrap_or(i64::MIN).to_le_bytes());
+        h.update(&self.media.duration_sec.unwrap_or(-1.0).to_le_bytes());
+        h.digest()
+    }
 }
 
 impl Archive {
@@ -192,6 +212,69 @@ impl Archive {
             .ctx("count files waiting for deletion")
     }
 
+    /// The records with these ids that exist (links filled in; `missing_scans` left at 0: the
+    /// match index does not read it).
+    pub fn files_by_ids(&self, ids: &[i64]) -> Result<Vec<FileRecord>> {
+        use rusqlite::OptionalExtension;
+        let mut rec = self
+            .conn
+            .prepare_cached(&format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?1"))
+            .ctx("load files by id")?;
+        let mut link = self
+            .conn
+            .prepare_cached("SELECT target_id FROM links WHERE file_id = ?1")
+            .ctx("load links")?;
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(mut f) = rec
+                .query_row([id], file_record)
+                .optional()
+                .ctx("load files by id")?
+            {
+                f.target_id = link
+                    .query_row([id], |r| r.get(0))
+                    .optional()
+                    .ctx("load links")?;
+                out.push(f);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The id of the record at `path`, if any.
+    pub fn file_id_at(&self, path: &str) -> Result<Option<i64>> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .prepare_cached("SELECT id FROM files WHERE path = ?1")
+            .and_then(|mut st| st.query_row([path], |r| r.get(0)).optional())
+            .ctx("find file by path")
+    }
+
+    /// Ids of the records added after id `after` (ids only grow: AUTOINCREMENT), at most
+    /// `limit` of them (the caller asks for one more than it would take).
+    pub fn file_ids_after(&self, after: i64, limit: usize) -> Result<Vec<i64>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id FROM files WHERE id > ?1 ORDER BY id LIMIT ?2")
+            .ctx("new files")?;
+        let rows = st
+            .query_map(params![after, limit as i64], |r| r.get(0))
+            .ctx("new files")?;
+        rows.collect::<rusqlite::Result<Vec<i64>>>()
+            .ctx("new files")
+    }
+
+    /// The largest id a record ever had (0: none yet), from the AUTOINCREMENT sequence.
+    pub fn max_file_id(&self) -> Result<i64> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'files'), 0)",
+                [],
+                |r| r.get(0),
+            )
+            .ctx("max file id")
+    }
+
     pub fn file_count(&self) -> Result<i64> {
         self.conn
             .query_row("SELECT COUNT(*) FROM files", [], |r| r.get(0))
@@ -256,6 +339,14 @@ impl Archive {
                 .ctx("store probes")?;
             }
         }
+        let ids: Vec<i64> = items.iter().map(|(id, ..)| *id).collect();
+        super::journal::record(
+            &tx,
+            &super::journal::Batch {
+                files: &ids,
+                ..Default::default()
+            },
+        )?;
         tx.commit().ctx("store probes")?;
         Ok(())
     }

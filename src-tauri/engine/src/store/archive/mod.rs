@@ -21,6 +21,7 @@ use crate::store::sqlite;
 
 mod files;
 mod history;
+pub mod journal;
 mod links;
 mod lock;
 mod problems;

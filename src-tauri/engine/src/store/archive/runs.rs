@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::Archive;
 use super::history::{HistoryEntry, insert_history};
+use super::journal::{Batch, record};
 use super::links::{Links, write_links};
 use crate::error::{Result, SqlContext};
 
@@ -110,10 +111,12 @@ impl Archive {
         started: std::time::Instant,
         failed_paths: &[&str],
         links: Links<'_>,
+        journal: &Batch<'_>,
     ) -> Result<()> {
         if let Links::Staged = links {
             // The links are written in the transaction that `stage_links` left open.
-            let result = close_run(&self.conn, run_id, totals, started, failed_paths);
+            let result = close_run(&self.conn, run_id, totals, started, failed_paths)
+                .and_then(|()| record(&self.conn, journal));
             return match result
                 .and_then(|()| self.conn.execute_batch("COMMIT").ctx("commit sync record"))
             {
@@ -129,6 +132,7 @@ impl Archive {
             write_links(&tx, links, Some(unlinked))?;
         }
         close_run(&tx, run_id, totals, started, failed_paths)?;
+        record(&tx, journal)?;
         tx.commit().ctx("commit sync record")?;
         Ok(())
     }
@@ -187,6 +191,14 @@ impl Archive {
             .filter_map(|e| Some((e.file_id?, e.target_id?)))
             .collect();
         write_links(&tx, &links, None)?;
+        // Which files lost a link to these rows is not known here: the match index rebuilds.
+        record(
+            &tx,
+            &Batch {
+                rebuild: true,
+                ..Batch::default()
+            },
+        )?;
         tx.commit().ctx("settle sync run")?;
         Ok(())
     }

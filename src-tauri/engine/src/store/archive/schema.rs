@@ -149,6 +149,50 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (origin, path, kind)
     );
     "#,
+    // 7: the match index's journal (`journal.rs`): each job's changed records and Target rows,
+    // so the index is brought up to date from them instead of being rebuilt; and an id that
+    // tells this archive.db's journal from another's. After the problem list (6), which was
+    // released first. Written so that it also completes a file left by a pre-release build of
+    // the index branch, where the journal was 6 and the problem list 7: such a file at version
+    // 6 has the journal but no `problems` (at version 7 it already has both, the same schema).
+    r#"
+    CREATE TABLE IF NOT EXISTS problems (
+        id INTEGER PRIMARY KEY,
+        origin TEXT NOT NULL CHECK (origin IN ('scan', 'sync')),
+        path TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL,
+        since TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        scan_id INTEGER,
+        sync_id INTEGER,
+        UNIQUE (origin, path, kind)
+    );
+    CREATE TABLE IF NOT EXISTS index_journal (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        files BLOB,
+        rows BLOB,
+        target_digest TEXT,
+        target_digest_after TEXT,
+        target_after TEXT,
+        rebuild INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE IF NOT EXISTS index_journal_id (id TEXT NOT NULL);
+    INSERT INTO index_journal_id (id)
+        SELECT lower(hex(randomblob(16))) WHERE NOT EXISTS (SELECT 1 FROM index_journal_id);
+    "#,
+    // 8: which Target file a sync's batch describes (`target_file`, the identity of its path:
+    // `crate::store::sqlite::file_identity`), so that the index never applies a batch of a sync
+    // to another pokervod.db than the one it reads (one archive.db synced in turn to several
+    // Targets); and a random `token` per batch, so that the index tells the batch it applied
+    // last from another one with the same number (archive.db restored from a backup, then
+    // synced past that number again). Columns of their own, not in 7: 7 may already have run in
+    // a pre-release build. Batches from before have neither and are not trusted (the index
+    // reads both databases).
+    r#"
+    ALTER TABLE index_journal ADD COLUMN target_file TEXT;
+    ALTER TABLE index_journal ADD COLUMN token TEXT;
+    "#,
 ];
 
 /// `PRAGMA application_id` of archive.db: the ASCII bytes of "NSMa" (NAS Sync Monitor
@@ -462,6 +506,125 @@ mod tests {
                 )
                 .expect("pragmas");
             assert_eq!((app_id, v), (APPLICATION_ID, SCHEMA_VERSION), "v{version}");
+        }
+    }
+
+    /// Version 6 as released (the problem list) with data in it: the journal comes after it,
+    /// and nothing that was there is lost.
+    #[test]
+    fn a_released_version_6_archive_db_gets_the_journal_and_keeps_its_problems() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("archive.db");
+        {
+            let c = Connection::open(&p).expect("open");
+            c.pragma_update(None, "application_id", APPLICATION_ID)
+                .expect("stamp");
+            for sql in &MIGRATIONS[..6] {
+                c.execute_batch(sql).expect("migration");
+            }
+            c.pragma_update(None, "user_version", 6).expect("version");
+            c.execute_batch(
+                "INSERT INTO problems (origin, path, kind, message, since, last_seen)
+                 VALUES ('scan', 'WSOP/x', 'unreadable', 'denied', 't0', 't1');",
+            )
+            .expect("a problem");
+            let has_journal: bool = c
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'index_journal')",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("tables");
+            assert!(!has_journal, "6 is the problem list, not the journal");
+        }
+        let a = Archive::open(&p).expect("migrate");
+        let c = a.conn();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, SCHEMA_VERSION);
+        let kept: String = c
+            .query_row("SELECT message FROM problems", [], |r| r.get(0))
+            .expect("the problem");
+        assert_eq!(kept, "denied");
+        let id = super::super::journal::journal_id(c)
+            .expect("id")
+            .expect("a journal");
+        assert_eq!(id.len(), 32);
+        super::super::journal::record(
+            c,
+            &super::super::journal::Batch {
+                files: &[1],
+                ..Default::default()
+            },
+        )
+        .expect("a batch");
+        assert_eq!(super::super::journal::last_seq(c).expect("seq"), 1);
+    }
+
+    /// A file of a pre-release build of the index branch, where the journal was migration 6
+    /// and the problem list 7, left at 6 (journal, no problem list) or at 7 (both, with
+    /// batches in the old journal's columns): both end with this build's tables, the journal's
+    /// id and batches kept.
+    #[test]
+    fn a_pre_release_journal_first_archive_db_is_completed() {
+        let journal_first = r#"
+            CREATE TABLE index_journal (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                files BLOB,
+                rows BLOB,
+                target_digest TEXT,
+                target_digest_after TEXT,
+                target_after TEXT,
+                rebuild INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE index_journal_id (id TEXT NOT NULL);
+            INSERT INTO index_journal_id (id) VALUES ('pre-release');
+            INSERT INTO index_journal (files, rebuild) VALUES (NULL, 1);
+        "#;
+        for version in [6i64, 7] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let p = dir.path().join("archive.db");
+            {
+                let c = Connection::open(&p).expect("open");
+                c.pragma_update(None, "application_id", APPLICATION_ID)
+                    .expect("stamp");
+                for sql in &MIGRATIONS[..5] {
+                    c.execute_batch(sql).expect("migration");
+                }
+                c.execute_batch(journal_first).expect("journal as 6");
+                if version == 7 {
+                    c.execute_batch(MIGRATIONS[5]).expect("problems as 7");
+                }
+                c.pragma_update(None, "user_version", version)
+                    .expect("version");
+            }
+            let a = Archive::open(&p).unwrap_or_else(|e| panic!("v{version}: {e}"));
+            let c = a.conn();
+            assert_eq!(
+                table_names(c).expect("tables"),
+                tables_of_version(SCHEMA_VERSION).expect("ours"),
+                "v{version}"
+            );
+            assert_eq!(
+                super::super::journal::journal_id(c).expect("id").as_deref(),
+                Some("pre-release"),
+                "v{version}: one id, the old one"
+            );
+            let ids: i64 = c
+                .query_row("SELECT COUNT(*) FROM index_journal_id", [], |r| r.get(0))
+                .expect("ids");
+            assert_eq!(ids, 1, "v{version}");
+            let old = super::super::journal::batches_after(c, 0)
+                .expect("read")
+                .expect("no gap");
+            assert!(old[0].rebuild && old[0].token.is_empty(), "v{version}");
+            c.execute(
+                "INSERT INTO problems (origin, path, kind, message, since, last_seen)
+                       VALUES ('sync', 'x', 'k', 'm', 't', 't')",
+                [],
+            )
+            .unwrap_or_else(|e| panic!("v{version}: {e}"));
         }
     }
 
