@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{Error, Result, SqlContext};
-use crate::index::{self, Counts, Index, Status};
+use crate::index::{self, Counts, Index, SearchData, Status};
+use crate::query::filters::{COLLISION_SQL, ValueFilters};
 
 pub const DEFAULT_PER_PAGE: u32 = 20;
 pub const MAX_PER_PAGE: u32 = 200;
@@ -17,6 +18,19 @@ pub const MAX_PER_PAGE: u32 = 200;
 pub const DEFAULT_NODE_FILES: u32 = 500;
 pub const MAX_NODE_FILES: u32 = 5_000;
 const SORTS: &[&str] = &["path", "size", "mtime", "catalog", "status"];
+
+/// The values of [`MatchingQuery::reason`] (for the schema; the field stays a string checked
+/// with a field-level message).
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ReasonFilter {
+    Mxf,
+    Mkv,
+    Codec,
+    Subtitle,
+    Other,
+}
 
 /// Filters, sort and page of the matching table (`nas-sync matching`, `GET /api/matching`, the
 /// window's `get_matching`).
@@ -32,6 +46,27 @@ pub struct MatchingQuery {
     pub catalog: Option<String>,
     #[ts(optional)]
     pub search: Option<String>,
+    /// 제외 사유: only not-synced files excluded for this reason — `mxf`, `mkv` (a video format
+    /// HLS cannot play), `codec` (an HLS extension whose codec HLS cannot play), `subtitle`, or
+    /// `other` (another format HLS cannot play, or not a video). Counts: `MatchingFacets`.
+    #[ts(
+        type = "\"mxf\" | \"mkv\" | \"codec\" | \"subtitle\" | \"other\"",
+        optional
+    )]
+    #[schemars(with = "Option<ReasonFilter>")]
+    pub reason: Option<String>,
+    /// 확장자: only items whose file name has this extension (`mp4`; any case, a leading dot is
+    /// ignored).
+    #[ts(optional)]
+    pub ext: Option<String>,
+    /// 코덱: only Source files whose probed video codec is this (`h264`, `hevc`, …: the values of
+    /// `MatchingFacets::codecs`).
+    #[ts(optional)]
+    pub codec: Option<String>,
+    /// 같은 이름, 다른 크기: only members of a duplicate-name group whose sizes differ (a name
+    /// collision, not a copy; see [`MatchItem::name_collision`]).
+    #[serde(default)]
+    pub collision: bool,
     /// `path` (default), `size`, `mtime`, `catalog` or `status`; ties in path order.
     #[ts(
         type = "\"path\" | \"size\" | \"mtime\" | \"catalog\" | \"status\"",
@@ -116,6 +151,11 @@ pub struct MatchItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub primary: Option<FileRef>,
+    /// 같은 이름, 다른 크기: its duplicate-name group holds files of different sizes — a name
+    /// collision (`Part1.mp4` of two events), not a copy. True for a duplicate whose size
+    /// differs from its primary's, and for a primary any of whose duplicates differs; false
+    /// for a true copy (the primary's size).
+    pub name_collision: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS, schemars::JsonSchema)]
@@ -195,6 +235,7 @@ struct Filters {
     /// Catalog rank; `Some(None)` = a catalog that has no items (empty result).
     catalog: Option<Option<i64>>,
     search: Option<String>,
+    values: ValueFilters,
     sort_col: &'static str,
     desc: bool,
     page: u32,
@@ -247,10 +288,17 @@ fn resolve(index: &Index, q: &MatchingQuery) -> Result<Filters> {
         .as_deref()
         .map(index::search_key)
         .filter(|s| !s.is_empty());
+    let values = ValueFilters::parse(
+        q.reason.as_deref(),
+        q.ext.as_deref(),
+        q.codec.as_deref(),
+        q.collision,
+    )?;
     Ok(Filters {
         status,
         catalog,
         search,
+        values,
         sort_col,
         desc: q.desc,
         page,
@@ -270,13 +318,13 @@ pub fn matching_in(index: &Index, q: &MatchingQuery) -> Result<MatchingPage> {
     let offset = u64::from(f.page - 1) * u64::from(f.per_page);
     let (counts, ids) = match (&f.catalog, &f.search) {
         (Some(None), _) => (Counts::default(), Vec::new()),
-        (cat, None) => {
+        (cat, None) if !f.values.any() => {
             let cat = cat.flatten();
             let counts = index.counts(cat)?;
             let ids = page_ids(index.conn(), &f, cat, offset, counts.total())?;
             (counts, ids)
         }
-        (cat, Some(term)) => search(index, &f, cat.flatten(), term, offset)?,
+        (cat, term) => scan(index, &f, cat.flatten(), term.as_deref(), offset)?,
     };
     let total = match f.status {
         Some(s) => counts.get(s),
@@ -353,55 +401,36 @@ fn page_ids(
         .ctx("matching page")
 }
 
-/// Search: counts by status over the matches (catalog filter applied) and one page of ids.
+/// A search and/or value filters: counts by status over the matches (catalog filter applied)
+/// and one page of ids.
 ///
 /// A path is `dir/name`. A term without `/` lies inside the directory part or inside the name;
 /// a term with `/` can also span the last `/` (the directory ends with the part before the
 /// term's last `/`, the name starts with the part after it). Names are searched with one
 /// memmem pass over the packed name column, directories by their keys, then every item is
 /// classified in one pass over the packed columns.
-fn search(
+fn scan(
     index: &Index,
     f: &Filters,
     cat: Option<i64>,
-    term: &str,
+    term: Option<&str>,
     offset: u64,
 ) -> Result<(Counts, Vec<i64>)> {
     let data = index.search_data()?;
     let n = data.status.len();
-    // Directories: 1 = the term is inside its path, 2 = the term may span into its names.
-    let span = term.rsplit_once('/');
-    let mut dir_flag = vec![0u8; data.dir_keys.len()];
-    for (d, key) in data.dir_keys.iter().enumerate().skip(1) {
-        if key.contains(term) {
-            dir_flag[d] = 1;
-        } else if let Some((head, _)) = span
-            && key.ends_with(head)
-        {
-            dir_flag[d] = 2;
-        }
+    // Without a term every item matches; the value filters narrow it down.
+    let mut hit = match f.values.any() {
+        true => f.values.mask(index, &data)?,
+        false => vec![true; n],
+    };
+    if let Some(term) = term {
+        search_hits(&data, term, &mut hit);
     }
-    let mut hit = vec![false; n];
-    let mut i = 0usize;
-    for pos in memchr::memmem::find_iter(&data.names, term.as_bytes()) {
-        let pos = pos as u32;
-        while i + 1 < n && data.starts[i + 1] <= pos {
-            i += 1;
-        }
-        hit[i] = true;
-    }
-    let tail = span.map(|(_, t)| t.as_bytes());
     let cat = cat.map(|c| c as u32);
     let want_status = f.status.map(|s| s.code() as u8);
     let mut counts = Counts::default();
     let mut ids: Vec<u32> = Vec::new();
-    for (i, h) in hit.iter().enumerate() {
-        let matched = *h
-            || match dir_flag.get(data.dir[i] as usize) {
-                Some(1) => true,
-                Some(2) => tail.is_some_and(|t| data.name(i).starts_with(t)),
-                _ => false,
-            };
+    for (i, matched) in hit.iter().enumerate() {
         if !matched || cat.is_some_and(|c| data.catalog[i] != c) {
             continue;
         }
@@ -436,6 +465,42 @@ fn search(
     Ok((counts, page))
 }
 
+/// Narrow `hit` (in item order) to the items whose path contains `term`.
+fn search_hits(data: &SearchData, term: &str, hit: &mut [bool]) {
+    let n = data.status.len();
+    // Directories: 1 = the term is inside its path, 2 = the term may span into its names.
+    let span = term.rsplit_once('/');
+    let mut dir_flag = vec![0u8; data.dir_keys.len()];
+    for (d, key) in data.dir_keys.iter().enumerate().skip(1) {
+        if key.contains(term) {
+            dir_flag[d] = 1;
+        } else if let Some((head, _)) = span
+            && key.ends_with(head)
+        {
+            dir_flag[d] = 2;
+        }
+    }
+    let mut in_name = vec![false; n];
+    let mut i = 0usize;
+    for pos in memchr::memmem::find_iter(&data.names, term.as_bytes()) {
+        let pos = pos as u32;
+        while i + 1 < n && data.starts[i + 1] <= pos {
+            i += 1;
+        }
+        in_name[i] = true;
+    }
+    let tail = span.map(|(_, t)| t.as_bytes());
+    for (i, h) in hit.iter_mut().enumerate() {
+        *h = *h
+            && (in_name[i]
+                || match dir_flag.get(data.dir[i] as usize) {
+                    Some(1) => true,
+                    Some(2) => tail.is_some_and(|t| data.name(i).starts_with(t)),
+                    _ => false,
+                });
+    }
+}
+
 /// Full items for a page of ids, in the ids' order, with their duplicates / primary.
 fn load_items(conn: &Connection, ids: &[i64]) -> Result<Vec<MatchItem>> {
     if ids.is_empty() {
@@ -450,7 +515,7 @@ fn load_items(conn: &Connection, ids: &[i64]) -> Result<Vec<MatchItem>> {
         "SELECT i.id, i.status, c.name, i.path, i.size, i.mtime, i.reason_code, i.reason,
                 i.warning, i.source_id, i.codec, i.width, i.height, i.duration, i.target_id,
                 coalesce(i.t_path, i.path), i.t_size, i.t_hls, i.t_status, p.source_id, p.path,
-                i.dup_count
+                i.dup_count, {COLLISION_SQL}
          FROM items i JOIN catalogs c ON c.id = i.catalog
          LEFT JOIN items p ON p.id = i.primary_item
          WHERE i.id IN ({list})"
@@ -507,6 +572,7 @@ fn load_items(conn: &Connection, ids: &[i64]) -> Result<Vec<MatchItem>> {
                     target,
                     duplicates: Vec::new(),
                     primary,
+                    name_collision: r.get(22)?,
                 },
                 r.get::<_, i64>(21)?,
             ))

@@ -38,7 +38,7 @@ use crate::target::Target;
 use stamp::{digest, stamp};
 
 /// Bump when the index's tables or the meaning of a column change: an older index is rebuilt.
-const INDEX_VERSION: i64 = 4;
+const INDEX_VERSION: i64 = 5;
 
 /// The fresh index, opened for reading.
 pub struct Index {
