@@ -8,6 +8,7 @@ import type {
   HistoryParams,
   JobInfo,
   LogLine,
+  MatchingFacets,
   MatchingPage,
   MatchingParams,
   ProblemList,
@@ -38,6 +39,8 @@ export interface Transport {
   readonly kind: "http" | "tauri";
   dashboard(): Promise<Dashboard>;
   matching(p: MatchingParams): Promise<MatchingPage>;
+  /** The values the matching table's filters can take, with their counts (whole table). */
+  matchingFacets(): Promise<MatchingFacets>;
   tree(): Promise<Tree>;
   treeNode(p: TreeParams): Promise<TreeNode>;
   history(p: HistoryParams): Promise<HistoryPage>;
