@@ -16,7 +16,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::error::{Error, Result, SqlContext};
-use crate::index::{Index, SearchData, Status};
+use crate::index::{Index, SearchData};
 
 /// 제외 사유: why a not-synced file is excluded, grouped as the operator thinks of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -194,17 +194,18 @@ fn and(mask: &mut [bool], keep: &[bool]) {
     }
 }
 
-/// Every not-synced item with its [`Reason`] (item ids in path order).
+/// Every not-synced item with its [`Reason`]: the not-synced items are exactly those with one
+/// of these reason codes, which the partial index `items_excluded` holds (so the ids and codes
+/// come from the index alone; its `WHERE` must stay the same text).
 fn excluded(conn: &Connection, data: &SearchData) -> Result<Vec<(i64, Reason)>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT id, reason_code FROM items INDEXED BY items_status WHERE status = ?1",
+            "SELECT id, reason_code FROM items INDEXED BY items_excluded
+             WHERE reason_code IN ('not_hls', 'codec_not_hls', 'subtitle', 'not_video')",
         )
         .ctx("matching reason filter")?;
     let rows = stmt
-        .query_map([Status::NotSynced.code()], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
         .ctx("matching reason filter")?;
     let mut out = Vec::new();
     for row in rows {

@@ -71,9 +71,11 @@ CREATE TABLE counts (
 
 /// Indexes created after the bulk insert (faster than maintaining them row by row). Queries
 /// name the index they use (`INDEXED BY`): one per sort key, carrying status and catalog so a
-/// filter is checked inside the index without reading the table. `items_codec` serves the
-/// matching table's codec filter and its list of codecs (`query::filters`), which would
-/// otherwise read the whole table (docs/benchmarks.md).
+/// filter is checked inside the index without reading the table. `items_codec` and
+/// `items_excluded` serve the matching table's codec and exclusion-reason filters and their
+/// lists (`query::filters`), which would otherwise read the whole table or one table row per
+/// excluded file (docs/benchmarks.md); `items_excluded` holds the not-synced items only (their
+/// reason codes are exactly these four).
 const INDEXES: &str = r#"
 CREATE INDEX items_status ON items(status, id, catalog);
 CREATE INDEX items_catalog ON items(catalog, id, status);
@@ -82,6 +84,8 @@ CREATE INDEX items_mtime ON items(mtime, id, status, catalog);
 CREATE INDEX items_dir ON items(dir_id, id);
 CREATE INDEX items_primary ON items(primary_item) WHERE primary_item IS NOT NULL;
 CREATE INDEX items_codec ON items(codec) WHERE codec IS NOT NULL;
+CREATE INDEX items_excluded ON items(reason_code)
+    WHERE reason_code IN ('not_hls', 'codec_not_hls', 'subtitle', 'not_video');
 CREATE INDEX dirs_parent ON dirs(parent, name);
 "#;
 
