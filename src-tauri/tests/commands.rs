@@ -190,7 +190,10 @@ fn matching_filters_and_their_values_answer_what_the_engine_answers() {
         to_json(nas_sync_engine::query::filters::facets(&cfg).expect("engine facets"))
     );
     // The demo's two events' Part1.mp4 are a name collision.
-    assert!(facets["name_collisions"].as_u64().unwrap_or(0) >= 2, "{facets}");
+    assert!(
+        facets["name_collisions"].as_u64().unwrap_or(0) >= 2,
+        "{facets}"
+    );
     let page = f.ok(
         "get_matching",
         json!({"query": {"collision": true, "ext": "mp4", "per_page": 200}}),

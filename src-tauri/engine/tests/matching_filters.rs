@@ -455,3 +455,30 @@ fn a_wrong_filter_value_is_a_field_level_error() {
     };
     assert_eq!(both(&e.cfg, &empty), both(&e.cfg, &q()));
 }
+
+/// A codec most items have, a rare one, and a codec with a catalog.
+#[test]
+fn a_codec_most_files_have_and_a_rare_one() {
+    let e = env_with(|c| c.probe_media = true);
+    let r = &e.root;
+    for (i, p) in ["A/1.mp4", "A/2.mp4", "B/3.mp4", "B/4.mp4"]
+        .iter()
+        .enumerate()
+    {
+        put_bytes(r, p, &mp4("h264_faststart.mp4", i * 10));
+    }
+    put_bytes(r, "C/5.mp4", &mp4("hevc.mp4", 0));
+    put_sized(r, "C/notes.txt", 10);
+    sync_at(&e, 1);
+    assert_eq!(
+        paths(&e.cfg, &codec("h264")),
+        s(&["A/1.mp4", "A/2.mp4", "B/3.mp4", "B/4.mp4"]),
+        "4 of 6 items"
+    );
+    assert_eq!(paths(&e.cfg, &codec("hevc")), s(&["C/5.mp4"]));
+    let b = MatchingQuery {
+        catalog: Some("B".into()),
+        ..codec("h264")
+    };
+    assert_eq!(paths(&e.cfg, &b), s(&["B/3.mp4", "B/4.mp4"]));
+}

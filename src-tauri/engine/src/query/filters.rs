@@ -162,24 +162,30 @@ impl ValueFilters {
             and(&mut mask, &keep);
         }
         if let Some(codec) = &self.codec {
-            let mut keep = vec![false; n];
-            let mut stmt = index
-                .conn()
-                .prepare_cached("SELECT id FROM items INDEXED BY items_codec WHERE codec = ?1")
-                .ctx("matching codec filter")?;
-            let rows = stmt
-                .query_map([codec], |r| r.get::<_, i64>(0))
-                .ctx("matching codec filter")?;
-            for id in rows {
-                set(&mut keep, id.ctx("matching codec filter")?);
-            }
-            and(&mut mask, &keep);
+            codec_mask(index.conn(), codec, &mut mask)?;
         }
         if self.collision {
             and(&mut mask, &collisions(index.conn(), data)?.0);
         }
         Ok(mask)
     }
+}
+
+/// Clear from `mask` the items whose codec is not `codec`: the ids with that codec come from
+/// the `items_codec` index alone (one index entry per match: ~0.1 s for the 765,000 h264 files
+/// of a probed million, docs/benchmarks.md).
+fn codec_mask(conn: &Connection, codec: &str, mask: &mut [bool]) -> Result<()> {
+    let ctx = "matching codec filter";
+    let mut keep = vec![false; mask.len()];
+    let mut stmt = conn
+        .prepare_cached("SELECT id FROM items INDEXED BY items_codec WHERE codec = ?1")
+        .ctx(ctx)?;
+    let mut rows = stmt.query([codec]).ctx(ctx)?;
+    while let Some(r) = rows.next().ctx(ctx)? {
+        set(&mut keep, r.get::<_, i64>(0).ctx(ctx)?);
+    }
+    and(mask, &keep);
+    Ok(())
 }
 
 fn set(mask: &mut [bool], id: i64) {

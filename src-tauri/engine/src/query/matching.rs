@@ -1,6 +1,7 @@
 //! The 1:1 matching table (PRD 7.3) and the tree view (PRD 7.4), read from the match index
 //! ([`crate::index`]). Pages are index scans; totals and summaries come from stored counts; a
-//! search is one pass over packed in-memory columns.
+//! search or a value filter ([`crate::query::filters`]) is one pass over packed in-memory
+//! columns.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -418,10 +419,11 @@ fn scan(
 ) -> Result<(Counts, Vec<i64>)> {
     let data = index.search_data()?;
     let n = data.status.len();
-    // Without a term every item matches; the value filters narrow it down.
-    let mut hit = match f.values.any() {
-        true => f.values.mask(index, &data)?,
-        false => vec![true; n],
+    // The value filters' items (every item without one), then narrowed by the term.
+    let mut hit = if f.values.any() {
+        f.values.mask(index, &data)?
+    } else {
+        vec![true; n]
     };
     if let Some(term) = term {
         search_hits(&data, term, &mut hit);
@@ -440,18 +442,13 @@ fn scan(
         }
     }
     // `ids` is in path order; other sorts order by their key, ties in path order.
-    let key = |i: u32| -> i64 {
-        let i = i as usize;
-        match f.sort_col {
-            "size" => data.size[i],
-            "mtime" => data.mtime[i],
-            "catalog" => i64::from(data.catalog[i]),
-            "status" => i64::from(data.status[i]),
-            _ => 0,
-        }
-    };
-    if !f.sort_col.is_empty() {
-        ids.sort_by_key(|&i| (key(i), i));
+    // (key, id) pairs are unique, so an unstable sort gives the one order.
+    match f.sort_col {
+        "size" => ids.sort_unstable_by_key(|&i| (data.size[i as usize], i)),
+        "mtime" => ids.sort_unstable_by_key(|&i| (data.mtime[i as usize], i)),
+        "catalog" => ids.sort_unstable_by_key(|&i| (data.catalog[i as usize], i)),
+        "status" => ids.sort_unstable_by_key(|&i| (data.status[i as usize], i)),
+        _ => {}
     }
     if f.desc {
         ids.reverse();
