@@ -499,6 +499,9 @@ fn record_codecs(archive_db: &Path) -> Result<()> {
          WHERE kind = 'video'",
     )
     .step("record the codecs in archive.db")?;
+    // Into the file now, so the first sync does not read a million updated rows from the WAL.
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .step("checkpoint archive.db after the codecs")?;
     Ok(())
 }
 
