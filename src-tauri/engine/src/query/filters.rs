@@ -100,7 +100,8 @@ impl ValueFilters {
         fn nonempty(v: Option<&str>) -> Option<&str> {
             v.map(str::trim).filter(|s| !s.is_empty())
         }
-        let reason = match nonempty(reason) {
+        // Exactly a reason or empty, as the OpenAPI document's enum says.
+        let reason = match reason.filter(|r| !r.is_empty()) {
             None => None,
             Some(r) => Some(Reason::parse(r).ok_or_else(|| {
                 Error::invalid(
@@ -112,21 +113,20 @@ impl ValueFilters {
                 )
             })?),
         };
-        let ext = match nonempty(ext) {
-            None => None,
-            Some(e) => {
-                let e = e.strip_prefix('.').unwrap_or(e).to_lowercase();
-                if e.is_empty() || e.contains(['.', '/', '\\']) || e.chars().count() > 32 {
-                    return Err(Error::invalid(
-                        "ext",
-                        format!(
-                            "ext is one file extension without dots or slashes, e.g. mp4 (got `{}`)",
-                            ext.unwrap_or_default()
-                        ),
-                    ));
-                }
-                Some(e)
+        // The OpenAPI document states the same rule as a pattern: `^\s*\.?[^./\\]{0,32}\s*$`.
+        let ext = match nonempty(ext).map(|e| e.strip_prefix('.').unwrap_or(e)) {
+            None | Some("") => None,
+            Some(e) if e.contains(['.', '/', '\\']) || e.chars().count() > 32 => {
+                return Err(Error::invalid(
+                    "ext",
+                    format!(
+                        "ext is one file extension (at most 32 characters) without dots or \
+                         slashes, e.g. mp4 (got `{}`)",
+                        ext.unwrap_or_default()
+                    ),
+                ));
             }
+            Some(e) => Some(e.to_lowercase()),
         };
         let codec = nonempty(codec).map(str::to_string);
         Ok(ValueFilters {
@@ -418,8 +418,7 @@ mod tests {
 
     #[test]
     fn filter_values_are_checked_with_a_field_level_message() {
-        let f =
-            ValueFilters::parse(Some(" mxf "), Some(".MP4"), Some("h264"), true).expect("valid");
+        let f = ValueFilters::parse(Some("mxf"), Some(" .MP4"), Some("h264"), true).expect("valid");
         assert_eq!(f.reason, Some(Reason::Mxf));
         assert_eq!(f.ext.as_deref(), Some("mp4"));
         assert_eq!(f.codec.as_deref(), Some("h264"));
@@ -429,11 +428,13 @@ mod tests {
                 .expect("empty is no filter")
                 .any()
         );
+        let long = "x".repeat(33);
         for (reason, ext, field) in [
             (Some("avi"), None, "reason"),
+            (Some(" mxf"), None, "reason"),
             (None, Some("tar.gz"), "ext"),
             (None, Some("a/b"), "ext"),
-            (None, Some("."), "ext"),
+            (None, Some(long.as_str()), "ext"),
         ] {
             match ValueFilters::parse(reason, ext, None, false) {
                 Err(Error::Invalid { field: f, .. }) => assert_eq!(f, field),

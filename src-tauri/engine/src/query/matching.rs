@@ -255,7 +255,8 @@ fn resolve(index: &Index, q: &MatchingQuery) -> Result<Filters> {
     if page < 1 {
         return Err(Error::invalid("page", "page starts at 1 (got 0)"));
     }
-    let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    // Exactly a status or empty (the OpenAPI document's enum): ` synced` is not one.
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
             Error::invalid(
