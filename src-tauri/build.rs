@@ -8,6 +8,7 @@ use std::path::Path;
 const COMMANDS: &[&str] = &[
     "get_dashboard",
     "get_matching",
+    "get_matching_facets",
     "get_tree",
     "get_tree_node",
     "get_history",

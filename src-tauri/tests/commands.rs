@@ -180,6 +180,56 @@ fn matching_tree_and_history_answer_what_the_engine_answers() {
 }
 
 #[test]
+fn matching_filters_and_their_values_answer_what_the_engine_answers() {
+    let f = fixture(true);
+    f.sync();
+    let cfg = f.cfg();
+    let facets = f.ok("get_matching_facets", json!({}));
+    assert_eq!(
+        facets,
+        to_json(nas_sync_engine::query::filters::facets(&cfg).expect("engine facets"))
+    );
+    // The demo's two events' Part1.mp4 are a name collision.
+    assert!(
+        facets["name_collisions"].as_u64().unwrap_or(0) >= 2,
+        "{facets}"
+    );
+    let page = f.ok(
+        "get_matching",
+        json!({"query": {"collision": true, "ext": "mp4", "per_page": 200}}),
+    );
+    let engine = matching::matching(
+        &cfg,
+        &matching::MatchingQuery {
+            collision: true,
+            ext: Some("mp4".into()),
+            per_page: Some(200),
+            ..Default::default()
+        },
+    )
+    .expect("engine matching");
+    assert_eq!(page, to_json(&engine));
+    let flagged: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["name_collision"] == true)
+        .filter_map(|i| i["source"]["path"].as_str())
+        .collect();
+    assert!(
+        flagged.contains(&"WSOP/2024/Main Event/Part1.mp4"),
+        "{flagged:?}"
+    );
+    let mxf = f.ok("get_matching", json!({"query": {"reason": "mxf"}}));
+    assert_eq!(mxf["total"], facets["reasons"][0]["count"], "{mxf}");
+    let e = f.err("get_matching", json!({"query": {"reason": "avi"}}));
+    assert_eq!(
+        (&e["code"], &e["field"]),
+        (&json!("invalid_argument"), &json!("reason"))
+    );
+}
+
+#[test]
 fn errors_arrive_as_code_and_message() {
     let f = fixture(true);
     let e = f.err("get_job", json!({"id": 999}));

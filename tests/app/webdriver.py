@@ -1,6 +1,7 @@
 """WebDriver E2E of the real desktop app (WebKitWebDriver, plain W3C over HTTP).
 
-On a demo archive synced by the CLI: the dashboard shows the CLI's numbers; a sync started from the
+On a demo archive synced by the CLI: the dashboard shows the CLI's numbers, and its 같은 이름 다른 크기
+link opens the matching table filtered to the name collisions; a sync started from the
 window's button writes log lines that the 실시간 로그 screen shows; a file added to the archive
 reaches the dashboard without a click (watcher); with the share gone, a sync raises an error toast
 (tests/app/fake_notifications.py is the notification server) and clicking it brings the window to
@@ -54,6 +55,8 @@ subprocess.run([nas, "demo", "--dir", f"{work}/demo", "--files", "300"], check=T
 subprocess.run([nas, "--config", cfg, "-q", "sync"], check=True, env=env)
 cli = json.loads(subprocess.run([nas, "--config", cfg, "--json", "dashboard"], check=True, env=env,
                                 capture_output=True).stdout)
+facets = json.loads(subprocess.run([nas, "--config", cfg, "--json", "matching", "--facets"], check=True,
+                                   env=env, capture_output=True).stdout)
 
 
 def note(msg):
@@ -190,6 +193,19 @@ try:
     wait(f"target total {want_tgt} (CLI)", lambda: attr('[data-testid="target-total"]', "data-value") == want_tgt)
     src, tgt = want_src, want_tgt
     note(f"dashboard = CLI: source {src}, target {tgt}")
+
+    # 같은 이름 다른 크기 N건: the CLI's count on the dashboard; its link opens the table filtered to
+    # the name collisions (get_matching_facets and get_matching through the window's IPC).
+    n = str(facets["name_collisions"])
+    wait(f"같은 이름 다른 크기 {n}건 (CLI)", lambda: attr('[data-testid="dashboard-collisions"]', "data-count") == n)
+    click("[data-testid=dashboard-collisions]", "the collision link clicked")
+    wait("the matching table with the collision filter",
+         lambda: script("return location.pathname + location.search") == "/matching?collision=1")
+    wait(f"{n} flagged rows", lambda: attr('[data-testid="matching-total"]', "data-total") == n
+         and count('[data-testid="collision-flag"]') == count('[data-testid="matching-row"]') > 0)
+    note(f"name collisions: dashboard = CLI = the filtered table ({n})")
+    go("/dashboard")
+    wait("dashboard after the table", lambda: attr('[data-testid="source-total"]', "data-value"))
 
     click("[data-testid=sync-card-run]", "sync button clicked")
     go("/logs")

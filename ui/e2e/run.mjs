@@ -503,6 +503,92 @@ test("CSV export of the matching table with a filter: every page, BOM, Korean he
   await page.getByTestId("export-close").click();
 });
 
+test("matching filters: 제외 사유, 확장자, 코덱 and 같은 이름·다른 크기 pick rows as the CLI does, in the URL", async () => {
+  const facets = cli(dir, ["matching", "--facets"]);
+  const srcPaths = (j) => j.items.filter((i) => i.source).map((i) => i.source.path);
+  const paths = () => texts(page.getByTestId("source-path"));
+  const param = (k) => new URL(page.url()).searchParams.get(k);
+  const total = async () => Number(await page.getByTestId("matching-total").getAttribute("data-total"));
+  await page.goto(srv.url + "/matching");
+  await page.getByTestId("matching-table").waitFor();
+  // The lists offer what the archive has, with the counts of the whole table.
+  await until(async () => (await page.getByTestId("ext-filter").locator("option").count()) === facets.extensions.length + 1, "the extension list is filled");
+  eq((await page.getByTestId("ext-filter").locator("option").allInnerTexts()).slice(1), facets.extensions.map((e) => `.${e.value} (${e.count})`), "extension options");
+  eq((await page.getByTestId("codec-filter").locator("option").allInnerTexts()).slice(1), facets.codecs.map((c) => `${c.value} (${c.count})`), "codec options");
+  eq((await page.getByTestId("reason-filter").locator("option").allInnerTexts()).length, 6, "전체 + five reasons");
+  // 제외 사유: mxf.
+  await page.getByTestId("reason-filter").selectOption("mxf");
+  await until(async () => param("reason") === "mxf", "reason in the URL");
+  let want = cli(dir, ["matching", "--reason", "mxf"]);
+  assert(want.total > 0, "the demo has mxf files");
+  eq(want.total, facets.reasons.find((r) => r.value === "mxf").count, "the list's count is what the filter finds");
+  await until(async () => JSON.stringify(await paths()) === JSON.stringify(srcPaths(want)), "mxf rows equal the CLI");
+  eq(await total(), want.total, "mxf total");
+  const st = await page.getByTestId("matching-row").evaluateAll((els) => els.map((e) => e.dataset.status));
+  assert(st.every((s) => s === "not_synced"), `excluded files only: ${st}`);
+  assert((await paths()).every((p) => p.toLowerCase().endsWith(".mxf")), "only .mxf files");
+  // 확장자 + 코덱 together (the reason cleared).
+  const codec = facets.codecs[0].value;
+  await page.getByTestId("reason-filter").selectOption("");
+  await page.getByTestId("ext-filter").selectOption("mp4");
+  await page.getByTestId("codec-filter").selectOption(codec);
+  await until(async () => !param("reason") && param("ext") === "mp4" && param("codec") === codec, "ext and codec in the URL");
+  want = cli(dir, ["matching", "--ext", "mp4", "--codec", codec]);
+  await until(async () => JSON.stringify(await paths()) === JSON.stringify(srcPaths(want)), "mp4 + codec rows equal the CLI");
+  await until(async () => (await total()) === want.total, "mp4 + codec total");
+  await page.getByTestId("clear-value-filters").click();
+  await until(async () => !param("ext") && !param("codec"), "filters cleared from the URL");
+  // 같은 이름·다른 크기: the demo's two events' Part1.mp4 (and any other name collision).
+  await page.getByTestId("collision-filter").click();
+  await until(async () => param("collision") === "1", "collision in the URL");
+  want = cli(dir, ["matching", "--collision"]);
+  eq(want.total, facets.name_collisions, "the filter finds the counted collisions");
+  assert(srcPaths(want).includes("WSOP/2024/Main Event/Part1.mp4") && srcPaths(want).includes("WSOP/2024/Ladies Event/Part1.mp4"), `the Part1.mp4 pair: ${srcPaths(want)}`);
+  await until(async () => JSON.stringify(await paths()) === JSON.stringify(srcPaths(want)), "collision rows equal the CLI");
+  eq(await page.getByTestId("collision-filter").getAttribute("aria-pressed"), "true", "the toggle shows it is on");
+  eq(Number((await page.getByTestId("collision-filter-count").innerText()).replace(/,/g, "")), facets.name_collisions, "the toggle's count");
+  eq(await page.getByTestId("collision-flag").count(), await page.getByTestId("matching-row").count(), "every row carries the flag");
+  // The flag says what it means: a name collision, not a copy.
+  const flag = page.locator('[data-testid="matching-row"]', { hasText: "Main Event/Part1.mp4" }).getByTestId("collision-flag");
+  await flag.hover();
+  const tip = flag.getByTestId("collision-tooltip");
+  await until(async () => await tip.isVisible(), "the tooltip shows on hover");
+  assert((await tip.innerText()).includes("사본이 아니라"), "the tooltip says it is not a copy");
+  // A copy is not flagged: the demo's backups are byte copies.
+  assert(srcPaths(want).every((p) => !p.includes("/Backup/")), "no backup copy is flagged");
+  // The filters survive a reload (they are the URL).
+  const before = page.url();
+  await page.reload();
+  await page.getByTestId("matching-table").waitFor();
+  eq(page.url(), before, "URL kept");
+  await until(async () => JSON.stringify(await paths()) === JSON.stringify(srcPaths(want)), "rows kept after reload");
+  // With an extension too (the lists show which filters are on), for the screenshot.
+  await page.getByTestId("ext-filter").selectOption("mp4");
+  await until(async () => param("ext") === "mp4" && param("collision") === "1", "ext and collision in the URL");
+  want = cli(dir, ["matching", "--collision", "--ext", "mp4"]);
+  await until(async () => JSON.stringify(await paths()) === JSON.stringify(srcPaths(want)), "collision + mp4 rows equal the CLI");
+  await flag.hover();
+  await until(async () => await tip.isVisible(), "the tooltip shows on hover after the reload");
+  await shot(page, "matching-filters", false);
+  await page.mouse.move(0, 0);
+});
+
+test("dashboard: 같은 이름 다른 크기 N건 opens the table filtered to the name collisions", async () => {
+  const facets = cli(dir, ["matching", "--facets"]);
+  assert(facets.name_collisions > 0, "the demo has name collisions");
+  await page.goto(srv.url + "/");
+  const link = page.getByTestId("dashboard-collisions");
+  await link.waitFor();
+  eq(Number(await link.getAttribute("data-count")), facets.name_collisions, "the dashboard's count");
+  assert((await link.innerText()).includes(`같은 이름 다른 크기 ${facets.name_collisions}건`), await link.innerText());
+  await link.click();
+  await until(async () => new URL(page.url()).pathname.endsWith("/matching") && new URL(page.url()).searchParams.get("collision") === "1", "the table with the collision filter");
+  await page.getByTestId("matching-table").waitFor();
+  await until(async () => Number(await page.getByTestId("matching-total").getAttribute("data-total")) === facets.name_collisions, "the table counts the same collisions");
+  eq(await page.getByTestId("collision-filter").getAttribute("aria-pressed"), "true", "the filter is on");
+  eq(await page.getByTestId("collision-flag").count(), await page.getByTestId("matching-row").count(), "every row is flagged");
+});
+
 test("tree view: lazy folders with counts, Source vs Target", async () => {
   const root = cli(dir, ["tree", "--path", ""]);
   await page.goto(srv.url + "/matching");

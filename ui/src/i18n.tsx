@@ -88,6 +88,32 @@ export const statusIcon: Record<MatchStatus, GlyphName> = {
   not_synced: "❌",
 };
 
+/** 제외 사유: the matching table's `reason` filter values, as the operator reads them. */
+export function reasonLabel(r: string, t: T): string {
+  switch (r) {
+    case "mxf":
+      return t("MXF 형식", "MXF format");
+    case "mkv":
+      return t("MKV 형식", "MKV format");
+    case "codec":
+      return t("HLS 비호환 코덱", "Codec HLS cannot play");
+    case "subtitle":
+      return t("자막 파일", "Subtitle file");
+    case "other":
+      return t("기타 (다른 형식·영상 아님)", "Other (other format, not a video)");
+    default:
+      return r;
+  }
+}
+
+/** 같은 이름, 다른 크기: the flag's name and what it means (the row's tooltip, the filter's title). */
+export const collisionLabel = (t: T) => t("같은 이름·다른 크기", "Same name, different size");
+export const collisionHelp = (t: T) =>
+  t(
+    "이름은 같지만 크기가 다른 파일입니다. 사본이 아니라 다른 영상일 수 있습니다 (예: 두 이벤트의 Part1.mp4). OTT 플랫폼에는 같은 이름 중 대표 파일 하나만 올라가니, 이름을 바꿔야 하는지 확인하세요.",
+    "These files share a name but differ in size: not copies, possibly different videos (e.g. Part1.mp4 of two events). Only one file per name reaches the OTT platform; check whether one should be renamed.",
+  );
+
 export function monitorLabel(s: StatusKind, t: T): string {
   switch (s) {
     case "ok":

@@ -288,6 +288,10 @@ pub fn run(args: &Args, dir: &Path, command: String, log: &Log) -> Result<Report
         written == 0,
     ));
 
+    // The files hold no media and the probe is off; the codec filter of the queries needs
+    // codecs, so archive.db gets what a probe would have recorded (not timed).
+    record_codecs(&archive_db)?;
+
     // 5. First sync into an empty Target, then the index rebuild it causes.
     log.say("5/7 first sync into an empty pokervod.db");
     let (sync_time, first_sync) = timed(|| {
@@ -494,6 +498,29 @@ pub fn run(args: &Args, dir: &Path, command: String, log: &Log) -> Result<Report
         counts,
         notes,
     })
+}
+
+/// Codecs as the media probe would have recorded them: mxf `mpeg2video`; every other video
+/// `h264`, except `hevc` on about 15 %, `av1` on 2 % and no codec (not probed) on 3 %. Keyed by
+/// size, so a backup copy has its original's codec.
+fn record_codecs(archive_db: &Path) -> Result<()> {
+    let c = rusqlite::Connection::open(archive_db).step("open archive.db for the codecs")?;
+    c.busy_timeout(std::time::Duration::from_secs(60))
+        .step("codecs busy_timeout")?;
+    c.execute_batch(
+        "UPDATE files SET codec = CASE
+             WHEN ext = 'mxf' THEN 'mpeg2video'
+             WHEN size % 100 < 3 THEN NULL
+             WHEN size % 100 < 18 THEN 'hevc'
+             WHEN size % 100 < 20 THEN 'av1'
+             ELSE 'h264' END
+         WHERE kind = 'video'",
+    )
+    .step("record the codecs in archive.db")?;
+    // Into the file now, so the first sync does not read a million updated rows from the WAL.
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .step("checkpoint archive.db after the codecs")?;
+    Ok(())
 }
 
 /// How long an `Index::open` took and what it did (rebuilt, updated in place, nothing).

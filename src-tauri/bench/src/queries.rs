@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use nas_sync_engine::Config;
 use nas_sync_engine::index::{Index, Status};
 use nas_sync_engine::matching::{self, MatchingPage, MatchingQuery};
+use nas_sync_engine::query::filters;
 use nas_sync_engine::query::{self, HistoryFilter};
 use serde_json::json;
 
@@ -23,6 +24,9 @@ const DASHBOARD_P95_MS: f64 = 20.0;
 const MATCHING_P95_MS: f64 = 50.0;
 const SEARCH_P95_MS: f64 = 150.0;
 const TREE_P95_MS: f64 = 10.0;
+/// A value filter (reason, extension, codec, name collision) or the list of their values: the
+/// slowest the screen may feel at a million items.
+const FILTER_P95_MS: f64 = 300.0;
 
 pub struct QueryResults {
     pub rows: Vec<Row>,
@@ -138,6 +142,127 @@ fn tree_paths(index: &Index) -> Result<(Vec<String>, Vec<String>)> {
 
 fn page_counts(page: &MatchingPage) -> serde_json::Value {
     json!({"total": page.total, "first_page_items": page.items.len()})
+}
+
+/// The matching table's value filters (first pages, a combination on a deeper page) and the
+/// list of their values (`facets`), both ways.
+fn measure_filters(ll: &mut LongLived<'_>, q: u32) -> Result<(Vec<Row>, serde_json::Value)> {
+    let base = MatchingQuery::default;
+    let reason = |i: u32| MatchingQuery {
+        reason: Some(if i.is_multiple_of(2) { "mxf" } else { "mkv" }.into()),
+        ..base()
+    };
+    let ext_common = |_| MatchingQuery {
+        ext: Some("mp4".into()),
+        ..base()
+    };
+    let ext_rare = |_| MatchingQuery {
+        ext: Some("ts".into()),
+        ..base()
+    };
+    let codec = |_| MatchingQuery {
+        codec: Some("hevc".into()),
+        ..base()
+    };
+    let collision = |_| MatchingQuery {
+        collision: true,
+        ..base()
+    };
+    let combined = |i: u32| MatchingQuery {
+        ext: Some("mp4".into()),
+        codec: Some("h264".into()),
+        catalog: Some("WSOP".into()),
+        sort: Some("size".into()),
+        desc: true,
+        page: Some(50 + i % 10),
+        ..base()
+    };
+    let searched = |_| MatchingQuery {
+        search: Some(COMMON_TERM.into()),
+        codec: Some("hevc".into()),
+        ..base()
+    };
+    let measured = measure_matching(
+        ll,
+        q,
+        &[
+            &reason,
+            &ext_common,
+            &ext_rare,
+            &codec,
+            &collision,
+            &combined,
+            &searched,
+        ],
+    )?;
+    let mut rows = Vec::new();
+    let mut counts = serde_json::Map::new();
+    for ((key, name), (per, long, page)) in [
+        (
+            "filter_reason",
+            "matching: first page, reason mxf / mkv in turn",
+        ),
+        ("filter_ext_common", "matching: first page, extension mp4"),
+        ("filter_ext_rare", "matching: first page, extension ts"),
+        ("filter_codec", "matching: first page, codec hevc"),
+        (
+            "filter_collision",
+            "matching: first page, 같은 이름, 다른 크기 (name collisions)",
+        ),
+        (
+            "filter_combined",
+            "matching: mp4 + h264 + catalog WSOP, by size desc, pages 50–59",
+        ),
+        (
+            "filter_search_codec",
+            "matching: search `하이라이트` + codec hevc, first page",
+        ),
+    ]
+    .into_iter()
+    .zip(measured)
+    {
+        counts.insert(key.to_string(), page_counts(&page));
+        rows.push(Row::query(
+            key,
+            &format!("{name} ({} items)", fmt_count(page.total)),
+            per,
+            Some(long),
+            Some(FILTER_P95_MS),
+        ));
+    }
+    let mut per_call = Vec::new();
+    let mut long_lived = Vec::new();
+    let mut first = None;
+    for _ in 0..q {
+        per_call.push(sample_ms(|| {
+            let f = filters::facets(ll.cfg).step("facets")?;
+            first.get_or_insert(f);
+            Ok(())
+        })?);
+        long_lived.push(sample_ms(|| {
+            ll.refresh()?;
+            filters::facets_in(&ll.index).step("facets_in")?;
+            Ok(())
+        })?);
+    }
+    let facets = first.ok_or_else(|| BenchError::Check("no query ran (--queries 0?)".into()))?;
+    rows.push(Row::query(
+        "filter_facets",
+        &format!(
+            "filter values (`facets`: {} extensions, {} codecs, {} name collisions)",
+            facets.extensions.len(),
+            facets.codecs.len(),
+            fmt_count(facets.name_collisions)
+        ),
+        Latency::from_samples(per_call),
+        Some(Latency::from_samples(long_lived)),
+        Some(FILTER_P95_MS),
+    ));
+    counts.insert(
+        "facets".into(),
+        serde_json::to_value(&facets).unwrap_or_default(),
+    );
+    Ok((rows, serde_json::Value::Object(counts)))
 }
 
 pub fn run(
@@ -341,6 +466,10 @@ pub fn run(
         Some(SEARCH_P95_MS),
     ));
 
+    log.say("query: matching, value filters");
+    let (filter_rows, filter_counts) = measure_filters(&mut ll, q)?;
+    rows.extend(filter_rows);
+
     log.say("query: tree nodes");
     let (catalogs, leaves) = tree_paths(&ll.index)?;
     if catalogs.is_empty() || leaves.is_empty() {
@@ -415,6 +544,7 @@ pub fn run(
         },
         "tree": {"catalogs": catalogs, "leaves": leaves},
         "history_items": history_items,
+        "filters": filter_counts,
         "index_rebuilds_during_queries": ll.rebuilds,
     });
     Ok(QueryResults {

@@ -36,6 +36,14 @@ const ROWS: &[&str] = &[
     "sort_size_deep_page",
     "search_rare",
     "search_common",
+    "filter_reason",
+    "filter_ext_common",
+    "filter_ext_rare",
+    "filter_codec",
+    "filter_collision",
+    "filter_combined",
+    "filter_search_codec",
+    "filter_facets",
     "tree_root",
     "tree_catalog",
     "tree_leaf",
@@ -202,9 +210,39 @@ fn small_run_completes_with_consistent_counts() {
         "nothing changes the inputs while the queries run"
     );
 
+    // The value filters find what the list of their values counts: the codecs recorded before
+    // the first sync, the mp4 files, and the name collisions the churn made (grown files whose
+    // backup copy kept the old size).
+    let f = &c["queries"]["filters"];
+    let facet = |list: &str, value: &str| -> u64 {
+        f["facets"][list]
+            .as_array()
+            .and_then(|v| v.iter().find(|x| x["value"] == value))
+            .and_then(|x| x["count"].as_u64())
+            .unwrap_or_else(|| panic!("facets.{list} has no {value}: {}", f["facets"]))
+    };
+    assert_eq!(u(f, "/filter_codec/total"), facet("codecs", "hevc"));
+    assert!(facet("codecs", "hevc") > 0 && facet("codecs", "h264") > 0);
+    assert_eq!(u(f, "/filter_ext_common/total"), facet("extensions", "mp4"));
+    assert_eq!(u(f, "/filter_ext_rare/total"), facet("extensions", "ts"));
+    assert_eq!(
+        u(f, "/filter_collision/total"),
+        u(f, "/facets/name_collisions")
+    );
+    assert!(
+        u(f, "/facets/name_collisions") > 0,
+        "the grown files collide with their backups"
+    );
+    assert_eq!(
+        facet("reasons", "mxf") + facet("reasons", "mkv"),
+        u(c, "/queries/statuses/not_synced/total"),
+        "every not-synced item is an mxf or an mkv"
+    );
+
     // Query rows carry both columns where the brief asks for both.
     for key in ROWS.iter().filter(|k| {
-        k.starts_with("matching_")
+        k.starts_with("filter_")
+            || k.starts_with("matching_")
             || k.starts_with("sort_")
             || k.starts_with("search_")
             || k.starts_with("tree_")

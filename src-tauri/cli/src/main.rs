@@ -20,6 +20,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::{Parser, Subcommand};
 use nas_sync_engine::clock::SystemClock;
+use nas_sync_engine::query::filters;
 use nas_sync_engine::runtime::after_job::{IndexStep, after_job};
 use nas_sync_engine::scan::{self, ScanOptions};
 use nas_sync_engine::sync::{self, SyncOptions};
@@ -126,6 +127,24 @@ enum Command {
         /// Case-insensitive substring of the path (Hangul NFC/NFD alike; % and _ are literal).
         #[arg(long)]
         search: Option<String>,
+        /// 제외 사유: mxf, mkv, codec (an HLS extension whose codec HLS cannot play), subtitle
+        /// or other.
+        #[arg(long)]
+        reason: Option<String>,
+        /// 확장자: only files with this extension (mp4, mxf, …; any case).
+        #[arg(long)]
+        ext: Option<String>,
+        /// 코덱: only files whose probed video codec is this (h264, hevc, …).
+        #[arg(long)]
+        codec: Option<String>,
+        /// 같은 이름, 다른 크기: only duplicate-name groups whose files differ in size (a name
+        /// collision, not a copy).
+        #[arg(long)]
+        collision: bool,
+        /// Instead of a page: the values the filters can take, with their counts (extensions,
+        /// codecs, exclusion reasons, name collisions).
+        #[arg(long)]
+        facets: bool,
         /// path, size, mtime, catalog or status (default path).
         #[arg(long)]
         sort: Option<String>,
@@ -626,6 +645,11 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             status,
             catalog,
             search,
+            reason,
+            ext,
+            codec,
+            collision,
+            facets,
             sort,
             desc,
             page,
@@ -633,10 +657,17 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
             export,
         } => {
             let cfg = load_config(cli)?;
+            if *facets {
+                return Ok(output::matching_facets(&filters::facets(&cfg)?));
+            }
             let q = matching::MatchingQuery {
                 status: status.clone(),
                 catalog: catalog.clone(),
                 search: search.clone(),
+                reason: reason.clone(),
+                ext: ext.clone(),
+                codec: codec.clone(),
+                collision: *collision,
                 sort: sort.clone(),
                 desc: *desc,
                 page: *page,

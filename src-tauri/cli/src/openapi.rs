@@ -13,6 +13,7 @@ use serde_json::Value;
 use nas_sync_engine::ErrorBody;
 use nas_sync_engine::archive::ProblemList;
 use nas_sync_engine::matching::{MatchingPage, Tree, TreeNode};
+use nas_sync_engine::query::filters::MatchingFacets;
 use nas_sync_engine::query::{Dashboard, HistoryPage};
 use nas_sync_engine::runtime::actions::{
     DemoStarted, PinCheck, RootTest, SettingsSaved, SettingsView,
@@ -42,6 +43,7 @@ pub fn document() -> Value {
         .into_generator();
     generator.subschema_for::<Dashboard>();
     generator.subschema_for::<MatchingPage>();
+    generator.subschema_for::<MatchingFacets>();
     generator.subschema_for::<Tree>();
     generator.subschema_for::<TreeNode>();
     generator.subschema_for::<HistoryPage>();

@@ -8,6 +8,7 @@ use nas_sync_engine::demo::DemoReport;
 use nas_sync_engine::index::Status;
 use nas_sync_engine::matching::{MatchingPage, NodeCounts, Tree, TreeDir, TreeNode};
 use nas_sync_engine::query::Dashboard;
+use nas_sync_engine::query::filters::{FacetCount, MatchingFacets};
 use nas_sync_engine::reconcile::{ReconcileReport, Section};
 use nas_sync_engine::scan::{ScanIssue, ScanProgress, ScanReport};
 use nas_sync_engine::sync::SyncReport;
@@ -614,12 +615,51 @@ pub fn matching(p: &MatchingPage) -> Outcome {
         if !matches!(i.status, Status::Synced) {
             let _ = writeln!(out, "{}{}", pad("", 31), i.reason);
         }
+        if i.name_collision {
+            let _ = writeln!(
+                out,
+                "{}같은 이름, 다른 크기 — 사본이 아닌 다른 파일 / name collision, not a copy",
+                pad("", 31)
+            );
+        }
         for d in &i.duplicates {
             let _ = writeln!(out, "{}+ 중복 {}", pad("", 31), d.path);
         }
     }
     Outcome {
         json: json(p),
+        human: out,
+        code: 0,
+    }
+}
+
+/// `matching --facets`: what each filter can take, with its count.
+pub fn matching_facets(f: &MatchingFacets) -> Outcome {
+    let mut out = String::new();
+    let list = |v: &[FacetCount]| -> String {
+        if v.is_empty() {
+            return "-".into();
+        }
+        v.iter()
+            .map(|c| format!("{} {}", c.value, group(c.count)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(out, "제외 사유 / reason (--reason): {}", list(&f.reasons));
+    let _ = writeln!(
+        out,
+        "확장자 / extension (--ext):    {}",
+        list(&f.extensions)
+    );
+    let _ = writeln!(out, "코덱 / codec (--codec):        {}", list(&f.codecs));
+    let _ = writeln!(
+        out,
+        "같은 이름, 다른 크기 / name collisions (--collision): {} files in {} groups",
+        group(f.name_collisions),
+        group(f.collision_groups)
+    );
+    Outcome {
+        json: json(f),
         human: out,
         code: 0,
     }

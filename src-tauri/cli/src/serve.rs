@@ -299,6 +299,7 @@ fn router(state: Service, access: Arc<Access>, ui_dir: Option<&std::path::Path>)
         .route("/api/dashboard", get(dashboard))
         .route("/api/matching", get(matching_page))
         .route("/api/matching/tree", get(tree))
+        .route("/api/matching/facets", get(matching_facets))
         .route("/api/matching/export.csv", get(export_matching))
         .route("/api/history", get(history))
         .route("/api/history/export.csv", get(export_history))
@@ -367,6 +368,11 @@ async fn matching_page(
 ) -> ApiResult {
     let Query(q) = q.map_err(query_error)?;
     ok(call(&s, move |s| s.matching(&q)).await?)
+}
+
+/// The values the matching table's filters offer, with their counts.
+async fn matching_facets(State(s): State<Service>) -> ApiResult {
+    ok(call(&s, |s| s.matching_facets()).await?)
 }
 
 /// `?path=` asks for one folder of the lazy tree; without it, the whole tree.

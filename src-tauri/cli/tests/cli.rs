@@ -1365,6 +1365,112 @@ fn matching_json_has_the_prd_shape_and_bad_paging_exits_2() {
 }
 
 #[test]
+fn matching_filter_flags_pick_reasons_extensions_and_name_collisions() {
+    let fx = Fx::new("");
+    let t = 1_700_000_000;
+    // Two events' Part1.mp4 differ in size (a collision); the backup is the same size (a copy).
+    fx.put_sized("WSOP/2024/Main Event/Part1.mp4", 5000, t);
+    fx.put_sized("WSOP/2024/Ladies Event/Part1.mp4", 6000, t + 1);
+    fx.put_sized("HCL/EP1.mp4", 3000, t + 2);
+    fx.put_sized("HCL/Backup/EP1.mp4", 3000, t + 3);
+    fx.put("PAD/Special.mxf");
+    fx.put("PAD/old.mkv");
+    fx.put("PAD/notes.srt");
+    fx.run(&["sync"]).assert_code(0, "sync");
+    let paths = |args: &[&str]| -> (Value, Vec<String>) {
+        let mut all = vec!["--json", "matching"];
+        all.extend_from_slice(args);
+        let r = fx.run(&all);
+        r.assert_code(0, &all.join(" "));
+        let j = r.json();
+        let p = j["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["source"]["path"].as_str().unwrap_or_default().to_string())
+            .collect();
+        (j, p)
+    };
+    let (j, p) = paths(&["--collision"]);
+    assert_eq!(
+        p,
+        [
+            "WSOP/2024/Ladies Event/Part1.mp4",
+            "WSOP/2024/Main Event/Part1.mp4"
+        ],
+        "{j}"
+    );
+    assert!(
+        j["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["name_collision"] == true),
+        "{j}"
+    );
+    let (all, _) = paths(&[]);
+    for it in all["items"].as_array().expect("items") {
+        let path = it["source"]["path"].as_str().unwrap_or_default();
+        assert_eq!(
+            it["name_collision"],
+            path.contains("Part1"),
+            "{path}: the copy HCL/Backup/EP1.mp4 is not a collision"
+        );
+    }
+    assert_eq!(paths(&["--reason", "mxf"]).1, ["PAD/Special.mxf"]);
+    assert_eq!(paths(&["--reason", "subtitle"]).1, ["PAD/notes.srt"]);
+    assert_eq!(paths(&["--ext", "MKV"]).1, ["PAD/old.mkv"]);
+    assert_eq!(
+        paths(&["--ext", "mp4", "--catalog", "HCL"]).1,
+        ["HCL/Backup/EP1.mp4", "HCL/EP1.mp4"]
+    );
+    // The values the filters offer, with the counts they find.
+    let f = fx.run(&["--json", "matching", "--facets"]);
+    f.assert_code(0, "matching --facets");
+    let f = f.json();
+    assert_eq!(
+        f["reasons"][0],
+        serde_json::json!({"value": "mxf", "count": 1}),
+        "{f}"
+    );
+    assert_eq!(
+        f["extensions"][0],
+        serde_json::json!({"value": "mp4", "count": 4}),
+        "{f}"
+    );
+    assert_eq!(f["name_collisions"], 2, "{f}");
+    assert_eq!(f["collision_groups"], 1, "{f}");
+    // People read the flag and the lists in Korean.
+    let human = fx.run(&["matching", "--collision"]);
+    assert!(
+        human.stdout.contains("같은 이름, 다른 크기"),
+        "{}",
+        human.stdout
+    );
+    let human = fx.run(&["matching", "--facets"]);
+    assert!(
+        human.stdout.contains("확장자") && human.stdout.contains("mp4 4"),
+        "{}",
+        human.stdout
+    );
+    // A wrong value is a usage error that names the field.
+    let bad = fx.run(&["--json", "matching", "--reason", "avi"]);
+    bad.assert_code(2, "unknown reason");
+    let msg = bad.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(msg.starts_with("reason must be one of mxf, mkv"), "{msg}");
+    let bad = fx.run(&["--json", "matching", "--ext", "tar.gz"]);
+    bad.assert_code(2, "an extension with a dot");
+    let msg = bad.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(msg.starts_with("ext is one file extension"), "{msg}");
+}
+
+#[test]
 fn tree_full_refuses_above_the_limit_and_points_to_the_lazy_form() {
     let fx = Fx::new("tree_full_limit = 2");
     fx.put("WSOP/2024/a.mp4");

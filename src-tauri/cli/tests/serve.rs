@@ -416,6 +416,7 @@ fn every_endpoint_answers_in_the_prd_shapes_and_equals_the_cli() {
         "/api/dashboard",
         "/api/matching",
         "/api/matching/tree",
+        "/api/matching/facets",
         "/api/history",
         "/api/problems",
         "/api/problems/{id}/retry",
@@ -436,6 +437,92 @@ fn every_endpoint_answers_in_the_prd_shapes_and_equals_the_cli() {
         "/api/admin/verify-pin",
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} is documented");
+    }
+}
+
+#[test]
+fn matching_filters_and_facets_over_http_equal_the_cli() {
+    let s = serve_demo(60);
+    let facets = s.get("/api/matching/facets");
+    assert_eq!(
+        facets,
+        cli_json(s.dir.path(), &["matching", "--facets"]),
+        "HTTP and CLI give the same facets"
+    );
+    // The demo's two events' Part1.mp4 collide (different sizes).
+    assert!(
+        facets["name_collisions"].as_u64().unwrap_or(0) >= 2,
+        "{facets}"
+    );
+    let hit = s.get("/api/matching?collision=true&per_page=200");
+    assert_eq!(hit["total"], facets["name_collisions"]);
+    assert_eq!(
+        hit,
+        cli_json(
+            s.dir.path(),
+            &["matching", "--collision", "--per-page", "200"]
+        )
+    );
+    let flagged: Vec<&str> = hit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            assert_eq!(i["name_collision"], true, "{i}");
+            i["source"]["path"].as_str().unwrap_or_default()
+        })
+        .collect();
+    for p in [
+        "WSOP/2024/Ladies Event/Part1.mp4",
+        "WSOP/2024/Main Event/Part1.mp4",
+    ] {
+        assert!(flagged.contains(&p), "{p} in {flagged:?}");
+    }
+    // The demo's backups are byte copies: never flagged.
+    assert!(
+        flagged.iter().all(|p| !p.contains("/Backup/")),
+        "{flagged:?}"
+    );
+    // Each value filter over HTTP is the CLI's answer, combined with the others.
+    for (query, args) in [
+        ("reason=mxf", vec!["--reason", "mxf"]),
+        (
+            "ext=MOV&sort=size&desc=true",
+            vec!["--ext", "MOV", "--sort", "size", "--desc"],
+        ),
+        (
+            "codec=h264&catalog=WSOP",
+            vec!["--codec", "h264", "--catalog", "WSOP"],
+        ),
+        ("reason=&ext=&codec=&collision=false", vec![]),
+    ] {
+        let mut cli = vec!["matching"];
+        cli.extend(args);
+        assert_eq!(
+            s.get(&format!("/api/matching?{query}")),
+            cli_json(s.dir.path(), &cli),
+            "{query}"
+        );
+    }
+    for r in facets["reasons"].as_array().expect("reasons") {
+        let v = s.get(&format!(
+            "/api/matching?reason={}",
+            r["value"].as_str().unwrap_or("")
+        ));
+        assert_eq!(v["total"], r["count"], "{r}");
+    }
+    // Wrong values: field-level 400s.
+    for (path, field) in [
+        ("/api/matching?reason=avi", Some("reason")),
+        ("/api/matching?ext=a/b", Some("ext")),
+        ("/api/matching?collision=maybe", None),
+    ] {
+        let (code, v) = s.call("GET", path, None);
+        assert_eq!(code, 400, "{path}: {v}");
+        assert_eq!(v["code"], "invalid_argument", "{path}: {v}");
+        if let Some(f) = field {
+            assert_eq!(v["field"], f, "{path}: {v}");
+        }
     }
 }
 

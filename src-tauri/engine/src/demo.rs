@@ -1,6 +1,8 @@
 //! A realistic demo archive: catalogs WSOP, HCL, PAD and others, mostly mp4/mov with some mxf,
 //! mkv and ts, subtitles, posters, duplicate names in different folders and Korean file names,
-//! as small files. Writes `DIR/nas-sync.toml` pointing at it; never touches the user's config.
+//! as small files. A file in a `Backup` or `Archive` folder whose name another file has is a
+//! byte copy of it (a true duplicate); other files that share a name differ in size (a name
+//! collision, 같은 이름 다른 크기: `Part1.mp4` of two events). Writes `DIR/nas-sync.toml` pointing at it; never touches the user's config.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -107,6 +109,35 @@ impl Rng {
     }
 }
 
+/// The fixed files every demo has (at least this many files).
+const FIXED_FILES: usize = 17;
+
+/// Whether `path` is a backup copy (`…/Backup/NAME`, `…/Archive/NAME`).
+fn in_backup_folder(path: &str) -> bool {
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    let last = dir.rsplit('/').next().unwrap_or(dir);
+    matches!(last, "Backup" | "Archive")
+}
+
+/// Backup copies and the file each copies: the file of the same name outside any backup folder.
+fn copies_of(paths: &[String]) -> Vec<(&str, &str)> {
+    let mut originals: std::collections::HashMap<&str, &str> = Default::default();
+    for p in paths.iter().filter(|p| !in_backup_folder(p)) {
+        originals
+            .entry(crate::names::file_name(p))
+            .or_insert(p.as_str());
+    }
+    paths
+        .iter()
+        .filter(|p| in_backup_folder(p))
+        .filter_map(|p| {
+            originals
+                .get(crate::names::file_name(p))
+                .map(|o| (p.as_str(), *o))
+        })
+        .collect()
+}
+
 /// Relative paths of a demo archive with about `n` files.
 pub fn demo_paths(n: usize) -> Vec<String> {
     let mut rng = Rng(0x5EED_2024);
@@ -121,6 +152,8 @@ pub fn demo_paths(n: usize) -> Vec<String> {
         "HCL/EP123.mp4",
         "HCL/Archive/EP123.mp4",
         "HCL/Backup/EP123.mp4",
+        "WSOP/2024/Main Event/Part1.mp4",
+        "WSOP/2024/Ladies Event/Part1.mp4",
         "HCL/하이라이트/최고의 블러프 모음.mp4",
         "HCL/하이라이트/최고의 블러프 모음.vtt",
         "PAD/Special.mxf",
@@ -188,7 +221,7 @@ pub fn demo_paths(n: usize) -> Vec<String> {
             out.push(format!("{cat}/Backup/{name}"));
         }
     }
-    out.truncate(n.max(15));
+    out.truncate(n.max(FIXED_FILES));
     out.sort();
     out.dedup();
     out
@@ -244,6 +277,19 @@ pub fn write_demo(dir: &Path, n: usize) -> Result<DemoReport> {
             .open(&full)
             .map_err(|e| Error::io(&full, e))?;
         f.set_modified(mtime).map_err(|e| Error::io(&full, e))?;
+    }
+    // Backup copies hold their original's bytes (their own mtime: a copy made later).
+    for (copy, original) in copies_of(&paths) {
+        let (from, to) = (root.join(original), root.join(copy));
+        let mtime = fs::metadata(&to)
+            .and_then(|m| m.modified())
+            .map_err(|e| Error::io(&to, e))?;
+        fs::copy(&from, &to).map_err(|e| Error::io(&to, e))?;
+        fs::File::options()
+            .write(true)
+            .open(&to)
+            .and_then(|f| f.set_modified(mtime))
+            .map_err(|e| Error::io(&to, e))?;
     }
     let text = format!(
         "{DEMO_MARKER} — a demo archive; paths are relative to this file.\n\
@@ -306,5 +352,33 @@ mod tests {
         names.sort();
         names.dedup();
         assert!(names.len() < total, "no duplicate names");
+        let copies = copies_of(&paths);
+        assert!(copies.len() >= 3, "too few backup copies: {copies:?}");
+        assert!(copies.contains(&("HCL/Backup/EP123.mp4", "HCL/EP123.mp4")));
+    }
+
+    /// The matching table's 같은 이름, 다른 크기 flag has something to show in every demo: two
+    /// events' `Part1.mp4` differ in size, while backup copies are byte copies.
+    #[test]
+    fn demo_has_true_copies_and_a_name_collision() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let report = write_demo(tmp.path(), 40).expect("demo");
+        let size = |p: &str| {
+            fs::metadata(report.root.join(p))
+                .unwrap_or_else(|e| panic!("{p}: {e}"))
+                .len()
+        };
+        assert_ne!(
+            size("WSOP/2024/Main Event/Part1.mp4"),
+            size("WSOP/2024/Ladies Event/Part1.mp4"),
+            "the two events' Part1.mp4 must differ in size"
+        );
+        for copy in ["HCL/Archive/EP123.mp4", "HCL/Backup/EP123.mp4"] {
+            assert_eq!(
+                fs::read(report.root.join(copy)).expect("copy"),
+                fs::read(report.root.join("HCL/EP123.mp4")).expect("original"),
+                "{copy} is a byte copy"
+            );
+        }
     }
 }

@@ -147,6 +147,61 @@ fn answers(cfg: &Config, index: &Index) -> Value {
             );
         }
     }
+    // The value filters and their lists read the packed columns by item position (ids have
+    // gaps after an update in place).
+    v.insert(
+        "facets".into(),
+        to_json(nas_sync_engine::query::filters::facets_in(index).expect("facets")),
+    );
+    let filters: [(&str, MatchingQuery); 6] = [
+        (
+            "ext mp4",
+            MatchingQuery {
+                ext: Some("mp4".into()),
+                ..MatchingQuery::default()
+            },
+        ),
+        (
+            "reason mxf",
+            MatchingQuery {
+                reason: Some("mxf".into()),
+                ..MatchingQuery::default()
+            },
+        ),
+        (
+            "reason other",
+            MatchingQuery {
+                reason: Some("other".into()),
+                ..MatchingQuery::default()
+            },
+        ),
+        (
+            "collision",
+            MatchingQuery {
+                collision: true,
+                ..MatchingQuery::default()
+            },
+        ),
+        (
+            "collision by size",
+            MatchingQuery {
+                collision: true,
+                sort: Some("size".into()),
+                ..MatchingQuery::default()
+            },
+        ),
+        (
+            "ext mp4 search",
+            MatchingQuery {
+                ext: Some("mp4".into()),
+                search: Some("a".into()),
+                ..MatchingQuery::default()
+            },
+        ),
+    ];
+    for (name, q) in filters {
+        v.insert(format!("filter {name}"), pages(index, q));
+    }
     v.insert(
         "tree".into(),
         to_json(matching::tree_in(cfg, index).expect("tree")),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use nas_sync_engine::archive::ProblemList;
 use nas_sync_engine::matching::{MatchingPage, MatchingQuery, Tree, TreeNode};
+use nas_sync_engine::query::filters::MatchingFacets;
 use nas_sync_engine::query::{Dashboard, HistoryFilter, HistoryPage};
 use nas_sync_engine::reconcile::ReconcileReport;
 use nas_sync_engine::runtime::actions::{PinCheck, SettingsSaved, SettingsView};
@@ -32,6 +33,7 @@ fn export_all(dir: &Path) {
     let results = [
         Dashboard::export_all(&cfg),
         MatchingPage::export_all(&cfg),
+        MatchingFacets::export_all(&cfg),
         Tree::export_all(&cfg),
         TreeNode::export_all(&cfg),
         HistoryPage::export_all(&cfg),

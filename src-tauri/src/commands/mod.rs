@@ -15,6 +15,7 @@ macro_rules! all_commands {
         tauri::generate_handler![
             $crate::commands::queries::get_dashboard,
             $crate::commands::queries::get_matching,
+            $crate::commands::queries::get_matching_facets,
             $crate::commands::queries::get_tree,
             $crate::commands::queries::get_tree_node,
             $crate::commands::queries::get_history,

@@ -1,10 +1,12 @@
-//! Read-only queries: dashboard, 1:1 matching, tree, history (PRD 7.2-7.4), problems and health,
-//! as `GET /api/dashboard`, `/api/matching`, `/api/matching/tree`, `/api/history`,
-//! `/api/problems` and `/health` answer them (the same
+//! Read-only queries: dashboard, 1:1 matching (and its filters' values), tree, history (PRD
+//! 7.2-7.4), problems and health, as `GET /api/dashboard`, `/api/matching`,
+//! `/api/matching/facets`, `/api/matching/tree`, `/api/history`, `/api/problems` and `/health`
+//! answer them (the same
 //! [`Service`](nas_sync_engine::runtime::Service) calls).
 
 use nas_sync_engine::archive::ProblemList;
 use nas_sync_engine::matching::{MatchingPage, MatchingQuery, Tree, TreeNode};
+use nas_sync_engine::query::filters::MatchingFacets;
 use nas_sync_engine::query::{Dashboard, HistoryFilter, HistoryPage};
 use nas_sync_engine::runtime::service::{Health, TreeQuery};
 use tauri::State;
@@ -24,6 +26,12 @@ pub async fn get_matching(
 ) -> CmdResult<MatchingPage> {
     let q = query.unwrap_or_default();
     shell.call(move |s| s.matching(&q)).await
+}
+
+/// The values the matching table's filters offer, with their counts.
+#[tauri::command]
+pub async fn get_matching_facets(shell: State<'_, Shell>) -> CmdResult<MatchingFacets> {
+    shell.call(|s| s.matching_facets()).await
 }
 
 #[tauri::command]

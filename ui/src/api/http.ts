@@ -12,6 +12,7 @@ import type {
   HistoryParams,
   JobInfo,
   LogLine,
+  MatchingFacets,
   MatchingPage,
   MatchingParams,
   ProblemList,
@@ -101,6 +102,9 @@ export class HttpTransport implements Transport {
   }
   matching(p: MatchingParams) {
     return this.call<MatchingPage>("GET", "/api/matching", p);
+  }
+  matchingFacets() {
+    return this.call<MatchingFacets>("GET", "/api/matching/facets");
   }
   tree() {
     return this.call<Tree>("GET", "/api/matching/tree");

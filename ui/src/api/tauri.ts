@@ -15,6 +15,7 @@ import type {
   HistoryParams,
   JobInfo,
   LogLine,
+  MatchingFacets,
   MatchingPage,
   MatchingParams,
   ProblemList,
@@ -33,7 +34,7 @@ import type {
 /**
  * Tauri `invoke` + `Channel` in the desktop window. Command names are `verb_noun` (STYLE.md);
  * their arguments and answers are the same shapes as the HTTP API. The desktop shell must
- * register these commands: get_dashboard, get_matching, get_tree, get_tree_node, get_history, get_problems,
+ * register these commands: get_dashboard, get_matching, get_matching_facets, get_tree, get_tree_node, get_history, get_problems,
  * retry_problem, export_matching_csv, export_history_csv, export_reconcile_csv, get_status, get_health,
  * list_jobs, get_job, cancel_job, start_sync, start_scan, start_reconcile, pause_schedule, resume_schedule,
  * get_settings, save_settings, test_root, verify_admin_pin, create_demo, open_log_folder,
@@ -56,6 +57,9 @@ export class TauriTransport implements Transport {
   }
   matching(p: MatchingParams) {
     return this.call<MatchingPage>("get_matching", { query: p });
+  }
+  matchingFacets() {
+    return this.call<MatchingFacets>("get_matching_facets");
   }
   tree() {
     return this.call<Tree>("get_tree");

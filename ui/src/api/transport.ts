@@ -11,6 +11,7 @@ import type {
   HistoryParams,
   JobInfo,
   LogLine,
+  MatchingFacets,
   MatchingPage,
   MatchingParams,
   ProblemList,
@@ -41,6 +42,8 @@ export interface Transport {
   readonly kind: "http" | "tauri";
   dashboard(): Promise<Dashboard>;
   matching(p: MatchingParams): Promise<MatchingPage>;
+  /** The values the matching table's filters can take, with their counts (whole table). */
+  matchingFacets(): Promise<MatchingFacets>;
   tree(): Promise<Tree>;
   treeNode(p: TreeParams): Promise<TreeNode>;
   history(p: HistoryParams): Promise<HistoryPage>;

@@ -6,6 +6,8 @@ export type { MatchingPage } from "./generated/MatchingPage";
 export type { MatchItem } from "./generated/MatchItem";
 export type { MatchStatus } from "./generated/MatchStatus";
 export type { MatchingSummary } from "./generated/MatchingSummary";
+export type { MatchingFacets } from "./generated/MatchingFacets";
+export type { FacetCount } from "./generated/FacetCount";
 export type { Tree } from "./generated/Tree";
 export type { TreeNode } from "./generated/TreeNode";
 export type { TreeNodeDir } from "./generated/TreeNodeDir";
@@ -68,8 +70,10 @@ export type RootTest = {
 /** `POST /api/demo`: a demo archive was written (or found) and the settings now point at it. */
 export type DemoCreated = { config: Config; dir: string; files: number; created: boolean };
 
-/** The engine's query types (`desc` and `offset` default on the server). */
-export type MatchingParams = Omit<MatchingQuery, "desc"> & { desc?: boolean };
+/** The engine's query types (`desc`, `collision` and `offset` default on the server). */
+export type MatchingParams = Omit<MatchingQuery, "desc" | "collision"> & { desc?: boolean; collision?: boolean };
+/** The values of the matching table's `reason` filter (제외 사유). */
+export type ExclusionReason = NonNullable<MatchingQuery["reason"]>;
 export type HistoryParams = HistoryFilter;
 export type TreeParams = Omit<TreeQuery, "offset"> & { offset?: number };
 

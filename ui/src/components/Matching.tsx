@@ -5,12 +5,12 @@ import {
   useReactTable,
   type SortingState,
 } from "@tanstack/react-table";
-import { Fragment, useEffect, useMemo, useState } from "react";
-import type { MatchItem, MatchStatus, MatchingPage } from "../api";
+import { Fragment, useEffect, useId, useMemo, useState } from "react";
+import type { FacetCount, MatchItem, MatchStatus, MatchingFacets, MatchingPage } from "../api";
 import { needsSetup, type MatchingParams } from "../api";
 import { formatBytes, formatNumber, formatResolution, pageWindow } from "../format";
-import { statusIcon, statusLabel, useLang, type T } from "../i18n";
-import { useDashboard, useMatching } from "../state/queries";
+import { collisionHelp, collisionLabel, reasonLabel, statusIcon, statusLabel, useLang, type T } from "../i18n";
+import { useDashboard, useMatching, useMatchingFacets } from "../state/queries";
 import { navigate, useLocation } from "../state/router";
 import { ErrorPanel } from "./ErrorPanel";
 import { ExportButton } from "./ExportDialog";
@@ -55,6 +55,11 @@ export function readParams(p: URLSearchParams) {
     status: p.get("status") ?? "",
     catalog: p.get("catalog") ?? "",
     search: p.get("search") ?? "",
+    // The value filters: 제외 사유, 확장자, 코덱, 같은 이름·다른 크기.
+    reason: p.get("reason") ?? "",
+    ext: p.get("ext") ?? "",
+    codec: p.get("codec") ?? "",
+    collision: p.get("collision") === "1",
     sort: p.get("sort") ?? "path",
     desc: p.get("desc") === "1",
     page,
@@ -71,6 +76,10 @@ function write(p: Params, replace = false) {
       status: p.status,
       catalog: p.catalog,
       search: p.search,
+      reason: p.reason,
+      ext: p.ext,
+      codec: p.codec,
+      collision: p.collision ? "1" : null,
       sort: p.sort === "path" ? null : p.sort,
       desc: p.desc ? "1" : null,
       page: p.page > 1 ? p.page : null,
@@ -120,6 +129,10 @@ function MatchingTable({ p }: { p: Params }) {
     status: (p.status || undefined) as MatchingParams["status"],
     catalog: p.catalog || undefined,
     search: p.search || undefined,
+    reason: (p.reason || undefined) as MatchingParams["reason"],
+    ext: p.ext || undefined,
+    codec: p.codec || undefined,
+    collision: p.collision || undefined,
     sort: p.sort as MatchingParams["sort"],
     desc: p.desc,
     page: p.page,
@@ -127,6 +140,7 @@ function MatchingTable({ p }: { p: Params }) {
   };
   const q = useMatching(query);
   const dash = useDashboard();
+  const facets = useMatchingFacets();
   const catalogs = dash.data?.catalogs.map((c) => c.id).sort((a, b) => a.localeCompare(b)) ?? [];
   const [search, setSearch] = useState(p.search);
   useEffect(() => setSearch(p.search), [p.search]);
@@ -217,6 +231,7 @@ function MatchingTable({ p }: { p: Params }) {
             />
           </div>
         </div>
+        <ValueFilters p={p} facets={facets.data} />
         {q.error && !data ? (
           <ErrorPanel error={q.error} retry={() => void q.refetch()} />
         ) : !data ? (
@@ -227,8 +242,8 @@ function MatchingTable({ p }: { p: Params }) {
             icon={<Glyph of="🔎" />}
             title={t("조건에 맞는 파일이 없습니다", "No files match")}
             action={
-              (p.status || p.catalog || p.search) && (
-                <Button onClick={() => write({ ...p, status: "", catalog: "", search: "", page: 1 })}>
+              (p.status || p.catalog || p.search || filtered(p)) && (
+                <Button onClick={() => write({ ...p, ...NO_FILTERS, status: "", catalog: "", search: "", page: 1 })}>
                   {t("필터 지우기", "Clear filters")}
                 </Button>
               )
@@ -261,11 +276,154 @@ export function matchingFilters(p: Params, t: T): string[] {
   if (p.status) out.push(`${t("상태", "Status")}: ${statusLabel(p.status as MatchStatus, t) ?? p.status}`);
   if (p.catalog) out.push(`${t("카탈로그", "Catalog")}: ${p.catalog}`);
   if (p.search) out.push(`${t("검색", "Search")}: "${p.search}"`);
+  if (p.reason) out.push(`${t("제외 사유", "Exclusion reason")}: ${reasonLabel(p.reason, t)}`);
+  if (p.ext) out.push(`${t("확장자", "Extension")}: .${p.ext}`);
+  if (p.codec) out.push(`${t("코덱", "Codec")}: ${p.codec}`);
+  if (p.collision) out.push(collisionLabel(t));
   if (p.sort !== "path" || p.desc) {
     const [ko, en] = SORT_NAMES[p.sort] ?? [p.sort, p.sort];
     out.push(`${t("정렬", "Sort")}: ${t(ko, en)} ${p.desc ? t("내림차순", "descending") : t("오름차순", "ascending")}`);
   }
   return out;
+}
+
+const NO_FILTERS = { reason: "", ext: "", codec: "", collision: false };
+
+/** Whether a value filter (reason, extension, codec, collision) is set. */
+const filtered = (p: Params) => Boolean(p.reason || p.ext || p.codec || p.collision);
+
+/** A filter's options from the facets, plus the current value when the list lacks it (a value
+ * typed in the address, or one that the last sync made disappear). */
+function options(list: FacetCount[] | undefined, current: string): FacetCount[] {
+  const all = list ?? [];
+  return current && !all.some((f) => f.value === current) ? [...all, { value: current, count: 0 }] : all;
+}
+
+/** 제외 사유, 확장자, 코덱 and 같은 이름·다른 크기: the values come from the facets, with their
+ * counts over the whole table. */
+function ValueFilters({ p, facets }: { p: Params; facets: MatchingFacets | undefined }) {
+  const { t, lang } = useLang();
+  const n = (c: number) => formatNumber(c, lang);
+  const active = "border-blue-500 ring-2 ring-blue-500/20 dark:border-blue-400";
+  const select = (
+    id: string,
+    label: string,
+    all: string,
+    value: string,
+    list: FacetCount[],
+    show: (v: string) => string,
+    set: (v: string) => void,
+  ) => (
+    <label className="flex items-center gap-1.5 text-xs text-slate-500 dark:text-slate-400">
+      <span>{label}</span>
+      <select
+        data-testid={id}
+        className={cx(fieldClass, "py-1.5", value && active)}
+        value={value}
+        onChange={(e) => set(e.target.value)}
+      >
+        <option value="">{all}</option>
+        {list.map((f) => (
+          <option key={f.value} value={f.value} disabled={f.count === 0 && f.value !== value}>
+            {show(f.value)} ({n(f.count)})
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+  const collisions = facets?.name_collisions ?? null;
+  return (
+    <div className="flex flex-wrap items-center gap-x-3 gap-y-2" role="group" aria-label={t("필터", "Filters")} data-testid="value-filters">
+      {select(
+        "reason-filter",
+        t("제외 사유", "Exclusion reason"),
+        t("전체", "All"),
+        p.reason,
+        options(facets?.reasons, p.reason),
+        (v) => reasonLabel(v, t),
+        (v) => write({ ...p, reason: v, page: 1 }),
+      )}
+      {select(
+        "ext-filter",
+        t("확장자", "Extension"),
+        t("전체", "All"),
+        p.ext,
+        options(facets?.extensions, p.ext),
+        (v) => `.${v}`,
+        (v) => write({ ...p, ext: v, page: 1 }),
+      )}
+      {select(
+        "codec-filter",
+        t("코덱", "Codec"),
+        t("전체", "All"),
+        p.codec,
+        options(facets?.codecs, p.codec),
+        (v) => v,
+        (v) => write({ ...p, codec: v, page: 1 }),
+      )}
+      <button
+        type="button"
+        data-testid="collision-filter"
+        aria-pressed={p.collision}
+        title={collisionHelp(t)}
+        onClick={() => write({ ...p, collision: !p.collision, page: 1 })}
+        className={cx(
+          "flex items-center gap-1.5 rounded-lg border px-3 py-1.5 text-sm",
+          p.collision
+            ? "border-amber-500 bg-amber-100 font-medium text-amber-900 dark:border-amber-400 dark:bg-amber-950 dark:text-amber-100"
+            : "border-slate-300 text-slate-600 hover:bg-slate-100 dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800",
+        )}
+      >
+        <Glyph of="⚠️" /> {collisionLabel(t)}
+        <span className="tabular rounded bg-white/60 px-1 text-xs dark:bg-black/20" data-testid="collision-filter-count">
+          {collisions === null ? "…" : n(collisions)}
+        </span>
+      </button>
+      {filtered(p) && (
+        <Button size="sm" variant="ghost" data-testid="clear-value-filters" onClick={() => write({ ...p, ...NO_FILTERS, page: 1 })}>
+          {t("필터 지우기", "Clear filters")}
+        </Button>
+      )}
+    </div>
+  );
+}
+
+/** The row's 같은 이름·다른 크기 flag; its tooltip (on hover or focus) says it is a name
+ * collision, not a copy. The tooltip is placed in the viewport (`fixed`), so the table's
+ * scrolling box does not cut it off. */
+function CollisionFlag() {
+  const { t } = useLang();
+  const [at, setAt] = useState<{ left: number; top: number } | null>(null);
+  const show = (e: { currentTarget: HTMLElement }) => {
+    const r = e.currentTarget.getBoundingClientRect();
+    setAt({ left: Math.max(8, Math.min(r.left, window.innerWidth - 340)), top: r.bottom + 4 });
+  };
+  const hide = () => setAt(null);
+  const id = useId();
+  return (
+    <span
+      data-testid="collision-flag"
+      tabIndex={0}
+      aria-describedby={id}
+      onMouseEnter={show}
+      onMouseLeave={hide}
+      onFocus={show}
+      onBlur={hide}
+      className="inline-flex cursor-help items-center gap-1 rounded-md bg-amber-100 px-1.5 py-0.5 text-xs font-medium whitespace-nowrap text-amber-900 ring-1 ring-amber-300 ring-inset dark:bg-amber-950 dark:text-amber-200 dark:ring-amber-800"
+    >
+      <Glyph of="⚠️" /> {collisionLabel(t)}
+      <span
+        id={id}
+        role="tooltip"
+        data-testid="collision-tooltip"
+        hidden={at === null}
+        style={at ?? undefined}
+        className="fixed z-30 w-80 rounded-lg border border-slate-200 bg-white p-3 text-xs leading-relaxed font-normal whitespace-normal text-slate-700 shadow-lg dark:border-slate-700 dark:bg-slate-900 dark:text-slate-200"
+      >
+        {collisionHelp(t)}
+      </span>
+    </span>
+  );
 }
 
 const col = createColumnHelper<MatchItem>();
@@ -398,6 +556,11 @@ export function Table({ data, p, t }: { data: MatchingPage; p: Params; t: T }) {
                             <span title={r.source.resolution ?? ""}>{formatResolution(r.source.resolution)}</span>
                           )}
                         </div>
+                        {r.name_collision && (
+                          <div className="mt-1">
+                            <CollisionFlag />
+                          </div>
+                        )}
                       </>
                     ) : (
                       <span className="text-xs text-slate-400">{t("(NAS에 없음)", "(not on the NAS)")}</span>

@@ -3,15 +3,15 @@
 // paths inside the archive.
 import { useState } from "react";
 import { useLang } from "../i18n";
-import { useApp } from "../state/app";
+import { useAppIfAny } from "../state/app";
 import { Glyph } from "./Glyph";
 import { cx } from "./ui";
 
 export function OpenFolder({ path, compact = false }: { path: string; compact?: boolean }) {
   const { t } = useLang();
-  const { api } = useApp();
+  const api = useAppIfAny()?.api;
   const [note, setNote] = useState<string | null>(null);
-  if (api.kind !== "tauri") return null;
+  if (api?.kind !== "tauri") return null;
   const label = t("폴더 열기", "Open folder");
   const open = () =>
     void api.openContainingFolder(path).then(

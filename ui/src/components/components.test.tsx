@@ -58,11 +58,12 @@ describe("settings form", () => {
 
 describe("matching URL state", () => {
   it("reads defaults and every parameter", () => {
+    const none = { reason: "", ext: "", codec: "", collision: false };
     expect(readParams(new URLSearchParams(""))).toEqual({
-      view: "table", status: "", catalog: "", search: "", sort: "path", desc: false, page: 1,
+      view: "table", status: "", catalog: "", search: "", sort: "path", desc: false, page: 1, ...none,
     });
     const p = readParams(new URLSearchParams("view=tree&status=new&catalog=WSOP&search=Day1&sort=size&desc=1&page=3"));
-    expect(p).toEqual({ view: "tree", status: "new", catalog: "WSOP", search: "Day1", sort: "size", desc: true, page: 3 });
+    expect(p).toEqual({ view: "tree", status: "new", catalog: "WSOP", search: "Day1", sort: "size", desc: true, page: 3, ...none });
     expect(readParams(new URLSearchParams("page=-4")).page).toBe(1);
   });
 });
@@ -170,12 +171,12 @@ describe("matching table", () => {
         source: { id: 5, path: "HCL/EP123.mp4", size_bytes: 897581056, mtime: 0, codec: "h264", resolution: "1280x720", duration_sec: 60 },
         target: { id: 85, nas_path: "HCL/EP123.mp4", size_bytes: 897581056, hls_compatible: true, status: "active" },
         duplicates: [{ id: 6, path: "HCL/Archive/EP123.mp4" }, { id: 7, path: "HCL/Backup/EP123.mp4" }],
-
+        name_collision: false,
       },
       {
         status: "not_synced", reason: "HLS 비호환 (mxf)", reason_code: "not_hls", catalog: "PAD",
         source: { id: 100, path: "PAD/Special.mxf", size_bytes: 2684354560, mtime: 0, codec: "prores", resolution: "3840x2160", duration_sec: null },
-        target: null, duplicates: [],
+        target: null, duplicates: [], name_collision: false,
       },
     ],
   };
@@ -197,6 +198,48 @@ describe("matching table", () => {
     fireEvent.click(screen.getByTestId("dup-toggle"));
     expect(screen.getByTestId("dup-list")).toHaveTextContent("HCL/Backup/EP123.mp4");
     expect(screen.getByTestId("dup-toggle")).toHaveTextContent("+2 중복 경로");
+  });
+});
+
+describe("같은 이름, 다른 크기", () => {
+  const page: MatchingPage = {
+    total: 2, page: 1, per_page: 20, pages: 1,
+    summary: { synced: 1, not_synced: 0, duplicates_excluded: 1, new: 0, copying: 0, changed: 0, deleted: 0, by_status: {} },
+    items: [
+      {
+        status: "synced_with_duplicates", reason: "동기화됨", reason_code: "synced_with_duplicates", catalog: "WSOP",
+        source: { id: 1, path: "WSOP/2024/Ladies Event/Part1.mp4", size_bytes: 1000, mtime: 0, codec: "h264", resolution: null, duration_sec: null },
+        target: { id: 3, nas_path: "WSOP/2024/Ladies Event/Part1.mp4", size_bytes: 1000, hls_compatible: true, status: "active" },
+        duplicates: [{ id: 2, path: "WSOP/2024/Main Event/Part1.mp4" }], name_collision: true,
+      },
+      {
+        status: "duplicate", reason: "중복 파일명", reason_code: "duplicate_name", catalog: "HCL",
+        source: { id: 4, path: "HCL/Backup/EP1.mp4", size_bytes: 500, mtime: 0, codec: "h264", resolution: null, duration_sec: null },
+        target: null, duplicates: [], primary: { id: 5, path: "HCL/EP1.mp4" }, name_collision: false,
+      },
+    ],
+  };
+  it("flags a name collision on its row with a tooltip that says it is not a copy; a copy has no flag", () => {
+    const { container } = render(
+      <LangProvider lang="ko">
+        <Table data={page} p={readParams(new URLSearchParams(""))} t={(ko) => ko} />
+      </LangProvider>,
+    );
+    const rows = within(container).getAllByTestId("matching-row");
+    const flag = within(rows[0]).getByTestId("collision-flag");
+    expect(flag).toHaveTextContent("같은 이름·다른 크기");
+    expect(within(rows[0]).queryByRole("tooltip")).toBeNull();
+    fireEvent.mouseEnter(flag);
+    expect(within(rows[0]).getByRole("tooltip")).toHaveTextContent("사본이 아니라 다른 영상일 수 있습니다");
+    fireEvent.mouseLeave(flag);
+    expect(within(rows[0]).queryByRole("tooltip")).toBeNull();
+    expect(within(rows[1]).queryByTestId("collision-flag")).toBeNull();
+  });
+  it("reads the value filters from the address", () => {
+    const p = readParams(new URLSearchParams("reason=mxf&ext=mp4&codec=hevc&collision=1"));
+    expect([p.reason, p.ext, p.codec, p.collision]).toEqual(["mxf", "mp4", "hevc", true]);
+    const none = readParams(new URLSearchParams("collision=0"));
+    expect([none.reason, none.ext, none.codec, none.collision]).toEqual(["", "", "", false]);
   });
 });
 
@@ -227,7 +270,7 @@ describe("a file still being copied", () => {
       {
         status: "copying", reason: "복사 중 (현재 512.0 MB) — 파일이 바뀌지 않으면 동기화됩니다", reason_code: "copying", catalog: "WSOP",
         source: { id: 9, path: "WSOP/2024/arriving.mp4", size_bytes: 536870912, mtime: 0, codec: null, resolution: null, duration_sec: null },
-        target: null, duplicates: [],
+        target: null, duplicates: [], name_collision: false,
       },
     ],
   };

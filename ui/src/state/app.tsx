@@ -37,6 +37,11 @@ export function useApp(): AppCtx {
   return c;
 }
 
+/** The app's context, or `null` where a component is drawn on its own (unit tests). */
+export function useAppIfAny(): AppCtx | null {
+  return useContext(Ctx);
+}
+
 export function useApi(): Transport {
   return useApp().api;
 }

@@ -12,6 +12,7 @@ export const keys = {
   settings: () => ["settings"] as const,
   jobs: () => ["jobs"] as const,
   matching: (p: MatchingParams) => ["matching", p] as const,
+  matchingFacets: () => ["matching-facets"] as const,
   history: (p: HistoryParams) => ["history", p] as const,
   problems: () => ["problems"] as const,
   treeNode: (p: TreeParams) => ["tree", p] as const,
@@ -51,6 +52,13 @@ export function useJobs(running: number | null) {
 export function useMatching(p: MatchingParams) {
   const { api } = useApp();
   return useQuery({ queryKey: keys.matching(p), queryFn: () => api.matching(p), placeholderData: keepPreviousData });
+}
+
+/** The values the matching table's filters offer (extensions, codecs, reasons) and the number
+ * of name collisions (같은 이름, 다른 크기), for the filter lists and the dashboard. */
+export function useMatchingFacets() {
+  const { api } = useApp();
+  return useQuery({ queryKey: keys.matchingFacets(), queryFn: () => api.matchingFacets() });
 }
 
 /** One page of the change history (paged on the server, newest first). */

@@ -1,6 +1,7 @@
 //! The 1:1 matching table (PRD 7.3) and the tree view (PRD 7.4), read from the match index
 //! ([`crate::index`]). Pages are index scans; totals and summaries come from stored counts; a
-//! search is one pass over packed in-memory columns.
+//! search or a value filter ([`crate::query::filters`]) is one pass over packed in-memory
+//! columns.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,7 +10,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{Error, Result, SqlContext};
-use crate::index::{self, Counts, Index, Status};
+use crate::index::{self, Counts, Index, SearchData, Status};
+use crate::query::filters::{COLLISION_SQL, ValueFilters};
 
 pub const DEFAULT_PER_PAGE: u32 = 20;
 pub const MAX_PER_PAGE: u32 = 200;
@@ -17,6 +19,19 @@ pub const MAX_PER_PAGE: u32 = 200;
 pub const DEFAULT_NODE_FILES: u32 = 500;
 pub const MAX_NODE_FILES: u32 = 5_000;
 const SORTS: &[&str] = &["path", "size", "mtime", "catalog", "status"];
+
+/// The values of [`MatchingQuery::reason`] (for the schema; the field stays a string checked
+/// with a field-level message).
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ReasonFilter {
+    Mxf,
+    Mkv,
+    Codec,
+    Subtitle,
+    Other,
+}
 
 /// Filters, sort and page of the matching table (`nas-sync matching`, `GET /api/matching`, the
 /// window's `get_matching`).
@@ -32,6 +47,27 @@ pub struct MatchingQuery {
     pub catalog: Option<String>,
     #[ts(optional)]
     pub search: Option<String>,
+    /// 제외 사유: only not-synced files excluded for this reason — `mxf`, `mkv` (a video format
+    /// HLS cannot play), `codec` (an HLS extension whose codec HLS cannot play), `subtitle`, or
+    /// `other` (another format HLS cannot play, or not a video). Counts: `MatchingFacets`.
+    #[ts(
+        type = "\"mxf\" | \"mkv\" | \"codec\" | \"subtitle\" | \"other\"",
+        optional
+    )]
+    #[schemars(with = "Option<ReasonFilter>")]
+    pub reason: Option<String>,
+    /// 확장자: only items whose file name has this extension (`mp4`; any case, a leading dot is
+    /// ignored).
+    #[ts(optional)]
+    pub ext: Option<String>,
+    /// 코덱: only Source files whose probed video codec is this (`h264`, `hevc`, …: the values of
+    /// `MatchingFacets::codecs`).
+    #[ts(optional)]
+    pub codec: Option<String>,
+    /// 같은 이름, 다른 크기: only members of a duplicate-name group whose sizes differ (a name
+    /// collision, not a copy; see [`MatchItem::name_collision`]).
+    #[serde(default)]
+    pub collision: bool,
     /// `path` (default), `size`, `mtime`, `catalog` or `status`; ties in path order.
     #[ts(
         type = "\"path\" | \"size\" | \"mtime\" | \"catalog\" | \"status\"",
@@ -116,6 +152,11 @@ pub struct MatchItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub primary: Option<FileRef>,
+    /// 같은 이름, 다른 크기: its duplicate-name group holds files of different sizes — a name
+    /// collision (`Part1.mp4` of two events), not a copy. True for a duplicate whose size
+    /// differs from its primary's, and for a primary any of whose duplicates differs; false
+    /// for a true copy (the primary's size).
+    pub name_collision: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS, schemars::JsonSchema)]
@@ -195,10 +236,19 @@ struct Filters {
     /// Catalog rank; `Some(None)` = a catalog that has no items (empty result).
     catalog: Option<Option<i64>>,
     search: Option<String>,
+    values: ValueFilters,
     sort_col: &'static str,
     desc: bool,
     page: u32,
     per_page: u32,
+}
+
+impl Filters {
+    /// Answered by one pass over the packed columns (a search or a value filter), not by an
+    /// index scan.
+    fn scans(&self) -> bool {
+        self.search.is_some() || self.values.any()
+    }
 }
 
 fn resolve(index: &Index, q: &MatchingQuery) -> Result<Filters> {
@@ -213,7 +263,8 @@ fn resolve(index: &Index, q: &MatchingQuery) -> Result<Filters> {
     if page < 1 {
         return Err(Error::invalid("page", "page starts at 1 (got 0)"));
     }
-    let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    // Exactly a status or empty (the OpenAPI document's enum): ` synced` is not one.
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
             Error::invalid(
@@ -247,10 +298,17 @@ fn resolve(index: &Index, q: &MatchingQuery) -> Result<Filters> {
         .as_deref()
         .map(index::search_key)
         .filter(|s| !s.is_empty());
+    let values = ValueFilters::parse(
+        q.reason.as_deref(),
+        q.ext.as_deref(),
+        q.codec.as_deref(),
+        q.collision,
+    )?;
     Ok(Filters {
         status,
         catalog,
         search,
+        values,
         sort_col,
         desc: q.desc,
         page,
@@ -289,13 +347,13 @@ pub fn matching_in(index: &Index, q: &MatchingQuery) -> Result<MatchingPage> {
 fn select(index: &Index, f: &Filters, offset: u64) -> Result<(Counts, Vec<i64>)> {
     Ok(match (&f.catalog, &f.search) {
         (Some(None), _) => (Counts::default(), Vec::new()),
-        (cat, None) => {
+        (cat, None) if !f.values.any() => {
             let cat = cat.flatten();
             let counts = index.counts(cat)?;
             let ids = page_ids(index.conn(), f, cat, offset)?;
             (counts, ids)
         }
-        (cat, Some(term)) => search(index, f, cat.flatten(), term, offset)?,
+        (cat, term) => scan(index, f, cat.flatten(), term.as_deref(), offset)?,
     })
 }
 
@@ -321,15 +379,12 @@ pub fn for_each_match(
         ..q.clone()
     };
     let mut filters = resolve(index, &all)?;
-    // A search classifies every item per call: ask for all its ids at once. An index scan pages
+    // A search or a value filter classifies every item per call: ask for all its ids at once. An index scan pages
     // through the ids (each page skips the ones before it, so pages are large: 400 KB of ids),
     // and the items are loaded a chunk at a time.
-    filters.per_page = if filters.search.is_some() {
-        u32::MAX
-    } else {
-        EXPORT_ID_PAGE
-    };
-    if filters.search.is_some() {
+    let scans = filters.scans();
+    filters.per_page = if scans { u32::MAX } else { EXPORT_ID_PAGE };
+    if scans {
         // Loaded (in a transaction of its own) before the snapshot begins. Should a rebuild
         // land in between, the search's reload inside the snapshot fails: an error, never a
         // file mixing two versions of the index.
@@ -373,7 +428,7 @@ fn export_chunks(
             sent += items.len() as u64;
             f(items)?;
         }
-        if filters.search.is_some() || (ids.len() as u64) < u64::from(filters.per_page) {
+        if filters.scans() || (ids.len() as u64) < u64::from(filters.per_page) {
             break;
         }
     }
@@ -431,21 +486,67 @@ fn page_ids(conn: &Connection, f: &Filters, cat: Option<i64>, offset: u64) -> Re
         .ctx("matching page")
 }
 
-/// Search: counts by status over the matches (catalog filter applied) and one page of ids.
+/// A search and/or value filters: counts by status over the matches (catalog filter applied)
+/// and one page of ids.
 ///
 /// A path is `dir/name`. A term without `/` lies inside the directory part or inside the name;
 /// a term with `/` can also span the last `/` (the directory ends with the part before the
 /// term's last `/`, the name starts with the part after it). Names are searched with one
 /// memmem pass over the packed name column, directories by their keys, then every item is
 /// classified in one pass over the packed columns.
-fn search(
+fn scan(
     index: &Index,
     f: &Filters,
     cat: Option<i64>,
-    term: &str,
+    term: Option<&str>,
     offset: u64,
 ) -> Result<(Counts, Vec<i64>)> {
     let data = index.search_data()?;
+    let n = data.status.len();
+    // The value filters' items (every item without one), then narrowed by the term.
+    let mut hit = if f.values.any() {
+        f.values.mask(index, &data)?
+    } else {
+        vec![true; n]
+    };
+    if let Some(term) = term {
+        search_hits(&data, term, &mut hit);
+    }
+    let want_status = f.status.map(|s| s.code() as u8);
+    let mut counts = Counts::default();
+    let mut ids: Vec<u32> = Vec::new();
+    for (i, matched) in hit.iter().enumerate() {
+        if !matched || cat.is_some_and(|c| data.catalog[i] != c) {
+            continue;
+        }
+        counts.add(Status::from_code(i64::from(data.status[i])), 1);
+        if want_status.is_none_or(|s| data.status[i] == s) {
+            ids.push(i as u32);
+        }
+    }
+    // `ids` is in path order; other sorts order by their key, ties in path order.
+    // (key, id) pairs are unique, so an unstable sort gives the one order.
+    match f.sort_col {
+        "size" => ids.sort_unstable_by_key(|&i| (data.size[i as usize], i)),
+        "mtime" => ids.sort_unstable_by_key(|&i| (data.mtime[i as usize], i)),
+        "catalog" => ids.sort_unstable_by_key(|&i| (data.catalog[i as usize], i)),
+        "status" => ids.sort_unstable_by_key(|&i| (data.status[i as usize], i)),
+        _ => {}
+    }
+    if f.desc {
+        ids.reverse();
+    }
+    let page = ids
+        .iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(f.per_page as usize)
+        .map(|&i| data.ids[i as usize])
+        .collect();
+    Ok((counts, page))
+}
+
+/// Narrow `hit` (in item order) to the items whose path contains `term`.
+fn search_hits(data: &SearchData, term: &str, hit: &mut [bool]) {
     let n = data.status.len();
     // Directories: 1 = the term is inside its path, 2 = the term may span into its names.
     let span = term.rsplit_once('/');
@@ -459,59 +560,25 @@ fn search(
             dir_flag[d] = 2;
         }
     }
-    let mut hit = vec![false; n];
+    let mut in_name = vec![false; n];
     let mut i = 0usize;
     for pos in memchr::memmem::find_iter(&data.names, term.as_bytes()) {
         let pos = pos as u32;
         while i + 1 < n && data.starts[i + 1] <= pos {
             i += 1;
         }
-        hit[i] = true;
+        in_name[i] = true;
     }
     let tail = span.map(|(_, t)| t.as_bytes());
-
-    let want_status = f.status.map(|s| s.code() as u8);
-    let mut counts = Counts::default();
-    let mut ids: Vec<u32> = Vec::new();
-    for (i, h) in hit.iter().enumerate() {
-        let matched = *h
-            || match dir_flag.get(data.dir[i] as usize) {
-                Some(1) => true,
-                Some(2) => tail.is_some_and(|t| data.name(i).starts_with(t)),
-                _ => false,
-            };
-        if !matched || cat.is_some_and(|c| data.catalog[i] != c) {
-            continue;
-        }
-        counts.add(Status::from_code(i64::from(data.status[i])), 1);
-        if want_status.is_none_or(|s| data.status[i] == s) {
-            ids.push(i as u32);
-        }
+    for (i, h) in hit.iter_mut().enumerate() {
+        *h = *h
+            && (in_name[i]
+                || match dir_flag.get(data.dir[i] as usize) {
+                    Some(1) => true,
+                    Some(2) => tail.is_some_and(|t| data.name(i).starts_with(t)),
+                    _ => false,
+                });
     }
-    // `ids` is in path order; other sorts order by their key, ties in path order.
-    let key = |i: u32| -> i64 {
-        let i = i as usize;
-        match f.sort_col {
-            "size" => data.size[i],
-            "mtime" => data.mtime[i],
-            "catalog" => data.catalog[i],
-            "status" => i64::from(data.status[i]),
-            _ => 0,
-        }
-    };
-    if !f.sort_col.is_empty() {
-        ids.sort_by_key(|&i| (key(i), i));
-    }
-    if f.desc {
-        ids.reverse();
-    }
-    let page = ids
-        .iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(f.per_page as usize)
-        .map(|&i| data.ids[i as usize])
-        .collect();
-    Ok((counts, page))
 }
 
 /// Full items for a page of ids, in the ids' order, with their duplicates / primary.
@@ -528,7 +595,7 @@ fn load_items(conn: &Connection, ids: &[i64]) -> Result<Vec<MatchItem>> {
         "SELECT i.id, i.status, c.name, i.path, i.size, i.mtime, i.reason_code, i.reason,
                 i.warning, i.source_id, i.codec, i.width, i.height, i.duration, i.target_id,
                 coalesce(i.t_path, i.path), i.t_size, i.t_hls, i.t_status, p.source_id, p.path,
-                i.dup_count
+                i.dup_count, {COLLISION_SQL}
          FROM items i JOIN catalogs c ON c.id = i.catalog
          LEFT JOIN items p ON p.id = i.primary_item
          WHERE i.id IN ({list})"
@@ -585,6 +652,7 @@ fn load_items(conn: &Connection, ids: &[i64]) -> Result<Vec<MatchItem>> {
                     target,
                     duplicates: Vec::new(),
                     primary,
+                    name_collision: r.get(22)?,
                 },
                 r.get::<_, i64>(21)?,
             ))

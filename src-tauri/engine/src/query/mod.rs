@@ -1,5 +1,6 @@
 //! Read-only queries for the screens, in the PRD's section 7 shapes.
 
+pub mod filters;
 pub mod index;
 pub mod matching;
 

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::error::{Error, ErrorBody, ErrorCode, Result};
 use crate::export::{self, CsvOptions};
 use crate::matching::{self, MatchingPage, MatchingQuery, Tree, TreeNode};
+use crate::query::filters::MatchingFacets;
 use crate::query::{self, Dashboard, HistoryFilter, HistoryPage};
 use crate::reconcile::ReconcileReport;
 use crate::runtime::LogHub;
@@ -244,6 +245,12 @@ impl Service {
     /// PRD 7.3: one page of the 1:1 matching table.
     pub fn matching(&self, q: &MatchingQuery) -> Answer<MatchingPage> {
         self.with_index(|index| matching::matching_in(index, q))
+    }
+
+    /// The values the matching table's filters offer (extensions, codecs, exclusion reasons)
+    /// with their counts, and the number of name collisions (같은 이름, 다른 크기).
+    pub fn matching_facets(&self) -> Answer<MatchingFacets> {
+        self.with_index(crate::query::filters::facets_in)
     }
 
     /// The whole tree (small archives; bigger ones answer `too_large` and load by folder).

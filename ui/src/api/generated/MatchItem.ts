@@ -26,4 +26,11 @@ duplicates: Array<FileRef>,
 /**
  * The file synced instead of this one (for `duplicate`).
  */
-primary?: FileRef, };
+primary?: FileRef, 
+/**
+ * 같은 이름, 다른 크기: its duplicate-name group holds files of different sizes — a name
+ * collision (`Part1.mp4` of two events), not a copy. True for a duplicate whose size
+ * differs from its primary's, and for a primary any of whose duplicates differs; false
+ * for a true copy (the primary's size).
+ */
+name_collision: boolean, };

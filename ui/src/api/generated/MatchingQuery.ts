@@ -12,6 +12,27 @@ export type MatchingQuery = {
  */
 status?: MatchStatus, catalog?: string, search?: string, 
 /**
+ * 제외 사유: only not-synced files excluded for this reason — `mxf`, `mkv` (a video format
+ * HLS cannot play), `codec` (an HLS extension whose codec HLS cannot play), `subtitle`, or
+ * `other` (another format HLS cannot play, or not a video). Counts: `MatchingFacets`.
+ */
+reason?: "mxf" | "mkv" | "codec" | "subtitle" | "other", 
+/**
+ * 확장자: only items whose file name has this extension (`mp4`; any case, a leading dot is
+ * ignored).
+ */
+ext?: string, 
+/**
+ * 코덱: only Source files whose probed video codec is this (`h264`, `hevc`, …: the values of
+ * `MatchingFacets::codecs`).
+ */
+codec?: string, 
+/**
+ * 같은 이름, 다른 크기: only members of a duplicate-name group whose sizes differ (a name
+ * collision, not a copy; see [`MatchItem::name_collision`]).
+ */
+collision: boolean, 
+/**
  * `path` (default), `size`, `mtime`, `catalog` or `status`; ties in path order.
  */
 sort?: "path" | "size" | "mtime" | "catalog" | "status", desc: boolean, 

@@ -1,9 +1,9 @@
 // The summary row: Source, Target, what is excluded or pending, and the sync card.
 import type { Dashboard as DashboardData } from "../../api";
 import { formatBytes, formatDateTime, formatNumber, formatPercent, relativeTime } from "../../format";
-import { useLang } from "../../i18n";
+import { collisionHelp, useLang } from "../../i18n";
 import { useApp } from "../../state/app";
-import type { SyncMutation } from "../../state/queries";
+import { useMatchingFacets, type SyncMutation } from "../../state/queries";
 import { navigate } from "../../state/router";
 import { Button, Card } from "../ui";
 import { Glyph } from "../Glyph";
@@ -25,6 +25,8 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
   const { status } = useApp();
   const last = d.sync_status.last_result;
   const running = d.sync_status.is_running || status?.job != null;
+  // Name collisions come with the filters' values (computed apart from the dashboard's numbers).
+  const collisions = useMatchingFacets().data?.name_collisions ?? 0;
   return (
     <div className="grid items-stretch gap-4 md:grid-cols-[1fr_auto_1fr_1fr_1fr]">
       <Card icon={<Glyph of="📂" />} title={t("NAS 아카이브 (원본)", "NAS archive (Source)")}>
@@ -91,6 +93,26 @@ export function SummaryCards({ d, sync }: { d: DashboardData; sync: SyncMutation
             {formatNumber(d.matching.copying, lang)}
           </dd>
         </dl>
+        {collisions > 0 && (
+          <a
+            href="matching?collision=1"
+            data-testid="dashboard-collisions"
+            data-count={collisions}
+            title={collisionHelp(t)}
+            onClick={(e) => {
+              e.preventDefault();
+              navigate("matching", { collision: "1" });
+            }}
+            className="mt-3 block rounded-lg bg-amber-50 px-2 py-1.5 text-sm font-semibold text-amber-800 hover:bg-amber-100 dark:bg-amber-950 dark:text-amber-200"
+          >
+            <Glyph of="⚠️" />{" "}
+            {t(
+              `같은 이름 다른 크기 ${formatNumber(collisions, lang)}건`,
+              `${formatNumber(collisions, lang)} with the same name, different size`,
+            )}{" "}
+            →
+          </a>
+        )}
       </Card>
       <Card icon={<Glyph of="🔄" />} title={t("동기화", "Sync")}>
         <div className="flex flex-col gap-2">

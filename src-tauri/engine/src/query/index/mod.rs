@@ -71,7 +71,7 @@ use search::Patch;
 use stamp::{files_digest, rules_hash};
 
 /// Bump when the index's tables or the meaning of a column change: an older index is rebuilt.
-const INDEX_VERSION: i64 = 5;
+const INDEX_VERSION: i64 = 6;
 
 /// An update that would look at more records than this share of the index (and at least
 /// [`MIN_UPDATE_LIMIT`]) rebuilds instead: rewriting everything is then about as fast (an update

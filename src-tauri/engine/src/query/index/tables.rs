@@ -94,7 +94,11 @@ CREATE TABLE counts (
 /// name the index they use (`INDEXED BY`): one per sort key, carrying status and catalog so a
 /// filter is checked inside the index without reading the table; `items_order` is the path
 /// order alone (a deep page skips its small entries, not the table's rows). The partial ones
-/// serve the incremental update.
+/// serve the incremental update, except `items_codec` and `items_excluded`, which serve the
+/// matching table's codec and exclusion-reason filters and their lists (`query::filters`), which
+/// would otherwise read the whole table or one table row per excluded file
+/// (docs/benchmarks.md); `items_excluded` holds the not-synced items only (their reason codes
+/// are exactly these four).
 const INDEXES: &str = r#"
 CREATE INDEX items_order ON items(id);
 CREATE INDEX items_status ON items(status, id, catalog);
@@ -107,6 +111,9 @@ CREATE INDEX items_source ON items(source_id) WHERE source_id IS NOT NULL;
 CREATE INDEX items_target ON items(target_id) WHERE target_id IS NOT NULL;
 CREATE INDEX items_nkey ON items(nkey) WHERE nkey IS NOT NULL;
 CREATE INDEX items_link ON items(link) WHERE link IS NOT NULL;
+CREATE INDEX items_codec ON items(codec) WHERE codec IS NOT NULL;
+CREATE INDEX items_excluded ON items(reason_code)
+    WHERE reason_code IN ('not_hls', 'codec_not_hls', 'subtitle', 'not_video');
 CREATE INDEX dirs_parent ON dirs(parent, name);
 "#;
 
