@@ -12,7 +12,6 @@ use nas_sync_engine::archive::{Archive, ProblemKind, ProblemList, ProblemOrigin}
 use nas_sync_engine::query;
 use nas_sync_engine::scan::{self, PartialScan, ScanOptions};
 use nas_sync_engine::sync::SyncOptions;
-use rusqlite::Connection;
 
 fn problems(e: &Env) -> ProblemList {
     query::problems(&e.cfg).expect("problems")
@@ -135,13 +134,7 @@ fn a_row_the_target_refuses_is_listed_with_its_sync_until_a_sync_writes_it() {
     put(&e.root, "X/a.mp4", b"a");
     sync_at(&e, 1);
     // The Target's owner refuses one path (a trigger of theirs).
-    let c = Connection::open(&e.target).expect("open Target");
-    c.execute_batch(
-        "CREATE TRIGGER owner_says_no BEFORE INSERT ON files WHEN new.nas_path = 'X/b.mp4'
-         BEGIN SELECT RAISE(ABORT, 'owner says no'); END;",
-    )
-    .expect("trigger");
-    drop(c);
+    target_refuses(&e.target, "X/b.mp4");
     put(&e.root, "X/b.mp4", b"bb");
     put(&e.root, "X/c.mp4", b"ccc");
     let r = sync_with(&e.cfg, 2, SyncOptions::default());
@@ -167,10 +160,7 @@ fn a_row_the_target_refuses_is_listed_with_its_sync_until_a_sync_writes_it() {
     assert!(again.items[0].sync_id > p.sync_id);
 
     // The owner lifts the trigger: the next sync writes the row and the problem is gone.
-    Connection::open(&e.target)
-        .expect("open Target")
-        .execute_batch("DROP TRIGGER owner_says_no;")
-        .expect("drop trigger");
+    target_accepts(&e.target);
     let r = sync_at(&e, 4);
     assert_eq!(r.added, 1);
     assert!(listed(&e).is_empty(), "{:?}", listed(&e));

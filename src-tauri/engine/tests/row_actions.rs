@@ -42,12 +42,7 @@ fn retrying_one_problem_reads_only_its_folder_again_then_syncs() {
     let e = env();
     put(&e.root, "X/a.mp4", b"a");
     sync_at(&e, 1);
-    let c = Connection::open(&e.target).expect("open Target");
-    c.execute_batch(
-        "CREATE TRIGGER owner_says_no BEFORE INSERT ON files WHEN new.nas_path = 'X/b.mp4'
-         BEGIN SELECT RAISE(ABORT, 'owner says no'); END;",
-    )
-    .expect("trigger");
+    target_refuses(&e.target, "X/b.mp4");
     put(&e.root, "X/b.mp4", b"bb");
     let r = sync_with(&e.cfg, 2, SyncOptions::default());
     assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
@@ -58,8 +53,7 @@ fn retrying_one_problem_reads_only_its_folder_again_then_syncs() {
 
     // The owner lifts the trigger; meanwhile a file arrives in the same folder and another in
     // a folder the retry has no reason to read.
-    c.execute_batch("DROP TRIGGER owner_says_no;")
-        .expect("drop trigger");
+    target_accepts(&e.target);
     put(&e.root, "X/c.mp4", b"ccc");
     put(&e.root, "Y/elsewhere.mp4", b"dddd");
 

@@ -207,3 +207,25 @@ pub fn settings_and_monitor(e: &Env) -> (SettingsStore, Monitor) {
     );
     (store, m)
 }
+
+/// The Target's owner refuses rows for `path` (a trigger of theirs, `owner says no`), until
+/// [`target_accepts`].
+#[allow(dead_code)]
+pub fn target_refuses(target: &Path, path: &str) {
+    rusqlite::Connection::open(target)
+        .expect("open Target")
+        .execute_batch(&format!(
+            "CREATE TRIGGER owner_says_no BEFORE INSERT ON files WHEN new.nas_path = '{path}'
+             BEGIN SELECT RAISE(ABORT, 'owner says no'); END;"
+        ))
+        .expect("trigger");
+}
+
+/// The owner lifts [`target_refuses`]'s trigger.
+#[allow(dead_code)]
+pub fn target_accepts(target: &Path) {
+    rusqlite::Connection::open(target)
+        .expect("open Target")
+        .execute_batch("DROP TRIGGER owner_says_no;")
+        .expect("drop trigger");
+}
