@@ -572,6 +572,7 @@ fn run(cli: &Cli) -> Result<Outcome, Error> {
                 no_scan: *no_scan,
                 progress: Some(&cb),
                 cancel: Some(&cancel),
+                scope: None,
             };
             let report = sync::run_sync(&cfg, &clock, opts);
             progress.finish();

@@ -387,6 +387,67 @@ impl Target {
         Ok(out)
     }
 
+    /// The rows whose `nas_path` lies below one of the directories `dirs` (relative, `/`
+    /// separators): one range of the `nas_path` index per directory (`dir/` ≤ path < `dir0`),
+    /// as [`crate::archive::Archive::load_files_under`] reads archive.db. An absent table reads
+    /// as empty.
+    pub fn rows_under(&self, dirs: &[String]) -> Result<Vec<TargetRow>> {
+        if dirs.is_empty() || !self.check_schema()? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM files WHERE nas_path >= ?1 AND nas_path < ?2"
+            ))
+            .ctx("read pokervod.db rows")?;
+        // Compared in Rust too: a column declared `COLLATE NOCASE` widens both queries to
+        // paths that differ in case, which the plan (byte equality) tells apart.
+        let mut out = Vec::new();
+        for dir in dirs {
+            let prefix = format!("{dir}/");
+            let rows = stmt
+                .query_map([prefix.clone(), format!("{dir}0")], target_row)
+                .map_err(|e| self.busy_or(e, "read pokervod.db rows"))?;
+            for row in rows {
+                let row = row.map_err(|e| self.busy_or(e, "read pokervod.db rows"))?;
+                if row.nas_path.starts_with(&prefix) {
+                    out.push(row);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The rows at these paths (one per path, unless a legacy table lacks `UNIQUE(nas_path)`).
+    pub fn rows_at_paths<'p>(
+        &self,
+        paths: impl IntoIterator<Item = &'p str>,
+    ) -> Result<Vec<TargetRow>> {
+        if !self.check_schema()? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM files WHERE nas_path = ?1"
+            ))
+            .ctx("read pokervod.db rows")?;
+        let mut out = Vec::new();
+        for p in paths {
+            let rows = stmt
+                .query_map([p], target_row)
+                .map_err(|e| self.busy_or(e, "read pokervod.db rows"))?;
+            for row in rows {
+                let row = row.map_err(|e| self.busy_or(e, "read pokervod.db rows"))?;
+                if row.nas_path == p {
+                    out.push(row);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The row with this id, if any. The `files` table must exist (see [`Target::check_schema`]).
     pub fn row_by_id(&self, id: i64) -> Result<Option<TargetRow>> {
         use rusqlite::OptionalExtension;

@@ -8,6 +8,7 @@
 
 pub mod reconcile;
 pub mod rules;
+pub mod scoped;
 
 mod apply;
 mod changes;
@@ -47,6 +48,20 @@ pub struct SyncOptions<'a> {
     pub no_scan: bool,
     pub progress: Option<&'a (dyn Fn(&scan::ScanProgress) + Sync)>,
     pub cancel: Option<&'a AtomicBool>,
+    /// With `no_scan`: the directories a partial scan just walked, so the plan may cover only
+    /// what changed ([`scoped`]); it covers everything when it cannot.
+    pub scope: Option<Scope<'a>>,
+}
+
+/// What a watcher's partial scan walked, for a scoped plan.
+#[derive(Clone, Copy, Debug)]
+pub struct Scope<'a> {
+    /// The directories (relative, `/` separators, none inside another).
+    pub dirs: &'a [String],
+    /// The journal batches the partial scan (and its probe) wrote: after the first number, up
+    /// to the second ([`crate::archive::journal::last_seq`] before and after). Records they
+    /// removed lie below `dirs`.
+    pub own_batches: (i64, i64),
 }
 
 /// Whether a sync may apply past the safety guards (the mass-delete guard and the empty-Source
@@ -107,15 +122,61 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     }
     let _lock = run.lock()?;
     let mut archive = run.preflight()?;
+    if let Some(scope) = run.opts.scope.filter(|_| run.opts.no_scan) {
+        let mut target = run.open_target(&mut archive)?;
+        match run.plan_and_apply_scoped(&mut target, &mut archive, scope)? {
+            Scoped::Applied(files, plan, applied, planned) => {
+                return run.settle(target, archive, &plan, &files, applied, planned);
+            }
+            Scoped::Refused => return Ok(run.finish()),
+            Scoped::Full(why) => {
+                tracing::debug!(why, "scoped plan not possible; planning on everything");
+            }
+        }
+    }
     let Some(files) = run.scan(&mut archive)? else {
         return Ok(run.finish());
     };
     let files = run.probe(&mut archive, files)?;
     let mut target = run.open_target(&mut archive)?;
-    let Some((plan, applied, seen)) = run.plan_and_apply(&mut target, &mut archive, &files)? else {
+    let Outcome::Applied(plan, applied, seen) =
+        run.plan_and_apply(&mut target, &mut archive, &files, RowsIn::All)?
+    else {
         return Ok(run.finish());
     };
     run.settle(target, archive, &plan, &files, applied, seen)
+}
+
+/// Where a plan's Target rows come from.
+enum RowsIn {
+    /// Every row, read now (planned again when another program commits meanwhile).
+    All,
+    /// The rows of a scoped closure ([`scoped::inputs`]), read at `data_version` `version`:
+    /// one attempt (a commit by another program meanwhile ends the scoped plan).
+    Scoped {
+        rows: Vec<crate::target::TargetRow>,
+        base: crate::archive::PlanBase,
+        journal_seq: i64,
+        max_file_id: i64,
+        version: i64,
+    },
+}
+
+/// How a plan and its apply ended.
+enum Outcome {
+    Applied(Plan, Applied, Planned),
+    /// A guard refused (the refusal is in the report).
+    Refused,
+    /// Another program committed to the Target while a scoped plan was made.
+    Moved,
+}
+
+/// How a scoped plan ended.
+enum Scoped {
+    Applied(Vec<FileRecord>, Plan, Applied, Planned),
+    Refused,
+    /// Plan on everything instead, for this reason.
+    Full(&'static str),
 }
 
 /// What the apply planned on: the Target's `data_version` and the digest of its rows then.
@@ -125,6 +186,11 @@ struct Planned {
     /// The rows the apply wrote, and the digest of what they held before.
     touched: Vec<i64>,
     touched_before: u64,
+    /// The last journal batch and the largest record id the plan's files include.
+    journal_seq: i64,
+    max_file_id: i64,
+    /// Active Target rows before the apply.
+    active_before: u64,
 }
 
 /// The match index's journal entry of an applied plan: the files of its inserts and updates,
@@ -357,20 +423,50 @@ impl<'a> SyncRun<'a> {
         target: &mut Target,
         archive: &mut Archive,
         files: &[FileRecord],
-    ) -> Result<Option<(Plan, Applied, Planned)>> {
+        mut rows_in: RowsIn,
+    ) -> Result<Outcome> {
         let mut attempt = 0;
+        // What the plan's files include of archive.db (nothing else writes it: the sync lock).
+        let (mut journal_seq, mut max_file_id) = (
+            crate::archive::journal::last_seq(archive.conn())?,
+            archive.max_file_id()?,
+        );
         loop {
             attempt += 1;
-            let version = target.data_version()?;
-            let rows = target.load_rows()?;
-            // The match index checks its copy of the Target against this (see `settle`).
-            let digest = crate::target::rows_digest(&rows);
+            let (version, rows, digest, base_active) =
+                match std::mem::replace(&mut rows_in, RowsIn::All) {
+                    RowsIn::All => {
+                        let version = target.data_version()?;
+                        let rows = target.load_rows()?;
+                        // The match index checks its copy of the Target against this.
+                        let digest = crate::target::rows_digest(&rows);
+                        (version, rows, digest, None)
+                    }
+                    RowsIn::Scoped {
+                        rows,
+                        base,
+                        journal_seq: seq,
+                        max_file_id: max,
+                        version,
+                    } => {
+                        (journal_seq, max_file_id) = (seq, max);
+                        // The Target has the base's stamp: its content is the base's.
+                        (version, rows, base.target_digest, Some(base.target_active))
+                    }
+                };
             tracing::debug!(
                 rows = rows.len(),
                 elapsed_ms = self.timer.elapsed().as_millis() as u64,
                 "Target loaded"
             );
-            let plan = rules::plan(files, &rows, &self.rules, &self.hold);
+            let mut plan = rules::plan(files, &rows, &self.rules, &self.hold);
+            if let Some(active) = base_active {
+                // Every active row outside the closure is claimed by the primary at its path,
+                // and already right: skipped, as the full plan counts it.
+                let inside = rows.iter().filter(|r| r.active).count() as u64;
+                plan.skipped += active.saturating_sub(inside);
+                plan.active_before = active;
+            }
             tracing::debug!(
                 actions = plan.actions.len(),
                 elapsed_ms = self.timer.elapsed().as_millis() as u64,
@@ -382,7 +478,7 @@ impl<'a> SyncRun<'a> {
                 tracing::error!("동기화 보류: {}", refusal.message);
                 self.report.changes = list_changes(&plan, files, &NewIds::default());
                 self.report.refused = Some(refusal);
-                return Ok(None);
+                return Ok(Outcome::Refused);
             }
             if self.opts.force.is_forced()
                 && (empty_source_refusal(files, &plan).is_some()
@@ -416,9 +512,13 @@ impl<'a> SyncRun<'a> {
                         digest,
                         touched,
                         touched_before,
+                        journal_seq,
+                        max_file_id,
+                        active_before: plan.active_before,
                     };
-                    return Ok(Some((plan, applied, planned)));
+                    return Ok(Outcome::Applied(plan, applied, planned));
                 }
+                None if base_active.is_some() => return Ok(Outcome::Moved),
                 None if attempt < 5 => {
                     tracing::info!(
                         "계획 중에 pokervod.db가 바뀌어 다시 계획합니다 / pokervod.db changed while planning; planning again"
@@ -431,6 +531,92 @@ impl<'a> SyncRun<'a> {
                 }
             }
         }
+    }
+
+    /// Plan on the closure of what changed below `scope` since the last converged sync
+    /// ([`scoped`]), and apply; [`Scoped::Full`] when that cannot be done.
+    fn plan_and_apply_scoped(
+        &mut self,
+        target: &mut Target,
+        archive: &mut Archive,
+        scope: Scope<'_>,
+    ) -> Result<Scoped> {
+        let version = target.data_version()?;
+        let inputs = match scoped::inputs(
+            archive,
+            target,
+            &self.target_path,
+            scope.dirs,
+            scope.own_batches,
+        )? {
+            Ok(inputs) => inputs,
+            Err(why) => return Ok(Scoped::Full(why)),
+        };
+        tracing::debug!(
+            files = inputs.files.len(),
+            rows = inputs.rows.len(),
+            elapsed_ms = self.timer.elapsed().as_millis() as u64,
+            "scoped closure read"
+        );
+        let files = inputs.files;
+        self.hold_stale(&files)?;
+        let rows_in = RowsIn::Scoped {
+            rows: inputs.rows,
+            base: inputs.base,
+            journal_seq: inputs.journal_seq,
+            max_file_id: inputs.max_file_id,
+            version,
+        };
+        Ok(
+            match self.plan_and_apply(target, archive, &files, rows_in)? {
+                Outcome::Applied(plan, applied, planned) => {
+                    self.report.scoped = true;
+                    Scoped::Applied(files, plan, applied, planned)
+                }
+                Outcome::Refused => Scoped::Refused,
+                Outcome::Moved => Scoped::Full("pokervod.db changed while planning"),
+            },
+        )
+    }
+
+    /// The converged state this sync leaves for the next scoped plan, when it can vouch for it:
+    /// every planned write succeeded, the Target's stamp and content after the commit are
+    /// exactly known (see [`SyncRun::target_seen`]), and not too many files were held.
+    fn next_base(
+        &self,
+        plan: &Plan,
+        files: &[FileRecord],
+        planned: &Planned,
+        seen: &crate::archive::journal::TargetSeen,
+    ) -> Option<crate::archive::PlanBase> {
+        if !self.report.errors.is_empty() {
+            return None;
+        }
+        let (Some(stamp), Some(digest), Some(file)) =
+            (seen.after.clone(), seen.digest_after, seen.file.clone())
+        else {
+            return None;
+        };
+        let held: Vec<i64> = files
+            .iter()
+            .zip(&plan.roles)
+            .filter(|(_, role)| matches!(role, rules::Role::Held { .. }))
+            .map(|(f, _)| f.id)
+            .collect();
+        if held.len() > scoped::MAX_HELD_IN_BASE {
+            return None;
+        }
+        let r = &self.report;
+        Some(crate::archive::PlanBase {
+            journal_seq: planned.journal_seq,
+            own_seq: 0,
+            max_file_id: planned.max_file_id,
+            target_file: file,
+            target_stamp: stamp,
+            target_digest: digest,
+            target_active: (planned.active_before + r.added + r.restored).saturating_sub(r.deleted),
+            held,
+        })
     }
 
     /// What the match index may take from this sync about the Target: the content the plan
@@ -482,6 +668,7 @@ impl<'a> SyncRun<'a> {
             "Target committed"
         );
         let target_seen = self.target_seen(&target, &planned)?;
+        let target_seen_for_base = target_seen.clone();
         self.report.errors = applied.errors;
         // Rows whose write failed are not counted as applied.
         let failed_paths: Vec<String> = self.report.errors.iter().map(|e| e.path.clone()).collect();
@@ -511,6 +698,7 @@ impl<'a> SyncRun<'a> {
             rebuild: false,
         };
         let totals = self.report.totals();
+        let base = self.next_base(plan, files, &planned, &target_seen_for_base);
         let link_write = if applied.links_staged {
             crate::archive::Links::Staged
         } else {
@@ -526,6 +714,7 @@ impl<'a> SyncRun<'a> {
             &failed,
             link_write,
             &journal,
+            base,
         )?;
         archive.record_sync_problems(
             applied.run_id,

@@ -56,6 +56,9 @@ pub struct SyncReport {
     /// Seconds from the start of this sync until the first held file can be found stable: when
     /// the monitor syncs again (`None` when nothing was held).
     pub settle_wait_secs: Option<u64>,
+    /// The plan covered only what changed since the last converged sync ([`super::scoped`]).
+    #[serde(skip)]
+    pub scoped: bool,
 }
 
 impl SyncReport {

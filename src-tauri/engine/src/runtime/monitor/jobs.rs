@@ -274,6 +274,7 @@ impl Monitor {
                     no_scan: false,
                     progress: Some(&progress),
                     cancel: Some(&cancel),
+                    scope: None,
                 },
             )
             .map(|r| JobResult::Sync(Box::new(r))),
@@ -451,11 +452,15 @@ fn scoped_sync(
         no_scan: false,
         progress: Some(progress),
         cancel: Some(cancel),
+        scope: None,
     };
     // The lock is released before `run_sync`, which takes it again.
+    // The journal batches of the partial scan and its probe (see `sync::Scope`).
+    let mut own_batches = (0, 0);
     let scanned = {
         let _lock = SyncLock::acquire(&archive_db, cfg.busy_timeout_secs)?;
         let mut archive = Archive::open(&archive_db)?;
+        own_batches.0 = crate::archive::journal::last_seq(archive.conn())?;
         let scan_opts = ScanOptions {
             dry_run: false,
             progress: Some(progress),
@@ -473,6 +478,7 @@ fn scoped_sync(
                 } else {
                     None
                 };
+                own_batches.1 = crate::archive::journal::last_seq(archive.conn())?;
                 Some((report, probe))
             }
             Ok(PartialScan::NeedsFullScan(why)) => {
@@ -498,6 +504,7 @@ fn scoped_sync(
         clock,
         SyncOptions {
             no_scan: true,
+            scope: Some(sync::Scope { dirs, own_batches }),
             ..opts
         },
     )?;

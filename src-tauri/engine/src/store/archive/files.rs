@@ -241,6 +241,34 @@ impl Archive {
         Ok(out)
     }
 
+    /// The records whose `name_key` is one of `keys` (links and `missing_scans` filled in),
+    /// ordered by path: the name groups a scoped plan ([`crate::sync::scoped`]) looks at.
+    pub fn files_by_name_keys<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<Vec<FileRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE name_key = ?1"
+            ))
+            .ctx("load files by name")?;
+        let mut files = Vec::new();
+        for key in keys {
+            let rows = stmt
+                .query_map([key], file_record)
+                .ctx("load files by name")?;
+            for row in rows {
+                files.push(row.ctx("load files by name")?);
+            }
+        }
+        drop(stmt);
+        self.fill_links_each(&mut files)?;
+        self.fill_missing(&mut files)?;
+        files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+
     /// The id of the record at `path`, if any.
     pub fn file_id_at(&self, path: &str) -> Result<Option<i64>> {
         use rusqlite::OptionalExtension;

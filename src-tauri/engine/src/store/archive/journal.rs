@@ -69,25 +69,26 @@ pub struct Journaled {
     pub token: String,
 }
 
-fn pack(ids: &[i64]) -> Vec<u8> {
+pub(super) fn pack(ids: &[i64]) -> Vec<u8> {
     let mut v = ids.to_vec();
     v.sort_unstable();
     v.dedup();
     v.iter().flat_map(|i| i.to_le_bytes()).collect()
 }
 
-fn unpack(b: Option<Vec<u8>>) -> Vec<i64> {
+pub(super) fn unpack(b: Option<Vec<u8>>) -> Vec<i64> {
     b.unwrap_or_default()
         .chunks_exact(8)
         .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
         .collect()
 }
 
-/// Append `batch` (inside the caller's transaction) and prune old batches. A batch with nothing
-/// in it is still written when it carries what a sync saw of the Target.
-pub(crate) fn record(conn: &Connection, batch: &Batch<'_>) -> Result<()> {
+/// Append `batch` (inside the caller's transaction) and prune old batches; its number (0: a
+/// batch with nothing in it, not written). A batch with nothing in it is still written when it
+/// carries what a sync saw of the Target.
+pub(crate) fn record(conn: &Connection, batch: &Batch<'_>) -> Result<i64> {
     if batch.files.is_empty() && batch.rows.is_empty() && batch.target.is_none() && !batch.rebuild {
-        return Ok(());
+        return Ok(0);
     }
     let rebuild = batch.rebuild || batch.files.len() + batch.rows.len() > MAX_IDS;
     let (files, rows) = if rebuild {
@@ -120,7 +121,7 @@ pub(crate) fn record(conn: &Connection, batch: &Batch<'_>) -> Result<()> {
     conn.prepare_cached("DELETE FROM index_journal WHERE seq <= ?1")
         .and_then(|mut st| st.execute([seq - KEEP_BATCHES]))
         .ctx("index journal")?;
-    Ok(())
+    Ok(seq)
 }
 
 /// The journal's id (`None`: an archive.db without a journal, from before it existed).

@@ -12,6 +12,22 @@ use crate::store::sqlite::values_sql;
 const NO_LINK: i64 = i64::MIN;
 
 impl Archive {
+    /// [`Archive::fill_links`] one lookup per record, whatever their number (for a subset of a
+    /// large archive, where reading every link costs more).
+    pub(crate) fn fill_links_each(&self, files: &mut [FileRecord]) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT target_id FROM links WHERE file_id = ?1")
+            .ctx("load links")?;
+        for f in files.iter_mut() {
+            f.target_id = stmt
+                .query_row([f.id], |r| r.get(0))
+                .optional()
+                .ctx("load links")?;
+        }
+        Ok(())
+    }
+
     /// Set each file's `target_id` from the `links` table.
     pub(crate) fn fill_links(&self, files: &mut [FileRecord]) -> Result<()> {
         if files.len() < 1_000 {

@@ -8,6 +8,7 @@ use super::Archive;
 use super::history::{HistoryEntry, insert_history};
 use super::journal::{Batch, record};
 use super::links::{Links, write_links};
+use super::plan_base::PlanBase;
 use crate::error::{Result, SqlContext};
 
 /// Totals of one sync run, as recorded in `sync_runs`.
@@ -103,7 +104,9 @@ impl Archive {
     /// (file id, Target id) pairs that are new or changed, `unlinked` the files whose link
     /// goes to another file (the caller knows every file's link, so no lookup by Target id is
     /// needed). `started` is when the sync began: the stored duration covers everything but
-    /// this commit.
+    /// this commit. `base`: the converged state this sync leaves for the next scoped plan
+    /// (`own_seq` is filled in here), or `None` to clear the stored one.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn finish_run(
         &mut self,
         run_id: i64,
@@ -112,11 +115,18 @@ impl Archive {
         failed_paths: &[&str],
         links: Links<'_>,
         journal: &Batch<'_>,
+        base: Option<PlanBase>,
     ) -> Result<()> {
+        // The plan base names the sync's own batch, known once it is written.
+        let record_with_base = |conn: &rusqlite::Connection| -> Result<()> {
+            let seq = record(conn, journal)?;
+            let base = base.map(|b| PlanBase { own_seq: seq, ..b });
+            super::plan_base::write(conn, base.as_ref())
+        };
         if let Links::Staged = links {
             // The links are written in the transaction that `stage_links` left open.
             let result = close_run(&self.conn, run_id, totals, started, failed_paths)
-                .and_then(|()| record(&self.conn, journal));
+                .and_then(|()| record_with_base(&self.conn));
             return match result
                 .and_then(|()| self.conn.execute_batch("COMMIT").ctx("commit sync record"))
             {
@@ -132,7 +142,7 @@ impl Archive {
             write_links(&tx, links, Some(unlinked))?;
         }
         close_run(&tx, run_id, totals, started, failed_paths)?;
-        record(&tx, journal)?;
+        record_with_base(&tx)?;
         tx.commit().ctx("commit sync record")?;
         Ok(())
     }

@@ -193,6 +193,26 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE index_journal ADD COLUMN target_file TEXT;
     ALTER TABLE index_journal ADD COLUMN token TEXT;
     "#,
+    // 9: the watcher's scoped plan (`sync/scoped.rs`). `plan_base` is what the last sync that
+    // left the Target exactly as its rules want it saw (one row, or none when no sync did): the
+    // journal batch it planned after, the Target's stamp, digest and active rows after its
+    // commit. A scoped sync plans only the name groups of what changed since, and only when the
+    // Target still has that stamp. The name-key index finds a group's members (3 dropped it
+    // when nothing read by name; a scoped plan does, at every watcher sync).
+    r#"
+    CREATE INDEX IF NOT EXISTS files_name_key ON files(name_key);
+    CREATE TABLE plan_base (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        journal_seq INTEGER NOT NULL,
+        own_seq INTEGER NOT NULL,
+        max_file_id INTEGER NOT NULL,
+        target_file TEXT NOT NULL,
+        target_stamp TEXT NOT NULL,
+        target_digest TEXT NOT NULL,
+        target_active INTEGER NOT NULL,
+        held BLOB
+    );
+    "#,
 ];
 
 /// `PRAGMA application_id` of archive.db: the ASCII bytes of "NSMa" (NAS Sync Monitor

@@ -1,0 +1,326 @@
+//! The watcher's scoped plan (`sync::scoped`) decides exactly what the full plan decides.
+//!
+//! Each round changes a few directories of a real share (new files, deletions, renames, moves
+//! between directories, rewrites, names shared with files elsewhere, non-HLS formats), runs the
+//! watcher's partial scan of those directories, asks the full plan what it would do (a dry run
+//! on everything), then syncs with the scoped plan and checks: it was scoped, it did the same
+//! writes with the same counts, and afterwards the full plan finds nothing left to do. And the
+//! base it starts from is refused whenever it cannot be trusted.
+
+mod common;
+
+use common::*;
+use nas_sync_engine::Config;
+use nas_sync_engine::archive::{Archive, SyncLock, journal};
+use nas_sync_engine::scan::{self, PartialScan, ScanOptions};
+use nas_sync_engine::sync::{Scope, SyncOptions, SyncReport};
+
+const DIRS: &[&str] = &[
+    "WSOP/2024/Main",
+    "WSOP/2024/Side",
+    "HCL/S1",
+    "HCL/S2",
+    "PAD/E1",
+    "PAD/E2/Day1",
+];
+
+/// Names that collide across directories (case and Unicode forms differ), and formats the
+/// Target must not get.
+const NAMES: &[&str] = &[
+    "Part1.mp4",
+    "part1.MP4",
+    "Final Table.mp4",
+    "EP01.mov",
+    "ep01.mp4",
+    "Day2.mxf",
+    "Day2.mp4",
+    "intro.srt",
+    "Part2.mkv",
+    "Hand 42.mp4",
+    "한글 영상.mp4",
+    "Recap.m4v",
+    "Part3.mp4",
+];
+
+/// A small deterministic generator (no dependency, same sequence on every machine).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+fn files_in(e: &Env, dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(e.root.join(dir))
+        .map(|rd| {
+            rd.filter_map(|d| d.ok())
+                .filter(|d| d.path().is_file())
+                .map(|d| format!("{dir}/{}", d.file_name().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// One random change below `dirs`.
+fn change(e: &Env, rng: &mut Lcg, dirs: &[&str]) {
+    let dir = dirs[rng.next(dirs.len())];
+    let existing = files_in(e, dir);
+    let name = NAMES[rng.next(NAMES.len())];
+    let free = |rel: &str| !e.root.join(rel).exists();
+    match rng.next(6) {
+        0 | 1 => {
+            let rel = format!("{dir}/{name}");
+            if free(&rel) {
+                put_sized(&e.root, &rel, 100 + rng.next(900));
+            }
+        }
+        2 if !existing.is_empty() => rm(&e.root, &existing[rng.next(existing.len())]),
+        3 if !existing.is_empty() => {
+            let to = format!("{dir}/{name}");
+            if free(&to) {
+                mv(&e.root, &existing[rng.next(existing.len())], &to);
+            }
+        }
+        4 if !existing.is_empty() && dirs.len() > 1 => {
+            let from = &existing[rng.next(existing.len())];
+            let other = dirs.iter().find(|d| **d != dir).expect("another dir");
+            let to = format!("{other}/{}", from.rsplit('/').next().expect("name"));
+            if free(&to) {
+                mv(&e.root, from, &to);
+            }
+        }
+        _ if !existing.is_empty() => {
+            let rel = &existing[rng.next(existing.len())];
+            put_sized(&e.root, rel, 1_000 + rng.next(900));
+        }
+        _ => {}
+    }
+}
+
+/// The watcher's partial scan of `dirs` (as the monitor's scoped sync runs it), and the
+/// journal batches it wrote.
+fn partial_scan(e: &Env, dirs: &[String], hour: u32) -> (i64, i64) {
+    let _lock = SyncLock::acquire(&e.archive, 5).expect("lock");
+    let mut a = Archive::open(&e.archive).expect("archive.db");
+    let before = journal::last_seq(a.conn()).expect("seq");
+    match scan::run_partial_scan(&e.cfg, &mut a, &clock(hour), dirs, ScanOptions::default())
+        .expect("partial scan")
+    {
+        PartialScan::Done(_) => {}
+        PartialScan::NeedsFullScan(why) => panic!("partial scan refused: {why}"),
+    }
+    (before, journal::last_seq(a.conn()).expect("seq"))
+}
+
+fn full_dry_run(cfg: &Config, hour: u32) -> SyncReport {
+    sync_with(
+        cfg,
+        hour,
+        SyncOptions {
+            dry_run: true,
+            no_scan: true,
+            ..SyncOptions::default()
+        },
+    )
+}
+
+fn scoped_sync(cfg: &Config, hour: u32, dirs: &[String], own: (i64, i64)) -> SyncReport {
+    sync_with(
+        cfg,
+        hour,
+        SyncOptions {
+            no_scan: true,
+            scope: Some(Scope {
+                dirs,
+                own_batches: own,
+            }),
+            ..SyncOptions::default()
+        },
+    )
+}
+
+type Counts = (u64, u64, u64, u64, u64, u64, u64);
+
+fn counts(r: &SyncReport) -> Counts {
+    (
+        r.added,
+        r.updated,
+        r.moved,
+        r.restored,
+        r.deleted,
+        r.skipped,
+        r.active_before,
+    )
+}
+
+/// The changes a report lists, without the ids a dry run cannot know (new rows).
+fn changes(r: &SyncReport) -> Vec<(String, String, Option<String>, Option<i64>)> {
+    let mut v: Vec<_> = r
+        .changes
+        .iter()
+        .map(|c| {
+            (
+                c.event.to_string(),
+                c.path.clone(),
+                c.old_path.clone(),
+                (c.event != "added").then_some(c.target_id).flatten(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn nothing_to_do(r: &SyncReport) -> bool {
+    r.added + r.updated + r.moved + r.restored + r.deleted == 0
+}
+
+/// A share with a few files in every directory, synced once (the converged base).
+fn seeded(seed: u64) -> (Env, Lcg) {
+    let e = env();
+    let mut rng = Lcg(seed);
+    for dir in DIRS {
+        for _ in 0..4 {
+            let rel = format!("{dir}/{}", NAMES[rng.next(NAMES.len())]);
+            if !e.root.join(&rel).exists() {
+                put_sized(&e.root, &rel, 100 + rng.next(900));
+            }
+        }
+    }
+    let first = sync_at(&e, 1);
+    assert!(!first.scoped, "a first sync has no base to scope from");
+    assert!(first.added > 0);
+    (e, rng)
+}
+
+#[test]
+fn the_scoped_plan_does_what_the_full_plan_would_on_random_changes() {
+    let mut scoped_rounds = 0;
+    for seed in [7, 2024, 90_210] {
+        let (e, mut rng) = seeded(seed);
+        for round in 0..14 {
+            let a = DIRS[rng.next(DIRS.len())];
+            let b = DIRS[rng.next(DIRS.len())];
+            let picked: Vec<&str> = if a == b { vec![a] } else { vec![a, b] };
+            for _ in 0..1 + rng.next(4) {
+                change(&e, &mut rng, &picked);
+            }
+            let dirs: Vec<String> = picked.iter().map(|d| d.to_string()).collect();
+            let dirs = match scan::ScanScope::dirs(&dirs) {
+                scan::ScanScope::Dirs(d) => d,
+                scan::ScanScope::Full => panic!("scope of {dirs:?}"),
+            };
+            let hour = 2 + round as u32;
+            let own = partial_scan(&e, &dirs, hour);
+            let full = full_dry_run(&e.cfg, hour);
+            let scoped = scoped_sync(&e.cfg, hour, &dirs, own);
+            let at = format!("seed {seed}, round {round}, dirs {dirs:?}");
+            assert!(
+                scoped.refused.is_none() && scoped.errors.is_empty(),
+                "{at}: {scoped:?}"
+            );
+            assert!(scoped.scoped, "{at}: the sync planned on everything");
+            assert_eq!(counts(&scoped), counts(&full), "{at}: counts");
+            assert_eq!(changes(&scoped), changes(&full), "{at}: changes");
+            let after = full_dry_run(&e.cfg, hour);
+            assert!(
+                nothing_to_do(&after),
+                "{at}: left to do: {:?}",
+                after.changes
+            );
+            scoped_rounds += 1;
+        }
+        // And a last look at everything agrees with the Target.
+        let last = sync_at(&e, 23);
+        assert!(nothing_to_do(&last), "seed {seed}: {:?}", last.changes);
+    }
+    assert_eq!(scoped_rounds, 42);
+}
+
+/// One new file in `dir`, scanned, then a scoped sync: its report (it may list row errors).
+fn change_and_sync_with_errors(e: &Env, dir: &str, hour: u32) -> SyncReport {
+    put_sized(&e.root, &format!("{dir}/new-{hour}.mp4"), 321);
+    let dirs = vec![dir.to_string()];
+    let own = partial_scan(e, &dirs, hour);
+    let r = scoped_sync(&e.cfg, hour, &dirs, own);
+    assert!(r.refused.is_none(), "{r:?}");
+    r
+}
+
+/// [`change_and_sync_with_errors`] that must apply cleanly.
+fn change_and_sync(e: &Env, dir: &str, hour: u32) -> SyncReport {
+    let r = change_and_sync_with_errors(e, dir, hour);
+    assert!(r.errors.is_empty(), "{r:?}");
+    r
+}
+
+#[test]
+fn a_commit_by_the_targets_owner_makes_the_next_plan_a_full_one() {
+    let (e, _) = seeded(11);
+    assert!(change_and_sync(&e, "HCL/S1", 2).scoped);
+    // The owner renames a row's title: not our column, but the Target is not what we left.
+    rusqlite::Connection::open(&e.target)
+        .expect("open Target")
+        .execute("UPDATE files SET catalog = 'Owner' WHERE id = 1", [])
+        .expect("owner's write");
+    let r = change_and_sync(&e, "HCL/S2", 3);
+    assert!(!r.scoped, "planned on a Target someone else changed");
+    assert_eq!(r.added, 1);
+    assert!(
+        r.updated >= 1,
+        "the full plan puts the row right again: {r:?}"
+    );
+    // That full sync left a base again.
+    assert!(change_and_sync(&e, "PAD/E1", 4).scoped);
+    assert!(nothing_to_do(&full_dry_run(&e.cfg, 5)));
+}
+
+#[test]
+fn a_sync_with_row_errors_leaves_no_base_to_scope_from() {
+    let (e, _) = seeded(12);
+    target_refuses(&e.target, "PAD/E1/new-2.mp4");
+    let r = change_and_sync_with_errors(&e, "PAD/E1", 2);
+    assert_eq!(r.errors.len(), 1, "{r:?}");
+    target_accepts(&e.target);
+    let r = change_and_sync(&e, "PAD/E1", 3);
+    assert!(
+        !r.scoped,
+        "a failed row means the Target is not what the rules want"
+    );
+    assert_eq!(r.added, 2, "the failed row and the new one: {r:?}");
+    assert!(nothing_to_do(&full_dry_run(&e.cfg, 4)));
+}
+
+#[test]
+fn a_removal_outside_the_scanned_directories_makes_the_plan_full() {
+    let (e, _) = seeded(13);
+    put_sized(&e.root, "HCL/S1/only here.mp4", 500);
+    sync_at(&e, 1);
+    // A full scan (no sync) finds a file gone elsewhere: its row's path is not in the scope.
+    rm(&e.root, "HCL/S1/only here.mp4");
+    scan_only(&e, 2);
+    let r = change_and_sync(&e, "PAD/E1", 3);
+    assert!(!r.scoped);
+    assert_eq!((r.added, r.deleted), (1, 1), "{r:?}");
+    assert!(nothing_to_do(&full_dry_run(&e.cfg, 4)));
+}
+
+#[test]
+fn a_wal_mode_target_is_always_planned_in_full() {
+    let e = env_with(|c| c.target_wal = true);
+    put_sized(&e.root, "A/one.mp4", 100);
+    sync_at(&e, 1);
+    let r = change_and_sync(&e, "A", 2);
+    assert!(
+        !r.scoped,
+        "a WAL-mode Target's stamp cannot vouch for its content"
+    );
+    assert_eq!(r.added, 1);
+}
