@@ -3,7 +3,7 @@ import { Dashboard } from "./components/dashboard";
 import { Header } from "./components/Header";
 import { Button, Card, Spinner, inputClass } from "./components/ui";
 import { useLang } from "./i18n";
-import { useApp } from "./state/app";
+import { useApp, useOnline } from "./state/app";
 import { useLocation } from "./state/router";
 import { Glyph } from "./components/Glyph";
 
@@ -15,7 +15,7 @@ const History = lazy(() => import("./components/History").then((m) => ({ default
 const Settings = lazy(() => import("./components/Settings").then((m) => ({ default: m.Settings })));
 
 function OfflineBanner() {
-  const { online } = useApp();
+  const online = useOnline();
   const { t } = useLang();
   if (online) return null;
   return (

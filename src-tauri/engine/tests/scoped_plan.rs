@@ -324,3 +324,30 @@ fn a_wal_mode_target_is_always_planned_in_full() {
     );
     assert_eq!(r.added, 1);
 }
+
+#[test]
+fn a_file_held_as_still_copying_is_published_by_the_next_scoped_sync_anywhere() {
+    let e = env_with(|c| c.settle_secs = 60);
+    for dir in DIRS {
+        put_sized(&e.root, &format!("{dir}/old.mp4"), 200);
+    }
+    sync_at(&e, 1);
+    // Written at 02:00 exactly: still being copied for a sync at 02:00.
+    let copying_mtime = clock(2).0.timestamp();
+    put_at(&e.root, "HCL/S1/copying.mp4", 700, copying_mtime);
+    let dirs = vec!["HCL/S1".to_string()];
+    let own = partial_scan(&e, &dirs, 2);
+    let held = scoped_sync(&e.cfg, 2, &dirs, own);
+    assert!(held.scoped, "{held:?}");
+    assert_eq!((held.held, held.added), (1, 0), "{held:?}");
+    // An hour later it is stable; the watcher's next sync is about another folder.
+    put_sized(&e.root, "PAD/E1/elsewhere.mp4", 300);
+    let dirs = vec!["PAD/E1".to_string()];
+    let own = partial_scan(&e, &dirs, 3);
+    let full = full_dry_run(&e.cfg, 3);
+    let r = scoped_sync(&e.cfg, 3, &dirs, own);
+    assert!(r.scoped, "{r:?}");
+    assert_eq!((r.held, r.added), (0, 2), "the held file is published too: {r:?}");
+    assert_eq!(counts(&r), counts(&full));
+    assert_eq!(changes(&r), changes(&full));
+}

@@ -5,7 +5,7 @@ import { useEffect, useId, useState } from "react";
 import type { CsvLang, ExportRequest, ExportSaved } from "../api";
 import { formatBytes, formatNumber } from "../format";
 import { useLang } from "../i18n";
-import { useApp } from "../state/app";
+import { useApi } from "../state/app";
 import { Glyph } from "./Glyph";
 import { Button, Spinner, cx } from "./ui";
 
@@ -47,7 +47,7 @@ type Phase = { kind: "idle" } | { kind: "busy" } | { kind: "started" } | { kind:
 
 export function ExportDialog({ spec, onClose }: { spec: ExportSpec; onClose: () => void }) {
   const { t, lang } = useLang();
-  const { api } = useApp();
+  const api = useApi();
   const [csvLang, setCsvLang] = useState<CsvLang>(lang);
   const [phase, setPhase] = useState<Phase>({ kind: "idle" });
   const titleId = useId();

@@ -2,7 +2,7 @@ import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState } from "rea
 import type { Level, LogLine } from "../api";
 import { formatClock, formatNumber } from "../format";
 import { useLang, type Lang, type T } from "../i18n";
-import { useApp, useLogLines } from "../state/app";
+import { useApi, useLogLines, useOnline } from "../state/app";
 import { Button, Card, EmptyState, cx } from "./ui";
 import { Glyph } from "./Glyph";
 
@@ -71,7 +71,8 @@ export function atBottom(el: { scrollTop: number; scrollHeight: number; clientHe
 
 export function LogView() {
   const { t, lang } = useLang();
-  const { online, api } = useApp();
+  const api = useApi();
+  const online = useOnline();
   const logs = useLogLines();
   const [min, setMin] = useState<Level>("INFO");
   const [follow, setFollow] = useState(true);

@@ -3,13 +3,13 @@ import { useState } from "react";
 import { ApiError, type Config, type RootTest } from "../api";
 import { fieldMessage } from "../format";
 import { useLang } from "../i18n";
-import { useApp } from "../state/app";
+import { useApi } from "../state/app";
 import { Button, Card, Field, cx, inputClass } from "./ui";
 import { Glyph } from "./Glyph";
 
 /** No NAS configured yet: ask for the root (and the Target), or start with the demo archive. */
 export function Onboarding() {
-  const { api } = useApp();
+  const api = useApi();
   const { t, lang } = useLang();
   const qc = useQueryClient();
   const [root, setRoot] = useState("");

@@ -6,14 +6,14 @@ import { useState } from "react";
 import { adminNeed } from "../api";
 import { fieldMessage } from "../format";
 import { useLang } from "../i18n";
-import { useApp } from "../state/app";
+import { useApi } from "../state/app";
 import { navigate } from "../state/router";
 import { Button, cx, fieldClass } from "./ui";
 import { Glyph } from "./Glyph";
 
 /** The admin PIN form; the engine throttles wrong guesses and answers how long admin mode lasts. */
 export function PinPrompt({ onUnlocked, onCancel }: { onUnlocked: () => void; onCancel: () => void }) {
-  const { api } = useApp();
+  const api = useApi();
   const { t, lang } = useLang();
   const [pin, setPin] = useState("");
   const check = useMutation({

@@ -31,10 +31,28 @@ const HEALTH_EVERY_MS = 30_000;
 
 const Ctx = createContext<AppCtx | null>(null);
 
+/** What never changes while the app runs (the transport and the log store): components that
+ * need only these do not re-render with every status change (the live log stays live when the
+ * engine changes state many times a second). */
+type StableCtx = Pick<AppCtx, "api" | "logs" | "subscribeLogs">;
+const Stable = createContext<StableCtx | null>(null);
+const Online = createContext<boolean>(true);
+
 export function useApp(): AppCtx {
   const c = useContext(Ctx);
   if (!c) throw new Error("useApp outside AppProvider");
   return c;
+}
+
+function useStable(): StableCtx {
+  const c = useContext(Stable);
+  if (!c) throw new Error("useApi outside AppProvider");
+  return c;
+}
+
+/** Whether the server can be reached (changes only when the connection does). */
+export function useOnline(): boolean {
+  return useContext(Online);
 }
 
 /** The app's context, or `null` where a component is drawn on its own (unit tests). */
@@ -43,7 +61,7 @@ export function useAppIfAny(): AppCtx | null {
 }
 
 export function useApi(): Transport {
-  return useApp().api;
+  return useStable().api;
 }
 
 /** Log store changes as a subscribable counter (so only the log screen re-renders per line). */
@@ -151,12 +169,19 @@ export function AppProvider({ api, children }: { api: Transport; children: React
     () => ({ api, status, online, unauthorized, logs: store, subscribeLogs: subscribe }),
     [api, status, online, unauthorized, store, subscribe],
   );
-  return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
+  const stable = useMemo(() => ({ api, logs: store, subscribeLogs: subscribe }), [api, store, subscribe]);
+  return (
+    <Stable.Provider value={stable}>
+      <Online.Provider value={online}>
+        <Ctx.Provider value={value}>{children}</Ctx.Provider>
+      </Online.Provider>
+    </Stable.Provider>
+  );
 }
 
 /** The log lines, re-rendering the caller once per frame of new lines. */
 export function useLogLines() {
-  const { logs, subscribeLogs } = useApp();
+  const { logs, subscribeLogs } = useStable();
   useSyncExternalStore(subscribeLogs, () => logs.rev);
   return logs;
 }

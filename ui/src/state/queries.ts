@@ -5,7 +5,7 @@
 // reconnect) invalidate all queries and need no key.
 import { keepPreviousData, useMutation, useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { ForceApproval, HistoryParams, MatchingParams, ReconcileReport, TreeParams } from "../api";
-import { useApp } from "./app";
+import { useApi } from "./app";
 
 export const keys = {
   dashboard: () => ["dashboard"] as const,
@@ -22,13 +22,13 @@ export const keys = {
 // Queries.
 
 export function useDashboard() {
-  const { api } = useApp();
+  const api = useApi();
   return useQuery({ queryKey: keys.dashboard(), queryFn: () => api.dashboard() });
 }
 
 /** `retry: false` where a refusal is the answer (the dashboard only reads whether a PIN is set). */
 export function useSettings(options: { retry?: false } = {}) {
-  const { api } = useApp();
+  const api = useApi();
   return useQuery({ queryKey: keys.settings(), queryFn: () => api.settings(), ...options });
 }
 
@@ -39,7 +39,7 @@ export function useSettings(options: { retry?: false } = {}) {
  * "running" on screen.
  */
 export function useJobs(running: number | null) {
-  const { api } = useApp();
+  const api = useApi();
   return useQuery({
     queryKey: keys.jobs(),
     queryFn: () => api.jobs(),
@@ -50,38 +50,38 @@ export function useJobs(running: number | null) {
 
 /** One page of the 1:1 matching table; the previous page stays shown while the next loads. */
 export function useMatching(p: MatchingParams) {
-  const { api } = useApp();
+  const api = useApi();
   return useQuery({ queryKey: keys.matching(p), queryFn: () => api.matching(p), placeholderData: keepPreviousData });
 }
 
 /** The values the matching table's filters offer (extensions, codecs, reasons) and the number
  * of name collisions (같은 이름, 다른 크기), for the filter lists and the dashboard. */
 export function useMatchingFacets() {
-  const { api } = useApp();
+  const api = useApi();
   return useQuery({ queryKey: keys.matchingFacets(), queryFn: () => api.matchingFacets() });
 }
 
 /** One page of the change history (paged on the server, newest first). */
 export function useHistory(p: HistoryParams) {
-  const { api } = useApp();
+  const api = useApi();
   return useQuery({ queryKey: keys.history(p), queryFn: () => api.history(p), placeholderData: keepPreviousData });
 }
 
 /** The problems that last (refreshed with every finished job, like every query). */
 export function useProblems() {
-  const { api } = useApp();
+  const api = useApi();
   return useQuery({ queryKey: keys.problems(), queryFn: () => api.problems() });
 }
 
 /** One folder of the catalog tree. */
 export function useTreeNode(p: TreeParams) {
-  const { api } = useApp();
+  const api = useApi();
   return useQuery({ queryKey: keys.treeNode(p), queryFn: () => api.treeNode(p) });
 }
 
 /** Several folders of the catalog tree, one answer per request, in order. */
 export function useTreeNodes(ps: TreeParams[]) {
-  const { api } = useApp();
+  const api = useApi();
   return useQueries({
     queries: ps.map((p) => ({ queryKey: keys.treeNode(p), queryFn: () => api.treeNode(p) })),
   });
@@ -92,7 +92,7 @@ export function useTreeNodes(ps: TreeParams[]) {
 
 /** Start a sync; `force` applies past the guard that refused the reviewed job (admin). */
 export function useStartSync() {
-  const { api } = useApp();
+  const api = useApi();
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (force: ForceApproval | null) => api.startSync(force),
@@ -104,7 +104,7 @@ export type SyncMutation = ReturnType<typeof useStartSync>;
 
 /** 문제 목록's 다시 시도 on one row (a sync that rereads only that problem's folder). */
 export function useRetryProblem() {
-  const { api } = useApp();
+  const api = useApi();
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (id: number) => api.retryProblem(id),
@@ -113,7 +113,7 @@ export function useRetryProblem() {
 }
 
 export function useStartScan() {
-  const { api } = useApp();
+  const api = useApi();
   const qc = useQueryClient();
   return useMutation({
     mutationFn: () => api.startScan(),
@@ -123,7 +123,7 @@ export function useStartScan() {
 
 /** Reconcile; `onReport` gets the report when it finished within the request (200, not 202). */
 export function useReconcile(onReport: (r: ReconcileReport) => void) {
-  const { api } = useApp();
+  const api = useApi();
   const qc = useQueryClient();
   return useMutation({
     mutationFn: () => api.reconcile(),

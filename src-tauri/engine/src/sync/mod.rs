@@ -633,7 +633,9 @@ impl<'a> SyncRun<'a> {
         let stamp = crate::store::sqlite::file_stamp(&self.target_path);
         let quiet = target.data_version()? == planned.version;
         // The digest after the commit: the rows it wrote, read back.
-        let digest_after = if quiet && planned.touched.len() <= crate::archive::journal::MAX_IDS {
+        let digest_after = if !quiet {
+            None
+        } else if planned.touched.len() <= crate::archive::journal::MAX_IDS {
             let now = crate::target::rows_digest(&target.rows_by_ids(&planned.touched)?);
             Some(
                 planned
@@ -641,6 +643,10 @@ impl<'a> SyncRun<'a> {
                     .wrapping_sub(planned.touched_before)
                     .wrapping_add(now),
             )
+        } else if !target.is_wal() && !stamp.wal {
+            // A sync this large (a first one) already read every row: reading them again
+            // costs a fraction of it, and leaves the next scoped plan a base to start from.
+            Some(crate::target::rows_digest(&target.load_rows()?))
         } else {
             None
         };

@@ -3,12 +3,12 @@ import { useMutation } from "@tanstack/react-query";
 import type { JobInfo, SyncReport } from "../../api";
 import { formatDateTime, formatDuration, formatNumber } from "../../format";
 import { errorAdvice, jobLabel, phaseLabel, useLang } from "../../i18n";
-import { useApp } from "../../state/app";
+import { useApi } from "../../state/app";
 import { Badge, Button, Spinner } from "../ui";
 import { Glyph } from "../Glyph";
 
 export function RunningJob({ job }: { job: JobInfo }) {
-  const { api } = useApp();
+  const api = useApi();
   const { t, lang } = useLang();
   const p = job.progress;
   const cancel = useMutation({ mutationFn: () => api.cancelJob(job.id) });
