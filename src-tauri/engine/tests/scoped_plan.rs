@@ -347,7 +347,11 @@ fn a_file_held_as_still_copying_is_published_by_the_next_scoped_sync_anywhere() 
     let full = full_dry_run(&e.cfg, 3);
     let r = scoped_sync(&e.cfg, 3, &dirs, own);
     assert!(r.scoped, "{r:?}");
-    assert_eq!((r.held, r.added), (0, 2), "the held file is published too: {r:?}");
+    assert_eq!(
+        (r.held, r.added),
+        (0, 2),
+        "the held file is published too: {r:?}"
+    );
     assert_eq!(counts(&r), counts(&full));
     assert_eq!(changes(&r), changes(&full));
 }

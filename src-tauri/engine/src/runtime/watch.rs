@@ -89,16 +89,21 @@ pub fn start(cfg: &Config, scopes: mpsc::Sender<ScanScope>) -> Result<Watch, Not
         return Err(NotWatched::NetworkShare(fs));
     }
     let filter = Filter::new(cfg, &root).map_err(|e| NotWatched::Refused(e.to_string()))?;
+    // No access events at the source: the walk of a scan opens every directory, and on a large
+    // tree (1M files, 150k folders) those opens overflowed the kernel's queue, which is, rightly,
+    // a full sync, whose scan overflowed it again. `is_change` ignores them anyway.
+    let notify_cfg = notify_debouncer_full::notify::Config::default()
+        .with_event_kinds(notify_debouncer_full::notify::EventKindMask::CORE);
     let mut debouncer = new_debouncer_opt::<_, RecommendedWatcher, NoCache>(
-        DEBOUNCE,
-        None,
+        notify_debouncer_full::Config::default()
+            .with_timeout(DEBOUNCE)
+            .with_notify_config(notify_cfg),
         move |r: DebounceEventResult| {
             if let Some(scope) = filter.scope_of(&r) {
                 let _ = scopes.send(scope);
             }
         },
         NoCache,
-        notify_debouncer_full::notify::Config::default(),
     )
     .map_err(|e| NotWatched::Refused(e.to_string()))?;
     debouncer
