@@ -125,7 +125,8 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     if let Some(scope) = run.opts.scope.filter(|_| run.opts.no_scan) {
         let mut target = run.open_target(&mut archive)?;
         match run.plan_and_apply_scoped(&mut target, &mut archive, scope)? {
-            Scoped::Applied(files, plan, applied, planned) => {
+            Scoped::Applied(done) => {
+                let (files, plan, applied, planned) = *done;
                 return run.settle(target, archive, &plan, &files, applied, planned);
             }
             Scoped::Refused => return Ok(run.finish()),
@@ -139,11 +140,12 @@ pub fn run_sync(cfg: &Config, clock: &dyn Clock, opts: SyncOptions<'_>) -> Resul
     };
     let files = run.probe(&mut archive, files)?;
     let mut target = run.open_target(&mut archive)?;
-    let Outcome::Applied(plan, applied, seen) =
+    let Outcome::Applied(done) =
         run.plan_and_apply(&mut target, &mut archive, &files, RowsIn::All)?
     else {
         return Ok(run.finish());
     };
+    let (plan, applied, seen) = *done;
     run.settle(target, archive, &plan, &files, applied, seen)
 }
 
@@ -164,7 +166,7 @@ enum RowsIn {
 
 /// How a plan and its apply ended.
 enum Outcome {
-    Applied(Plan, Applied, Planned),
+    Applied(Box<(Plan, Applied, Planned)>),
     /// A guard refused (the refusal is in the report).
     Refused,
     /// Another program committed to the Target while a scoped plan was made.
@@ -173,7 +175,7 @@ enum Outcome {
 
 /// How a scoped plan ended.
 enum Scoped {
-    Applied(Vec<FileRecord>, Plan, Applied, Planned),
+    Applied(Box<(Vec<FileRecord>, Plan, Applied, Planned)>),
     Refused,
     /// Plan on everything instead, for this reason.
     Full(&'static str),
@@ -516,7 +518,7 @@ impl<'a> SyncRun<'a> {
                         max_file_id,
                         active_before: plan.active_before,
                     };
-                    return Ok(Outcome::Applied(plan, applied, planned));
+                    return Ok(Outcome::Applied(Box::new((plan, applied, planned))));
                 }
                 None if base_active.is_some() => return Ok(Outcome::Moved),
                 None if attempt < 5 => {
@@ -569,9 +571,10 @@ impl<'a> SyncRun<'a> {
         };
         Ok(
             match self.plan_and_apply(target, archive, &files, rows_in)? {
-                Outcome::Applied(plan, applied, planned) => {
+                Outcome::Applied(done) => {
                     self.report.scoped = true;
-                    Scoped::Applied(files, plan, applied, planned)
+                    let (plan, applied, planned) = *done;
+                    Scoped::Applied(Box::new((files, plan, applied, planned)))
                 }
                 Outcome::Refused => Scoped::Refused,
                 Outcome::Moved => Scoped::Full("pokervod.db changed while planning"),
