@@ -54,7 +54,13 @@ const rank: Record<Level, number> = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERRO
  */
 const LogRow = memo(function LogRow({ l, lang }: { l: LogLine; lang: Lang }) {
   return (
-    <div data-testid="log-line" data-level={l.level} data-time={l.time} className="flex gap-2 whitespace-pre-wrap break-all">
+    <div
+      data-testid="log-line"
+      data-level={l.level}
+      data-time={l.time}
+      // Off-screen rows are not laid out (1,000 kept lines, each new one scrolls them all).
+      className="flex gap-2 whitespace-pre-wrap break-all [contain-intrinsic-size:auto_20px] [content-visibility:auto]"
+    >
       <span className="shrink-0 text-slate-500">{formatClock(l.time)}</span>
       <span className={cx("w-12 shrink-0 font-semibold", levelClass[l.level])}>[{l.level}]</span>
       <span className={l.level === "ERROR" ? "text-red-300" : l.level === "WARN" ? "text-amber-200" : ""}>
