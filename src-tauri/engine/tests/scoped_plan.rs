@@ -288,6 +288,14 @@ fn a_sync_with_row_errors_leaves_no_base_to_scope_from() {
     target_refuses(&e.target, "PAD/E1/new-2.mp4");
     let r = change_and_sync_with_errors(&e, "PAD/E1", 2);
     assert_eq!(r.errors.len(), 1, "{r:?}");
+    let problems = |e: &Env| {
+        Archive::open(&e.archive)
+            .expect("archive")
+            .problems()
+            .expect("problems")
+            .total
+    };
+    assert_eq!(problems(&e), 1, "the failed row is a problem");
     target_accepts(&e.target);
     let r = change_and_sync(&e, "PAD/E1", 3);
     assert!(
@@ -295,6 +303,11 @@ fn a_sync_with_row_errors_leaves_no_base_to_scope_from() {
         "a failed row means the Target is not what the rules want"
     );
     assert_eq!(r.added, 2, "the failed row and the new one: {r:?}");
+    assert_eq!(
+        problems(&e),
+        0,
+        "the full sync that wrote it cleared the problem"
+    );
     assert!(nothing_to_do(&full_dry_run(&e.cfg, 4)));
 }
 
@@ -354,4 +367,20 @@ fn a_file_held_as_still_copying_is_published_by_the_next_scoped_sync_anywhere() 
     );
     assert_eq!(counts(&r), counts(&full));
     assert_eq!(changes(&r), changes(&full));
+}
+
+#[test]
+fn the_last_file_of_a_folder_deleted_is_a_scoped_delete_not_an_empty_source() {
+    let (e, _) = seeded(14);
+    put_sized(&e.root, "Solo/only.mp4", 400);
+    sync_at(&e, 1);
+    rm(&e.root, "Solo/only.mp4");
+    let dirs = vec!["Solo".to_string()];
+    let own = partial_scan(&e, &dirs, 2);
+    let full = full_dry_run(&e.cfg, 2);
+    let r = scoped_sync(&e.cfg, 2, &dirs, own);
+    assert!(r.refused.is_none(), "{:?}", r.refused);
+    assert!(r.scoped);
+    assert_eq!(r.deleted, 1);
+    assert_eq!(counts(&r), counts(&full));
 }

@@ -29,8 +29,9 @@ pub fn mass_delete_refusal(cfg: &Config, plan: &Plan) -> Option<Refusal> {
 /// An empty Source with active Target rows would delete the whole catalog: that is an offline
 /// or wrong share, or a fresh archive.db, never a real state (small catalogs slip under the
 /// mass-delete guard).
-pub fn empty_source_refusal(files: &[FileRecord], plan: &Plan) -> Option<Refusal> {
-    (files.is_empty() && plan.active_before > 0).then(|| Refusal {
+/// `source_files`: every record in archive.db (a scoped plan's files are only the change's).
+pub fn empty_source_refusal(source_files: u64, plan: &Plan) -> Option<Refusal> {
+    (source_files == 0 && plan.active_before > 0).then(|| Refusal {
         guard: Guard::Offline,
         message: format!(
             "NAS 아카이브가 비어 있습니다 / the Source (archive.db) has no files but pokervod.db has {} active rows: syncing would mark them all deleted. Nothing was written; check the share and archive_db, or run `sync --force`.",

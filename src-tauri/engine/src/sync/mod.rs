@@ -230,6 +230,8 @@ struct SyncRun<'a> {
     rules: Rules,
     /// The files still being written, held back from the Target (set by the scan).
     hold: Hold,
+    /// Every record in archive.db, when the plan's files are only a scoped closure.
+    source_total: Option<u64>,
     report: SyncReport,
 }
 
@@ -244,6 +246,7 @@ impl<'a> SyncRun<'a> {
             archive_path: cfg.archive_db_path()?,
             rules: Rules::from_config(cfg),
             hold: Hold::at(clock.now().timestamp(), cfg.settle_secs),
+            source_total: None,
             report: SyncReport {
                 dry_run: opts.dry_run,
                 ..SyncReport::default()
@@ -268,10 +271,15 @@ impl<'a> SyncRun<'a> {
 
     /// The guards' verdict on `plan` (`None`: apply), unless `force` allows its deletions.
     fn refusal(&self, files: &[FileRecord], plan: &Plan) -> Option<Refusal> {
-        empty_source_refusal(files, plan)
+        empty_source_refusal(self.source_files(files), plan)
             .or_else(|| mass_delete_refusal(self.cfg, plan))
             .filter(|_| !self.opts.force.allows(plan.deletes()))
             .map(|r| self.opts.force.refused_again(r, plan.deletes()))
+    }
+
+    /// How many records the Source has: all of `files`, unless they are a scoped closure.
+    fn source_files(&self, files: &[FileRecord]) -> u64 {
+        self.source_total.unwrap_or(files.len() as u64)
     }
 
     /// Plan on a preview of the scan and the Target as it is; nothing is written.
@@ -483,7 +491,7 @@ impl<'a> SyncRun<'a> {
                 return Ok(Outcome::Refused);
             }
             if self.opts.force.is_forced()
-                && (empty_source_refusal(files, &plan).is_some()
+                && (empty_source_refusal(self.source_files(files), &plan).is_some()
                     || mass_delete_refusal(self.cfg, &plan).is_some())
             {
                 tracing::warn!(
@@ -561,6 +569,7 @@ impl<'a> SyncRun<'a> {
             "scoped closure read"
         );
         let files = inputs.files;
+        self.source_total = Some(archive.file_count()?.max(0) as u64);
         self.hold_stale(&files)?;
         let rows_in = RowsIn::Scoped {
             rows: inputs.rows,
@@ -577,7 +586,10 @@ impl<'a> SyncRun<'a> {
                     Scoped::Applied(Box::new((files, plan, applied, planned)))
                 }
                 Outcome::Refused => Scoped::Refused,
-                Outcome::Moved => Scoped::Full("pokervod.db changed while planning"),
+                Outcome::Moved => {
+                    self.source_total = None;
+                    Scoped::Full("pokervod.db changed while planning")
+                }
             },
         )
     }

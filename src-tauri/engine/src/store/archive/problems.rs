@@ -217,7 +217,9 @@ pub(crate) fn record_scan_problems(
 
 impl Archive {
     /// A sync's row errors replace the sync problems (a sync plans every file, so a row that is
-    /// not failing now is fixed, or no longer wanted).
+    /// not failing now is fixed, or no longer wanted). A watcher's scoped plan covers only its
+    /// change, but it runs only after a sync without row errors (one with errors leaves no plan
+    /// base), so there is no sync problem outside its scope to lose.
     pub(crate) fn record_sync_problems(
         &mut self,
         sync_id: i64,
