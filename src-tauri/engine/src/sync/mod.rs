@@ -558,6 +558,7 @@ impl<'a> SyncRun<'a> {
             &self.target_path,
             scope.dirs,
             scope.own_batches,
+            &self.rules,
         )? {
             Ok(inputs) => inputs,
             Err(why) => return Ok(Scoped::Full(why)),
@@ -612,12 +613,13 @@ impl<'a> SyncRun<'a> {
         else {
             return None;
         };
-        let held: Vec<i64> = files
-            .iter()
-            .zip(&plan.roles)
-            .filter(|(_, role)| matches!(role, rules::Role::Held { .. }))
-            .map(|(f, _)| f.id)
-            .collect();
+        let (mut held, mut held_rows) = (Vec::new(), Vec::new());
+        for (f, role) in files.iter().zip(&plan.roles) {
+            if let rules::Role::Held { row } = role {
+                held.push(f.id);
+                held_rows.extend(*row);
+            }
+        }
         if held.len() > scoped::MAX_HELD_IN_BASE {
             return None;
         }
@@ -631,6 +633,8 @@ impl<'a> SyncRun<'a> {
             target_digest: digest,
             target_active: (planned.active_before + r.added + r.restored).saturating_sub(r.deleted),
             held,
+            held_rows,
+            rules: self.rules.key(),
         })
     }
 

@@ -56,6 +56,12 @@ impl Rules {
         ))
     }
 
+    /// Everything the rules decide by, as one text: two syncs planned with the same key would
+    /// decide alike on the same files and rows.
+    pub fn key(&self) -> String {
+        format!("{self:?}")
+    }
+
     pub fn is_hls(&self, ext: &str) -> bool {
         self.hls_extensions.iter().any(|e| e == ext)
     }

@@ -10,7 +10,7 @@
 //!
 //! - **seeds**: the records below the scanned directories, the records named by every journal
 //!   batch since the base, the records added since (ids only grow), and the files the base
-//!   held back as still being copied;
+//!   held back as still being copied (and the rows they keep);
 //! - the Target rows below the scanned directories (a removed file's row is at its path), at
 //!   the seeds' paths, and linked to them;
 //! - then, until nothing new appears: every record of a name key of those files or rows, and
@@ -19,7 +19,8 @@
 //! On that closure [`rules::plan`] decides exactly what it would decide on everything (the
 //! test `scoped_plan.rs` checks it against the full plan on random changes). Whenever the base
 //! cannot be trusted the answer is a reason, and the sync plans on everything: no base (a
-//! refused or failed sync, a WAL-mode Target), another stamp on the Target (someone else
+//! refused or failed sync, a WAL-mode Target), other rules than the base's (a format made
+//! eligible, the HLS filter turned off), another stamp on the Target (someone else
 //! committed, or it is another file), a gap or a `rebuild` in the journal, a record removed
 //! outside the scanned directories, or a closure too large to be worth it.
 
@@ -64,11 +65,15 @@ pub fn inputs(
     target_path: &Path,
     dirs: &[String],
     own: (i64, i64),
+    rules: &crate::rules::Rules,
 ) -> Result<std::result::Result<ScopedInputs, &'static str>> {
     let conn = archive.conn();
     let Some(base) = crate::archive::plan_base::read(conn)? else {
         return Ok(Err("no converged sync to start from"));
     };
+    if base.rules != rules.key() {
+        return Ok(Err("the sync rules changed since the last sync"));
+    }
     if crate::store::sqlite::file_identity(target_path) != base.target_file {
         return Ok(Err("another pokervod.db than the last sync's"));
     }
@@ -119,6 +124,7 @@ pub fn inputs(
     closure.add_files(existing);
     closure.add_files(archive.files_by_ids(&new_ids)?);
     closure.add_files(archive.files_by_ids(&base.held)?);
+    closure.add_rows(target.rows_by_ids(&base.held_rows)?);
     closure.add_files(archive.load_files_under(dirs)?);
     closure.add_rows(target.rows_under(dirs)?);
     for _round in 0..8 {

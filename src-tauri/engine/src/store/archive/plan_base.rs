@@ -32,13 +32,19 @@ pub struct PlanBase {
     /// Records the sync held back as still being copied: the next scoped plan looks at them
     /// again (a full plan would publish them once they are stable).
     pub held: Vec<i64>,
+    /// The Target rows those held records keep (one may be an old row of their name at another
+    /// path, which no later scanned folder or link would lead to).
+    pub held_rows: Vec<i64>,
+    /// The rules the sync planned with ([`crate::rules::Rules::key`]): under other rules the
+    /// Target is not converged (a format turned eligible, a filter turned off).
+    pub rules: String,
 }
 
 /// The base as stored (`None`: no sync has left one, or the last one could not vouch for it).
 pub fn read(conn: &Connection) -> Result<Option<PlanBase>> {
     conn.prepare_cached(
         "SELECT journal_seq, own_seq, max_file_id, target_file, target_stamp, target_digest,
-                target_active, held FROM plan_base WHERE id = 1",
+                target_active, held, held_rows, rules FROM plan_base WHERE id = 1",
     )
     .and_then(|mut st| {
         st.query_row([], |r| {
@@ -52,6 +58,8 @@ pub fn read(conn: &Connection) -> Result<Option<PlanBase>> {
                 target_digest: u64::from_str_radix(&digest, 16).unwrap_or(0),
                 target_active: r.get::<_, i64>(6)?.max(0) as u64,
                 held: super::journal::unpack(r.get(7)?),
+                held_rows: super::journal::unpack(r.get(8)?),
+                rules: r.get(9)?,
             })
         })
         .optional()
@@ -67,8 +75,9 @@ pub(crate) fn write(conn: &Connection, base: Option<&PlanBase>) -> Result<()> {
     if let Some(b) = base {
         conn.prepare_cached(
             "INSERT INTO plan_base (id, journal_seq, own_seq, max_file_id, target_file,
-                                    target_stamp, target_digest, target_active, held)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                    target_stamp, target_digest, target_active, held,
+                                    held_rows, rules)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .and_then(|mut st| {
             st.execute(params![
@@ -80,6 +89,8 @@ pub(crate) fn write(conn: &Connection, base: Option<&PlanBase>) -> Result<()> {
                 format!("{:016x}", b.target_digest),
                 b.target_active as i64,
                 super::journal::pack(&b.held),
+                super::journal::pack(&b.held_rows),
+                b.rules,
             ])
         })
         .ctx("plan base")?;

@@ -210,7 +210,9 @@ const MIGRATIONS: &[&str] = &[
         target_stamp TEXT NOT NULL,
         target_digest TEXT NOT NULL,
         target_active INTEGER NOT NULL,
-        held BLOB
+        held BLOB,
+        held_rows BLOB,
+        rules TEXT NOT NULL
     );
     "#,
 ];
