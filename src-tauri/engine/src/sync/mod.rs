@@ -157,7 +157,9 @@ enum RowsIn {
     /// one attempt (a commit by another program meanwhile ends the scoped plan).
     Scoped {
         rows: Vec<crate::target::TargetRow>,
-        base: crate::archive::PlanBase,
+        /// The base's Target digest and active rows (the Target still has its stamp).
+        digest: u64,
+        active: u64,
         journal_seq: i64,
         max_file_id: i64,
         version: i64,
@@ -454,14 +456,15 @@ impl<'a> SyncRun<'a> {
                     }
                     RowsIn::Scoped {
                         rows,
-                        base,
+                        digest,
+                        active,
                         journal_seq: seq,
                         max_file_id: max,
                         version,
                     } => {
                         (journal_seq, max_file_id) = (seq, max);
                         // The Target has the base's stamp: its content is the base's.
-                        (version, rows, base.target_digest, Some(base.target_active))
+                        (version, rows, digest, Some(active))
                     }
                 };
             tracing::debug!(
@@ -574,7 +577,8 @@ impl<'a> SyncRun<'a> {
         self.hold_stale(&files)?;
         let rows_in = RowsIn::Scoped {
             rows: inputs.rows,
-            base: inputs.base,
+            digest: inputs.base.target_digest,
+            active: inputs.base.target_active,
             journal_seq: inputs.journal_seq,
             max_file_id: inputs.max_file_id,
             version,
