@@ -68,42 +68,6 @@ fn files_in(e: &Env, dir: &str) -> Vec<String> {
     v
 }
 
-/// One random change below `dirs`.
-fn change(e: &Env, rng: &mut Lcg, dirs: &[&str]) {
-    let dir = dirs[rng.next(dirs.len())];
-    let existing = files_in(e, dir);
-    let name = NAMES[rng.next(NAMES.len())];
-    let free = |rel: &str| !e.root.join(rel).exists();
-    match rng.next(6) {
-        0 | 1 => {
-            let rel = format!("{dir}/{name}");
-            if free(&rel) {
-                put_sized(&e.root, &rel, 100 + rng.next(900));
-            }
-        }
-        2 if !existing.is_empty() => rm(&e.root, &existing[rng.next(existing.len())]),
-        3 if !existing.is_empty() => {
-            let to = format!("{dir}/{name}");
-            if free(&to) {
-                mv(&e.root, &existing[rng.next(existing.len())], &to);
-            }
-        }
-        4 if !existing.is_empty() && dirs.len() > 1 => {
-            let from = &existing[rng.next(existing.len())];
-            let other = dirs.iter().find(|d| **d != dir).expect("another dir");
-            let to = format!("{other}/{}", from.rsplit('/').next().expect("name"));
-            if free(&to) {
-                mv(&e.root, from, &to);
-            }
-        }
-        _ if !existing.is_empty() => {
-            let rel = &existing[rng.next(existing.len())];
-            put_sized(&e.root, rel, 1_000 + rng.next(900));
-        }
-        _ => {}
-    }
-}
-
 /// The watcher's partial scan of `dirs` (as the monitor's scoped sync runs it), and the
 /// journal batches it wrote.
 fn partial_scan(e: &Env, dirs: &[String], hour: u32) -> (i64, i64) {
@@ -210,7 +174,7 @@ fn the_scoped_plan_does_what_the_full_plan_would_on_random_changes() {
             let b = DIRS[rng.next(DIRS.len())];
             let picked: Vec<&str> = if a == b { vec![a] } else { vec![a, b] };
             for _ in 0..1 + rng.next(4) {
-                change(&e, &mut rng, &picked);
+                change(&e, &mut rng, &picked, NAMES, 2 + round as u32, false);
             }
             let dirs: Vec<String> = picked.iter().map(|d| d.to_string()).collect();
             let dirs = match scan::ScanScope::dirs(&dirs) {
@@ -488,10 +452,13 @@ const FUZZ_NAMES: &[&str] = &[
     "Hand 42.mp4",
 ];
 
-fn fuzz_change(e: &Env, rng: &mut Lcg, dirs: &[&str], hour: u32, copying: bool) {
+/// One random change below `dirs`, with a name from `names`: a new file, a deletion, a rename,
+/// a move to the other folder, a case-only rename or a rewrite. With `copying`, one in three
+/// writes is stamped with the sync's own time (a copy still being written).
+fn change(e: &Env, rng: &mut Lcg, dirs: &[&str], names: &[&str], hour: u32, copying: bool) {
     let dir = dirs[rng.next(dirs.len())];
     let existing = files_in(e, dir);
-    let name = FUZZ_NAMES[rng.next(FUZZ_NAMES.len())];
+    let name = names[rng.next(names.len())];
     let free = |rel: &str| !e.root.join(rel).exists();
     let mtime = if copying && rng.next(3) == 0 {
         clock(hour).0.timestamp()
@@ -564,7 +531,7 @@ fn fuzz(settle: u64, grace: u32, seeds: &[u64]) {
             let b = DIRS[rng.next(DIRS.len())];
             let picked: Vec<&str> = if a == b { vec![a] } else { vec![a, b] };
             for _ in 0..1 + rng.next(4) {
-                fuzz_change(&e, &mut rng, &picked, hour, settle > 0);
+                change(&e, &mut rng, &picked, FUZZ_NAMES, hour, settle > 0);
             }
             // The watcher may see only some of the changed folders in this burst.
             let scanned: Vec<&str> = if picked.len() == 2 && settle == 0 && rng.next(3) == 0 {

@@ -31,17 +31,7 @@ impl Archive {
     /// Set each file's `target_id` from the `links` table.
     pub(crate) fn fill_links(&self, files: &mut [FileRecord]) -> Result<()> {
         if files.len() < 1_000 {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT target_id FROM links WHERE file_id = ?1")
-                .ctx("load links")?;
-            for f in files.iter_mut() {
-                f.target_id = stmt
-                    .query_row([f.id], |r| r.get(0))
-                    .optional()
-                    .ctx("load links")?;
-            }
-            return Ok(());
+            return self.fill_links_each(files);
         }
         let mut stmt = self
             .conn
