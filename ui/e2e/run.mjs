@@ -201,6 +201,9 @@ async function shot(page, name, fullPage = true) {
 }
 
 const texts = (loc) => loc.allInnerTexts();
+/** The live log's lines as text. Not `innerText`: rows off screen are not laid out
+ * (`content-visibility: auto`), and the rendered text of a row not laid out is empty. */
+const logTexts = () => page.getByTestId("log-line").allTextContents();
 
 
 /** A CSV the browser downloaded: its suggested name, and its records (BOM checked, CRLF split;
@@ -639,16 +642,16 @@ test("a sync from the UI after adding files: log lines, new rows, history entrie
   await page.getByTestId("nav-logs").click();
   // The engine's wording of the finish line ("동기화 완료" / "동기화 작업 #N 끝") may change.
   const finished = /동기화 완료|동기화 작업 #\d+ 끝|sync (job )?finished/;
-  await until(async () => (await texts(page.getByTestId("log-line"))).some((l) => finished.test(l)), "log shows the sync finished");
+  await until(async () => (await logTexts()).some((l) => finished.test(l)), "log shows the sync finished");
   // Search: only the lines that contain the words, in the language shown.
   await page.getByTestId("log-search").fill("동기화 완료");
   await until(async () => {
-    const shown = await texts(page.getByTestId("log-line"));
+    const shown = await logTexts();
     return shown.length > 0 && shown.every((l) => l.includes("동기화 완료"));
   }, "the search keeps only matching lines");
-  assert((await texts(page.getByTestId("log-line"))).every((l) => !l.includes(" / ")), "Korean only, not both languages joined");
+  assert((await logTexts()).every((l) => !l.includes(" / ")), "Korean only, not both languages joined");
   await page.getByTestId("log-search").fill("");
-  const lines = await texts(page.getByTestId("log-line"));
+  const lines = await logTexts();
   assert(lines.some((l) => l.includes("동기화 시작")), "log shows 동기화 시작");
   await shot(page, "logs", false);
   // New rows in the matching table.
@@ -1112,7 +1115,7 @@ test("the page reconnects after the server restarts", async () => {
   // New log lines of the new server arrive on the re-opened stream.
   await api(srv.url, "POST", "/api/schedule/pause");
   await page.getByTestId("nav-logs").click();
-  await until(async () => (await texts(page.getByTestId("log-line"))).some((l) => l.includes("일시정지")), "a log line from the restarted server");
+  await until(async () => (await logTexts()).some((l) => l.includes("일시정지")), "a log line from the restarted server");
   await api(srv.url, "POST", "/api/schedule/resume");
 });
 
