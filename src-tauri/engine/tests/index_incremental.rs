@@ -750,18 +750,30 @@ fn handles_that_missed_batches_catch_up_from_the_journal() {
 /// (an update, not a rebuild) and they become what a rebuild says.
 #[test]
 fn copying_verdicts_that_run_out_are_updated_in_place() {
-    let e = env_with(|c| c.settle_secs = 2);
+    // Long enough that the scan, the index's first build and the first look fit in it on a
+    // busy machine (2 s did not, once, in a fresh-clone CI run); the test then waits until it
+    // has run out, not a fixed time.
+    const SETTLE: u64 = 10;
+    let e = env_with(|c| c.settle_secs = SETTLE);
     put(&e.root, "WSOP/old.mp4", 10);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs() as i64;
+    let written = std::time::Instant::now();
     put_bytes_at(&e.root, "WSOP/fresh.mp4", &[1, 2, 3], now);
     scan_only(&e, 1);
     let mut index = Index::open(&e.cfg).expect("open");
     check(&e, &mut index, "a file still being copied");
-    assert_eq!(item_status(&index, "WSOP/fresh.mp4").0, "copying");
-    std::thread::sleep(std::time::Duration::from_millis(3_200));
+    assert_eq!(
+        item_status(&index, "WSOP/fresh.mp4").0,
+        "copying",
+        "{:?} after the write",
+        written.elapsed()
+    );
+    // The mtime has whole seconds: the verdict runs out within SETTLE + 1 s of the write.
+    let out = std::time::Duration::from_millis(SETTLE * 1_000 + 1_200);
+    std::thread::sleep(out.saturating_sub(written.elapsed()));
     let r = check(&e, &mut index, "its settle time passed");
     assert!(matches!(r, Refresh::Updated { .. }), "{r:?}");
     assert_eq!(
