@@ -319,10 +319,7 @@ fn a_file_held_as_still_copying_is_published_by_the_next_scoped_sync_anywhere() 
     assert_eq!((held.held, held.added), (1, 0), "{held:?}");
     // An hour later it is stable; the watcher's next sync is about another folder.
     put_sized(&e.root, "PAD/E1/elsewhere.mp4", 300);
-    let dirs = vec!["PAD/E1".to_string()];
-    let own = partial_scan(&e, &dirs, 3);
-    let full = full_dry_run(&e.cfg, 3);
-    let r = scoped_sync(&e.cfg, 3, &dirs, own);
+    let (r, full) = scoped_vs_full(&e, &e.cfg, &["PAD/E1"], 3);
     assert!(r.scoped, "{r:?}");
     assert_eq!(
         (r.held, r.added),
@@ -339,10 +336,7 @@ fn the_last_file_of_a_folder_deleted_is_a_scoped_delete_not_an_empty_source() {
     put_sized(&e.root, "Solo/only.mp4", 400);
     sync_at(&e, 1);
     rm(&e.root, "Solo/only.mp4");
-    let dirs = vec!["Solo".to_string()];
-    let own = partial_scan(&e, &dirs, 2);
-    let full = full_dry_run(&e.cfg, 2);
-    let r = scoped_sync(&e.cfg, 2, &dirs, own);
+    let (r, full) = scoped_vs_full(&e, &e.cfg, &["Solo"], 2);
     assert!(r.refused.is_none(), "{:?}", r.refused);
     assert!(r.scoped);
     assert_eq!(r.deleted, 1);

@@ -697,7 +697,6 @@ impl<'a> SyncRun<'a> {
             "Target committed"
         );
         let target_seen = self.target_seen(&target, &planned)?;
-        let target_seen_for_base = target_seen.clone();
         self.report.errors = applied.errors;
         // Rows whose write failed are not counted as applied.
         let failed_paths: Vec<String> = self.report.errors.iter().map(|e| e.path.clone()).collect();
@@ -720,6 +719,7 @@ impl<'a> SyncRun<'a> {
         };
         let failed: Vec<&str> = failed.into_iter().collect();
         let (journal_files, journal_rows) = journal_ids(plan, files, &applied.ids);
+        let base = self.next_base(plan, files, &planned, &target_seen);
         let journal = crate::archive::journal::Batch {
             files: &journal_files,
             rows: &journal_rows,
@@ -727,7 +727,6 @@ impl<'a> SyncRun<'a> {
             rebuild: false,
         };
         let totals = self.report.totals();
-        let base = self.next_base(plan, files, &planned, &target_seen_for_base);
         let link_write = if applied.links_staged {
             crate::archive::Links::Staged
         } else {
