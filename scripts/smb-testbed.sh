@@ -45,11 +45,40 @@ mounted() { grep -qs " $MNT fuse" /proc/mounts; }
 
 up() { smbd_pid >/dev/null && mounted && [ -d "$SHARE_DIR" ]; }
 
-stop() {
+# The FUSE connection number of the mount (the minor of its device, as in /sys/fs/fuse/connections).
+fuse_conn() {
+  awk -v m="$MNT" '$5 == m { for (i = 6; i < NF; i++) if ($i == "-") { if ($(i + 1) ~ /^fuse/) { split($3, d, ":"); print d[2] }; break } }' /proc/self/mountinfo
+}
+
+# smbnetfs 0.6.3 can deadlock once its smbd is killed: it then ignores SIGTERM and never answers
+# the requests it has read, and the kernel makes their callers wait them out even through SIGKILL
+# (a server whose walk was abandoned on the share could then never exit). So a stop aborts the
+# mount's FUSE connection (every pending request fails with ENOTCONN) and SIGKILLs an smbnetfs that
+# is still there after 3 s.
+stop_client() {
+  local conns pids
+  conns=$(fuse_conn || true)
   if mounted; then
     fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
   fi
-  pkill -f "smbnetfs $MNT" 2>/dev/null || true
+  pids=$(pgrep -f "smbnetfs $MNT" || true)
+  [ -n "$pids" ] || return 0
+  # shellcheck disable=SC2086
+  kill $pids 2>/dev/null || true
+  for _ in $(seq 30); do
+    pgrep -f "smbnetfs $MNT" >/dev/null || return 0
+    sleep 0.1
+  done
+  if [ -n "$conns" ]; then
+    grep -qs " /sys/fs/fuse/connections fusectl" /proc/mounts ||
+      mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null || true
+    for c in $conns; do echo 1 >"/sys/fs/fuse/connections/$c/abort" 2>/dev/null || true; done
+  fi
+  pkill -9 -f "smbnetfs $MNT" 2>/dev/null || true
+}
+
+stop() {
+  stop_client
   local p
   if p=$(smbd_pid); then
     kill -CONT "$p" 2>/dev/null || true

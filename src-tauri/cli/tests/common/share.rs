@@ -25,6 +25,16 @@ pub fn testbed(args: &[&str], state: &Path) -> Output {
 
 static ONE_SHARE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// How long one test may hold the test bed before [`watchdog`] steps in: 12 minutes (the longest
+/// SMB test takes about 3 on a loaded machine) plus the soak's own time (`NAS_SYNC_SOAK_SECS`).
+fn watchdog_limit() -> Duration {
+    let soak: u64 = std::env::var("NAS_SYNC_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Duration::from_secs(12 * 60 + soak)
+}
+
 /// The test bed for one test; stopped when dropped. One at a time (smbnetfs talks to port 445
 /// only), so each test holds [`ONE_SHARE`] while its share runs.
 pub struct Share {
@@ -32,6 +42,57 @@ pub struct Share {
     pub state: tempfile::TempDir,
     /// The exported folder as seen through SMB.
     pub mount: PathBuf,
+    /// Dropped with the share: tells its watchdog the test is over.
+    _done: std::sync::mpsc::Sender<()>,
+}
+
+/// A test that still holds the test bed after [`watchdog_limit`] is stuck (in the past: callers waiting
+/// on a deadlocked smbnetfs). Rather than hold CI until its limit with no word, print what every
+/// process of the test bed is waiting on, stop the test bed (which fails every pending request on
+/// the share, so the test ends with its own assertion), and exit if even that does not end it.
+fn watchdog(state: PathBuf, done: std::sync::mpsc::Receiver<()>) {
+    use std::io::Write;
+    use std::sync::mpsc::RecvTimeoutError;
+    let limit = watchdog_limit();
+    if done.recv_timeout(limit) != Err(RecvTimeoutError::Timeout) {
+        return;
+    }
+    // Written to the real stderr: the test harness captures eprintln! and would only show it on
+    // a failure that may never come.
+    let mut err = std::io::stderr();
+    let _ = writeln!(
+        err,
+        "smb test bed: a test has held the share for {limit:?}; what its processes wait on:"
+    );
+    let _ = err.write_all(&diagnose(&state));
+    let _ = testbed(&["stop"], &state);
+    if done.recv_timeout(Duration::from_secs(120)) == Err(RecvTimeoutError::Timeout) {
+        let _ = writeln!(
+            err,
+            "smb test bed: the test is still stuck after a stop; exiting"
+        );
+        std::process::exit(101);
+    }
+}
+
+/// Every thread of the processes that use the test bed (smbd, smbnetfs, nas-sync) with its state
+/// and kernel wait channel, and the tail of the test bed's logs.
+fn diagnose(state: &Path) -> Vec<u8> {
+    let script = r#"
+for p in $(pgrep -f "^(smbd|smbnetfs|[^ ]*nas-sync) "); do
+  echo "== $p $(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)"
+  for t in /proc/$p/task/*; do
+    echo "  $(basename "$t") $(cut -d' ' -f3 "$t/stat" 2>/dev/null) $(cat "$t/wchan" 2>/dev/null)"
+  done
+done
+tail -n 20 "$1"/log/*.log 2>/dev/null
+"#;
+    Command::new("bash")
+        .args(["-c", script, "diagnose"])
+        .arg(state)
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_default()
 }
 
 impl Share {
@@ -45,10 +106,14 @@ impl Share {
             String::from_utf8_lossy(&out.stderr)
         );
         let mount = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let (done, watched) = std::sync::mpsc::channel();
+        let dir = state.path().to_path_buf();
+        std::thread::spawn(move || watchdog(dir, watched));
         Share {
             _one: one,
             state,
             mount,
+            _done: done,
         }
     }
 
@@ -232,8 +297,14 @@ pub struct Server(
 );
 
 impl Drop for Server {
+    /// Kill the server and reap it, but wait no more than 30 s: a server whose abandoned walk is
+    /// still inside a hung share's request cannot finish exiting until the share answers or the
+    /// test bed stops (which the share's own drop does next).
     fn drop(&mut self) {
         let _ = self.0.kill();
-        let _ = self.0.wait();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
