@@ -243,7 +243,8 @@ async fn run_server(state: Service, args: ServeArgs) -> Result<(), Error> {
             ),
             None => writeln!(
                 out,
-                "open http://{addr}/?token=YOUR_TOKEN (the operator or admin token)"
+                "open http://{}/?token=YOUR_TOKEN (the operator or admin token)",
+                open_host(addr, &args.allowed_hosts)
             ),
         };
         let _ = out.flush();
@@ -927,4 +928,40 @@ async fn ws_status(State(s): State<Service>, ws: WebSocketUpgrade) -> Response {
         monitor.subscribe_status(Box::new(StatusWsSink(tx)));
         pump(socket, rx).await;
     })
+}
+
+/// The `HOST:PORT` a browser opens for a server bound to `addr`: the bound address, or for an
+/// unspecified one (`0.0.0.0` in a container, which no browser can open) the first
+/// `--allowed-host`, else a placeholder for the NAS's own address.
+fn open_host(addr: SocketAddr, allowed_hosts: &[String]) -> String {
+    if !addr.ip().is_unspecified() {
+        return addr.to_string();
+    }
+    let port = addr.port();
+    match allowed_hosts
+        .iter()
+        .map(|h| h.trim())
+        .find(|h| !h.is_empty())
+    {
+        Some(h) if h.contains("]:") || (h.contains(':') && !h.starts_with('[')) => h.to_string(),
+        Some(h) => format!("{h}:{port}"),
+        None => format!("NAS_ADDRESS:{port}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::open_host;
+
+    #[test]
+    fn the_address_to_open_is_never_an_unspecified_one() {
+        let hosts = |h: &[&str]| h.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let open = |bind: &str, h: &[&str]| open_host(bind.parse().expect("addr"), &hosts(h));
+        assert_eq!(open("192.168.0.5:8787", &[]), "192.168.0.5:8787");
+        assert_eq!(open("0.0.0.0:8787", &[]), "NAS_ADDRESS:8787");
+        assert_eq!(open("[::]:8787", &["nas.lan"]), "nas.lan:8787");
+        assert_eq!(open("0.0.0.0:8787", &[" ", "nas.lan:443"]), "nas.lan:443");
+        assert_eq!(open("0.0.0.0:8787", &["[fd00::5]"]), "[fd00::5]:8787");
+        assert_eq!(open("0.0.0.0:8787", &["[fd00::5]:80"]), "[fd00::5]:80");
+    }
 }

@@ -58,6 +58,8 @@ struct Server {
     child: Child,
     /// `http://ADDR` from the first line.
     url: String,
+    /// The second line: the address to open.
+    open: String,
 }
 
 impl Drop for Server {
@@ -76,12 +78,16 @@ fn serve(mut cmd: Command, args: &[&str]) -> Server {
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn serve");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read the first line");
+    let mut open = String::new();
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    out.read_line(&mut line).expect("read the first line");
     match line.trim().strip_prefix("listening on ") {
         Some(url) => Server {
             url: url.to_string(),
+            open: match out.read_line(&mut open) {
+                Ok(_) => open.trim().to_string(),
+                Err(e) => panic!("read the second line: {e}"),
+            },
             child,
         },
         None => {
@@ -250,6 +256,11 @@ fn serve_runs_from_the_environment_alone_and_health_finds_it_by_nas_sync_bind() 
     let server = serve(nas_sync(home.path(), &env), &[]);
     let port = server.url.rsplit(':').next().expect("port").to_string();
     assert!(server.url.starts_with("http://0.0.0.0:"), "{}", server.url);
+    // No browser can open 0.0.0.0: the address to open names the NAS's own.
+    assert_eq!(
+        server.open,
+        format!("open http://NAS_ADDRESS:{port}/?token=YOUR_TOKEN (the operator or admin token)")
+    );
 
     // One-off commands see the same configuration, with no config file anywhere.
     let out = nas_sync(home.path(), &env)
