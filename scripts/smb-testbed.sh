@@ -75,6 +75,7 @@ stop_client() {
     for c in $conns; do echo 1 >"/sys/fs/fuse/connections/$c/abort" 2>/dev/null || true; done
   fi
   pkill -9 -f "smbnetfs $MNT" 2>/dev/null || true
+  echo "smb-testbed: smbnetfs did not exit on SIGTERM within 3 s; its connection was aborted and it was killed" >&2
 }
 
 stop() {
