@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Regenerate the app icons (from source/app.svg) and the five tray state icons. Needs
-# ImageMagick 6 (`apt-get install -y imagemagick`); PNG32: keeps every PNG RGBA, which Tauri needs.
+# ImageMagick 6 and rsvg-convert (`apt-get install -y imagemagick librsvg2-bin`); PNG32: keeps every PNG RGBA, which Tauri needs.
 set -euo pipefail
 cd "$(dirname "$0")"
 IM=/usr/bin/convert
 # No time chunks: regenerating unchanged art leaves the files unchanged.
 ND="-define png:exclude-chunk=date,time"
+# ImageMagick's own SVG reader needs a delegate Debian does not install with it; rsvg-convert
+# (librsvg2-bin) renders the SVG at each size, with its transparency.
+command -v rsvg-convert >/dev/null || { echo "generate.sh: apt-get install -y librsvg2-bin" >&2; exit 1; }
 for s in 32 128 256 512; do
-  $IM -background none -density 384 source/app.svg -resize ${s}x${s} $ND PNG32:app-$s.png
+  rsvg-convert -w "$s" -h "$s" source/app.svg -o app-$s.tmp.png
+  $IM app-$s.tmp.png $ND PNG32:app-$s.png
+  rm -f app-$s.tmp.png
 done
 mv app-32.png 32x32.png; mv app-128.png 128x128.png; cp app-256.png 128x128@2x.png
 mv app-512.png icon.png; rm -f app-256.png
