@@ -2,7 +2,7 @@
 //! each sync (staged in a transaction that commits after the Target's) and by the recovery of a
 //! run that died.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::{Archive, FileRecord};
 use crate::error::{Result, SqlContext};
@@ -12,27 +12,9 @@ use crate::store::sqlite::values_sql;
 const NO_LINK: i64 = i64::MIN;
 
 impl Archive {
-    /// [`Archive::fill_links`] one lookup per record, whatever their number (for a subset of a
-    /// large archive, where reading every link costs more).
-    pub(crate) fn fill_links_each(&self, files: &mut [FileRecord]) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT target_id FROM links WHERE file_id = ?1")
-            .ctx("load links")?;
-        for f in files.iter_mut() {
-            f.target_id = stmt
-                .query_row([f.id], |r| r.get(0))
-                .optional()
-                .ctx("load links")?;
-        }
-        Ok(())
-    }
-
-    /// Set each file's `target_id` from the `links` table.
+    /// Set each file's `target_id` from the `links` table, read whole: for a load of every
+    /// record (a few records read their links in their own query, `LINKED_FILE_COLUMNS`).
     pub(crate) fn fill_links(&self, files: &mut [FileRecord]) -> Result<()> {
-        if files.len() < 1_000 {
-            return self.fill_links_each(files);
-        }
         let mut stmt = self
             .conn
             .prepare("SELECT file_id, target_id FROM links")
