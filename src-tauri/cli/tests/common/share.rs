@@ -46,10 +46,11 @@ pub struct Share {
     _done: std::sync::mpsc::Sender<()>,
 }
 
-/// A test that still holds the test bed after [`watchdog_limit`] is stuck (in the past: callers waiting
-/// on a deadlocked smbnetfs). Rather than hold CI until its limit with no word, print what every
-/// process of the test bed is waiting on, stop the test bed (which fails every pending request on
-/// the share, so the test ends with its own assertion), and exit if even that does not end it.
+/// A test that still holds the test bed after [`watchdog_limit`] is stuck (in the past: callers
+/// waiting on a deadlocked smbnetfs). Rather than hold CI until its limit with no word, print what
+/// every process of the test bed is waiting on, stop the test bed (which fails every pending
+/// request on the share, so the test ends with its own assertion), and exit if even that does not
+/// end it.
 fn watchdog(state: PathBuf, done: std::sync::mpsc::Receiver<()>) {
     use std::io::Write;
     use std::sync::mpsc::RecvTimeoutError;
