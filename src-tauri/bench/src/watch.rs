@@ -79,7 +79,14 @@ pub struct WatchArgs {
     /// events the watcher cannot keep up with; the rest of the path is the same).
     #[arg(long, value_enum, default_value_t = Trigger::Watcher)]
     pub trigger: Trigger,
+    /// Also put this many files in one more folder (`BIG_DIR`) before the first sync, and create
+    /// every sample there instead of in a random leaf: what a watcher sync in a large folder costs.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub big_dir: u64,
 }
+
+/// The folder `--big-dir` fills.
+const BIG_DIR: &str = "WSOP/2025 WSOP/BIG FOLDER";
 
 /// Who starts the sync that carries each file.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -117,6 +124,8 @@ pub struct WatchReport {
     pub files: u64,
     pub settle_secs: u64,
     pub trigger: Trigger,
+    /// Files in [`BIG_DIR`], where every sample is created (0: samples in random leaves).
+    pub big_dir: u64,
     pub generate_secs: f64,
     pub first_sync_secs: f64,
     pub watch_start_ms: f64,
@@ -232,6 +241,14 @@ pub fn run(args: &WatchArgs, dir: &Path, command: String, log: &Log) -> Result<W
             log.say(&format!("  {} files written", fmt_count(n)))
         })
     })?;
+    if args.big_dir > 0 {
+        let big = root.join(BIG_DIR);
+        std::fs::create_dir_all(&big).at(&big)?;
+        for i in 0..args.big_dir {
+            let path = big.join(format!("clip {i:07}.mp4"));
+            std::fs::write(&path, vec![0u8; 512 + (i % 4096) as usize]).at(&path)?;
+        }
+    }
     let cfg = Config {
         root: Some(root.clone()),
         archive_db: Some(dir.join("state/archive.db")),
@@ -254,10 +271,11 @@ pub fn run(args: &WatchArgs, dir: &Path, command: String, log: &Log) -> Result<W
             r.message
         )));
     }
-    if report.added != generated.eligible_originals {
+    if report.added != generated.eligible_originals + args.big_dir {
         return Err(BenchError::Check(format!(
             "the first sync added {} rows, the tree has {} eligible originals",
-            report.added, generated.eligible_originals
+            report.added,
+            generated.eligible_originals + args.big_dir
         )));
     }
     // Steady state before the watcher: the fingerprint pass after the first sync done (the
@@ -322,7 +340,10 @@ pub fn run(args: &WatchArgs, dir: &Path, command: String, log: &Log) -> Result<W
     let jobs_before = monitor.jobs().len();
     for i in 0..args.samples {
         wait_idle(&monitor)?;
-        let leaf = rng.pick(&dirs).clone();
+        let leaf = match args.big_dir {
+            0 => rng.pick(&dirs).clone(),
+            _ => BIG_DIR.to_string(),
+        };
         let rel = format!("{leaf}/watch sample {i:04}.mp4");
         let path = root.join(&rel);
         let body = vec![0u8; 4096 + i as usize];
@@ -442,6 +463,7 @@ pub fn run(args: &WatchArgs, dir: &Path, command: String, log: &Log) -> Result<W
         files: generated.files,
         settle_secs: args.settle_secs,
         trigger: args.trigger,
+        big_dir: args.big_dir,
         generate_secs: gen_time.as_secs_f64(),
         first_sync_secs: first_sync.as_secs_f64(),
         watch_start_ms: watch_start.as_secs_f64() * 1000.0,
@@ -485,6 +507,12 @@ impl WatchReport {
             self.filesystem
         ));
         out.push_str(&format!("- command: `{}`\n", self.command));
+        if self.big_dir > 0 {
+            out.push_str(&format!(
+                "- every sample created in `{BIG_DIR}`, a folder of {} files\n",
+                fmt_count(self.big_dir)
+            ));
+        }
         out.push_str(&format!(
             "- settle_secs: {} (a new file is held as `copying` until unchanged that long)\n",
             self.settle_secs
