@@ -128,16 +128,20 @@ pub fn inputs(
     closure.add_files(archive.load_files_under(dirs)?);
     closure.add_rows(target.rows_under(dirs)?);
     for _round in 0..8 {
-        // Rows of the files found last round: at their paths, and linked to them.
+        // Rows of the files found last round: at their paths, and linked to them. The rows at
+        // paths below `dirs` were all read above, and a row gathered already needs no read.
         let fresh = std::mem::take(&mut closure.fresh_files);
+        let prefixes: Vec<String> = dirs.iter().map(|d| format!("{d}/")).collect();
         let paths: Vec<&str> = fresh
             .iter()
             .map(|&i| closure.files[i].path.as_str())
+            .filter(|p| !prefixes.iter().any(|d| p.starts_with(d.as_str())))
             .collect();
         let at_paths = target.rows_at_paths(paths)?;
         let linked: Vec<i64> = fresh
             .iter()
             .filter_map(|&i| closure.files[i].target_id)
+            .filter(|id| !closure.row_ids.contains(id))
             .collect();
         closure.add_rows(at_paths);
         closure.add_rows(target.rows_by_ids(&linked)?);

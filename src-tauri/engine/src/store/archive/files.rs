@@ -240,16 +240,22 @@ impl Archive {
         &self,
         keys: impl IntoIterator<Item = &'k str>,
     ) -> Result<Vec<FileRecord>> {
+        // The keys go in as one JSON array per query: SQLite then looks each up in the
+        // `name_key` index itself, without a statement run from here per key (the per-statement
+        // cost dominated a large folder's closure; see docs/benchmarks.md, "a large folder").
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {LINKED_FILE_COLUMNS} FROM files WHERE name_key = ?1"
+                "SELECT {LINKED_FILE_COLUMNS} FROM files \
+                 WHERE name_key IN (SELECT value FROM json_each(?1))"
             ))
             .ctx("load files by name")?;
+        let keys: Vec<&str> = keys.into_iter().collect();
         let mut files = Vec::new();
-        for key in keys {
+        for chunk in keys.chunks(10_000) {
+            let json = serde_json::to_string(chunk).expect("a list of strings is JSON");
             let rows = stmt
-                .query_map([key], file_record)
+                .query_map([json], file_record)
                 .ctx("load files by name")?;
             for row in rows {
                 files.push(row.ctx("load files by name")?);
